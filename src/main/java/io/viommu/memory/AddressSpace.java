@@ -1,0 +1,32 @@
+package io.viommu.memory;
+
+/**
+ * Something that answers little-endian loads and stores at physical addresses: RAM, an MMIO
+ * region, or a whole machine's dispatching bus. Sizes are 1, 2, 4 or 8 bytes.
+ * Implementations never throw for an address they do not decode; they report it through
+ * the returned status so that page walks can turn it into the architected fault.
+ */
+public interface AddressSpace {
+    /** Result of an access: OK, or nothing decodes the address (QEMU's MEMTX_DECODE_ERROR). */
+    enum Status { OK, DECODE_ERROR }
+
+    /** Reads {@code size} bytes, zero-extended; an undecoded address reads as 0. */
+    long read(long addr, int size);
+
+    void write(long addr, long value, int size);
+
+    /** Whether a {@code size}-byte access at {@code addr} is decoded by something. */
+    Status probe(long addr, int size);
+
+    default void readBytes(long addr, byte[] dst, int off, int len) {
+        for (int i = 0; i < len; i++) {
+            dst[off + i] = (byte) read(addr + i, 1);
+        }
+    }
+
+    default void writeBytes(long addr, byte[] src, int off, int len) {
+        for (int i = 0; i < len; i++) {
+            write(addr + i, src[off + i] & 0xff, 1);
+        }
+    }
+}
