@@ -33,6 +33,7 @@ public final class PlatformInterrupts implements MsiSink {
     }
 
     private final int[] assertCount = new int[IOAPIC_PINS];
+    private final boolean[] external = new boolean[IOAPIC_PINS];
     private final List<MsiMessage> msis = new ArrayList<>();
     private LineListener listener = (g, l) -> { };
 
@@ -51,6 +52,18 @@ public final class PlatformInterrupts implements MsiSink {
         if (before != after) {
             listener.levelChanged(gsi, after);
         }
+    }
+
+    /**
+     * Forces an external source's level on a line (qtest {@code set_irq_in}); counted like any
+     * other source, and only its changes count.
+     */
+    public void setExternal(int gsi, boolean level) {
+        if (gsi < 0 || gsi >= IOAPIC_PINS || external[gsi] == level) {
+            return;
+        }
+        external[gsi] = level;
+        sourceLevel(gsi, level);
     }
 
     public boolean lineLevel(int gsi) {
