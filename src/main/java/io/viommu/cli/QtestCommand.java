@@ -13,11 +13,12 @@ import picocli.CommandLine.Parameters;
 /** {@code viommu qtest [QEMU arguments]}: QEMU's qtest protocol on stdin/stdout. */
 @Command(name = "qtest", mixinStandardHelpOptions = true,
         description = {
-            "Serve QEMU's qtest protocol on stdin/stdout for a q35 machine built from QEMU-style",
-            "arguments, e.g.: viommu qtest -machine q35 -m 256M -device intel-iommu -device edu",
-            "Accepted: -machine/-M q35[,...], -m SIZE, -device intel-iommu[,...],",
-            "-device edu[,dma_mask=N][,bus=pcie.0][,addr=SLOT[.FN]][,id=ID]. Ignored: -display,",
-            "-nodefaults, -monitor, -serial, -bios, -qtest, -d, -D, -accel.",
+            "Serve QEMU's qtest protocol on stdin/stdout for a q35 machine built from",
+            "QEMU-style arguments, e.g.:",
+            "  viommu qtest -machine q35 -m 256M -device intel-iommu -device edu < script",
+            "Accepted: -machine/-M q35[,...]  -m SIZE  -device intel-iommu[,...]",
+            "  -device edu[,dma_mask=N][,bus=pcie.0][,addr=SLOT[.FN]][,id=ID]",
+            "Ignored: -display -nodefaults -monitor -serial -bios -qtest -d -D -accel",
             "Exit status: 0 at end of input, 1 when QEMU would refuse the arguments."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class QtestCommand implements Callable<Integer> {
