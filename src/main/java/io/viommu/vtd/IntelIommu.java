@@ -417,7 +417,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         if ((val & GCMD_SIRTP) != 0) {
             handleSirtp();
         }
-        if ((changed & GCMD_IRE) != 0) {
+        // QEMU 7.2 honours IRE only when interrupt remapping is supported (intremap on);
+        // SIRTP is latched either way (checked against the binary).
+        if ((changed & GCMD_IRE) != 0 && config.intremap()) {
             interruptRemapping = (val & GCMD_IRE) != 0;
             regs.clearSet32(GSTS, GSTS_IRES, interruptRemapping ? GSTS_IRES : 0);
         }

@@ -190,6 +190,26 @@ class QueuedInvalidationTest {
     }
 
     @Test
+    void wideDescriptorsOnlyInScalableModeWithHeadInUnitsOf32Bytes() {
+        VtdBench sm = VtdBench.withProps(java.util.Map.of("x-scalable-mode", "on"));
+        sm.ram.writeLong(IQ, wait(0x77));
+        sm.ram.writeLong(IQ + 8, STATUS);
+        sm.writeq(IQA, IQ | IQA_DW);
+        sm.writel(GCMD, GCMD_QIE);
+        sm.writeq(IQT, 0x10); // bit 4 with 256-bit descriptors: ignored, as QEMU 7.2
+        assertThat(sm.readq(IQH)).isZero();
+        sm.writeq(IQT, 0x20);
+        assertThat(sm.readq(IQH)).isEqualTo(0x20);
+        assertThat(sm.ram.readInt(STATUS)).isEqualTo(0x77);
+        // legacy mode: DW is stored but descriptors stay 128-bit
+        b.writeq(IQA, IQ | IQA_DW);
+        b.writel(GCMD, GCMD_QIE);
+        b.descriptor(0, wait(1), STATUS);
+        b.tail(1);
+        assertThat(b.readq(IQH)).isEqualTo(0x10);
+    }
+
+    @Test
     void descriptorDecoderPrintsFields() {
         assertThat(InvalidationDescriptor.describe(0x25 | (5L << 32), 0x120000))
                 .isEqualTo("wait[IF=0 SW=1 FN=0 data=0x5 addr=0x120000]");

@@ -139,6 +139,13 @@ class VtdRegisterTest {
     }
 
     @Test
+    void ireIsIgnoredWithoutInterruptRemapping() {
+        VtdBench off = VtdBench.withProps(java.util.Map.of("intremap", "off"));
+        off.writel(GCMD, GCMD_IRE | GCMD_SIRTP);
+        assertThat(off.readl(GSTS)).isEqualTo(GSTS_IRTPS & 0xffffffffL);
+    }
+
+    @Test
     void eightByteWriteToFectlActsAsTwoDwordWrites() {
         b.writeq(FECTL, 0x0000123400000000L);
         assertThat(b.readl(FECTL)).isZero();
