@@ -1,0 +1,12 @@
+package io.viommu.vtd;
+
+/** Small address-width helpers shared by the decoders. */
+final class VtdMath {
+    private VtdMath() {
+    }
+
+    /** All ones below the host address width (QEMU VTD_HAW_MASK). */
+    static long hawMask(int aw) {
+        return aw >= 64 ? -1L : (1L << aw) - 1;
+    }
+}

@@ -1,0 +1,52 @@
+/**
+ * The Intel VT-d DMA-remapping unit, legacy mode, held against QEMU 7.2's {@code intel-iommu}.
+ *
+ * <p>Entry points: {@link io.viommu.vtd.IntelIommu} (its constructor, {@code load/store} on the
+ * register page, {@code translate}), configured by {@link io.viommu.vtd.VtdConfig}
+ * ({@code fromQemuProperties} takes QEMU's property syntax and fails with QEMU's messages).
+ *
+ * <h2>Modelled</h2>
+ * Register file from one table (reset, write, W1C and write-only masks, {@link io.viommu.vtd.VtdRegisters});
+ * QEMU's access splitting (pieces under 4 bytes read 0); GCMD/GSTS for TE, SRTP, QIE, SIRTP, IRE;
+ * root/context tables with TT 00/01/10; 3-, 4- and 5-level second-level walks; 2 MiB and 1 GiB
+ * pages; QEMU's reserved-bit masks and fault reasons 1-0xC and 0xE; FPD for qualified faults;
+ * context cache and LRU IOTLB; CCMD and IOTLB/IVA invalidation with CAIG/IAIG as QEMU reports them;
+ * queued invalidation (128-bit, and 256-bit in scalable mode) with context-cache, IOTLB,
+ * device-TLB, interrupt-entry-cache and wait descriptors, IQE stopping at the bad descriptor;
+ * ICS/IECTL and FSTS/FECTL events through {@link io.viommu.pci.MsiSink}; the FRCD ring with
+ * PPF, PFO, FRI and QEMU's compression of faults from one source; state snapshots.
+ *
+ * <h2>Deliberate differences from QEMU 7.2</h2>
+ * <ul>
+ * <li>A wait descriptor with both SW and IF writes the status and then signals completion
+ *     (QEMU asserts and the VM dies).</li>
+ * <li>An 8-byte write to FECTL, IECTL or IEADDR is performed as two 4-byte writes (QEMU asserts).</li>
+ * <li>The IOTLB evicts its least-recently-used entry at {@code iotlb-entries} (QEMU drops every
+ *     entry when 1024 are cached). Hits and misses give the same results either way; only the
+ *     cost of later misses differs.</li>
+ * <li>Extensions, all off by default: {@code aw-bits=57}, {@code fault-records=N},
+ *     {@code iotlb-entries=N}.</li>
+ * </ul>
+ *
+ * <h2>Where QEMU departs from the spec and this model follows QEMU</h2>
+ * <ul>
+ * <li>FRCD.PV is 0xffff on faults found in the second-level walk although PP = 0 (and 0 on
+ *     root/context faults).</li>
+ * <li>A disallowed or reserved context TT is fault 3, never 0xD (0xD is for ATS translation
+ *     requests, which are not modelled).</li>
+ * <li>Paging-entry permission is checked before reserved bits; an unreadable paging entry (or one
+ *     reading all ones) is fault 3 at the top level and 7 below.</li>
+ * <li>A DMA whose cached translation lacks the permission fails without a fault record.</li>
+ * <li>Domain-selective context invalidation is performed and reported (CAIG) as global.</li>
+ * <li>IQER stays 0 (VER is 1.0); IQA reads back the base latched at QIE time; register-based
+ *     invalidation is ignored while QI is on (ICC/IVT stay set); CFI, WBF and SFL have no effect;
+ *     IRE is ignored without interrupt remapping; a wait descriptor with neither SW nor IF, and
+ *     PASID-cache/PASID-IOTLB descriptors in legacy mode, behave as in QEMU (IQE / ignored).</li>
+ * </ul>
+ *
+ * <h2>Not modelled yet</h2>
+ * Scalable-mode translation (a scalable root table refuses every request), interrupt
+ * remapping itself (IRTA is latched for the machine layer), ATS translation requests, the
+ * map/unmap notifier layer (hook: {@link io.viommu.vtd.InvalidationListener}).
+ */
+package io.viommu.vtd;
