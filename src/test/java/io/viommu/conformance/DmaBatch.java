@@ -38,9 +38,14 @@ final class DmaBatch {
      * checks after the settle. {@code fault} is the fault this phase must record (or null for
      * none); {@code standardEpilogue} false means the case reads and clears faults itself.
      */
-    record Phase(QtestScript pre, QtestScript fire, QtestScript post, FaultExpect fault, boolean standardEpilogue) {
+    record Phase(QtestScript pre, QtestScript fire, QtestScript post, FaultExpect fault, boolean standardEpilogue,
+            QtestScript after) {
         Phase(QtestScript pre, QtestScript fire, QtestScript post, FaultExpect fault) {
-            this(pre, fire, post, fault, true);
+            this(pre, fire, post, fault, true, new QtestScript());
+        }
+
+        Phase(QtestScript pre, QtestScript fire, QtestScript post, FaultExpect fault, boolean standardEpilogue) {
+            this(pre, fire, post, fault, standardEpilogue, new QtestScript());
         }
     }
 
@@ -349,6 +354,11 @@ final class DmaBatch {
             }
             if (standard) {
                 epilogue(fault, r);
+            }
+            for (int i = 0; i < wave.size(); i++) {
+                if (r < phases.get(i).size()) {
+                    s.append(phases.get(i).get(r).after());
+                }
             }
         }
     }

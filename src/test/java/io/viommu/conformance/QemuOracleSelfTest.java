@@ -26,4 +26,15 @@ class QemuOracleSelfTest {
     void dmaThroughFourLevelTablesReachesTheMappedPages() {
         Differential.assertQemuMeetsExpectations(DmaScenarios.translationBatch(2, "aw-bits=48", 12));
     }
+
+    @Test
+    void everyFaultReasonIsRecordedAsIntended() {
+        Differential.assertQemuMeetsExpectations(FaultScenarios.faultBatch(3, ""));
+    }
+
+    @Test
+    void faultReasonsDependOnOptions() {
+        Differential.assertQemuMeetsExpectations(
+                FaultScenarios.faultBatch(4, "aw-bits=48,device-iotlb=on,pt=off,snoop-control=on"));
+    }
 }

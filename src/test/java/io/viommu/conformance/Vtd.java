@@ -22,7 +22,7 @@ final class Vtd {
     // FSTS (10.4.9): PFO 0 (RW1C), PPF 1 (RO), IQE 4, ICE 5, ITE 6 (RW1C), FRI 15:8.
     static final int FSTS_PFO = 1, FSTS_PPF = 2, FSTS_IQE = 1 << 4, FSTS_W1C = 0x71;
     // FECTL/IECTL: IM 31, IP 30.
-    static final int IM = 1 << 31, IP = 1 << 30;
+    static final long IM = 1L << 31, IP = 1L << 30;
 
     // CCMD (10.4.7): ICC 63, CIRG 62:61, FM 33:32, SID 31:16, DID 15:0.
     static long ccmdGlobal() { return 1L << 63 | 1L << 61; }
