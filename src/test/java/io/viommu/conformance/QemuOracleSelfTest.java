@@ -37,4 +37,25 @@ class QemuOracleSelfTest {
         Differential.assertQemuMeetsExpectations(
                 FaultScenarios.faultBatch(4, "aw-bits=48,device-iotlb=on,pt=off,snoop-control=on"));
     }
+
+    @Test
+    void resetRegistersMatchTheDocumentedCapEcapForEveryOptionSet() {
+        for (String o : RegisterScenarios.OPTION_SETS) {
+            Differential.assertQemuMeetsExpectations(RegisterScenarios.resetBatch(5, o));
+        }
+    }
+
+    @Test
+    void gcmdSequencesMoveGstsAsIntended() {
+        Differential.assertQemuMeetsExpectations(RegisterScenarios.gcmdBatch(6, ""));
+        Differential.assertQemuMeetsExpectations(RegisterScenarios.gcmdBatch(7, "intremap=off"));
+    }
+
+    @Test
+    void randomRegisterWritesNeverStopQemu() {
+        for (long seed = 8; seed < 12; seed++) {
+            Differential.assertQemuMeetsExpectations(RegisterScenarios.randomWriteBatch(seed, "", 300));
+        }
+        Differential.assertQemuMeetsExpectations(RegisterScenarios.randomWriteBatch(12, "x-scalable-mode=on", 300));
+    }
 }
