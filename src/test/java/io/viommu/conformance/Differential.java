@@ -87,7 +87,7 @@ final class Differential {
             fail(String.format("QEMU did not do what the %s generator intends (%d problems).%n%s%n"
                     + "Script: %s%nQEMU stderr tail:%n%s%nFirst problems:%n%s", batch.family(), problems.size(),
                     batch.title(), saved, t.diagnostics(),
-                    String.join("\n", problems.subList(0, Math.min(5, problems.size())))));
+                    String.join("\n", problems.subList(0, Math.min(Integer.getInteger("viommu.diff.maxProblems", 5), problems.size())))));
         }
     }
 

@@ -49,6 +49,17 @@ final class DmaBatch {
         }
     }
 
+    /** A script step between waves (e.g. enabling queued invalidation), not a case. */
+    interface Barrier extends DmaCase {
+        void emit(DmaBatch b, QtestScript t);
+
+        @Override
+        default boolean exclusive() { return true; }
+
+        @Override
+        default List<Phase> phases(DmaBatch b, Lane lane) { return List.of(); }
+    }
+
     /** A case, instantiated on the lane the scheduler gives it. */
     interface DmaCase {
         String name();
@@ -287,11 +298,19 @@ final class DmaBatch {
         while (!pending.isEmpty()) {
             List<DmaCase> wave = new ArrayList<>();
             DmaCase first = pending.removeFirst();
+            if (first instanceof Barrier barrier) {
+                s.note(barrier.name());
+                barrier.emit(this, s);
+                continue;
+            }
             wave.add(first);
             if (!first.exclusive()) {
                 boolean faulting = first.faults();
                 for (int i = 0; i < pending.size() && wave.size() < LANES; ) {
                     DmaCase c = pending.get(i);
+                    if (c instanceof Barrier) {
+                        break;
+                    }
                     if (!c.exclusive() && !(faulting && c.faults())) {
                         faulting |= c.faults();
                         wave.add(pending.remove(i));
@@ -316,6 +335,10 @@ final class DmaBatch {
     }
 
     private void runWave(List<DmaCase> wave) {
+        // Generated before the phases (which may queue descriptors of their own) so that its
+        // descriptors precede theirs in the invalidation queue; emitted after round 0's set-up.
+        QtestScript waveStart = new QtestScript();
+        invalidateAll(waveStart);
         List<List<Phase>> phases = new ArrayList<>();
         for (int i = 0; i < wave.size(); i++) {
             phases.add(wave.get(i).phases(this, new Lane(i)));
@@ -337,7 +360,7 @@ final class DmaBatch {
             }
             if (r == 0) {
                 s.note("wave start: invalidate context cache and IOTLB");
-                invalidateAll(s);
+                s.append(waveStart);
             }
             s.note("round " + r + ": fire");
             for (int i = 0; i < wave.size(); i++) {

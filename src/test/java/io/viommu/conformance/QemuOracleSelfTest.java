@@ -58,4 +58,9 @@ class QemuOracleSelfTest {
         }
         Differential.assertQemuMeetsExpectations(RegisterScenarios.randomWriteBatch(12, "x-scalable-mode=on", 300));
     }
+
+    @Test
+    void invalidationDecidesBetweenStaleAndFreshTranslations() {
+        Differential.assertQemuMeetsExpectations(InvalidationScenarios.invalidationBatch(13, ""));
+    }
 }

@@ -12,7 +12,7 @@ final class SlTables {
     static final long R = 1, W = 2, PS = 1L << 7, SNP = 1L << 11;
 
     private final DmaBatch batch;
-    private final QtestScript script;
+    private QtestScript script;
     final long root;
     final int levels;
     /** (level << 52 | iova bits above that level's table) -> table address. */
@@ -23,6 +23,12 @@ final class SlTables {
         this.script = script;
         this.levels = levels;
         this.root = batch.tablePage();
+    }
+
+    /** Directs later table writes to another script (a later phase of the case). */
+    SlTables writeTo(QtestScript s) {
+        this.script = s;
+        return this;
     }
 
     static int index(long iova, int level) {
