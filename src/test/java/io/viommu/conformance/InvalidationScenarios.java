@@ -14,7 +14,12 @@ final class InvalidationScenarios {
     private InvalidationScenarios() {}
 
     /** How the mapping is changed and invalidated; {@code fresh} is what QEMU must then use. */
-    record Kind(String name, boolean queued, boolean changeContext, boolean fresh, Invalidate how) {}
+    record Kind(String name, boolean queued, boolean changeContext, boolean fresh, Invalidate how) {
+        /** Affects other lanes' cached translations: the case must run alone. */
+        boolean global() {
+            return name.contains("global");
+        }
+    }
 
     @FunctionalInterface
     interface Invalidate {
@@ -100,7 +105,9 @@ final class InvalidationScenarios {
 
             @Override
             public boolean exclusive() {
-                return true;
+                // Scoped invalidations (own or unused domain, own device, pages of the own
+                // domain) cannot disturb other lanes, so those cases share waves.
+                return kind.global();
             }
 
             @Override

@@ -63,4 +63,9 @@ class QemuOracleSelfTest {
     void invalidationDecidesBetweenStaleAndFreshTranslations() {
         Differential.assertQemuMeetsExpectations(InvalidationScenarios.invalidationBatch(13, ""));
     }
+
+    @Test
+    void invalidationWithCachingModeAndFourLevels() {
+        Differential.assertQemuMeetsExpectations(InvalidationScenarios.invalidationBatch(14, "caching-mode=on,aw-bits=48"));
+    }
 }
