@@ -200,10 +200,6 @@ final class DmaBatch {
         }
     }
 
-    boolean queuedInvalidation() {
-        return qi;
-    }
-
     /** Turns on queued invalidation: 4 KiB queue of 128-bit descriptors, IQT 0. */
     void enableQueuedInvalidation(QtestScript t) {
         iqBase = tablePage();
