@@ -40,7 +40,7 @@ final class Differential {
         if (e.isPresent()) {
             return e.get();
         }
-        String msg = ViommuQtestServer.CLASS_NAME + ".serve(List, BufferedReader, PrintStream, PrintStream)"
+        String msg = "io.viommu.cli.QtestServer.serve(List, BufferedReader, PrintStream, PrintStream)"
                 + " is not on the class path: nothing to compare QEMU with.";
         if (System.getenv("CI") != null) {
             fail(msg + " CI is set, so this is a failure (fix ViommuQtestServer).");
