@@ -206,6 +206,28 @@ final class GuestTables {
         return queue(2 | 2L << 4 | (long) did << 16, 0);
     }
 
+    int queuedIotlbGlobal() {
+        return queue(2 | 1L << 4, 0);
+    }
+
+    int queuedContextGlobal() {
+        return queue(1 | 1L << 4, 0);
+    }
+
+    /** The raw entry for {@code iova} at {@code level}, or 0 when a table above is missing or a superpage. */
+    long entry(RequesterId sid, long iova, int level) {
+        long[] t = tops.get(sid);
+        long table = t[0];
+        for (int l = (int) t[1]; l > level; l--) {
+            long e = ram.readLong(table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8);
+            if ((e & 3) == 0 || (e & 0x80) != 0) {
+                return 0;
+            }
+            table = e & ADDR;
+        }
+        return ram.readLong(table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8);
+    }
+
     int queuedContextDevice(RequesterId sid, int fm) {
         return queue(1 | 3L << 4 | (long) sid.value() << 32 | (long) fm << 48, 0);
     }
