@@ -45,8 +45,8 @@ import java.util.concurrent.CopyOnWriteArrayList;
  *     (index), domain, address and AM.</li>
  * <li>A domain-selective or page-selective invalidation also syncs a registration whose
  *     shadow was built from that domain, even if the context now names another domain.</li>
- * <li>A bad paging entry unmaps its subtree instead of aborting the walk; walks are bounded
- *     ({@link #setWalkBudget}).</li>
+ * <li>A bad paging entry unmaps its subtree (QEMU skips it, leaving stale mappings); walks
+ *     are bounded ({@link #setWalkBudget}).</li>
  * </ul>
  * Not thread-safe, like the unit: events are delivered from inside the guest's register
  * writes.

@@ -24,7 +24,8 @@ import java.util.List;
  *     present (translate faults with reason 4/5 there, whatever the access).</li>
  * <li>An entry that is unreadable, reads as all ones, or has reserved bits set is treated as
  *     not present, with everything below it (translate faults with 3, 7 or 0xC there). A bad
- *     entry therefore unmaps its subtree rather than aborting the walk as QEMU's does.</li>
+ *     entry therefore unmaps its subtree; QEMU's vtd_page_walk_level skips it without an
+ *     event, so what a consumer had mapped there stays mapped.</li>
  * <li>A leaf whose output overlaps the interrupt range 0xFEE00000-0xFEEFFFFF is not a mapping
  *     (translate faults with 0xE), and IOVAs in that range are never mapped (a DMA write there
  *     is an interrupt request, VT-d 3.14; translate does not remap them).</li>

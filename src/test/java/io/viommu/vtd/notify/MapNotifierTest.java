@@ -608,4 +608,68 @@ class MapNotifierTest {
         r.resync();
         assertThat(l.view).isEqualTo(g.truth(DEV, new IovaRange(0, 0x7fffff)));
     }
+
+    // ---- caches reset, direct calls ----
+
+    @Test
+    void newRootTableIsReevaluatedAsACachesReset() throws Exception {
+        g.context(DEV, 1);
+        g.map4k(DEV, 0x1000, 0x2000, READ_WRITE);
+        g.enable();
+        register();
+        l.take();
+        g.clearContext(DEV);
+        g.iommu.store(VtdRegisters.GCMD, VtdRegisters.GCMD_TE | VtdRegisters.GCMD_SRTP, 4);
+        assertThat(l.take()).singleElement().satisfies(e -> {
+            assertThat(e).isInstanceOf(IommuEvent.Unmap.class);
+            assertThat(e.cause().kind()).isEqualTo(Kind.CACHES_RESET);
+            assertThat(e.cause().origin()).isEqualTo(InvalidationOrigin.REGISTER);
+        });
+    }
+
+    @Test
+    void invalidationCalledDirectlyOnTheUnitIsReportedAsDirect() throws Exception {
+        g.context(DEV, 1);
+        g.enable();
+        register();
+        g.map4k(DEV, 0x1000, 0x2000, READ_WRITE);
+        g.iommu.invalidateIotlbGlobal();
+        assertThat(l.take()).singleElement().satisfies(e -> assertThat(e.cause().origin())
+                .isEqualTo(InvalidationOrigin.DIRECT));
+        g.iommu.reset();
+        assertThat(l.take()).singleElement().satisfies(e -> {
+            assertThat(e).isInstanceOf(IommuEvent.Unmap.class);
+            assertThat(e.cause().kind()).isEqualTo(Kind.TRANSLATION_DISABLED);
+        });
+    }
+
+    @Test
+    void unmapOnlyListenerLosesEverythingWhenTheContextIsInvalidated() throws Exception {
+        RecordingListener u = new RecordingListener(false);
+        g.context(DEV, 1);
+        g.enable();
+        g.notifier.register(DEV, new IovaRange(0, GB1 - 1), Set.of(NotifierFlag.UNMAP), u);
+        g.contextDevice(DEV, 0);
+        assertThat(u.take()).singleElement().satisfies(e -> {
+            assertThat(e.range()).isEqualTo(new IovaRange(0, GB1 - 1));
+            assertThat(e.cause().kind()).isEqualTo(Kind.CONTEXT_DEVICE);
+        });
+    }
+
+    @Test
+    void eachRegistrationKeepsItsOwnShadow() throws Exception {
+        RecordingListener late = new RecordingListener();
+        g.context(DEV, 1);
+        g.map4k(DEV, 0x1000, 0x2000, READ_WRITE);
+        g.enable();
+        register();
+        g.map4k(DEV, 0x3000, 0x4000, READ_WRITE); // not yet invalidated
+        g.notifier.register(DEV, IovaRange.ALL, SHADOW, late); // replay sees both
+        l.take();
+        late.take();
+        g.psi(1, 0x3000, 0);
+        assertThat(l.take()).singleElement().isInstanceOf(IommuEvent.Map.class);
+        assertThat(late.take()).isEmpty();
+        assertThat(l.view).isEqualTo(late.view);
+    }
 }
