@@ -72,6 +72,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private final long[] ctx = new long[2];
     private boolean ctxRead;
 
+    /** Origin of the invalidation being reported to listeners (see {@link #invalidationOrigin}). */
+    private boolean inGuestStore;
+    private int queuedDescriptor = -1;
+
     /**
      * @param config  the unit's options
      * @param memory  the platform's physical address space: root/context/page tables,
@@ -107,6 +111,37 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     public void removeInvalidationListener(InvalidationListener l) {
         listeners.remove(l);
+    }
+
+    /**
+     * For an {@link InvalidationListener} while it is being called: whether the invalidation
+     * came from a queued descriptor (and which), a register write (CCMD, IOTLB, GCMD), or a
+     * direct call on this class. The map/unmap notifier reports it as the cause of its events.
+     */
+    public InvalidationOrigin invalidationOrigin() {
+        if (queuedDescriptor >= 0) {
+            return InvalidationOrigin.queued(queuedDescriptor);
+        }
+        return inGuestStore ? InvalidationOrigin.REGISTER : InvalidationOrigin.DIRECT;
+    }
+
+    /**
+     * The context entry of {@code sid} as the translate path resolves it (root entry, context
+     * entry, QEMU's checks in QEMU's order; vtd_dev_to_context_entry), read afresh from
+     * memory: no cache is consulted or filled and no fault is recorded. Fills
+     * {@code out[0..1]} with the entry (zero if it was not read) and returns 0, or the
+     * fault reason that a DMA from {@code sid} would get. For the map/unmap notifier.
+     */
+    public int readContextEntry(RequesterId sid, long[] out) {
+        int fr = fetchContext(sid.value());
+        out[0] = ctx[0];
+        out[1] = ctx[1];
+        return fr;
+    }
+
+    /** The address space the unit reads its tables from (for the notifier's page walks). */
+    public AddressSpace tableMemory() {
+        return memory;
     }
 
     public void setTrace(VtdTrace trace) {
@@ -275,6 +310,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     @Override
     public void store(long offset, long value, int size) {
+        inGuestStore = true;
         try {
             if (!validSize(size) || offset < 0 || offset >= REGISTER_BLOCK_SIZE) {
                 return;
@@ -291,6 +327,8 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             }
         } catch (RuntimeException e) {
             trace.guestError("internal error on store 0x" + Long.toHexString(offset) + ": " + e);
+        } finally {
+            inGuestStore = false;
         }
     }
 
@@ -941,11 +979,20 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         // At most one pass over the queue per tail write: head advances by one per descriptor
         // and stops at the tail (< size), so this bound is never hit by a legal queue.
         for (int budget = iqSize; iqHead != iqTail && budget > 0; budget--) {
-            if (!processDescriptor()) {
+            if (!processQueuedDescriptor()) {
                 queueError();
                 return;
             }
             regs.setRaw64(IQH, ((long) iqHead << shift) & IQH_QH_MASK);
+        }
+    }
+
+    private boolean processQueuedDescriptor() {
+        queuedDescriptor = iqHead;
+        try {
+            return processDescriptor();
+        } finally {
+            queuedDescriptor = -1;
         }
     }
 
