@@ -242,7 +242,7 @@ public class PciFunction {
     }
 
     /** Allocates {@code len} bytes for a capability at the next free offset and links it in. */
-    protected final int addCapability(int offset, int len) {
+    public final int addCapability(int offset, int len) {
         int prevLink = PciRegs.CAPABILITY_LIST;
         int cur = (int) config.get(PciRegs.CAPABILITY_LIST, 1);
         while (cur != 0) {

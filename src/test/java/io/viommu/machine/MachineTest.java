@@ -10,8 +10,11 @@ import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 class MachineTest {
+    /** A machine as QEMU builds it with {@code -nodefaults} (the values below were read that way). */
     static Machine machine(String... args) throws MachineConfigException {
-        return Machine.fromCommandLine(List.of(args), MachineLog.SILENT);
+        java.util.List<String> all = new java.util.ArrayList<>(List.of("-nodefaults"));
+        all.addAll(List.of(args));
+        return Machine.fromCommandLine(all, MachineLog.SILENT);
     }
 
     static long cf8Read(Machine m, int dev, int fn, int reg, int size) {
