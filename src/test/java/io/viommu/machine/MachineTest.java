@@ -27,6 +27,16 @@ class MachineTest {
         m.io().write(0xcfc + (reg & 3), v, size);
     }
 
+    static long cf8Read(Machine m, io.viommu.pci.RequesterId rid, int reg, int size) {
+        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        return m.io().read(0xcfc + (reg & 3), size);
+    }
+
+    static void cf8Write(Machine m, io.viommu.pci.RequesterId rid, int reg, long v, int size) {
+        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        m.io().write(0xcfc + (reg & 3), v, size);
+    }
+
     static void enableEcam(Machine m) {
         cf8Write(m, 0, 0, Mch.PCIEXBAR, 0xb000_0001L, 4);
     }
