@@ -3,11 +3,13 @@ package io.viommu.machine;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.Bar;
+import io.viommu.pci.BusNumbering;
+import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.DmaPort;
-import io.viommu.pci.DmaRemapper;
+import io.viommu.pci.PciBridge;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;
-import io.viommu.pci.PciRegs;
+import io.viommu.pci.Topology;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdConfig;
 import java.util.ArrayList;
@@ -17,12 +19,18 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.HashMap;
 
 /**
- * A q35-like platform, built the way QEMU 7.2 builds {@code -machine q35 -nodefaults}:
- * RAM, the root bus {@code pcie.0} with the MCH at 00:00.0 and the ICH9 functions at 00:1f.0/2/3,
- * configuration access through ports 0xCF8/0xCFC and (once PCIEXBAR enables it) ECAM, then the
- * {@code -device} options in order.
+ * A q35-like platform, built the way QEMU 7.2 builds {@code -machine q35}: RAM, the root bus
+ * {@code pcie.0} with the MCH at 00:00.0 and the ICH9 functions at 00:1f.0/2/3, configuration
+ * access through ports 0xCF8/0xCFC and (once PCIEXBAR enables it) ECAM; then QEMU's default
+ * devices (std VGA unless -nodefaults or -vga none; the NICs of -nic/-net, or the default e1000e
+ * when there is no -net/-netdev/-nic and no -nodefaults), first free slots from 00:01.0 in that
+ * order; then the {@code -device} options in order ({@link DeviceCatalog} lists the models).
+ * Configuration cycles reach functions behind bridges by the programmed bus numbers only
+ * (QEMU's {@code pci_find_bus_nr}); {@link #enumerate()} numbers them as SeaBIOS does and
+ * returns the Linux view of the hierarchy ({@link Topology}).
  *
  * <p>Physical address map (system memory):
  * <pre>
@@ -58,6 +66,12 @@ public final class Machine {
     private final MachineLog log;
     private final List<PciFunction> userDevices = new ArrayList<>();
     private final Map<String, Object> ids = new LinkedHashMap<>();
+    private final Map<String, PciBus> busesById = new HashMap<>();
+    private final Set<Long> chassisSlots = new HashSet<>();
+    private final Set<String> nvmeSubsystems = new HashSet<>();
+    private final Set<String> usedNetdevs = new HashSet<>();
+    private QemuCommandLine commandLine;
+    private int nextMacIndex;
     private IntelIommu iommu;
 
     private Machine(long ramSize, MachineLog log) {
@@ -65,6 +79,7 @@ public final class Machine {
         this.ram = new PhysicalMemory(ramSize);
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
         this.host = new PciHost(rootBus);
+        busesById.put(rootBus.name(), rootBus);
         long lowmem = ramSize >= BELOW_4G_LIMIT ? 0x8000_0000L : BELOW_4G_LIMIT;
         long below4g = Math.min(ramSize, lowmem);
         memory.mapRam("ram-below-640k..", 0, Math.min(below4g, PAM_HOLE_START), ram, 0, 0);
@@ -98,10 +113,86 @@ public final class Machine {
     public static Machine fromCommandLine(List<String> qemuArgs, MachineLog log) throws MachineConfigException {
         QemuCommandLine cl = QemuCommandLine.parse(qemuArgs);
         Machine m = new Machine(cl.ramSize(), log);
+        m.commandLine = cl;
+        m.addDefaultDevices(cl);
         for (QemuCommandLine.DeviceOption d : cl.devices()) {
             m.addDevice(d);
         }
         return m;
+    }
+
+    /**
+     * QEMU's machine-init devices, before any -device (pc_vga_init, then pc_nic_init): checked
+     * with 7.2, where they take 00:01.0 and 00:02.0 and push -device functions to 00:03.0.
+     */
+    private void addDefaultDevices(QemuCommandLine cl) throws MachineConfigException {
+        String vga = cl.defaults().vga();
+        switch (vga) {
+            case "none" -> { }
+            case "std" -> plugDefault(new Endpoints.StdVga(16, true), QemuCommandLine.PROGRAM + ": -vga std: ");
+            default -> throw new MachineConfigException(QemuCommandLine.PROGRAM + ": -vga " + vga
+                    + ": viommu models only -vga std and -vga none");
+        }
+        for (QemuCommandLine.NicOption nic : cl.nics()) {
+            String prefix = QemuCommandLine.PROGRAM + ": -nic " + nic.argument() + ": ";
+            DeviceProps props = new DeviceProps(prefix, nic.model(),
+                    nic.mac() == null ? Map.of() : Map.of("mac", nic.mac()));
+            Endpoints.Placement at = new Endpoints.Placement(true, true);
+            PciFunction f = switch (nic.model()) {
+                case "e1000e" -> new Endpoints.E1000e(at, mac(props), 0x8086, 0);
+                case "e1000", "e1000-82540em" -> {
+                    mac(props);
+                    yield new Endpoints.E1000();
+                }
+                case "virtio", "virtio-net-pci" -> {
+                    mac(props);
+                    yield new Endpoints.VirtioPci(Endpoints.VirtioKind.NET, at, true, true, 4, false);
+                }
+                case "igb", "igb-82576" -> new Endpoints.Igb82576(nic.model(), at, mac(props));
+                default -> throw new MachineConfigException(prefix + "viommu models NIC models e1000e, e1000,"
+                        + " virtio-net-pci and igb (got '" + nic.model() + "')");
+            };
+            plugDefault(f, prefix);
+        }
+    }
+
+    private void plugDefault(PciFunction f, String prefix) throws MachineConfigException {
+        try {
+            rootBus.plug(f, -1);
+        } catch (PciBus.PlugException e) {
+            throw new MachineConfigException(prefix + e.getMessage());
+        }
+        connectDma(f);
+    }
+
+    private void connectDma(PciFunction f) {
+        f.connect(new DmaPort(f::address, memory, iommu, f::busMasterEnabled), interrupts);
+    }
+
+    /**
+     * The MAC a NIC gets: its {@code mac} property, else QEMU's
+     * {@code qemu_macaddr_default_if_unset}: 52:54:00:12:34:56 plus a counter over the NICs
+     * created without one, in creation order (checked through e1000e serial numbers).
+     */
+    byte[] mac(DeviceProps props) throws MachineConfigException {
+        String v = props.string("mac", null);
+        if (v != null) {
+            String[] parts = v.split(":");
+            if (parts.length != 6) {
+                throw props.error("Property '" + props.type() + ".mac' doesn't take value '" + v + "'");
+            }
+            byte[] mac = new byte[6];
+            for (int i = 0; i < 6; i++) {
+                try {
+                    mac[i] = (byte) Integer.parseInt(parts[i], 16);
+                } catch (NumberFormatException e) {
+                    throw props.error("Property '" + props.type() + ".mac' doesn't take value '" + v + "'");
+                }
+            }
+            return mac;
+        }
+        int idx = nextMacIndex++;
+        return new byte[] {0x52, 0x54, 0x00, 0x12, 0x34, (byte) (0x56 + idx)};
     }
 
     private void plugBoard(PciFunction f, int devfn) throws PciBus.PlugException {
@@ -120,12 +211,82 @@ public final class Machine {
         switch (d.driver()) {
             case "intel-iommu" -> addIommu(prefix, props);
             case "edu" -> addEdu(prefix, id, props);
-            default -> throw new MachineConfigException(prefix + "'" + d.driver()
-                    + "' is not a valid device model name");
+            case "nvme-subsys" -> {
+                new DeviceProps(prefix, d.driver(), props).checkKnown(Set.of("nqn"));
+                if (id != null) {
+                    nvmeSubsystems.add(id);
+                }
+            }
+            default -> {
+                if (!DeviceCatalog.isPciDevice(d.driver())) {
+                    throw new MachineConfigException(prefix + "'" + d.driver() + "' is not a valid device model name");
+                }
+                DeviceCatalog.realize(this, d.driver(), id, new DeviceProps(prefix, d.driver(), props));
+            }
         }
         if (id != null) {
             ids.put(id, d);
         }
+    }
+
+    // ---- services for DeviceCatalog ----
+
+    /** The bus named by {@code bus=} (pcie.0 or a bridge's id), or QEMU's error. */
+    PciBus resolveBus(DeviceProps p) throws MachineConfigException {
+        String name = p.string("bus", rootBus.name());
+        PciBus b = busesById.get(name);
+        if (b == null) {
+            throw p.error("Bus '" + name + "' not found");
+        }
+        return b;
+    }
+
+    /** Registers a PCIe slot (QEMU pcie_chassis_add_slot): chassis and slot must be unique. */
+    void addChassisSlot(DeviceProps p, int chassis, int slot) throws MachineConfigException {
+        if (!chassisSlots.add((long) chassis << 16 | slot)) {
+            throw p.error("Can't add chassis slot, error -16");
+        }
+    }
+
+    boolean hasNvmeSubsystem(String id) {
+        return nvmeSubsystems.contains(id);
+    }
+
+    /** Checks {@code netdev=} of a NIC: it must exist and be unused (QEMU's texts). */
+    void claimNetdev(DeviceProps p, String propertyOwner) throws MachineConfigException {
+        String nd = p.string("netdev", null);
+        if (nd == null) {
+            return;
+        }
+        if (commandLine == null || !commandLine.netdevs().containsKey(nd)) {
+            throw p.error("Property '" + propertyOwner + ".netdev' can't find value '" + nd + "'");
+        }
+        if (!usedNetdevs.add(nd)) {
+            throw p.error("Property '" + propertyOwner + ".netdev' can't take value '" + nd + "', it's in use");
+        }
+    }
+
+    boolean hasBlockNode(String name) {
+        return commandLine != null && commandLine.blockNodes().contains(name);
+    }
+
+    int guestCpus() {
+        return commandLine == null ? 1 : commandLine.guest().cpus();
+    }
+
+    /** Plugs a realized -device function at {@code devfn} (-1: first free slot) and wires its DMA. */
+    void plugUserDevice(DeviceProps p, String id, PciFunction f, PciBus bus, int devfn) throws MachineConfigException {
+        f.setId(id);
+        try {
+            bus.plug(f, devfn);
+        } catch (PciBus.PlugException e) {
+            throw p.error(e.getMessage());
+        }
+        if (f instanceof PciBridge b && id != null) {
+            busesById.put(id, b.secondaryBus());
+        }
+        connectDma(f);
+        userDevices.add(f);
     }
 
     private void addIommu(String prefix, Map<String, String> props) throws MachineConfigException {
@@ -165,7 +326,7 @@ public final class Machine {
                     }
                 }
                 case "bus" -> {
-                    if (!v.equals(rootBus.name())) {
+                    if (!busesById.containsKey(v)) {
                         throw new MachineConfigException(prefix + "Bus '" + v + "' not found");
                     }
                 }
@@ -180,17 +341,14 @@ public final class Machine {
         }
         EduDevice edu = new EduDevice(dmaMask, log);
         edu.setId(id);
-        if (multifunction) {
-            edu.configSpace().set(PciRegs.HEADER_TYPE, 1,
-                    PciRegs.HEADER_TYPE_MULTI_FUNCTION);
-        }
+        edu.setProperties(props);
+        edu.setMultiFunction(multifunction);
         try {
-            rootBus.plug(edu, devfn);
+            busesById.get(props.getOrDefault("bus", rootBus.name())).plug(edu, devfn);
         } catch (PciBus.PlugException e) {
             throw new MachineConfigException(prefix + e.getMessage());
         }
-        DmaRemapper remapper = iommu; // null before -device intel-iommu: an explicit bypass
-        edu.connect(new DmaPort(edu.address(), memory, remapper, edu::busMasterEnabled), interrupts);
+        connectDma(edu); // no IOMMU before -device intel-iommu: an explicit bypass
         userDevices.add(edu);
     }
 
@@ -220,7 +378,17 @@ public final class Machine {
     }
 
     private AddressMap.Hit barWindow(long addr, boolean ioSpace) {
-        for (PciFunction f : rootBus.functions()) {
+        for (PciBus b : rootBus.allBuses()) {
+            AddressMap.Hit hit = barWindow(b, addr, ioSpace);
+            if (hit != null) {
+                return hit;
+            }
+        }
+        return null;
+    }
+
+    private static AddressMap.Hit barWindow(PciBus bus, long addr, boolean ioSpace) {
+        for (PciFunction f : bus.functions()) {
             for (int i = 0; i < 6; i++) {
                 Bar bar = f.bar(i);
                 if (bar == null || bar.region() == null || (bar.kind() == Bar.Kind.IO) != ioSpace) {
@@ -289,6 +457,33 @@ public final class Machine {
     /** The {@code -device} functions in the order they were realized. */
     public List<PciFunction> devices() {
         return Collections.unmodifiableList(userDevices);
+    }
+
+    /** The command line the machine was built from, or null for {@link #q35}. */
+    public QemuCommandLine commandLine() {
+        return commandLine;
+    }
+
+    /** Configuration cycles by routing id (ECAM semantics), as a kernel model issues them. */
+    public ConfigAccess configAccess() {
+        return ConfigAccess.of(rootBus);
+    }
+
+    /**
+     * Firmware's part of a boot, as SeaBIOS does it on q35: enables ECAM at 0xB0000000 (256 MiB)
+     * and numbers the buses depth first ({@link BusNumbering}); then returns the hierarchy as
+     * Linux enumerates it. Idempotent.
+     */
+    public Topology enumerate() {
+        Mch mch = (Mch) rootBus.function(0);
+        mch.configWrite(Mch.PCIEXBAR, ECAM_DEFAULT_BASE | Mch.PCIEXBAR_ENABLE, 4);
+        BusNumbering.assign(configAccess());
+        return topology();
+    }
+
+    /** The hierarchy as Linux would enumerate it now (re-scanned: VFs enabled since show up). */
+    public Topology topology() {
+        return Topology.scan(rootBus);
     }
 
     /** Command-line ids in use. */

@@ -15,7 +15,8 @@ import io.viommu.pci.PciBus;
  * written by a 4-byte write at 0xCF8 and ignores narrower writes; any read of it returns the
  * register (the dispatcher truncates it to the access size); CONFIG_DATA at offset {@code o}
  * reaches register {@code (CONFIG_ADDRESS | o) & 0xff} (an OR, as {@code pci_data_read});
- * with bit 31 clear or no function there, reads are all ones.
+ * with bit 31 clear or no function there, reads are all ones. Bus numbers other than the root's
+ * reach functions behind bridges by the bridges' programmed bus numbers ({@link PciBus#route}).
  */
 public final class PciHost {
     public static final int CONFIG_ADDRESS_PORT = 0xcf8;
@@ -59,10 +60,7 @@ public final class PciHost {
                 return -1L;
             }
             int addr = configAddress | (int) (offset & 3);
-            if (((addr >>> 16) & 0xff) != bus.busNumber()) {
-                return -1L;
-            }
-            return readFunction((addr >>> 8) & 0xff, addr & 0xff, size, 0x100);
+            return readFunction((addr >>> 16) & 0xff, (addr >>> 8) & 0xff, addr & 0xff, size, 0x100);
         }
 
         @Override
@@ -71,10 +69,7 @@ public final class PciHost {
                 return;
             }
             int addr = configAddress | (int) (offset & 3);
-            if (((addr >>> 16) & 0xff) != bus.busNumber()) {
-                return;
-            }
-            writeFunction((addr >>> 8) & 0xff, addr & 0xff, value, size, 0x100);
+            writeFunction((addr >>> 16) & 0xff, (addr >>> 8) & 0xff, addr & 0xff, value, size, 0x100);
         }
     };
 
@@ -82,18 +77,14 @@ public final class PciHost {
     public final Mmio ecam = new Mmio() {
         @Override
         public long load(long offset, int size) {
-            if (((offset >>> 20) & 0xff) != bus.busNumber()) {
-                return -1L;
-            }
-            return readFunction((int) (offset >>> 12) & 0xff, (int) (offset & 0xfff), size, 0x1000);
+            return readFunction((int) (offset >>> 20) & 0xff, (int) (offset >>> 12) & 0xff,
+                    (int) (offset & 0xfff), size, 0x1000);
         }
 
         @Override
         public void store(long offset, long value, int size) {
-            if (((offset >>> 20) & 0xff) != bus.busNumber()) {
-                return;
-            }
-            writeFunction((int) (offset >>> 12) & 0xff, (int) (offset & 0xfff), value, size, 0x1000);
+            writeFunction((int) (offset >>> 20) & 0xff, (int) (offset >>> 12) & 0xff,
+                    (int) (offset & 0xfff), value, size, 0x1000);
         }
     };
 
@@ -101,8 +92,8 @@ public final class PciHost {
      * As QEMU's {@code pci_host_config_read_common}: all ones for a missing function or a
      * register at or past the function's config size (the mechanism's own limit included).
      */
-    private long readFunction(int devfn, int reg, int size, int mechanismLimit) {
-        var f = bus.function(devfn);
+    private long readFunction(int busNumber, int devfn, int reg, int size, int mechanismLimit) {
+        var f = bus.route(busNumber, devfn);
         int limit = f == null ? 0 : Math.min(mechanismLimit, f.configSpace().size());
         if (f == null || reg >= limit) {
             return -1L;
@@ -110,8 +101,8 @@ public final class PciHost {
         return f.configRead(reg, Math.min(size, limit - reg));
     }
 
-    private void writeFunction(int devfn, int reg, long value, int size, int mechanismLimit) {
-        var f = bus.function(devfn);
+    private void writeFunction(int busNumber, int devfn, int reg, long value, int size, int mechanismLimit) {
+        var f = bus.route(busNumber, devfn);
         if (f == null) {
             return;
         }

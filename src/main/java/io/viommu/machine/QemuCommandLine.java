@@ -2,6 +2,8 @@ package io.viommu.machine;
 
 import java.math.BigDecimal;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
@@ -9,36 +11,96 @@ import java.util.Map;
 import java.util.Set;
 
 /**
- * The part of a {@code qemu-system-x86_64} command line that describes a q35 machine:
- * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE} and {@code -device DRIVER[,prop=value...]},
- * in order. Options that only matter to a real QEMU process ({@code -display -nodefaults
- * -monitor -serial -bios -qtest -d -D -accel}) are accepted and ignored. Error texts are
- * QEMU 7.2's (checked against the binary), with its program-name prefix.
+ * The part of a {@code qemu-system-x86_64} command line that describes a q35 machine, in order:
+ * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE}, {@code -device DRIVER[,prop=value...]},
+ * the options that decide QEMU's default devices ({@code -nodefaults}, {@code -vga},
+ * {@code -net}, {@code -netdev}, {@code -nic}), block backends devices refer to ({@code -blockdev
+ * node-name=}, {@code -drive id=}), and options recorded for a guest model but without effect on
+ * the machine ({@code -smp -append -kernel -initrd -cpu -name -enable-kvm -nographic ...}).
+ * Options that only matter to a real QEMU process ({@code -display -monitor -serial -bios -qtest
+ * -d -D -accel}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
+ * binary), with its program-name prefix.
  */
-public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
+public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
+                              List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
+                              Guest guest) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
+    /** QEMU's default NIC model on q35. */
+    public static final String DEFAULT_NIC_MODEL = "e1000e";
 
     /** One {@code -device} option: the driver, its properties in order, and the raw argument. */
     public record DeviceOption(String driver, Map<String, String> properties, String argument) {
     }
 
-    private static final Set<String> IGNORED_WITH_ARG =
-            Set.of("-display", "-monitor", "-serial", "-bios", "-qtest", "-d", "-D", "-accel");
-    private static final Set<String> IGNORED_FLAGS = Set.of("-nodefaults");
+    /**
+     * Which default devices QEMU 7.2 adds (vl.c): the std VGA unless -nodefaults, -vga none or
+     * a display device given with -device; the default NIC (-net nic -net user) unless
+     * -nodefaults or any -net/-netdev/-nic.
+     */
+    public record Defaults(boolean noDefaults, String vga, boolean defaultNic) {
+    }
+
+    /** A NIC QEMU creates at machine init from -nic or -net nic (model defaults to e1000e). */
+    public record NicOption(String model, String mac, String argument) {
+    }
+
+    /** Options a guest model reads (kernel command line, CPUs) with no effect on the machine. */
+    public record Guest(int cpus, String append, String kernel, String initrd, String cpu,
+                        boolean kvm, boolean nographic, String name) {
+    }
+
+    private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
+            "-qtest", "-d", "-D", "-accel", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
+            "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming");
+    private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
+            "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");
+    private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
+            "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name");
+    private static final Set<String> DISPLAY_DEVICES = Set.of("VGA", "secondary-vga", "bochs-display",
+            "cirrus-vga", "qxl-vga", "virtio-vga", "virtio-vga-gl", "ramfb", "vmware-svga", "virtio-gpu-pci");
 
     public static QemuCommandLine parse(List<String> args) throws MachineConfigException {
         long ram = DEFAULT_RAM;
         List<DeviceOption> devices = new ArrayList<>();
+        List<NicOption> nics = new ArrayList<>();
+        Map<String, String> netdevs = new LinkedHashMap<>();
+        Set<String> blockNodes = new LinkedHashSet<>();
+        boolean noDefaults = false;
+        boolean anyNet = false;
+        String vga = null;
+        int cpus = 1;
+        String append = null;
+        String kernel = null;
+        String initrd = null;
+        String cpu = null;
+        String name = null;
+        boolean kvm = false;
+        boolean nographic = false;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
+            switch (norm) {
+                case "-nodefaults" -> {
+                    noDefaults = true;
+                    continue;
+                }
+                case "-enable-kvm" -> {
+                    kvm = true;
+                    continue;
+                }
+                case "-nographic" -> {
+                    nographic = true;
+                    continue;
+                }
+                default -> {
+                }
+            }
             if (IGNORED_FLAGS.contains(norm)) {
                 continue;
             }
-            boolean takesArg = IGNORED_WITH_ARG.contains(norm) || norm.equals("-machine")
-                    || norm.equals("-M") || norm.equals("-m") || norm.equals("-device");
+            boolean takesArg = IGNORED_WITH_ARG.contains(norm) || WITH_ARG.contains(norm);
             if (!takesArg) {
                 throw new MachineConfigException(PROGRAM + ": " + opt + ": invalid option");
             }
@@ -50,10 +112,73 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
                 case "-machine", "-M" -> checkMachine(opt, arg);
                 case "-m" -> ram = parseRam(opt, arg);
                 case "-device" -> devices.add(parseDevice(opt, arg));
+                case "-vga" -> vga = arg;
+                case "-netdev" -> {
+                    anyNet = true;
+                    Map<String, String> p = splitProps(arg, "type");
+                    String id = p.get("id");
+                    if (id == null) {
+                        throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": Parameter 'id' is missing");
+                    }
+                    if (netdevs.containsKey(id)) {
+                        throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": Duplicate ID '" + id + "' for netdev");
+                    }
+                    netdevs.put(id, p.getOrDefault("type", ""));
+                }
+                case "-nic" -> {
+                    anyNet = true;
+                    Map<String, String> p = splitProps(arg, "type");
+                    if (!"none".equals(p.get("type"))) {
+                        nics.add(new NicOption(p.getOrDefault("model", DEFAULT_NIC_MODEL), p.get("mac"), arg));
+                    }
+                }
+                case "-net" -> {
+                    anyNet = true;
+                    Map<String, String> p = splitProps(arg, "type");
+                    if ("nic".equals(p.get("type"))) {
+                        nics.add(new NicOption(p.getOrDefault("model", DEFAULT_NIC_MODEL), p.get("mac"), arg));
+                    }
+                }
+                case "-blockdev" -> {
+                    Map<String, String> p = splitProps(arg, "driver");
+                    if (p.containsKey("node-name")) {
+                        blockNodes.add(p.get("node-name"));
+                    }
+                }
+                case "-drive" -> {
+                    Map<String, String> p = splitProps(arg, "file");
+                    if (p.containsKey("id")) {
+                        blockNodes.add(p.get("id"));
+                    }
+                }
+                case "-smp" -> cpus = parseSmp(opt, arg);
+                case "-append" -> append = arg;
+                case "-kernel" -> kernel = arg;
+                case "-initrd" -> initrd = arg;
+                case "-cpu" -> cpu = arg;
+                case "-name" -> name = arg;
                 default -> { } // ignored option with its argument
             }
         }
-        return new QemuCommandLine(ram, List.copyOf(devices));
+        boolean displayDevice = devices.stream().anyMatch(d -> DISPLAY_DEVICES.contains(d.driver()));
+        String vgaType = vga != null ? vga : noDefaults || displayDevice ? "none" : "std";
+        boolean defaultNic = !noDefaults && !anyNet;
+        if (defaultNic) {
+            nics.add(new NicOption(DEFAULT_NIC_MODEL, null, "(default)"));
+        }
+        return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
+                List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
+                new Guest(cpus, append, kernel, initrd, cpu, kvm, nographic, name));
+    }
+
+    /** -smp N or -smp cpus=N[,...]: the number of CPUs (QEMU's default 1). */
+    static int parseSmp(String opt, String arg) throws MachineConfigException {
+        Map<String, String> p = splitProps(arg, "cpus");
+        Long n = parseUnsigned(p.getOrDefault("cpus", "1"));
+        if (n == null || n < 1 || n > 1024) {
+            throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": Parameter 'cpus' expects a number");
+        }
+        return n.intValue();
     }
 
     private static void checkMachine(String opt, String arg) throws MachineConfigException {

@@ -4,6 +4,7 @@ import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import java.util.Arrays;
 import java.util.function.BooleanSupplier;
+import java.util.function.Supplier;
 
 /**
  * One device function's only route to memory (DESIGN.md "A DMA, end to end"): bus-master
@@ -29,7 +30,7 @@ public final class DmaPort {
 
     private static final long PAGE = 4096;
 
-    private final RequesterId requester;
+    private final Supplier<RequesterId> requester;
     private final AddressSpace target;
     private final DmaRemapper remapper; // null = bypass: no IOMMU covers this device
     private final BooleanSupplier busMaster;
@@ -40,6 +41,15 @@ public final class DmaPort {
      */
     public DmaPort(RequesterId requester, AddressSpace target, DmaRemapper remapper,
                    BooleanSupplier busMaster) {
+        this(() -> requester, target, remapper, busMaster);
+    }
+
+    /**
+     * A port whose requester id is read at each request: a function behind a bridge gets its
+     * bus number only when firmware numbers the bridge, and the IOMMU must see the current one.
+     */
+    public DmaPort(Supplier<RequesterId> requester, AddressSpace target, DmaRemapper remapper,
+                   BooleanSupplier busMaster) {
         this.requester = requester;
         this.target = target;
         this.remapper = remapper;
@@ -47,7 +57,7 @@ public final class DmaPort {
     }
 
     public RequesterId requester() {
-        return requester;
+        return requester.get();
     }
 
     public boolean isTranslated() {
@@ -82,7 +92,7 @@ public final class DmaPort {
                 chunkEnd = (a & -PAGE) + PAGE;
             } else {
                 TranslationResult r = remapper.translate(
-                        new DmaRequest(requester, new Iova(a), len - done, access));
+                        new DmaRequest(requester.get(), new Iova(a), len - done, access));
                 if (r instanceof Translation t && t.covers(new Iova(a))) {
                     phys = t.outputValue(a);
                     chunkEnd = t.iovaPage().value() + t.pageSize();

@@ -1,6 +1,8 @@
 package io.viommu.pci;
 
 import io.viommu.memory.Mmio;
+import java.util.ArrayList;
+import java.util.List;
 
 /**
  * One PCI function as a guest and its bus see it: configuration space with QEMU's default
@@ -28,7 +30,10 @@ public class PciFunction {
     private MsiCapability msi;
     private int nextCapability = PciRegs.HEADER_SIZE;
     private String id;
-    private RequesterId address;
+    private PciBus bus;
+    private int devfn = -1;
+    private SriovCapability sriov;
+    private java.util.Map<String, String> properties = java.util.Map.of();
     private IntxLine intxLine = (f, level) -> { };
     private MsiSink msiSink = (a, d, s) -> { };
     private DmaPort dma;
@@ -69,9 +74,31 @@ public class PciFunction {
         this.id = id;
     }
 
-    /** Bus/device/function once plugged, else null. */
+    /** The {@code -device} properties as given on the command line (read-only), without id. */
+    public java.util.Map<String, String> properties() {
+        return properties;
+    }
+
+    public void setProperties(java.util.Map<String, String> props) {
+        this.properties = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(props));
+    }
+
+    /**
+     * Bus/device/function once plugged, else null. The bus part is the bus's current number: a
+     * function behind a bridge changes its requester id when firmware renumbers the bridge.
+     */
     public RequesterId address() {
-        return address;
+        return bus == null ? null : RequesterId.of(bus.busNumber(), devfn);
+    }
+
+    /** The bus the function sits on, or null before it is plugged. */
+    public PciBus bus() {
+        return bus;
+    }
+
+    /** Device/function number on its bus, or -1 before it is plugged. */
+    public int devfn() {
+        return devfn;
     }
 
     public ConfigSpace configSpace() {
@@ -79,9 +106,21 @@ public class PciFunction {
     }
 
     /** Called by the bus when the function is plugged. */
-    void plugged(RequesterId at, IntxLine line) {
-        this.address = at;
+    void plugged(PciBus on, int at, IntxLine line) {
+        this.bus = on;
+        this.devfn = at;
         this.intxLine = line;
+    }
+
+    /** Plugs the function alone on a bus of its own at {@code at} (unit tests of a single function). */
+    void plugged(RequesterId at, IntxLine line) {
+        plugged(new PciBus("detached", at.bus(), line), at.devfn(), line);
+    }
+
+    /** Called by the bus when the function goes away (a VF whose PF disabled it). */
+    void unplugged() {
+        this.bus = null;
+        this.devfn = -1;
     }
 
     /** Wires the function's bus-master path: its DMA port and where its MSIs go. */
@@ -96,6 +135,90 @@ public class PciFunction {
 
     public boolean isMultiFunction() {
         return (config.get(PciRegs.HEADER_TYPE, 1) & PciRegs.HEADER_TYPE_MULTI_FUNCTION) != 0;
+    }
+
+    /** QEMU's {@code multifunction=on} property: bit 7 of the header type register. */
+    public void setMultiFunction(boolean on) {
+        long ht = config.get(PciRegs.HEADER_TYPE, 1);
+        config.set(PciRegs.HEADER_TYPE, 1, on ? ht | PciRegs.HEADER_TYPE_MULTI_FUNCTION
+                : ht & ~PciRegs.HEADER_TYPE_MULTI_FUNCTION);
+    }
+
+    /** Header layout (bits 6:0 of the header type): 0 normal, 1 PCI-to-PCI bridge. */
+    public int headerLayout() {
+        return (int) config.get(PciRegs.HEADER_TYPE, 1) & PciRegs.HEADER_TYPE_LAYOUT_MASK;
+    }
+
+    /** True for an SR-IOV virtual function. */
+    public boolean isVirtualFunction() {
+        return false;
+    }
+
+    /** The SR-IOV capability of a physical function, or null. */
+    public SriovCapability sriov() {
+        return sriov;
+    }
+
+    protected final void attachSriov(SriovCapability cap) {
+        this.sriov = cap;
+    }
+
+    /** One entry of the capability lists as found by walking them in configuration space. */
+    public record CapabilityRef(int id, int offset, boolean extended, int version) {
+    }
+
+    /**
+     * Both capability lists as a guest walks them: the standard list from 0x34 (while the status
+     * register says there is one), then the extended list from 0x100 in a 4 KiB space.
+     * A looping or malformed list stops the walk (at most 48 entries per list, as Linux).
+     */
+    public List<CapabilityRef> capabilityList() {
+        List<CapabilityRef> out = new ArrayList<>();
+        if ((config.get(PciRegs.STATUS, 2) & PciRegs.STATUS_CAP_LIST) != 0) {
+            int p = (int) config.get(PciRegs.CAPABILITY_LIST, 1) & 0xfc;
+            for (int n = 0; p >= PciRegs.HEADER_SIZE && n < 48; n++) {
+                out.add(new CapabilityRef((int) config.get(p, 1), p, false, 0));
+                p = (int) config.get(p + 1, 1) & 0xfc;
+            }
+        }
+        if (config.size() > ConfigSpace.CONVENTIONAL_SIZE) {
+            int e = PciRegs.EXT_CAP_START;
+            for (int n = 0; e >= PciRegs.EXT_CAP_START && e < config.size() - 3 && n < 48; n++) {
+                long h = config.get(e, 4);
+                if (h == 0 || h == 0xffff_ffffL) {
+                    break;
+                }
+                out.add(new CapabilityRef((int) (h & 0xffff), e, true, (int) (h >>> 16) & 0xf));
+                e = (int) (h >>> 20) & 0xffc;
+            }
+        }
+        return out;
+    }
+
+    /** Offset of the first standard capability with this id, or -1. */
+    public int findCapability(int capId) {
+        for (CapabilityRef c : capabilityList()) {
+            if (!c.extended() && c.id() == capId) {
+                return c.offset();
+            }
+        }
+        return -1;
+    }
+
+    /** Offset of the first extended capability with this id, or -1. */
+    public int findExtendedCapability(int capId) {
+        for (CapabilityRef c : capabilityList()) {
+            if (c.extended() && c.id() == capId) {
+                return c.offset();
+            }
+        }
+        return -1;
+    }
+
+    /** The PCI Express device/port type, or null for a conventional function. */
+    public PcieCapability.PortType portType() {
+        int off = findCapability(PciRegs.CAP_ID_EXP);
+        return off < 0 ? null : PcieCapability.portType((int) config.get(off + PcieCapability.FLAGS, 2));
     }
 
     // ---- declaration helpers for device models ----
@@ -119,7 +242,7 @@ public class PciFunction {
     }
 
     /** Allocates {@code len} bytes for a capability at the next free offset and links it in. */
-    protected final int addCapability(int offset, int len) {
+    public final int addCapability(int offset, int len) {
         int prevLink = PciRegs.CAPABILITY_LIST;
         int cur = (int) config.get(PciRegs.CAPABILITY_LIST, 1);
         while (cur != 0) {
@@ -129,6 +252,31 @@ public class PciFunction {
         config.define(prevLink, 1, offset, 0, 0);
         config.set(PciRegs.STATUS, 2, config.get(PciRegs.STATUS, 2) | PciRegs.STATUS_CAP_LIST);
         nextCapability = Math.max(nextCapability, offset + len);
+        return offset;
+    }
+
+    /**
+     * Declares an extended capability header at {@code offset} and links it at the end of the
+     * extended list (the first one must sit at 0x100). Header: 15:0 id, 19:16 version, 31:20 next.
+     */
+    protected final int addExtendedCapability(int capId, int version, int offset, int len) {
+        if (config.size() <= ConfigSpace.CONVENTIONAL_SIZE) {
+            throw new IllegalStateException("extended capability on a conventional function");
+        }
+        config.define(offset, len, 0, 0, 0);
+        config.define(offset, 4, capId | (long) version << 16, 0, 0);
+        if (offset != PciRegs.EXT_CAP_START) {
+            int e = PciRegs.EXT_CAP_START;
+            for (int n = 0; n < 64; n++) {
+                long h = config.get(e, 4);
+                int next = (int) (h >>> 20);
+                if (next == 0) {
+                    config.set(e, 4, (h & 0xfffff) | (long) offset << 20);
+                    break;
+                }
+                e = next;
+            }
+        }
         return offset;
     }
 
@@ -153,6 +301,7 @@ public class PciFunction {
     /** A configuration write through the masks, then the side effects of what changed. */
     public void configWrite(int offset, long value, int len) {
         int oldCommand = command();
+        int oldSriovControl = sriov == null ? 0 : sriov.control();
         boolean oldMsi = msi != null && msi.enabled();
         config.write(offset, value, len);
         int newCommand = command();
@@ -163,6 +312,9 @@ public class PciFunction {
         if (msi != null && !oldMsi && msi.enabled()) {
             // QEMU msi_write_config: enabling MSI deasserts INTx.
             setIntx(false);
+        }
+        if (sriov != null) {
+            sriov.controlWritten(oldSriovControl);
         }
         afterConfigWrite(offset, len);
     }
@@ -239,11 +391,11 @@ public class PciFunction {
         if (msi == null || !msi.enabled() || !busMasterEnabled()) {
             return;
         }
-        msiSink.deliver(msi.address(), msi.data(), address);
+        msiSink.deliver(msi.address(), msi.data(), address());
     }
 
     @Override
     public String toString() {
-        return typeName + (id == null ? "" : ",id=" + id) + (address == null ? "" : " @" + address);
+        return typeName + (id == null ? "" : ",id=" + id) + (bus == null ? "" : " @" + address());
     }
 }

@@ -57,7 +57,55 @@ public final class PciRegs {
     public static final int BAR_MEM_TYPE_64 = 0x4;
     public static final int BAR_MEM_PREFETCH = 0x8;
 
-    // Capability ids.
+    public static final int HEADER_TYPE_NORMAL = 0x00;
+    public static final int HEADER_TYPE_BRIDGE = 0x01;
+    public static final int HEADER_TYPE_LAYOUT_MASK = 0x7f;
+
+    // Type-1 (PCI-to-PCI bridge) header, PCI-to-PCI Bridge Architecture 1.2 section 3.2.
+    public static final int PRIMARY_BUS = 0x18;        // 8 bits
+    public static final int SECONDARY_BUS = 0x19;      // 8 bits: bus number right below the bridge
+    public static final int SUBORDINATE_BUS = 0x1a;    // 8 bits: highest bus number below the bridge
+    public static final int SEC_LATENCY_TIMER = 0x1b;
+    public static final int IO_BASE = 0x1c;            // 8 bits: 7:4 address 15:12, 3:0 32-bit flag
+    public static final int IO_LIMIT = 0x1d;
+    public static final int SEC_STATUS = 0x1e;         // 16 bits
+    public static final int MEMORY_BASE = 0x20;        // 16 bits: 15:4 address 31:20
+    public static final int MEMORY_LIMIT = 0x22;
+    public static final int PREF_MEMORY_BASE = 0x24;   // 16 bits: 15:4 address 31:20, 3:0 64-bit flag
+    public static final int PREF_MEMORY_LIMIT = 0x26;
+    public static final int PREF_BASE_UPPER32 = 0x28;
+    public static final int PREF_LIMIT_UPPER32 = 0x2c;
+    public static final int IO_BASE_UPPER16 = 0x30;
+    public static final int IO_LIMIT_UPPER16 = 0x32;
+    public static final int BRIDGE_ROM_ADDRESS = 0x38;
+    public static final int BRIDGE_CONTROL = 0x3e;     // 16 bits
+    public static final int BRIDGE_CONTROL_SERR = 1 << 1;
+    public static final int BRIDGE_CONTROL_ISA = 1 << 2;
+    public static final int BRIDGE_CONTROL_VGA = 1 << 3;
+    public static final int BRIDGE_CONTROL_MASTER_ABORT = 1 << 5;
+    public static final int BRIDGE_CONTROL_BUS_RESET = 1 << 6;
+    /** Status bit 5 (66 MHz capable) and 7 (fast back-to-back capable), as QEMU's PCI bridges set them. */
+    public static final int STATUS_66MHZ = 1 << 5;
+    public static final int STATUS_FAST_BACK = 1 << 7;
+
+    // Capability ids (PCI Code and ID Assignment 1.11, section 2).
+    public static final int CAP_ID_PM = 0x01;
+    public static final int CAP_ID_SLOT_ID = 0x04;
     public static final int CAP_ID_MSI = 0x05;
+    public static final int CAP_ID_VENDOR = 0x09;
+    public static final int CAP_ID_SHPC = 0x0c;
+    public static final int CAP_ID_SSVID = 0x0d;       // bridge subsystem vendor/device id
+    public static final int CAP_ID_EXP = 0x10;         // PCI Express
+    public static final int CAP_ID_MSIX = 0x11;
     public static final int CAP_ID_SATA = 0x12;
+
+    // Extended capability ids (same document, section 3), at 0x100 and up in PCIe config space.
+    public static final int EXT_CAP_ID_AER = 0x0001;
+    public static final int EXT_CAP_ID_DSN = 0x0003;
+    public static final int EXT_CAP_ID_ACS = 0x000d;
+    public static final int EXT_CAP_ID_ARI = 0x000e;
+    public static final int EXT_CAP_ID_ATS = 0x000f;
+    public static final int EXT_CAP_ID_SRIOV = 0x0010;
+    /** First extended capability header (PCIe base 4.0 section 7.6.3). */
+    public static final int EXT_CAP_START = 0x100;
 }

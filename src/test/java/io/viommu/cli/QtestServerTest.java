@@ -23,7 +23,10 @@ class QtestServerTest {
     static Run run(String script, String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int rc = QtestServer.serve(List.of(args), new BufferedReader(new StringReader(script)),
+        // -nodefaults: the scripts address edu at 00:01.0, where QEMU would put its default VGA.
+        List<String> all = new java.util.ArrayList<>(List.of("-nodefaults"));
+        all.addAll(List.of(args));
+        int rc = QtestServer.serve(all, new BufferedReader(new StringReader(script)),
                 new PrintStream(out, true, StandardCharsets.UTF_8), new PrintStream(err, true, StandardCharsets.UTF_8));
         String o = out.toString(StandardCharsets.UTF_8);
         return new Run(rc, o.isEmpty() ? List.of() : Arrays.asList(o.split("\n")), err.toString(StandardCharsets.UTF_8));

@@ -27,7 +27,7 @@ class EduDeviceTest {
     };
 
     Machine boot(String... devices) throws Exception {
-        List<String> args = new ArrayList<>();
+        List<String> args = new ArrayList<>(List.of("-nodefaults"));
         for (String d : devices) {
             args.add("-device");
             args.add(d);

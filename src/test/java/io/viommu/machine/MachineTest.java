@@ -10,8 +10,11 @@ import net.jqwik.api.constraints.IntRange;
 import org.junit.jupiter.api.Test;
 
 class MachineTest {
+    /** A machine as QEMU builds it with {@code -nodefaults} (the values below were read that way). */
     static Machine machine(String... args) throws MachineConfigException {
-        return Machine.fromCommandLine(List.of(args), MachineLog.SILENT);
+        java.util.List<String> all = new java.util.ArrayList<>(List.of("-nodefaults"));
+        all.addAll(List.of(args));
+        return Machine.fromCommandLine(all, MachineLog.SILENT);
     }
 
     static long cf8Read(Machine m, int dev, int fn, int reg, int size) {
@@ -21,6 +24,16 @@ class MachineTest {
 
     static void cf8Write(Machine m, int dev, int fn, int reg, long v, int size) {
         m.io().write(0xcf8, 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
+        m.io().write(0xcfc + (reg & 3), v, size);
+    }
+
+    static long cf8Read(Machine m, io.viommu.pci.RequesterId rid, int reg, int size) {
+        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        return m.io().read(0xcfc + (reg & 3), size);
+    }
+
+    static void cf8Write(Machine m, io.viommu.pci.RequesterId rid, int reg, long v, int size) {
+        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
         m.io().write(0xcfc + (reg & 3), v, size);
     }
 
