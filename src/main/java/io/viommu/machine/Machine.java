@@ -2,6 +2,7 @@ package io.viommu.machine;
 
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
+import io.viommu.pci.AtsEndpoint;
 import io.viommu.pci.Bar;
 import io.viommu.pci.DmaPort;
 import io.viommu.pci.DmaRemapper;
@@ -148,6 +149,7 @@ public final class Machine {
         long dmaMask = EduDevice.DEFAULT_DMA_MASK;
         int devfn = -1;
         boolean multifunction = false;
+        boolean ats = false;
         for (Map.Entry<String, String> e : props.entrySet()) {
             String v = e.getValue();
             switch (e.getKey()) {
@@ -175,10 +177,16 @@ public final class Machine {
                     }
                     multifunction = v.equals("on") || v.equals("true");
                 }
+                case "x-ats" -> { // viommu extension: ATS capability on edu
+                    if (!v.equals("on") && !v.equals("off") && !v.equals("true") && !v.equals("false")) {
+                        throw new MachineConfigException(prefix + "Parameter 'x-ats' expects 'on' or 'off'");
+                    }
+                    ats = v.equals("on") || v.equals("true");
+                }
                 default -> throw new MachineConfigException(prefix + "Property 'edu." + e.getKey() + "' not found");
             }
         }
-        EduDevice edu = new EduDevice(dmaMask, log);
+        EduDevice edu = new EduDevice(dmaMask, log, ats);
         edu.setId(id);
         if (multifunction) {
             edu.configSpace().set(PciRegs.HEADER_TYPE, 1,
@@ -190,7 +198,14 @@ public final class Machine {
             throw new MachineConfigException(prefix + e.getMessage());
         }
         DmaRemapper remapper = iommu; // null before -device intel-iommu: an explicit bypass
-        edu.connect(new DmaPort(edu.address(), memory, remapper, edu::busMasterEnabled), interrupts);
+        DmaPort port = new DmaPort(edu.address(), memory, remapper, edu::busMasterEnabled);
+        if (ats && iommu != null) {
+            // ATS needs a translation agent; without an IOMMU the capability is inert.
+            AtsEndpoint endpoint = new AtsEndpoint(edu.address(), edu.atsCapability(), iommu.ats());
+            iommu.ats().attach(edu.address(), endpoint.deviceTlb());
+            port.attachAts(endpoint);
+        }
+        edu.connect(port, interrupts);
         userDevices.add(edu);
     }
 
