@@ -92,9 +92,4 @@ public enum ScalableFault {
     public String description() {
         return description;
     }
-
-    /** The second-level fault when a nested walk's stage 2 fails on a first-level table pointer. */
-    boolean isSecondLevelPermission() {
-        return this == SL_PERMISSION;
-    }
 }
