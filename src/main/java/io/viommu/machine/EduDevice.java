@@ -3,6 +3,7 @@ package io.viommu.machine;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Mmio;
 import io.viommu.pci.AccessRules;
+import io.viommu.pci.AtsCapability;
 import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.DmaPort;
@@ -41,6 +42,11 @@ import io.viommu.pci.PciFunction;
  *     deterministic and a delay between commands changes nothing; a script that waits before
  *     reading (as it must with QEMU) sees the same values. Only a read of the command or
  *     status register in the 100 ms window differs (QEMU still shows the busy bit).</li>
+ * <li>Extension {@code x-ats=on} (not in QEMU, whose edu is a conventional PCI device without
+ *     ATS): the function gets a 4 KiB PCIe configuration space with an ATS extended capability
+ *     at 0x100 ({@link AtsCapability}); once the guest sets its Enable bit, the device's DMA
+ *     goes through its device-TLB and translated requests ({@link io.viommu.pci.AtsEndpoint}).
+ *     The DMA registers and results are otherwise unchanged.</li>
  * <li>Out-of-range DMA: QEMU 7.2 calls {@code hw_error()} (the process aborts) when the
  *     buffer-side range is not strictly inside [0x40000, 0x41000) — including a full 4096-byte
  *     transfer and a zero count, both checked. Here the transfer is refused: nothing moves,
@@ -77,6 +83,8 @@ public final class EduDevice extends PciFunction {
     public static final int DMA_BUFFER_SIZE = 4096;
     public static final long DEFAULT_DMA_MASK = (1L << 28) - 1;
     public static final int MSI_OFFSET = 0x40;
+    /** Where the {@code x-ats=on} extension puts the ATS extended capability. */
+    public static final int ATS_OFFSET = 0x100;
 
     /** Mutable register state, kept apart from behaviour so tests can look at it. */
     public static final class State {
@@ -94,16 +102,29 @@ public final class EduDevice extends PciFunction {
     private final State s = new State();
     private final long dmaMask;
     private final MachineLog log;
+    private final AtsCapability ats;
     private DmaPort.Outcome lastDma;
 
     public EduDevice(long dmaMask, MachineLog log) {
-        super("edu", VENDOR_QEMU, DEVICE_ID, 0x00ff00, 0x10, false, ConfigSpace.CONVENTIONAL_SIZE);
+        this(dmaMask, log, false);
+    }
+
+    /** @param ats the {@code x-ats=on} extension: PCIe config space with an ATS capability */
+    public EduDevice(long dmaMask, MachineLog log, boolean ats) {
+        super("edu", VENDOR_QEMU, DEVICE_ID, 0x00ff00, 0x10, false,
+                ats ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
         this.dmaMask = dmaMask;
         this.log = log;
+        this.ats = ats ? new AtsCapability(config, ATS_OFFSET, 0) : null;
         setInterruptPin(1);
         addMsi(MSI_OFFSET, true);
         registerBar(0, Bar.Kind.MEMORY32, BAR0_SIZE, false, registers,
                 new AccessRules(4, 8, false));
+    }
+
+    /** The ATS capability ({@code x-ats=on}), or null. */
+    public AtsCapability atsCapability() {
+        return ats;
     }
 
     public State state() {

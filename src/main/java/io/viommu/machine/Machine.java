@@ -2,6 +2,7 @@ package io.viommu.machine;
 
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
+import io.viommu.pci.AtsEndpoint;
 import io.viommu.pci.Bar;
 import io.viommu.pci.BusNumbering;
 import io.viommu.pci.ConfigAccess;
@@ -165,8 +166,10 @@ public final class Machine {
         connectDma(f);
     }
 
-    private void connectDma(PciFunction f) {
-        f.connect(new DmaPort(f::address, memory, iommu, f::busMasterEnabled), interrupts);
+    private DmaPort connectDma(PciFunction f) {
+        DmaPort port = new DmaPort(f::address, memory, iommu, f::busMasterEnabled);
+        f.connect(port, interrupts);
+        return port;
     }
 
     /**
@@ -309,6 +312,7 @@ public final class Machine {
         long dmaMask = EduDevice.DEFAULT_DMA_MASK;
         int devfn = -1;
         boolean multifunction = false;
+        boolean ats = false;
         for (Map.Entry<String, String> e : props.entrySet()) {
             String v = e.getValue();
             switch (e.getKey()) {
@@ -336,10 +340,16 @@ public final class Machine {
                     }
                     multifunction = v.equals("on") || v.equals("true");
                 }
+                case "x-ats" -> { // viommu extension: ATS capability on edu
+                    if (!v.equals("on") && !v.equals("off") && !v.equals("true") && !v.equals("false")) {
+                        throw new MachineConfigException(prefix + "Parameter 'x-ats' expects 'on' or 'off'");
+                    }
+                    ats = v.equals("on") || v.equals("true");
+                }
                 default -> throw new MachineConfigException(prefix + "Property 'edu." + e.getKey() + "' not found");
             }
         }
-        EduDevice edu = new EduDevice(dmaMask, log);
+        EduDevice edu = new EduDevice(dmaMask, log, ats);
         edu.setId(id);
         edu.setProperties(props);
         edu.setMultiFunction(multifunction);
@@ -348,7 +358,13 @@ public final class Machine {
         } catch (PciBus.PlugException e) {
             throw new MachineConfigException(prefix + e.getMessage());
         }
-        connectDma(edu); // no IOMMU before -device intel-iommu: an explicit bypass
+        DmaPort port = connectDma(edu); // no IOMMU before -device intel-iommu: an explicit bypass
+        if (ats && iommu != null) {
+            // ATS needs a translation agent; without an IOMMU the capability is inert.
+            AtsEndpoint endpoint = new AtsEndpoint(edu.address(), edu.atsCapability(), iommu.ats());
+            iommu.ats().attach(edu.address(), endpoint.deviceTlb());
+            port.attachAts(endpoint);
+        }
         userDevices.add(edu);
     }
 

@@ -34,6 +34,7 @@ public final class DmaPort {
     private final AddressSpace target;
     private final DmaRemapper remapper; // null = bypass: no IOMMU covers this device
     private final BooleanSupplier busMaster;
+    private AtsEndpoint ats; // null: the function has no ATS capability
 
     /**
      * @param remapper the IOMMU covering this device, or null for an explicit bypass
@@ -64,6 +65,18 @@ public final class DmaPort {
         return remapper != null;
     }
 
+    /**
+     * Gives this port the function's ATS path: while the function's ATS capability is enabled,
+     * pages are translated through its device-TLB and sent as translated requests.
+     */
+    public void attachAts(AtsEndpoint endpoint) {
+        this.ats = endpoint;
+    }
+
+    public AtsEndpoint ats() {
+        return ats;
+    }
+
     public Outcome read(Iova iova, byte[] dst, int off, int len) {
         return transfer(iova, dst, off, len, DmaAccess.READ);
     }
@@ -91,8 +104,10 @@ public final class DmaPort {
                 phys = a;
                 chunkEnd = (a & -PAGE) + PAGE;
             } else {
-                TranslationResult r = remapper.translate(
-                        new DmaRequest(requester.get(), new Iova(a), len - done, access));
+                TranslationResult r = ats == null ? null : ats.translate(new Iova(a), len - done, access);
+                if (r == null) {
+                    r = remapper.translate(new DmaRequest(requester.get(), new Iova(a), len - done, access));
+                }
                 if (r instanceof Translation t && t.covers(new Iova(a))) {
                     phys = t.outputValue(a);
                     chunkEnd = t.iovaPage().value() + t.pageSize();

@@ -10,6 +10,7 @@ import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRemapper;
 import io.viommu.pci.DmaRequest;
 import io.viommu.pci.MsiSink;
+import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Translation;
 import io.viommu.pci.TranslationResult;
@@ -50,6 +51,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private final boolean tmAllowed;
     private final List<InvalidationListener> listeners = new CopyOnWriteArrayList<>();
     private VtdTrace trace = VtdTrace.NONE;
+    /** Scalable-mode translation (RTADDR.TTM = 01) and ATS: their own classes, hooked in below. */
+    private final ScalableModeTranslator scalable;
+    private final AtsService ats;
 
     // Latched state (QEMU IntelIOMMUState fields outside csr[]).
     private long rootTable;
@@ -95,6 +99,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.tmAllowed = config.deviceIotlb();
         this.regs = new RegisterFile(config.registerBlockSize(), VtdRegisters.table(config));
         this.iotlb = new Iotlb(config.iotlbEntries());
+        this.scalable = new ScalableModeTranslator(this, config, memory);
+        this.ats = new AtsService(this, config, memory);
+        listeners.add(scalable);
+        listeners.add(ats);
     }
 
     public VtdConfig config() {
@@ -740,6 +748,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             // region in both cases: a write there is an MSI, handled by the platform.
             return Translation.identity(request.iova(), 4096, true, true);
         }
+        if (rootScalable) {
+            return scalable.translate(request, null, rootTable);
+        }
         int sid = request.requester().value();
         boolean write = request.access().isWrite();
 
@@ -1031,8 +1042,11 @@ public final class IntelIommu implements Mmio, DmaRemapper {
                 yield true;
             }
             case InvalidationDescriptor.TYPE_WAIT -> waitDescriptor(lo, hi);
-            // PASID-based types are accepted and ignored in QEMU 7.2 whatever the mode.
-            case InvalidationDescriptor.TYPE_PASID_IOTLB, InvalidationDescriptor.TYPE_PASID_CACHE -> true;
+            // PASID-based types are accepted unchecked in QEMU 7.2 whatever the mode; here they reach
+            // the scalable-mode caches (which are empty in legacy mode).
+            case InvalidationDescriptor.TYPE_PASID_IOTLB -> scalable.pasidIotlbDescriptor(lo, hi);
+            case InvalidationDescriptor.TYPE_PASID_CACHE -> scalable.pasidCacheDescriptor(lo);
+            case PasidInvalidationDescriptor.TYPE_PASID_DEVICE_TLB -> ats.pasidDeviceTlbDescriptor(lo, hi);
             default -> false;
         };
         if (!ok) {
@@ -1121,5 +1135,98 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             generateCompletionEvent();
         }
         return true;
+    }
+
+    // ====================================================================================
+    // Requests with PASID, ATS, and the hooks scalable mode and ATS use
+    // ====================================================================================
+
+    /**
+     * Translates an untranslated request carrying a PASID prefix ({@code prefix} null: none,
+     * same as {@link #translate(DmaRequest)}). In legacy mode a request with PASID is blocked
+     * and recorded with 0x31 (VT-d 7.1.3: TTM 00b and a request with PASID).
+     */
+    public TranslationResult translate(DmaRequest request, PasidPrefix prefix) {
+        if (prefix == null) {
+            return translate(request);
+        }
+        try {
+            long iova = request.iova().value();
+            if (!dmarEnabled() || (iova >= INTERRUPT_FIRST && iova <= INTERRUPT_LAST)) {
+                return Translation.identity(request.iova(), 4096, true, true);
+            }
+            if (!rootScalable) {
+                return recordTranslationFault(request, 0x31, "request with PASID in legacy mode", false, 0);
+            }
+            return scalable.translate(request, prefix, rootTable);
+        } catch (RuntimeException e) {
+            trace.guestError("internal error in translate " + request + ": " + e);
+            return new DmaFault(request.requester(), request.iova(), request.access(), 0,
+                    "internal model error: " + e, false);
+        }
+    }
+
+    /** The unit's ATS translation agent (translation and translated requests, device-TLBs). */
+    public AtsService ats() {
+        return ats;
+    }
+
+    /** Scalable-mode caches, for tests and benchmarks in this package. */
+    ScalableModeTranslator scalableMode() {
+        return scalable;
+    }
+
+    boolean translationActive() {
+        return dmarEnabled();
+    }
+
+    boolean rootTableScalable() {
+        return rootScalable;
+    }
+
+    long rootTableAddress() {
+        return rootTable;
+    }
+
+    boolean secondLevelLevelsSupported(int levels) {
+        return levelSupported(levels);
+    }
+
+    /**
+     * The legacy context entry of {@code sid} (context cache, else the tables with the checks of
+     * {@link #fetchContext}) into {@code out[0..1]}; returns 0 or the fault reason, and for a
+     * fault whether the entry's FPD applies in {@code out[2]} (1) .
+     */
+    int legacyContext(int sid, long[] out) {
+        if (contextCache.lookup(sid, ctx)) {
+            out[0] = ctx[0];
+            out[1] = ctx[1];
+            return OK;
+        }
+        int fr = fetchContext(sid);
+        out[0] = ctx[0];
+        out[1] = ctx[1];
+        out[2] = ctxRead && ContextEntry.faultProcessingDisabled(ctx[0]) ? 1 : 0;
+        if (fr == OK) {
+            contextCache.put(sid, ctx[0], ctx[1]);
+        }
+        return fr;
+    }
+
+    /**
+     * Records a fault found by scalable-mode translation or ATS (codes beyond the legacy table):
+     * FRCD high quad = SID, FR, T and {@code hiBits} (PP, PV, PRIV, EXE), unless
+     * {@code suppressed} (FPD on a qualified fault).
+     */
+    DmaFault recordTranslationFault(DmaRequest request, int code, String description, boolean suppressed,
+                                    long hiBits) {
+        boolean recorded = false;
+        if (!suppressed) {
+            int sid = request.requester().value();
+            long hi = sid | ((long) code << FRCD_FR_SHIFT) | hiBits | (request.access().isWrite() ? 0 : FRCD_T);
+            recorded = recordFault(sid, hi, request.iova().value() & ~0xfffL);
+        }
+        return new DmaFault(request.requester(), request.iova(), request.access(), code,
+                description + (suppressed ? " (FPD: not recorded)" : ""), recorded);
     }
 }

@@ -20,12 +20,21 @@ import java.util.Map;
  *     FRO = 0x220, so the register block grows to 0x220 + 16*N (it must fit the 4 KiB page).</li>
  * <li>{@code iotlb-entries=N} (default 1024 like QEMU's VTD_IOTLB_MAX_SIZE): IOTLB capacity;
  *     viommu evicts least-recently-used entries where QEMU flushes the whole IOTLB.</li>
+ * <li>{@code x-flts=on} (needs x-scalable-mode): first-level translation (PASID entries with
+ *     PGTT 001b, 4- and 5-level), advertised as ECAP.FLTS (47), CAP.FL1GP (56) and CAP.FL5LP
+ *     (60). QEMU 7.2 has no first-level support (it walks such entries' second-level table).</li>
+ * <li>{@code x-nest=on} (needs x-flts): nested translation (PGTT 011b), advertised as
+ *     ECAP.NEST (26).</li>
+ * <li>{@code x-sm-spec-faults=on}: scalable-mode faults recorded with the specification's
+ *     codes (0x38-0x87) and PP/PV only for requests with a PASID prefix, instead of the legacy
+ *     codes and 0x58 that QEMU 7.2 records (see {@link ScalableFault}).</li>
  * </ul>
  */
 public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, boolean deviceIotlb,
                         boolean pt, int awBits, boolean scalableMode, boolean pasidMode,
                         boolean snoopControl, boolean dmaDrain, boolean dmaTranslation,
-                        int faultRecords, int iotlbEntries) {
+                        int faultRecords, int iotlbEntries, boolean firstLevel, boolean nested,
+                        boolean smSpecFaults) {
 
     /** Fault recording registers start here (CAP.FRO * 16), as in QEMU. */
     public static final int FRCD_OFFSET = 0x220;
@@ -43,6 +52,15 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         if (iotlbEntries < 1 || iotlbEntries > MAX_IOTLB_ENTRIES) {
             throw new IllegalArgumentException("iotlb-entries must be in 1.." + MAX_IOTLB_ENTRIES);
         }
+    }
+
+    /** The form without the scalable-mode extensions (all off). */
+    public VtdConfig(boolean intremap, boolean eim, boolean cachingMode, boolean deviceIotlb,
+                     boolean pt, int awBits, boolean scalableMode, boolean pasidMode,
+                     boolean snoopControl, boolean dmaDrain, boolean dmaTranslation,
+                     int faultRecords, int iotlbEntries) {
+        this(intremap, eim, cachingMode, deviceIotlb, pt, awBits, scalableMode, pasidMode, snoopControl,
+                dmaDrain, dmaTranslation, faultRecords, iotlbEntries, false, false, false);
     }
 
     /** The 12-component form of the earlier placeholder (dma-translation on). */
@@ -78,6 +96,8 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
     static final long CAP_MAMV = (long) MAMV << 48;
     static final long CAP_DWD = 1L << 54;
     static final long CAP_DRD = 1L << 55;
+    static final long CAP_FL1GP = 1L << 56;
+    static final long CAP_FL5LP = 1L << 60;
 
     static final long ECAP_QI = 1L << 1;
     static final long ECAP_DT = 1L << 2;
@@ -88,10 +108,12 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
     /** IRO 17:8 in 16-byte units: IOTLB registers at 0xF0. */
     static final long ECAP_IRO = ((long) VtdRegisters.IVA >> 4) << 8;
     static final long ECAP_MHMV = 0xfL << 20;
+    static final long ECAP_NEST = 1L << 26;
     static final long ECAP_SRS = 1L << 31;
     static final long ECAP_PASID = 1L << 40;
     static final long ECAP_SMTS = 1L << 43;
     static final long ECAP_SLTS = 1L << 46;
+    static final long ECAP_FLTS = 1L << 47;
 
     /** The Capability register as QEMU 7.2 composes it (vtd_init), plus NFR for fault-records. */
     public long cap() {
@@ -111,6 +133,9 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         }
         if (cachingMode) {
             cap |= CAP_CM;
+        }
+        if (firstLevel) {
+            cap |= CAP_FL1GP | CAP_FL5LP; // extension: 1 GiB pages and 5-level first-level tables
         }
         return cap;
     }
@@ -138,6 +163,12 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         }
         if (pasidMode) {
             ecap |= ECAP_PASID;
+        }
+        if (firstLevel) {
+            ecap |= ECAP_FLTS; // extension (not in QEMU 7.2)
+        }
+        if (nested) {
+            ecap |= ECAP_NEST; // extension (not in QEMU 7.2)
         }
         return ecap;
     }
@@ -172,6 +203,9 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         boolean dmaTranslation = true;
         int faultRecords = 1;
         int iotlbEntries = 1024;
+        boolean flts = false;
+        boolean nest = false;
+        boolean smSpecFaults = false;
         for (Map.Entry<String, String> e : props.entrySet()) {
             String k = e.getKey();
             String v = e.getValue() == null ? "" : e.getValue();
@@ -191,6 +225,9 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
                 case "version" -> parseUnsigned(k, v, 0xffffffffL, "uint32_t");
                 case "fault-records" -> faultRecords = (int) parseUnsigned(k, v, 0xffffffffL, "uint32_t");
                 case "iotlb-entries" -> iotlbEntries = (int) parseUnsigned(k, v, 0xffffffffL, "uint32_t");
+                case "x-flts" -> flts = parseBool(k, v);
+                case "x-nest" -> nest = parseBool(k, v);
+                case "x-sm-spec-faults" -> smSpecFaults = parseBool(k, v);
                 default -> throw new IllegalArgumentException("Property 'intel-iommu." + k + "' not found");
             }
         }
@@ -223,8 +260,14 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         if (iotlbEntries < 1 || iotlbEntries > MAX_IOTLB_ENTRIES) {
             throw new IllegalArgumentException("iotlb-entries must be between 1 and " + MAX_IOTLB_ENTRIES);
         }
+        if (flts && !scalable) {
+            throw new IllegalArgumentException("x-flts (first-level translation) needs x-scalable-mode=on");
+        }
+        if (nest && !flts) {
+            throw new IllegalArgumentException("x-nest (nested translation) needs x-flts=on");
+        }
         return new VtdConfig(ir, eimOn, cachingMode, deviceIotlb, pt, awBits, scalable, pasid, snoop,
-                dmaDrain, dmaTranslation, faultRecords, iotlbEntries);
+                dmaDrain, dmaTranslation, faultRecords, iotlbEntries, flts, nest, smSpecFaults);
     }
 
     /** QEMU's qapi bool parser: on/yes/true/y and off/no/false/n, case-sensitive. */

@@ -32,8 +32,9 @@
  * <ul>
  * <li>FRCD.PV is 0xffff on faults found in the second-level walk although PP = 0 (and 0 on
  *     root/context faults).</li>
- * <li>A disallowed or reserved context TT is fault 3, never 0xD (0xD is for ATS translation
- *     requests, which are not modelled).</li>
+ * <li>A disallowed or reserved context TT is fault 3 for DMA, never 0xD (0xD is recorded for
+ *     ATS translation and translated requests to a context without TT = 01b, see
+ *     {@link io.viommu.vtd.AtsService}).</li>
  * <li>Paging-entry permission is checked before reserved bits; an unreadable paging entry (or one
  *     reading all ones) is fault 3 at the top level and 7 below.</li>
  * <li>A DMA whose cached translation lacks the permission fails without a fault record.</li>
@@ -44,9 +45,31 @@
  *     PASID-cache/PASID-IOTLB descriptors in legacy mode, behave as in QEMU (IQE / ignored).</li>
  * </ul>
  *
+ * <h2>Scalable mode (RTADDR.TTM = 01)</h2>
+ * {@link io.viommu.vtd.ScalableModeTranslator}: scalable root entries (both halves), 256-bit
+ * context entries, PASID directory and tables, RID_PASID/RID_PRIV for requests without PASID,
+ * requests with a PASID prefix ({@link io.viommu.vtd.IntelIommu#translate(io.viommu.pci.DmaRequest,
+ * io.viommu.pci.PasidPrefix)}), PGTT second-level, pass-through, and with the extensions
+ * {@code x-flts}/{@code x-nest} first-level (4/5-level, A/D updates, canonical, U/S, SRE, WPE,
+ * XD/NXE/ERE) and nested ({@link io.viommu.vtd.FirstLevelWalk}); a PASID cache and a
+ * PASID-tagged IOTLB with PASID-cache and PASID-IOTLB descriptors; fault reasons as QEMU 7.2
+ * records them, or the specification's 0x38-0x87 with {@code x-sm-spec-faults}
+ * ({@link io.viommu.vtd.ScalableFault}). Checked against QEMU 7.2 by ScalableModeConformanceTest.
+ * Differences from QEMU 7.2: QEMU walks the second-level table of first-level and nested PASID
+ * entries as if PGTT were 2; here they are invalid PASID entries (0x58) unless the extensions
+ * advertise them. QEMU accepts PASID-based device-TLB descriptors (type 8) nowhere; here they
+ * are processed when scalable mode and device-iotlb are both on. QEMU has no PASID cache;
+ * here a changed PASID entry is seen after PASID-cache or context-cache invalidation.
+ *
+ * <h2>ATS / device-IOTLB</h2>
+ * {@link io.viommu.vtd.AtsService} answers translation requests (legacy TT = 01b, scalable
+ * DTE = 1) with completions carrying size and permissions, checks translated requests, and
+ * delivers device-TLB invalidations (type 3; type 8) to the functions' device-TLBs
+ * ({@link io.viommu.pci.DeviceTlb}, {@link io.viommu.pci.AtsEndpoint}).
+ *
  * <h2>Not modelled yet</h2>
- * Scalable-mode translation (a scalable root table refuses every request), interrupt
- * remapping itself (IRTA is latched for the machine layer), ATS translation requests, the
- * map/unmap notifier layer (hook: {@link io.viommu.vtd.InvalidationListener}).
+ * Interrupt remapping itself (IRTA is latched for the machine layer), page requests (PRS),
+ * second-level A/D (SLADS), the map/unmap notifier layer (hook:
+ * {@link io.viommu.vtd.InvalidationListener}).
  */
 package io.viommu.vtd;

@@ -1,0 +1,158 @@
+package io.viommu.vtd;
+
+import io.viommu.memory.AddressSpace;
+
+/**
+ * A first-level walk (VT-d 3.6: x86-64 4- or 5-level paging) for PASID entries with PGTT 1,
+ * and the nested walk for PGTT 3 (VT-d 3.8), where every first-level table pointer and the
+ * final output are guest-physical addresses that the second level translates.
+ *
+ * <p>Checks, in order: canonical input (0x80); per level, the entry's address (nested: through
+ * the second level with read access, 0x74-0x76), its readability (0x73 top level, 0x70 below),
+ * present (0x71), reserved bits (0x72); A is set in every entry walked and D in the leaf of a
+ * write (nested: the second level must allow the write, 0x77); then the access rights of the
+ * whole walk: U/S for user requests (0x81), R/W for writes (0x85; a supervisor request ignores
+ * R/W unless WPE), XD only for execute requests when NXE (0x82: reads ignore XD). Nested
+ * output goes through the second level with the request's access (0x78-0x7C, 0x83).
+ *
+ * <p>Results are left in fields; {@link #walk} returns null on success. Not thread-safe.
+ */
+final class FirstLevelWalk {
+    private final AddressSpace memory;
+    private final int aw;
+    private final boolean oneGigPages;
+    private final SecondLevelWalk stage2;
+
+    /** Output page (host physical), its size and the rights that page grants. */
+    long outputPage;
+    long pageSize;
+    boolean writable;
+    boolean userOk;
+    boolean execOk;
+
+    FirstLevelWalk(AddressSpace memory, int aw, boolean oneGigPages, SecondLevelWalk stage2) {
+        this.memory = memory;
+        this.aw = aw;
+        this.oneGigPages = oneGigPages;
+        this.stage2 = stage2;
+    }
+
+    /**
+     * @param q0      PASID entry quad 0 (second-level table and AW, used when {@code nested})
+     * @param q2      PASID entry quad 2 (FLPTPTR, FLPM, WPE, NXE)
+     * @param nested  PGTT 3: table pointers and output are translated by the second level
+     */
+    ScalableFault walk(long q0, long q2, boolean nested, long input, boolean write, boolean user, boolean exec) {
+        int levels = PasidEntry.firstLevelLevels(q2);
+        if (!FlPte.isCanonical(input, levels)) {
+            return ScalableFault.NOT_CANONICAL;
+        }
+        long table = PasidEntry.firstLevelTable(q2);
+        boolean rw = true;
+        boolean us = true;
+        boolean xd = false;
+        int level = levels;
+        long v;
+        long entryAddr;
+        while (true) {
+            long entryGpa = SlPte.address(table, input, level);
+            entryAddr = entryGpa;
+            if (nested) {
+                ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
+                        PasidEntry.secondLevelAgaw(q0), entryGpa, false);
+                if (f != null) {
+                    return nestedTableFault(f, level == levels);
+                }
+                entryAddr = stage2.output(entryGpa);
+            }
+            if (memory.probe(entryAddr, 8) != AddressSpace.Status.OK) {
+                return level == levels ? ScalableFault.FL_TOP_ACCESS : ScalableFault.FL_ACCESS;
+            }
+            v = memory.read(entryAddr, 8);
+            if (!FlPte.isPresent(v)) {
+                return ScalableFault.FL_NOT_PRESENT;
+            }
+            if ((v & FlPte.reservedMask(v, level, aw, oneGigPages)) != 0) {
+                return ScalableFault.FL_RESERVED;
+            }
+            rw &= FlPte.isWritable(v);
+            us &= FlPte.isUser(v);
+            xd |= FlPte.executeDisabled(v);
+            if ((v & FlPte.A) == 0) {
+                ScalableFault f = update(nested, q0, entryGpa, entryAddr, v | FlPte.A);
+                if (f != null) {
+                    return f;
+                }
+                v |= FlPte.A;
+            }
+            if (FlPte.isLeaf(v, level)) {
+                break;
+            }
+            table = FlPte.outputAddress(v, level);
+            level--;
+        }
+        boolean mayWrite = rw || (!user && !PasidEntry.writeProtectEnable(q2));
+        boolean mayExec = !(PasidEntry.noExecuteEnable(q2) && xd);
+        if (user && !us) {
+            return ScalableFault.USER_SUPERVISOR;
+        }
+        if (write && !mayWrite) {
+            return ScalableFault.FL_WRITE;
+        }
+        if (exec && !mayExec) {
+            return ScalableFault.NO_EXECUTE;
+        }
+        if (write && (v & FlPte.D) == 0) {
+            ScalableFault f = update(nested, q0, SlPte.address(table, input, level), entryAddr, v | FlPte.D);
+            if (f != null) {
+                return f;
+            }
+            v |= FlPte.D;
+        }
+        long size = SlPte.pageSize(level);
+        long out = FlPte.outputAddress(v, level) | (input & (size - 1));
+        boolean dirty = (v & FlPte.D) != 0;
+        boolean readable = true;
+        if (nested) {
+            ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
+                    PasidEntry.secondLevelAgaw(q0), out, write);
+            if (f != null) {
+                return f;
+            }
+            long s2size = SlPte.pageSize(stage2.level);
+            size = Math.min(size, s2size);
+            out = stage2.output(out);
+            readable = stage2.reads;
+            mayWrite &= stage2.writes;
+        }
+        outputPage = out & ~(size - 1);
+        pageSize = size;
+        // A read leaves D clear: the cached translation is then read-only so that the first write
+        // walks again and sets D (VT-d 3.6.3).
+        writable = mayWrite && dirty;
+        userOk = us;
+        execOk = mayExec;
+        return readable ? null : ScalableFault.SL_PERMISSION;
+    }
+
+    /** Sets A or D in an entry; nested: the second level must allow writing the table. */
+    private ScalableFault update(boolean nested, long q0, long entryGpa, long entryAddr, long value) {
+        if (nested) {
+            ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
+                    PasidEntry.secondLevelAgaw(q0), entryGpa, true);
+            if (f != null) {
+                return f == ScalableFault.SL_PERMISSION ? ScalableFault.NESTED_FL_WRITE : f;
+            }
+        }
+        memory.write(entryAddr, value, 8);
+        return null;
+    }
+
+    private static ScalableFault nestedTableFault(ScalableFault f, boolean top) {
+        return switch (f) {
+            case BEYOND_MAX -> ScalableFault.NESTED_FL_BEYOND_MGAW;
+            case SL_PERMISSION -> top ? ScalableFault.NESTED_FL_TOP_READ : ScalableFault.NESTED_FL_READ;
+            default -> f;
+        };
+    }
+}
