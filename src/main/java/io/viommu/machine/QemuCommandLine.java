@@ -10,27 +10,38 @@ import java.util.Set;
 
 /**
  * The part of a {@code qemu-system-x86_64} command line that describes a q35 machine:
- * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE} and {@code -device DRIVER[,prop=value...]},
- * in order. Options that only matter to a real QEMU process ({@code -display -nodefaults
- * -monitor -serial -bios -qtest -d -D -accel}) are accepted and ignored. Error texts are
- * QEMU 7.2's (checked against the binary), with its program-name prefix.
+ * {@code -machine/-M q35[,accel=...][,kernel-irqchip=...]}, {@code -accel NAME}, {@code -smp ...}
+ * (see {@link SmpTopology}), {@code -m SIZE} and {@code -device DRIVER[,prop=value...]}, in order.
+ * Options that only matter to a real QEMU process ({@code -display -nodefaults -monitor -serial
+ * -bios -qtest -d -D}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
+ * binary), with its program-name prefix.
  */
-public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
+public record QemuCommandLine(long ramSize, List<DeviceOption> devices, SmpTopology smp, Accelerator accelerator) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
+
+    /** A command line with one vCPU under TCG. */
+    public QemuCommandLine(long ramSize, List<DeviceOption> devices) {
+        this(ramSize, devices, SmpTopology.SINGLE, Accelerator.TCG);
+    }
 
     /** One {@code -device} option: the driver, its properties in order, and the raw argument. */
     public record DeviceOption(String driver, Map<String, String> properties, String argument) {
     }
 
     private static final Set<String> IGNORED_WITH_ARG =
-            Set.of("-display", "-monitor", "-serial", "-bios", "-qtest", "-d", "-D", "-accel");
+            Set.of("-display", "-monitor", "-serial", "-bios", "-qtest", "-d", "-D");
     private static final Set<String> IGNORED_FLAGS = Set.of("-nodefaults");
 
     public static QemuCommandLine parse(List<String> args) throws MachineConfigException {
         long ram = DEFAULT_RAM;
         List<DeviceOption> devices = new ArrayList<>();
+        String smpArg = null;
+        String machineName = "pc-q35-7.2";
+        String accel = null;
+        String accelOption = null;
+        String kernelIrqchip = null;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -38,7 +49,8 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
                 continue;
             }
             boolean takesArg = IGNORED_WITH_ARG.contains(norm) || norm.equals("-machine")
-                    || norm.equals("-M") || norm.equals("-m") || norm.equals("-device");
+                    || norm.equals("-M") || norm.equals("-m") || norm.equals("-device")
+                    || norm.equals("-smp") || norm.equals("-accel");
             if (!takesArg) {
                 throw new MachineConfigException(PROGRAM + ": " + opt + ": invalid option");
             }
@@ -47,22 +59,63 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
             }
             String arg = args.get(++i);
             switch (norm) {
-                case "-machine", "-M" -> checkMachine(opt, arg);
+                case "-machine", "-M" -> {
+                    Map<String, String> mp = checkMachine(opt, arg);
+                    String type = mp.get("type");
+                    machineName = type.equals("q35") ? "pc-q35-7.2" : type;
+                    if (mp.containsKey("kernel-irqchip")) {
+                        kernelIrqchip = mp.get("kernel-irqchip");
+                    }
+                    if (mp.containsKey("accel") && accel == null) {
+                        accel = mp.get("accel");
+                    }
+                }
+                case "-accel" -> {
+                    Map<String, String> ap = splitProps(arg, "accel");
+                    accel = ap.get("accel");
+                    accelOption = opt + " " + arg;
+                    if (ap.containsKey("kernel-irqchip")) {
+                        kernelIrqchip = ap.get("kernel-irqchip");
+                    }
+                }
+                case "-smp" -> smpArg = arg;
                 case "-m" -> ram = parseRam(opt, arg);
                 case "-device" -> devices.add(parseDevice(opt, arg));
                 default -> { } // ignored option with its argument
             }
         }
-        return new QemuCommandLine(ram, List.copyOf(devices));
+        Accelerator accelerator = Accelerator.of(accel, kernelIrqchip,
+                PROGRAM + ": " + (accelOption == null ? "" : accelOption + ": "));
+        SmpTopology smp = SmpTopology.SINGLE;
+        if (smpArg != null) {
+            try {
+                smp = SmpTopology.parse(smpArg, machineName, preferSockets(machineName));
+            } catch (MachineConfigException e) {
+                throw new MachineConfigException(PROGRAM + ": " + e.getMessage());
+            }
+        }
+        return new QemuCommandLine(ram, List.copyOf(devices), smp, accelerator);
     }
 
-    private static void checkMachine(String opt, String arg) throws MachineConfigException {
+    /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */
+    static boolean preferSockets(String machineName) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("pc-q35-(\\d+)\\.(\\d+)").matcher(machineName);
+        if (!m.matches()) {
+            return false;
+        }
+        int major = Integer.parseInt(m.group(1));
+        int minor = Integer.parseInt(m.group(2));
+        return major < 6 || (major == 6 && minor < 2);
+    }
+
+    private static Map<String, String> checkMachine(String opt, String arg) throws MachineConfigException {
         Map<String, String> props = splitProps(arg, "type");
         String type = props.getOrDefault("type", "");
         if (!type.equals("q35") && !type.startsWith("pc-q35")) {
             throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg
                     + ": viommu models only the q35 machine (got '" + type + "')");
         }
+        return props;
     }
 
     /** QEMU's -m: a size with optional suffix (no suffix means MiB); 0 means the default. */
