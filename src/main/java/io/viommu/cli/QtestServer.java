@@ -28,7 +28,8 @@ import java.util.List;
  * which Debian's 7.2 lacks); nothing in the model is timed, so stepping the clock changes
  * nothing else. {@code irq_intercept_in} resolves {@code ioapic} and {@code /machine/q35/ioapic};
  * other QOM paths QEMU resolves without GPIO inputs the model has ({@code mch},
- * {@code /machine/q35}, {@code /machine/peripheral-anon/device[N]}, {@code /machine/peripheral/ID})
+ * {@code /machine/q35}, the CPU {@code /machine/unattached/device[0]} and its {@code lapic},
+ * {@code /machine/peripheral-anon/device[N]}, {@code /machine/peripheral/ID})
  * are accepted and intercept nothing; the periodic PIT {@code IRQ raise 0}/{@code lower 0}
  * lines QEMU shows are not produced (no PIT is modelled).
  */
@@ -264,6 +265,14 @@ public final class QtestServer {
             }
             case "/machine/q35" -> {
                 return "q35";
+            }
+            case "/machine/unattached/device[0]" -> {
+                return "cpu";
+            }
+            case "lapic", "/machine/unattached/device[0]/lapic" -> {
+                // The CPU's local APIC: QEMU 7.2 accepts the interception and reports nothing
+                // for MSIs (checked), so nothing is intercepted here either.
+                return "lapic";
             }
             default -> {
             }

@@ -1,5 +1,8 @@
 package io.viommu.machine;
 
+import io.viommu.machine.acpi.AcpiTable;
+import io.viommu.machine.acpi.DmarTable;
+import io.viommu.machine.acpi.TableLoader;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.AtsEndpoint;
@@ -8,8 +11,11 @@ import io.viommu.pci.BusNumbering;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.DmaPort;
 import io.viommu.pci.PciBridge;
+import io.viommu.pci.DmaRemapper;
+import io.viommu.pci.MsiSink;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;
+import io.viommu.pci.PciRegs;
 import io.viommu.pci.Topology;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdConfig;
@@ -45,7 +51,14 @@ import java.util.HashMap;
  *  memory BARs                  below RAM and ECAM in priority, as QEMU's PCI address space
  *  anything else                reads 0, writes dropped
  * </pre>
- * Port I/O: 0xCF8 CONFIG_ADDRESS, 0xCFC CONFIG_DATA, I/O BARs; anything else reads all ones.
+ * Port I/O: 0xCF8 CONFIG_ADDRESS, 0xCFC CONFIG_DATA, 0x510/0x511 and 0x514 fw_cfg
+ * ({@link FwCfg}: etc/acpi/tables carries the DMAR table with {@code -device intel-iommu}),
+ * I/O BARs; anything else reads all ones.
+ *
+ * <p>Interrupts: a device's MSI (its capability, or any DMA write into 0xFEE00000-0xFEEFFFFF,
+ * see {@link MsiWindow}) reaches the local APICs ({@link LocalApicSink}) through the VT-d
+ * unit's interrupt remapping when the device is behind it, straight otherwise; the unit's own
+ * fault and completion events go straight to the APICs, as in QEMU.
  *
  * <p>Every device's DMA goes through its {@link DmaPort}: translated by the IOMMU when the
  * device was realized after {@code -device intel-iommu}, an explicit bypass otherwise (QEMU
@@ -73,7 +86,14 @@ public final class Machine {
     private final Set<String> usedNetdevs = new HashSet<>();
     private QemuCommandLine commandLine;
     private int nextMacIndex;
+    private final FwCfg fwCfg;
     private IntelIommu iommu;
+    private SmpTopology smp = SmpTopology.SINGLE;
+    private Accelerator accelerator = Accelerator.TCG;
+
+    /** The fw_cfg file holding the ACPI tables, and the firmware's loader script for it. */
+    public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
+    public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
     private Machine(long ramSize, MachineLog log) {
         this.log = log;
@@ -95,6 +115,11 @@ public final class Machine {
         io.map("pci-conf-idx", PciHost.CONFIG_ADDRESS_PORT, 4, host.configAddressPort, AccessRules.UP_TO_4, 0);
         io.map("pci-conf-data", PciHost.CONFIG_DATA_PORT, 4, host.configDataPort, AccessRules.UP_TO_4, 0);
         io.addWindow(addr -> barWindow(addr, true), -1);
+        fwCfg = new FwCfg(memory);
+        io.map("fwcfg", FwCfg.PORT_SELECTOR, 2, fwCfg.ioPorts, new AccessRules(1, 2, false), 0);
+        io.map("fwcfg.dma", FwCfg.PORT_DMA, 8, fwCfg.dmaPort, new AccessRules(1, 8, false), 0);
+        fwCfg.addFile(ACPI_TABLES_FILE, this::acpiTablesBlob);
+        fwCfg.addFile(TABLE_LOADER_FILE, this::tableLoader);
         try {
             plugBoard(new Mch(host), 0);
             plugBoard(new Ich9Functions.Lpc(), ICH9_SLOT << 3);
@@ -113,7 +138,14 @@ public final class Machine {
     /** Builds the machine a QEMU command line describes. */
     public static Machine fromCommandLine(List<String> qemuArgs, MachineLog log) throws MachineConfigException {
         QemuCommandLine cl = QemuCommandLine.parse(qemuArgs);
+        try {
+            cl.accelerator().checkApicIdLimit(cl.smp().apicIdLimit());
+        } catch (MachineConfigException e) {
+            throw new MachineConfigException(QemuCommandLine.PROGRAM + ": " + e.getMessage());
+        }
         Machine m = new Machine(cl.ramSize(), log);
+        m.smp = cl.smp();
+        m.accelerator = cl.accelerator();
         m.commandLine = cl;
         m.addDefaultDevices(cl);
         for (QemuCommandLine.DeviceOption d : cl.devices()) {
@@ -166,9 +198,16 @@ public final class Machine {
         connectDma(f);
     }
 
+    /**
+     * A function's DMA path: translated by the IOMMU when one was realized before it (else an
+     * explicit bypass), with writes to 0xFEEx_xxxx becoming MSIs (QEMU's vtd-ir region), and its
+     * interrupts going through interrupt remapping when it sits behind the IOMMU.
+     */
     private DmaPort connectDma(PciFunction f) {
-        DmaPort port = new DmaPort(f::address, memory, iommu, f::busMasterEnabled);
-        f.connect(port, interrupts);
+        MsiSink msiSink = iommu != null ? interrupts.remappingSink() : interrupts;
+        DmaPort port = new DmaPort(f::address, new MsiWindow(memory, f::address, msiSink), iommu,
+                f::busMasterEnabled);
+        f.connect(port, msiSink);
         return port;
     }
 
@@ -297,13 +336,25 @@ public final class Machine {
             throw new MachineConfigException(prefix + "QEMU does not support multiple vIOMMUs for x86 yet.");
         }
         props.remove("bus"); // a sysbus device; QEMU accepts no PCI bus for it anyway
+        // viommu extension: interrupt entry cache size (0, the default, reads every IRTE as QEMU).
+        String iec = props.remove("iec-entries");
+        int iecEntries = 0;
+        if (iec != null) {
+            Long n = QemuCommandLine.parseUnsigned(iec);
+            if (n == null || n < 0 || n > 65536) {
+                throw new MachineConfigException(prefix + "iec-entries must be between 0 and 65536");
+            }
+            iecEntries = n.intValue();
+        }
         VtdConfig config;
         try {
-            config = VtdConfig.fromQemuProperties(props);
+            config = VtdConfig.fromQemuProperties(accelerator.iommuProperties(props));
         } catch (IllegalArgumentException e) {
             throw new MachineConfigException(prefix + e.getMessage());
         }
         iommu = new IntelIommu(config, memory, interrupts);
+        iommu.interruptRemapping().setEntryCacheCapacity(iecEntries);
+        interrupts.attachInterruptRemapping(iommu.interruptRemapping());
         memory.map("intel-iommu", IntelIommu.DEFAULT_BASE, IntelIommu.REGISTER_BLOCK_SIZE, iommu,
                 new AccessRules(4, 8, false), 0);
     }
@@ -500,6 +551,56 @@ public final class Machine {
     /** The hierarchy as Linux would enumerate it now (re-scanned: VFs enabled since show up). */
     public Topology topology() {
         return Topology.scan(rootBus);
+    }
+
+    public SmpTopology smp() {
+        return smp;
+    }
+
+    public Accelerator accelerator() {
+        return accelerator;
+    }
+
+    public FwCfg fwCfg() {
+        return fwCfg;
+    }
+
+    /**
+     * The DMAR table this platform publishes (checksum filled in), or null without
+     * {@code -device intel-iommu}: one DRHD listing the root bus's functions in devfn order.
+     */
+    public byte[] dmarTable() {
+        if (iommu == null) {
+            return null;
+        }
+        List<DmarTable.PciScope> scopes = new ArrayList<>();
+        for (PciFunction f : rootBus.functions()) {
+            boolean bridge = (f.configSpace().get(PciRegs.HEADER_TYPE, 1) & 0x7f) == 1;
+            scopes.add(new DmarTable.PciScope(rootBus.busNumber(), f.address().devfn(), bridge));
+        }
+        return DmarTable.build(iommu.config(), scopes);
+    }
+
+    /**
+     * fw_cfg etc/acpi/tables: the ACPI tables modelled (only the DMAR), with checksum bytes 0 as
+     * QEMU publishes them; {@link #tableLoader()} tells firmware to compute the checksums.
+     */
+    private byte[] acpiTablesBlob() {
+        byte[] dmar = dmarTable();
+        if (dmar == null) {
+            return new byte[0];
+        }
+        dmar[AcpiTable.CHECKSUM_OFFSET] = 0;
+        return dmar;
+    }
+
+    private byte[] tableLoader() {
+        TableLoader l = new TableLoader().allocate(ACPI_TABLES_FILE, 64, TableLoader.ZONE_HIGH);
+        byte[] dmar = dmarTable();
+        if (dmar != null) {
+            l.addChecksum(ACPI_TABLES_FILE, AcpiTable.CHECKSUM_OFFSET, 0, dmar.length);
+        }
+        return l.bytes();
     }
 
     /** Command-line ids in use. */

@@ -2,6 +2,7 @@ package io.viommu.machine;
 
 import io.viommu.pci.MsiSink;
 import io.viommu.pci.RequesterId;
+import io.viommu.vtd.InterruptRemapping;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -18,7 +19,7 @@ import java.util.List;
 public final class PlatformInterrupts implements MsiSink {
     public static final int IOAPIC_PINS = 24;
 
-    /** One MSI as it left the device (before any interrupt remapping). */
+    /** One MSI as it left its source (before any interrupt remapping). */
     public record MsiMessage(long address, int data, RequesterId source) {
         @Override
         public String toString() {
@@ -36,6 +37,9 @@ public final class PlatformInterrupts implements MsiSink {
     private final boolean[] external = new boolean[IOAPIC_PINS];
     private final List<MsiMessage> msis = new ArrayList<>();
     private LineListener listener = (g, l) -> { };
+    private final LocalApicSink apic = new LocalApicSink();
+    private InterruptRemapping remapping; // null: no VT-d unit on the platform
+    private long blockedMsis;
 
     public void setListener(LineListener listener) {
         this.listener = listener == null ? (g, l) -> { } : listener;
@@ -70,9 +74,54 @@ public final class PlatformInterrupts implements MsiSink {
         return gsi >= 0 && gsi < IOAPIC_PINS && assertCount[gsi] > 0;
     }
 
+    /**
+     * An MSI that goes straight to the local APICs, never remapped: from a device no IOMMU
+     * covers (QEMU: its bus-master space is system memory, whose 0xFEE00000 window is the
+     * APIC's MSI region) and the VT-d unit's own fault and invalidation-completion events
+     * (QEMU vtd_generate_interrupt calls the APIC directly).
+     */
     @Override
     public void deliver(long address, int data, RequesterId source) {
         msis.add(new MsiMessage(address, data, source));
+        apic.deliverMessage(address, data, source);
+    }
+
+    /**
+     * An MSI from a device behind the VT-d unit: QEMU's vtd-ir region (vtd_mem_ir_write) passes
+     * it through interrupt remapping; a blocked interrupt is dropped (the unit records the fault).
+     */
+    public void deliverRemappable(long address, int data, RequesterId source) {
+        msis.add(new MsiMessage(address, data, source));
+        if (remapping == null) {
+            apic.deliverMessage(address, data, source);
+            return;
+        }
+        int r = remapping.remap(address, data, source.value(), apic);
+        if (r == InterruptRemapping.PASS_THROUGH) {
+            apic.deliverMessage(address, data, source);
+        } else if (r != InterruptRemapping.DELIVERED) {
+            blockedMsis++;
+        }
+    }
+
+    /** The sink for devices the VT-d unit covers. */
+    public MsiSink remappingSink() {
+        return this::deliverRemappable;
+    }
+
+    /** Connects the platform's VT-d unit (interrupt remapping for devices behind it). */
+    public void attachInterruptRemapping(InterruptRemapping remapping) {
+        this.remapping = remapping;
+    }
+
+    /** The local APICs: every interrupt that was delivered, after remapping. */
+    public LocalApicSink apic() {
+        return apic;
+    }
+
+    /** Device MSIs interrupt remapping refused. */
+    public long blockedMsis() {
+        return blockedMsis;
     }
 
     public List<MsiMessage> msiLog() {

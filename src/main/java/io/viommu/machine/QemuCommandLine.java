@@ -12,18 +12,19 @@ import java.util.Set;
 
 /**
  * The part of a {@code qemu-system-x86_64} command line that describes a q35 machine, in order:
- * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE}, {@code -device DRIVER[,prop=value...]},
+ * {@code -machine/-M q35[,accel=...][,kernel-irqchip=...]}, {@code -accel NAME}, {@code -smp ...}
+ * (see {@link SmpTopology}), {@code -m SIZE}, {@code -device DRIVER[,prop=value...]},
  * the options that decide QEMU's default devices ({@code -nodefaults}, {@code -vga},
  * {@code -net}, {@code -netdev}, {@code -nic}), block backends devices refer to ({@code -blockdev
  * node-name=}, {@code -drive id=}), and options recorded for a guest model but without effect on
- * the machine ({@code -smp -append -kernel -initrd -cpu -name -enable-kvm -nographic ...}).
+ * the machine ({@code -append -kernel -initrd -cpu -name -enable-kvm -nographic ...}).
  * Options that only matter to a real QEMU process ({@code -display -monitor -serial -bios -qtest
- * -d -D -accel}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
+ * -d -D}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
  * binary), with its program-name prefix.
  */
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
-                              Guest guest) {
+                              Guest guest, SmpTopology smp, Accelerator accelerator) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -52,12 +53,12 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     }
 
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
-            "-qtest", "-d", "-D", "-accel", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
+            "-qtest", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
             "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming");
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
             "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");
     private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
-            "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name");
+            "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name", "-accel");
     private static final Set<String> DISPLAY_DEVICES = Set.of("VGA", "secondary-vga", "bochs-display",
             "cirrus-vga", "qxl-vga", "virtio-vga", "virtio-vga-gl", "ramfb", "vmware-svga", "virtio-gpu-pci");
 
@@ -70,7 +71,6 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         boolean noDefaults = false;
         boolean anyNet = false;
         String vga = null;
-        int cpus = 1;
         String append = null;
         String kernel = null;
         String initrd = null;
@@ -78,6 +78,11 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         String name = null;
         boolean kvm = false;
         boolean nographic = false;
+        String smpArg = null;
+        String machineName = "pc-q35-7.2";
+        String accel = null;
+        String accelOption = null;
+        String kernelIrqchip = null;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -109,7 +114,26 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             }
             String arg = args.get(++i);
             switch (norm) {
-                case "-machine", "-M" -> checkMachine(opt, arg);
+                case "-machine", "-M" -> {
+                    Map<String, String> mp = checkMachine(opt, arg);
+                    String type = mp.get("type");
+                    machineName = type.equals("q35") ? "pc-q35-7.2" : type;
+                    if (mp.containsKey("kernel-irqchip")) {
+                        kernelIrqchip = mp.get("kernel-irqchip");
+                    }
+                    if (mp.containsKey("accel") && accel == null) {
+                        accel = mp.get("accel");
+                    }
+                }
+                case "-accel" -> {
+                    Map<String, String> ap = splitProps(arg, "accel");
+                    accel = ap.get("accel");
+                    accelOption = opt + " " + arg;
+                    if (ap.containsKey("kernel-irqchip")) {
+                        kernelIrqchip = ap.get("kernel-irqchip");
+                    }
+                }
+                case "-smp" -> smpArg = arg;
                 case "-m" -> ram = parseRam(opt, arg);
                 case "-device" -> devices.add(parseDevice(opt, arg));
                 case "-vga" -> vga = arg;
@@ -151,7 +175,6 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                         blockNodes.add(p.get("id"));
                     }
                 }
-                case "-smp" -> cpus = parseSmp(opt, arg);
                 case "-append" -> append = arg;
                 case "-kernel" -> kernel = arg;
                 case "-initrd" -> initrd = arg;
@@ -166,28 +189,43 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         if (defaultNic) {
             nics.add(new NicOption(DEFAULT_NIC_MODEL, null, "(default)"));
         }
+        if (kvm && accel == null) {
+            accel = "kvm";
+        }
+        Accelerator accelerator = Accelerator.of(accel, kernelIrqchip,
+                PROGRAM + ": " + (accelOption == null ? "" : accelOption + ": "));
+        SmpTopology smp = SmpTopology.SINGLE;
+        if (smpArg != null) {
+            try {
+                smp = SmpTopology.parse(smpArg, machineName, preferSockets(machineName));
+            } catch (MachineConfigException e) {
+                throw new MachineConfigException(PROGRAM + ": " + e.getMessage());
+            }
+        }
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
-                new Guest(cpus, append, kernel, initrd, cpu, kvm, nographic, name));
+                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator);
     }
 
-    /** -smp N or -smp cpus=N[,...]: the number of CPUs (QEMU's default 1). */
-    static int parseSmp(String opt, String arg) throws MachineConfigException {
-        Map<String, String> p = splitProps(arg, "cpus");
-        Long n = parseUnsigned(p.getOrDefault("cpus", "1"));
-        if (n == null || n < 1 || n > 1024) {
-            throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": Parameter 'cpus' expects a number");
+    /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */
+    static boolean preferSockets(String machineName) {
+        java.util.regex.Matcher m = java.util.regex.Pattern.compile("pc-q35-(\\d+)\\.(\\d+)").matcher(machineName);
+        if (!m.matches()) {
+            return false;
         }
-        return n.intValue();
+        int major = Integer.parseInt(m.group(1));
+        int minor = Integer.parseInt(m.group(2));
+        return major < 6 || (major == 6 && minor < 2);
     }
 
-    private static void checkMachine(String opt, String arg) throws MachineConfigException {
+    private static Map<String, String> checkMachine(String opt, String arg) throws MachineConfigException {
         Map<String, String> props = splitProps(arg, "type");
         String type = props.getOrDefault("type", "");
         if (!type.equals("q35") && !type.startsWith("pc-q35")) {
             throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg
                     + ": viommu models only the q35 machine (got '" + type + "')");
         }
+        return props;
     }
 
     /** QEMU's -m: a size with optional suffix (no suffix means MiB); 0 means the default. */

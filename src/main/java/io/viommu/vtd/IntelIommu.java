@@ -50,6 +50,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private final boolean snpAllowed;
     private final boolean tmAllowed;
     private final List<InvalidationListener> listeners = new CopyOnWriteArrayList<>();
+    private final InterruptRemapping irUnit;
     private VtdTrace trace = VtdTrace.NONE;
     /** Scalable-mode translation (RTADDR.TTM = 01) and ATS: their own classes, hooked in below. */
     private final ScalableModeTranslator scalable;
@@ -103,6 +104,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.ats = new AtsService(this, config, memory);
         listeners.add(scalable);
         listeners.add(ats);
+        // Interrupt remapping hangs off the invalidation hooks (IEC descriptors, SIRTP, resets).
+        this.irUnit = new InterruptRemapping(this, memory);
+        listeners.add(irUnit);
     }
 
     public VtdConfig config() {
@@ -469,8 +473,14 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             interruptRemapping = (val & GCMD_IRE) != 0;
             regs.clearSet32(GSTS, GSTS_IRES, interruptRemapping ? GSTS_IRES : 0);
         }
-        // WBF, SFL, EAFL, CFI: no effect and no status bit, as in QEMU 7.2 (CAP.RWBF = 0,
-        // no advanced fault logging; compatibility-format interrupts are never blocked).
+        // CFI/CFIS (spec 10.4.4), only with interrupt remapping support. Deviation: QEMU 7.2
+        // ignores CFI (CFIS stays 0, compatibility-format interrupts always pass).
+        if ((changed & GCMD_CFI) != 0 && config.intremap()) {
+            regs.clearSet32(GSTS, InterruptRemapping.GSTS_CFIS,
+                    (val & GCMD_CFI) != 0 ? InterruptRemapping.GSTS_CFIS : 0);
+        }
+        // WBF, SFL, EAFL: no effect and no status bit, as in QEMU 7.2 (CAP.RWBF = 0,
+        // no advanced fault logging).
     }
 
     private void handleTe(boolean enable) {
@@ -1228,5 +1238,44 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         }
         return new DmaFault(request.requester(), request.iova(), request.access(), code,
                 description + (suppressed ? " (FPD: not recorded)" : ""), recorded);
+    }
+
+    // ====================================================================================
+    // Interrupt remapping hooks (state latched by SIRTP/IRE/CFI; the logic is in
+    // InterruptRemapping, faults go through the same recording as DMA faults)
+    // ====================================================================================
+
+    /** This unit's interrupt remapping (used by the platform for every remappable interrupt). */
+    public InterruptRemapping interruptRemapping() {
+        return irUnit;
+    }
+
+    VtdTrace trace() {
+        return trace;
+    }
+
+    boolean interruptRemappingEnabled() {
+        return interruptRemapping;
+    }
+
+    boolean compatibilityFormatAllowed() {
+        return (regs.raw32(GSTS) & InterruptRemapping.GSTS_CFIS) != 0;
+    }
+
+    long irtBaseLatched() {
+        return irtBase;
+    }
+
+    int irtSizeLatched() {
+        return irtSize;
+    }
+
+    boolean irtExtendedInterruptMode() {
+        return irtEime;
+    }
+
+    /** An IR fault record: FI 63:48 = interrupt index (spec 10.4.14), T = 0, PV = 0, SID, FR. */
+    void recordInterruptFault(int sid, int reason, int index) {
+        recordFault(sid, (sid & 0xffff) | ((long) reason << FRCD_FR_SHIFT), (long) (index & 0xffff) << 48);
     }
 }

@@ -15,6 +15,11 @@
  * device-TLB, interrupt-entry-cache and wait descriptors, IQE stopping at the bad descriptor;
  * ICS/IECTL and FSTS/FECTL events through {@link io.viommu.pci.MsiSink}; the FRCD ring with
  * PPF, PFO, FRI and QEMU's compression of faults from one source; state snapshots.
+ * Interrupt remapping ({@link io.viommu.vtd.InterruptRemapping}): IRTA/SIRTP/IRE/CFI, remapped
+ * IRTEs ({@link io.viommu.vtd.Irte}) with xAPIC/x2APIC (EIME) destinations, remappable and
+ * compatibility-format MSIs, SHV/subhandle, SVT/SQ source validation, an optional interrupt
+ * entry cache with global and index-selective IEC descriptors, faults 0x20-0x26 in the FRCD
+ * registers with FPD.
  *
  * <h2>Deliberate differences from QEMU 7.2</h2>
  * <ul>
@@ -24,8 +29,13 @@
  * <li>The IOTLB evicts its least-recently-used entry at {@code iotlb-entries} (QEMU drops every
  *     entry when 1024 are cached). Hits and misses give the same results either way; only the
  *     cost of later misses differs.</li>
+ * <li>Interrupt-remapping faults 0x20-0x26 are recorded in the fault registers (FI 63:48 =
+ *     index, as the spec and QEMU >= 8.2); QEMU 7.2 only prints a message and drops the
+ *     interrupt. GCMD.CFI sets GSTS.CFIS and compatibility-format interrupts are blocked (0x25)
+ *     while IR is on and CFIS clear; QEMU 7.2 ignores CFI and always passes them.</li>
  * <li>Extensions, all off by default: {@code aw-bits=57}, {@code fault-records=N},
- *     {@code iotlb-entries=N}.</li>
+ *     {@code iotlb-entries=N}, {@code iec-entries=N} (an interrupt entry cache; without it every
+ *     IRTE is read from memory, as QEMU 7.2 does).</li>
  * </ul>
  *
  * <h2>Where QEMU departs from the spec and this model follows QEMU</h2>
@@ -41,7 +51,9 @@
  * <li>Domain-selective context invalidation is performed and reported (CAIG) as global.</li>
  * <li>IQER stays 0 (VER is 1.0); IQA reads back the base latched at QIE time; register-based
  *     invalidation is ignored while QI is on (ICC/IVT stay set); CFI, WBF and SFL have no effect;
- *     IRE is ignored without interrupt remapping; a wait descriptor with neither SW nor IF, and
+ *     IRE and CFI are ignored without interrupt remapping; IRTE.IM (posted) is read as a
+ *     remapped-format entry; the xAPIC-mode DST bits outside 47:40 are not checked; a
+ *     subhandle index wraps at 16 bits; a wait descriptor with neither SW nor IF, and
  *     PASID-cache/PASID-IOTLB descriptors in legacy mode, behave as in QEMU (IQE / ignored).</li>
  * </ul>
  *
@@ -68,8 +80,7 @@
  * ({@link io.viommu.pci.DeviceTlb}, {@link io.viommu.pci.AtsEndpoint}).
  *
  * <h2>Not modelled yet</h2>
- * Interrupt remapping itself (IRTA is latched for the machine layer), page requests (PRS),
- * second-level A/D (SLADS), the map/unmap notifier layer (hook:
- * {@link io.viommu.vtd.InvalidationListener}).
+ * Posted interrupts (CAP.PI = 0, as QEMU), page requests (PRS), second-level A/D (SLADS).
+ * The map/unmap notifier is in {@link io.viommu.vtd.notify}.
  */
 package io.viommu.vtd;

@@ -93,10 +93,22 @@ class VtdRegisterTest {
     }
 
     @Test
-    void gcmdIsWriteOnlyAndCfiWbfSflLeaveGstsAlone() {
-        b.writel(GCMD, GCMD_CFI | GCMD_WBF | GCMD_SFL);
+    void gcmdIsWriteOnlyAndWbfSflLeaveGstsAlone() {
+        b.writel(GCMD, GCMD_WBF | GCMD_SFL);
         assertThat(b.readl(GCMD)).isZero();
         assertThat(b.readl(GSTS)).isZero();
+    }
+
+    @Test
+    void cfiSetsAndClearsCfisWithInterruptRemapping() {
+        // Spec 10.4.4; deviation from QEMU 7.2, which ignores CFI.
+        b.writel(GCMD, GCMD_CFI);
+        assertThat(b.readl(GSTS)).isEqualTo(GCMD_CFI & 0xffffffffL);
+        b.writel(GCMD, 0);
+        assertThat(b.readl(GSTS)).isZero();
+        VtdBench off = VtdBench.withProps(java.util.Map.of("intremap", "off"));
+        off.writel(GCMD, GCMD_CFI);
+        assertThat(off.readl(GSTS)).isZero();
     }
 
     @Test

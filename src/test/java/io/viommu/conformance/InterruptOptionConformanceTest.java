@@ -1,0 +1,95 @@
+package io.viommu.conformance;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.viommu.machine.Machine;
+import io.viommu.machine.MachineConfigException;
+import io.viommu.machine.MachineLog;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Option combinations around interrupt remapping (-smp, accelerator, kernel-irqchip, intremap,
+ * eim): QEMU 7.2 and viommu refuse the same ones with the same message, and where both accept,
+ * report the same ECAP. Arguments are separated by spaces.
+ */
+class InterruptOptionConformanceTest {
+
+    static String viommuError(List<String> args) {
+        List<String> a = new ArrayList<>(List.of("-machine", "q35", "-nodefaults", "-m", "256M"));
+        if (args.contains("-machine")) {
+            a = new ArrayList<>(List.of("-m", "256M"));
+        }
+        a.addAll(args);
+        try {
+            Machine.fromCommandLine(a, MachineLog.SILENT);
+            return null;
+        } catch (MachineConfigException e) {
+            return e.getMessage();
+        }
+    }
+
+    static void compare(String argLine) {
+        IrQemu.assumeQemu();
+        List<String> args = List.of(argLine.split(" "));
+        String qemu = IrQemu.qemuError(args.toArray(String[]::new));
+        assertThat(viommuError(args)).as("viommu for %s", argLine).isEqualTo(qemu);
+        if (qemu == null && args.stream().anyMatch(s -> s.startsWith("intel-iommu"))) {
+            long q;
+            long v;
+            try (IrQtest s = IrQemu.qemu(args.toArray(String[]::new))) {
+                q = s.value("readq 0xfed90010");
+            }
+            List<String> vargs = new ArrayList<>(args);
+            try (IrQtest s = IrQemu.viommu(vargs.toArray(String[]::new))) {
+                v = s.value("readq 0xfed90010");
+            }
+            assertThat(v).as("ECAP for %s", argLine).isEqualTo(q);
+        }
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "-device intel-iommu,intremap=off,eim=on",
+        "-device intel-iommu,eim=on",
+        "-machine q35,kernel-irqchip=on -device intel-iommu,intremap=on",
+        "-machine q35,kernel-irqchip=bogus -device intel-iommu",
+        "-smp 256 -device intel-iommu",
+        "-smp 1,maxcpus=256 -device intel-iommu,x-buggy-eim=on",
+        "-smp 1,maxcpus=255 -device intel-iommu",
+        "-smp 1,maxcpus=255,cores=3 -device intel-iommu",
+        "-smp 1,maxcpus=200,cores=100,threads=2 -device intel-iommu",
+        "-smp 4,sockets=3",
+        "-smp 8,maxcpus=4",
+        "-smp bogus",
+        "-smp 1,maxcpus=289",
+        "-accel bogus",
+    })
+    void tcgAcceptsAndRefusesAsQemu(String args) {
+        compare(args);
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {
+        "-accel kvm -machine q35 -device intel-iommu",
+        "-accel kvm -machine q35,kernel-irqchip=on -device intel-iommu,intremap=on",
+        "-accel kvm -machine q35,kernel-irqchip=on -device intel-iommu,eim=on",
+        "-accel kvm -machine q35,kernel-irqchip=split -device intel-iommu",
+        "-accel kvm -machine q35,kernel-irqchip=split -device intel-iommu,eim=off",
+        "-accel kvm -machine q35,kernel-irqchip=split -device intel-iommu,intremap=off,eim=on",
+        "-accel kvm -machine q35,kernel-irqchip=off -device intel-iommu,eim=on",
+        "-accel kvm -machine q35,kernel-irqchip=split -smp 1,maxcpus=256 -device intel-iommu,eim=off",
+        "-accel kvm -machine q35,kernel-irqchip=off -smp 1,maxcpus=256 -device intel-iommu",
+        "-accel kvm -machine q35,kernel-irqchip=bogus -device intel-iommu",
+        "-machine q35,accel=kvm,kernel-irqchip=on -device intel-iommu,intremap=on",
+    })
+    void kvmAcceptsAndRefusesAsQemu(String args) {
+        Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "KVM not usable");
+        compare(args);
+    }
+}
