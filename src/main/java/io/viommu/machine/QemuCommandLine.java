@@ -10,15 +10,21 @@ import java.util.Set;
 
 /**
  * The part of a {@code qemu-system-x86_64} command line that describes a q35 machine:
- * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE} and {@code -device DRIVER[,prop=value...]},
- * in order. Options that only matter to a real QEMU process ({@code -display -nodefaults
- * -monitor -serial -bios -qtest -d -D -accel}) are accepted and ignored. Error texts are
- * QEMU 7.2's (checked against the binary), with its program-name prefix.
+ * {@code -machine/-M q35[,prop=...]}, {@code -m SIZE}, {@code -device DRIVER[,prop=value...]}
+ * in order, and {@code -bios FILE} (the firmware image, mapped as ROM; null when absent).
+ * Options that only matter to a real QEMU process ({@code -display -nodefaults -monitor
+ * -serial -qtest -d -D -accel}) are accepted and ignored. Error texts are QEMU 7.2's (checked
+ * against the binary), with its program-name prefix.
  */
-public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
+public record QemuCommandLine(long ramSize, List<DeviceOption> devices, String bios) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
+
+    /** Without {@code -bios}. */
+    public QemuCommandLine(long ramSize, List<DeviceOption> devices) {
+        this(ramSize, devices, null);
+    }
 
     /** One {@code -device} option: the driver, its properties in order, and the raw argument. */
     public record DeviceOption(String driver, Map<String, String> properties, String argument) {
@@ -31,6 +37,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
     public static QemuCommandLine parse(List<String> args) throws MachineConfigException {
         long ram = DEFAULT_RAM;
         List<DeviceOption> devices = new ArrayList<>();
+        String bios = null;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -50,10 +57,11 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices) {
                 case "-machine", "-M" -> checkMachine(opt, arg);
                 case "-m" -> ram = parseRam(opt, arg);
                 case "-device" -> devices.add(parseDevice(opt, arg));
+                case "-bios" -> bios = arg; // the last one counts, as in QEMU
                 default -> { } // ignored option with its argument
             }
         }
-        return new QemuCommandLine(ram, List.copyOf(devices));
+        return new QemuCommandLine(ram, List.copyOf(devices), bios);
     }
 
     private static void checkMachine(String opt, String arg) throws MachineConfigException {

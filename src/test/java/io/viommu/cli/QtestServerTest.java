@@ -122,7 +122,9 @@ class QtestServerTest {
         String script = java.nio.file.Files.readString(java.nio.file.Path.of("examples/edu-dma.qtest"));
         Run r = run(script, "-machine", "q35", "-m", "256M", "-device", "intel-iommu", "-device", "edu");
         assertThat(r.exitCode()).isZero();
-        assertThat(r.out()).contains("OK 0x00112233445566778899aabbccddeeff", "IRQ raise 21");
+        // The sample (since bb3ad69) copies through VT-d tables and ends with a recorded write
+        // fault, FR 5 for 00:01.0 (QEMU 7.2: FRCD hi 0x80ffff0500000008); it raises no IRQ.
+        assertThat(r.out()).contains("OK 0x00112233445566778899aabbccddeeff", "OK 0x80ffff0500000008");
         assertThat(r.out()).noneMatch(l -> l.startsWith("FAIL"));
     }
 
