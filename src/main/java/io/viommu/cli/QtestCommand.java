@@ -18,7 +18,8 @@ import picocli.CommandLine.Parameters;
             "  viommu qtest -machine q35 -m 256M -device intel-iommu -device edu < script",
             "Accepted: -machine/-M q35[,...]  -m SIZE  -device intel-iommu[,...]",
             "  -device edu[,dma_mask=N][,bus=pcie.0][,addr=SLOT[.FN]][,id=ID]",
-            "Ignored: -display -nodefaults -monitor -serial -bios -qtest -d -D -accel",
+            "  -bios FILE (mapped read-only below 4 GiB and, its last 128 KiB, below 1 MiB)",
+            "Ignored: -display -nodefaults -monitor -serial -qtest -d -D -accel",
             "Exit status: 0 at end of input, 1 when QEMU would refuse the arguments."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class QtestCommand implements Callable<Integer> {

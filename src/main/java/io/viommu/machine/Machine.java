@@ -42,13 +42,14 @@ import java.util.HashMap;
  * <p>Physical address map (system memory):
  * <pre>
  *  0x0000_0000 .. 0x000b_ffff   RAM
- *  0x000c_0000 .. 0x000f_ffff   not RAM at reset (QEMU's PAM routes it to PCI; firmware
- *                               shadow at 0xf0000 is not modelled)
+ *  0x000c_0000 .. 0x000f_ffff   not RAM at reset (QEMU's PAM routes it to PCI); with -bios,
+ *                               the image's last min(size, 128 KiB) ends at 0x10_0000 (read-only)
  *  0x0010_0000 .. below-4G end  RAM (all of it below 0xb000_0000; from 2.75 GiB of RAM up,
  *                               2 GiB below 4 GiB and the rest from 0x1_0000_0000, as QEMU)
  *  PCIEXBAR (reset 0xb000_0000, disabled)   ECAM, 64..256 MiB
  *  0xfed9_0000 .. +0xfff        VT-d registers (with -device intel-iommu)
  *  memory BARs                  below RAM and ECAM in priority, as QEMU's PCI address space
+ *  4 GiB - bios size .. 4 GiB   the -bios image, read-only, below BARs in priority
  *  anything else                reads 0, writes dropped
  * </pre>
  * Port I/O: 0xCF8 CONFIG_ADDRESS, 0xCFC CONFIG_DATA, 0x510/0x511 and 0x514 fw_cfg
@@ -148,6 +149,9 @@ public final class Machine {
         m.accelerator = cl.accelerator();
         m.commandLine = cl;
         m.addDefaultDevices(cl);
+        if (cl.bios() != null) {
+            m.loadBios(cl.bios());
+        }
         for (QemuCommandLine.DeviceOption d : cl.devices()) {
             m.addDevice(d);
         }
@@ -235,6 +239,47 @@ public final class Machine {
         }
         int idx = nextMacIndex++;
         return new byte[] {0x52, 0x54, 0x00, 0x12, 0x34, (byte) (0x56 + idx)};
+    }
+
+    /** Largest part of the firmware image that is also visible below 1 MiB (QEMU's isa-bios). */
+    public static final int ISA_BIOS_MAX = 128 << 10;
+
+    /**
+     * Maps a firmware image as QEMU's {@code x86_bios_rom_init} does: whole, read-only, ending at
+     * 4 GiB, and its last {@code min(size, 128 KiB)} again ending at 1 MiB. Writes are dropped
+     * (checked with QEMU 7.2: a qtest write to 0xf0000 or 0xfffff000 leaves the image bytes).
+     * The size must be a non-zero multiple of 64 KiB, else QEMU refuses the image.
+     */
+    private void loadBios(String file) throws MachineConfigException {
+        byte[] image;
+        try {
+            image = java.nio.file.Files.readAllBytes(java.nio.file.Path.of(file));
+        } catch (java.io.IOException | RuntimeException e) {
+            image = new byte[0];
+        }
+        if (image.length == 0 || image.length % (64 << 10) != 0) {
+            throw new MachineConfigException("qemu: could not load PC BIOS '" + file + "'");
+        }
+        PhysicalMemory rom = new PhysicalMemory(image.length);
+        rom.writeBytes(0, image, 0, image.length);
+        long size = image.length;
+        int isaSize = Math.min(image.length, ISA_BIOS_MAX);
+        memory.map("pc.bios", (1L << 32) - size, size, readOnly(rom, 0), AccessRules.ANY, -2);
+        memory.map("isa-bios", PAM_HOLE_END - isaSize, isaSize, readOnly(rom, size - isaSize), AccessRules.ANY, -2);
+    }
+
+    private static io.viommu.memory.Mmio readOnly(PhysicalMemory rom, long offset) {
+        return new io.viommu.memory.Mmio() {
+            @Override
+            public long load(long off, int sz) {
+                return rom.read(offset + off, sz);
+            }
+
+            @Override
+            public void store(long off, long value, int sz) {
+                // ROM: writes are dropped
+            }
+        };
     }
 
     private void plugBoard(PciFunction f, int devfn) throws PciBus.PlugException {

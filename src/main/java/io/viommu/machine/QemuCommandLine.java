@@ -18,13 +18,14 @@ import java.util.Set;
  * {@code -net}, {@code -netdev}, {@code -nic}), block backends devices refer to ({@code -blockdev
  * node-name=}, {@code -drive id=}), and options recorded for a guest model but without effect on
  * the machine ({@code -append -kernel -initrd -cpu -name -enable-kvm -nographic ...}).
- * Options that only matter to a real QEMU process ({@code -display -monitor -serial -bios -qtest
+ * {@code -bios FILE} is the firmware image, mapped as ROM (null when absent).
+ * Options that only matter to a real QEMU process ({@code -display -monitor -serial -qtest
  * -d -D}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
  * binary), with its program-name prefix.
  */
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
-                              Guest guest, SmpTopology smp, Accelerator accelerator) {
+                              Guest guest, SmpTopology smp, Accelerator accelerator, String bios) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -83,6 +84,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         String accel = null;
         String accelOption = null;
         String kernelIrqchip = null;
+        String bios = null;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -180,6 +182,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 case "-initrd" -> initrd = arg;
                 case "-cpu" -> cpu = arg;
                 case "-name" -> name = arg;
+                case "-bios" -> bios = arg; // the last one counts, as in QEMU
                 default -> { } // ignored option with its argument
             }
         }
@@ -204,7 +207,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         }
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
-                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator);
+                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios);
     }
 
     /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */

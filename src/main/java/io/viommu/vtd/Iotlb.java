@@ -215,12 +215,23 @@ final class Iotlb {
     }
 
     /**
+     * QEMU 7.2 keeps the page-selective address mask in a {@code uint8_t} (VTDIOTLBPageInvInfo.mask,
+     * widened to 64 bits upstream later), so vtd_hash_remove_by_page compares only the low 8
+     * bits of the 4 KiB frame numbers. A guest sees it as over-invalidation: invalidating page Q
+     * also drops cached pages whose frame agrees with Q's in bits 7..am (every 1 MiB apart with
+     * AM=0), and AM >= 8 drops the whole domain. Dropping extra IOTLB entries is always allowed
+     * (they are a cache), so viommu reproduces it rather than list a deviation.
+     */
+    static final long QEMU_PSI_FRAME_BITS = 0xff;
+
+    /**
      * Page-selective invalidation of 2^am pages at {@code addr} in domain {@code did}, with
      * QEMU's predicate (vtd_hash_remove_by_page): an entry goes if its 4 KiB-granular frame
-     * falls in the invalidated range, or if the invalidated address falls inside the entry.
+     * falls in the invalidated range as QEMU 7.2 compares it (low 8 bits only, see
+     * {@link #QEMU_PSI_FRAME_BITS}), or if the invalidated address falls inside the entry.
      */
     void invalidatePage(int did, long addr, int am) {
-        long mask = ~((1L << am) - 1);
+        long mask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
         long g = (addr >>> 12) & mask;
         for (int i = lruHead; i != NIL; ) {
             int n = next[i];
