@@ -83,7 +83,7 @@ class HarnessTest {
 
     @Test
     void aKnownDeviationToleratesOnlyWhatItNames() {
-        var d = new KnownDeviations.Deviation(Pattern.compile("readq 0xfed90228"), Pattern.compile("OK 0x80ffff.*"),
+        var d = new KnownDeviations.ReplyPattern(Pattern.compile("readq 0xfed90228"), Pattern.compile("OK 0x80ffff.*"),
                 Pattern.compile("OK 0x8000000.*"), "PV filled by QEMU on non-PASID faults");
         assertThat(d.tolerates("readq 0xfed90228", "OK 0x80ffff0500000008", "OK 0x8000000500000008")).isTrue();
         assertThat(d.tolerates("readq 0xfed90220", "OK 0x80ffff0500000008", "OK 0x8000000500000008")).isFalse();
