@@ -69,9 +69,15 @@ public final class AcsCheck {
         return override;
     }
 
-    /** pci_acs_enabled(dev, flags). */
+    /** pci_acs_enabled(dev, flags), for a function not on an ARI bus (see the topology form). */
     public boolean enabled(Topology.Function f, int flags) {
-        int quirk = quirk(f, flags);
+        return enabled(null, f, flags);
+    }
+
+    /** pci_acs_enabled(dev, flags); {@code topology} tells whether f's bus forwards ARI. */
+    public boolean enabled(Topology topology, Topology.Function f, int flags) {
+        boolean mf = multifunction(topology, f);
+        int quirk = quirk(f, mf, flags);
         if (quirk >= 0) {
             return quirk > 0;
         }
@@ -83,8 +89,27 @@ public final class AcsCheck {
             case PCI_TO_PCIE_BRIDGE, PCIE_TO_PCI_BRIDGE, RC_EVENT_COLLECTOR -> false;
             case DOWNSTREAM_PORT, ROOT_PORT -> flagsEnabled(f, flags);
             case ENDPOINT, UPSTREAM_PORT, LEGACY_ENDPOINT, RC_INTEGRATED_ENDPOINT ->
-                    !f.multiFunction() || flagsEnabled(f, flags);
+                    !mf || flagsEnabled(f, flags);
         };
+    }
+
+    /**
+     * Linux's {@code dev->multifunction}: the header type bit, and also every function a slot
+     * scan finds after the first (pci_scan_slot sets it for fn > 0; on a bus with ARI
+     * forwarding every devfn but 0). A VF is never multifunction (virtfn_add).
+     */
+    public static boolean multifunction(Topology topology, Topology.Function f) {
+        if (f.virtualFunction()) {
+            return false;
+        }
+        if (f.multiFunction()) {
+            return true;
+        }
+        boolean ari = false;
+        if (topology != null && f.parentBridge() != null) {
+            ari = topology.function(f.parentBridge()).map(Topology.Function::ariForwardingEnabled).orElse(false);
+        }
+        return ari ? f.rid().devfn() != 0 : f.rid().function() != 0;
     }
 
     /** pci_acs_flags_enabled: no capability, not enabled; unimplemented bits count as enabled. */
@@ -97,6 +122,10 @@ public final class AcsCheck {
      * answer -ENOTTY decides. Returns -1 (no quirk), 0 or 1.
      */
     int quirk(Topology.Function f, int flags) {
+        return quirk(f, multifunction(null, f), flags);
+    }
+
+    private int quirk(Topology.Function f, boolean mf, int flags) {
         int vendor = f.vendorId();
         int device = f.deviceId();
         if ((vendor == INTEL && INTEL_MF_ENDPOINTS.contains(device))
@@ -111,7 +140,7 @@ public final class AcsCheck {
             return ctrlEnabled(flags, 0); // PCI_DEV_FLAGS_ACS_ENABLED_QUIRK is never set here
         }
         if (override.active()) {
-            return overrideQuirk(f);
+            return overrideQuirk(f, mf);
         }
         return -1;
     }
@@ -129,7 +158,7 @@ public final class AcsCheck {
     }
 
     /** The what-if patch's pcie_acs_overrides (last table entry, PCI_ANY_ID:PCI_ANY_ID). */
-    private int overrideQuirk(Topology.Function f) {
+    private int overrideQuirk(Topology.Function f, boolean mf) {
         if (!f.isExpress() || f.acs() != null) {
             return -1;
         }
@@ -139,7 +168,7 @@ public final class AcsCheck {
         return switch (f.portType()) {
             case DOWNSTREAM_PORT, ROOT_PORT -> override.downstream() ? 1 : -1;
             case ENDPOINT, UPSTREAM_PORT, LEGACY_ENDPOINT, RC_INTEGRATED_ENDPOINT ->
-                    override.multifunction() && f.multiFunction() ? 1 : -1;
+                    override.multifunction() && mf ? 1 : -1;
             default -> -1;
         };
     }

@@ -100,7 +100,7 @@ public final class IommuGroups {
         }
         for (Topology.Function b = DmaAliases.bridgeAbove(byRid, pdev); b != null;
              b = DmaAliases.bridgeAbove(byRid, b)) {
-            if (acsPathEnabled(byRid, b)) {
+            if (acsPathEnabled(topology, byRid, b)) {
                 break;
             }
             pdev = b;
@@ -118,9 +118,9 @@ public final class IommuGroups {
     }
 
     /** pci_acs_path_enabled(start, NULL, REQ_ACS_FLAGS): every device from start to the root bus. */
-    boolean acsPathEnabled(Map<RequesterId, Topology.Function> byRid, Topology.Function start) {
+    boolean acsPathEnabled(Topology topology, Map<RequesterId, Topology.Function> byRid, Topology.Function start) {
         for (Topology.Function d = start; d != null; d = DmaAliases.bridgeAbove(byRid, d)) {
-            if (!acs.enabled(d, AcsCheck.REQ_ACS_FLAGS)) {
+            if (!acs.enabled(topology, d, AcsCheck.REQ_ACS_FLAGS)) {
                 return false;
             }
             if (DmaAliases.onRootBus(d)) {
@@ -160,13 +160,13 @@ public final class IommuGroups {
 
     /** get_pci_function_alias_group. */
     private IommuGroup functionAliasGroup(Topology topology, Topology.Function pdev, BitSet devfns) {
-        if (!pdev.multiFunction() || acs.enabled(pdev, AcsCheck.REQ_ACS_FLAGS)) {
+        if (!AcsCheck.multifunction(topology, pdev) || acs.enabled(topology, pdev, AcsCheck.REQ_ACS_FLAGS)) {
             return null;
         }
         for (Topology.Function tmp : topology.functions()) {
             if (tmp.rid().equals(pdev.rid()) || tmp.rid().bus() != pdev.rid().bus()
                     || tmp.rid().device() != pdev.rid().device()
-                    || acs.enabled(tmp, AcsCheck.REQ_ACS_FLAGS)) {
+                    || acs.enabled(topology, tmp, AcsCheck.REQ_ACS_FLAGS)) {
                 continue;
             }
             IommuGroup g = aliasGroup(topology, tmp, devfns);
