@@ -15,9 +15,7 @@ import java.util.List;
 /**
  * The ACPI DMAR table as the kernel sees it (VT-d spec 8.1-8.5): header, host address width,
  * flags, and the remapping structures in table order. This is the one place the kernel model
- * learns about remapping units, so that it can switch from {@link #qemuQ35} (derived from the
- * machine's VT-d configuration, until the machine exposes real table bytes) to {@link #parse}
- * of the bytes the firmware would hand over, without touching anything else.
+ * learns about remapping units: it parses the bytes the firmware hands over ({@link #of}).
  *
  * <p>Layout (little endian):
  * <pre>
@@ -69,44 +67,12 @@ public record DmarTable(int length, int revision, String oemId, String oemTableI
     }
 
     /**
-     * The table QEMU 7.2 builds for q35 (hw/i386/acpi-build.c build_dmar_q35): "BOCHS "/"BXPC"
-     * ids, width aw-bits - 1, INTR_REMAP (and X2APIC_OPT_OUT without eim) with interrupt
-     * remapping, one DRHD at 0xfed90000 with flags 0 whose scopes are the I/O APIC (enumeration
-     * id 0, bus 0xff) and every function on pcie.0 (a bridge scope for PCI bridges, an endpoint
-     * scope otherwise) in devfn order, and an ATSR with ALL_PORTS when device-iotlb=on. Null
-     * without an IOMMU. Lengths agree with the captures (0x80 for 7 pcie.0 functions, 0x88 for 8,
-     * 0x80 for 6 plus an ATSR).
+     * The table the machine's firmware hands over ({@link Machine#dmarTable()}, the same bytes
+     * QEMU 7.2 publishes through fw_cfg), parsed; null without an IOMMU.
      */
-    public static DmarTable qemuQ35(Machine machine) {
-        IntelIommu iommu = machine.iommu();
-        if (iommu == null) {
-            return null;
-        }
-        VtdConfig c = iommu.config();
-        int flags = 0;
-        if (c.intremap()) {
-            flags |= FLAG_INTR_REMAP;
-            if (!c.eim()) {
-                flags |= FLAG_X2APIC_OPT_OUT;
-            }
-        }
-        List<Scope> scopes = new ArrayList<>();
-        scopes.add(new Scope(SCOPE_IOAPIC, 0, 0xff, List.<int[]>of(new int[] {0, 0})));
-        List<PciFunction> root = new ArrayList<>(machine.rootBus().functions());
-        root.sort(Comparator.comparingInt(f -> f.address().devfn()));
-        for (PciFunction f : root) {
-            scopes.add(new Scope(f instanceof PciBridge ? SCOPE_BRIDGE : SCOPE_ENDPOINT, 0, 0,
-                    List.<int[]>of(new int[] {f.address().device(), f.address().function()})));
-        }
-        List<Structure> structures = new ArrayList<>();
-        structures.add(new Structure(TYPE_DRHD, 16 + 8 * scopes.size(), 0, 0, IntelIommu.DEFAULT_BASE, 0,
-                List.copyOf(scopes)));
-        if (c.deviceIotlb()) {
-            structures.add(new Structure(TYPE_ATSR, 8, ATSR_ALL_PORTS, 0, 0, 0, List.of()));
-        }
-        int length = HEADER_SIZE + structures.stream().mapToInt(Structure::length).sum();
-        return new DmarTable(length, 1, "BOCHS", "BXPC", 1, "BXPC", 1, c.awBits() - 1, flags,
-                List.copyOf(structures));
+    public static DmarTable of(Machine machine) {
+        byte[] bytes = machine.dmarTable();
+        return bytes == null ? null : parse(bytes);
     }
 
     /** Parses DMAR table bytes (as firmware publishes them). Malformed input: IllegalArgumentException. */

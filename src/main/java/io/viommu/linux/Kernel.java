@@ -69,7 +69,7 @@ public final class Kernel {
         this.machine = machine;
         this.cmdline = cmdline;
         this.config = config;
-        this.dmar = DmarTable.qemuQ35(machine);
+        this.dmar = DmarTable.of(machine);
         this.groups = new IommuGroups(new AcsCheck(cmdline.acsOverride()));
     }
 
