@@ -52,6 +52,7 @@ public final class DriverCore {
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
     private long generation;
+    private IommuUnit iommuUnit;
 
     /**
      * A kernel over an enumerated hierarchy: adds every function of {@code rescan.get()} as Linux
@@ -81,7 +82,30 @@ public final class DriverCore {
      */
     public static DriverCore boot(Machine machine, Function<Topology, IommuGroupView> groups) {
         machine.enumerate();
-        return new DriverCore(machine.configAccess(), machine::topology, groups);
+        DriverCore core = new DriverCore(machine.configAccess(), machine::topology, groups);
+        var vtd = machine.iommu();
+        if (vtd != null && !core.groups.groups().isEmpty()) {
+            // A translating kernel (groups exist) registered the unit; read its identity registers.
+            core.setIommuUnit(new IommuUnit("dmar0", io.viommu.vtd.IntelIommu.DEFAULT_BASE,
+                    (int) vtd.load(VER_REG, 4), vtd.load(CAP_REG, 8), vtd.load(ECAP_REG, 8)));
+        }
+        return core;
+    }
+
+    /** VT-d register offsets read at boot (VT-d 3.4 section 11.4): VER, CAP, ECAP. */
+    private static final int VER_REG = 0x00;
+    private static final int CAP_REG = 0x08;
+    private static final int ECAP_REG = 0x10;
+
+    /** The registered DMAR unit, or null (no IOMMU, or the kernel did not enable it). */
+    public IommuUnit iommuUnit() {
+        return iommuUnit;
+    }
+
+    /** Sets (or with null removes) the DMAR unit sysfs shows under /sys/class/iommu. */
+    public void setIommuUnit(IommuUnit unit) {
+        this.iommuUnit = unit;
+        generation++;
     }
 
     // ---------------------------------------------------------------- queries

@@ -119,6 +119,35 @@ final class PciSysfsLayout {
         for (int g : core.groups().groups()) {
             group(g);
         }
+        if (core.iommuUnit() != null) {
+            iommuUnit(core.iommuUnit());
+        }
+    }
+
+    /**
+     * /sys/devices/virtual/iommu/NAME with intel-iommu/{version,address,cap,ecap,domains_supported}
+     * (intel/iommu.c's attribute group) and devices/ links to every translated device; the
+     * /sys/class/iommu/NAME link; an "iommu" link in each such device. (domains_used is not
+     * shown: the model does not track domain ids yet.)
+     */
+    private void iommuUnit(io.viommu.linux.driver.IommuUnit u) {
+        String p = "/sys/devices/virtual/iommu/" + u.name();
+        SysfsNode.Dir d = mkdirs(p);
+        SysfsNode.Dir intel = mkdirs(p + "/intel-iommu");
+        intel.children.put("version", SysfsNode.Attr.ro(() -> ((u.version() >> 4) & 0xf) + ":" + (u.version() & 0xf) + "\n"));
+        intel.children.put("address", SysfsNode.Attr.ro(() -> Long.toHexString(u.regBase()) + "\n"));
+        intel.children.put("cap", SysfsNode.Attr.ro(() -> Long.toHexString(u.cap()) + "\n"));
+        intel.children.put("ecap", SysfsNode.Attr.ro(() -> Long.toHexString(u.ecap()) + "\n"));
+        intel.children.put("domains_supported", SysfsNode.Attr.ro(() -> u.domainsSupported() + "\n"));
+        SysfsNode.Dir devs = mkdirs(p + "/devices");
+        d.children.put("uevent", SysfsNode.Attr.rw(() -> "", PciSysfsLayout::ueventStore));
+        put("/sys/class/iommu", u.name(), new SysfsNode.Link(p));
+        for (PciDevice dev : core.devices()) {
+            if (core.groupOf(dev).isPresent()) {
+                devs.children.put(dev.name(), new SysfsNode.Link(devicePath(dev)));
+                mkdirs(devicePath(dev)).children.put("iommu", new SysfsNode.Link(p));
+            }
+        }
     }
 
     // ---------------------------------------------------------------- devices

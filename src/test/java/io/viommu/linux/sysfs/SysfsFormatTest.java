@@ -140,4 +140,18 @@ class SysfsFormatTest {
         assertThat(sys.list("/sys/devices/pci0000:00").orElseThrow())
                 .containsExactly("0000:00:00.0", "0000:00:01.0", "0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.3");
     }
+
+    @Test
+    void theDmarUnitAppearsUnderClassIommuWithIntelAttributesAndDeviceLinks() throws Exception {
+        SysfsTree sys = Machines.nvme();
+        assertThat(sys.readlink("/sys/class/iommu/dmar0")).contains("../../devices/virtual/iommu/dmar0");
+        assertThat(sys.read("/sys/class/iommu/dmar0/intel-iommu/address").text()).isEqualTo("fed90000\n");
+        assertThat(sys.read("/sys/class/iommu/dmar0/intel-iommu/version").text()).isEqualTo("1:0\n");
+        assertThat(sys.read("/sys/class/iommu/dmar0/intel-iommu/cap").text()).matches("[0-9a-f]+\n");
+        assertThat(sys.readlink(PF + "iommu")).contains("../../../virtual/iommu/dmar0");
+        assertThat(sys.list("/sys/class/iommu/dmar0/devices").orElseThrow()).contains("0000:01:00.0", "0000:00:1f.3");
+        SysfsTree noIommu = SysfsTree.boot(io.viommu.machine.Machine.fromCommandLine(java.util.List.of("-nodefaults"),
+                io.viommu.machine.MachineLog.SILENT), t -> io.viommu.linux.driver.StaticGroupView.onePerDevice(t, "DMA"));
+        assertThat(noIommu.list("/sys/class").isPresent()).isFalse();
+    }
 }
