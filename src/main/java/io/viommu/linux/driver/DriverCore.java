@@ -64,7 +64,7 @@ public final class DriverCore {
         this.rescan = rescan;
         Topology t = rescan.get();
         for (Topology.Function f : t.functions()) {
-            configureAri(f); // pci_configure_ari, before the bus below is scanned
+            configureAri(t, f); // pci_configure_ari, before the bus below is scanned
         }
         this.topology = rescan.get();
         this.groups = groups.apply(topology);
@@ -754,12 +754,12 @@ public final class DriverCore {
      * forwarding, sets the port's ARI Forwarding Enable when the device has the ARI capability
      * and clears it otherwise.
      */
-    private void configureAri(Topology.Function f) {
+    private void configureAri(Topology t, Topology.Function f) {
         if (!f.isExpress() || f.rid().devfn() != 0 || f.parentBridge() == null || f.virtualFunction()) {
             return;
         }
         RequesterId bridge = f.parentBridge();
-        Topology.Function b = rescan.get().function(bridge).orElse(null);
+        Topology.Function b = t.function(bridge).orElse(null);
         if (b == null || !b.ariForwardingSupported()) {
             return;
         }
