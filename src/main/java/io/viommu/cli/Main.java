@@ -6,7 +6,8 @@ import picocli.CommandLine.Command;
 /** The {@code viommu} command. Exit codes: 0 ok, 1 failure, 2 usage. */
 @Command(name = "viommu", mixinStandardHelpOptions = true, version = "viommu 0.1",
         description = "A model of Intel VT-d and PCI device assignment, held against QEMU and Linux.",
-        subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class})
+        subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class,
+                HostCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
