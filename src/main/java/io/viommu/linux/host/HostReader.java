@@ -255,14 +255,22 @@ public final class HostReader {
                 .map(l -> l.split("\\s+")).filter(f -> f.length > 2 && f[1].equals("/")).map(f -> f[0])
                 .reduce((x, y) -> y).orElse("");
         List<String> rootDisks = rootDisks(fs, rootDev);
+        // The disk holding the root partition: its device path is a prefix of the partition's.
+        List<Path> rootPaths = rootDisks.stream().flatMap(n -> fs.resolveLink(CLASS_BLOCK.resolve(n)).stream()).toList();
         for (String blk : fs.list(CLASS_BLOCK)) {
             Path link = CLASS_BLOCK.resolve(blk);
             boolean partition = fs.exists(link.resolve("partition"));
-            Optional<PciAddress> owner = lastPci(fs.resolveLink(link));
+            Optional<Path> path = fs.resolveLink(link);
+            Optional<PciAddress> owner = lastPci(path);
             if (owner.isEmpty()) {
                 continue;
             }
-            if (rootDisks.contains(blk)) {
+            boolean holdsRoot = rootDisks.contains(blk)
+                    || (!partition && path.isPresent() && rootPaths.stream().anyMatch(r -> r.startsWith(path.get())));
+            if (holdsRoot && partition) {
+                continue; // reported once, on its disk
+            }
+            if (holdsRoot) {
                 uses.computeIfAbsent(owner.get(), k -> new ArrayList<>()).add("root filesystem (" + rootDev + ")");
             } else if (!partition) {
                 uses.computeIfAbsent(owner.get(), k -> new ArrayList<>()).add("disk " + blk);

@@ -47,8 +47,8 @@ public final class HostReportText {
                 sb.append(String.format("    RMRR 0x%x-0x%x %s%n", u.base(), u.limit(), String.join(", ", u.scopes())));
             }
             for (DmarTable.Atsr u : d.atsrs()) {
-                sb.append(String.format("    ATSR segment %d%s %s%n", u.segment(), u.allPorts() ? " ALL_PORTS" : "",
-                        String.join(", ", u.scopes())));
+                sb.append(String.format("    ATSR segment %d%s%s%n", u.segment(), u.allPorts() ? " ALL_PORTS" : "",
+                        u.scopes().isEmpty() ? "" : " " + String.join(", ", u.scopes())));
             }
         }
         for (Unit u : io.units()) {

@@ -191,9 +191,12 @@ public final class HostSnapshotWriter {
         }
     }
 
+    /** A directory whose existence matters even when empty; .keep lets git and zip keep it. */
     private void mkdir(Path hostPath) {
         try {
-            Files.createDirectories(inDest(src.realPath(hostPath).orElse(hostPath)));
+            Path at = inDest(src.realPath(hostPath).orElse(hostPath));
+            Files.createDirectories(at);
+            Files.write(at.resolve(".keep"), new byte[0]);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }

@@ -18,7 +18,9 @@ import java.util.stream.Stream;
  * at {@code DIR} instead of escaping to the machine that reads the tree. A link that climbs above
  * the root stops at the root, as {@code ..} does at {@code /}.
  *
- * <p>Conventions of saved trees (documented in docs/host-scan.md): a present but empty ACPI table
+ * <p>Conventions of saved trees (documented in docs/host-scan.md): names starting with a dot are not
+ * listed (an empty directory such as {@code sys/kernel/iommu_groups} carries a {@code .keep} file so
+ * that git keeps it, and its existence matters); a present but empty ACPI table
  * file means "present on the host but unreadable when saved"; a regular file under {@code dev/}
  * stands for a device node that existed.
  */
@@ -110,7 +112,8 @@ public final class SavedTree implements HostFiles {
     public List<String> list(Path path) {
         return locate(path).filter(Files::isDirectory).map(p -> {
             try (Stream<Path> s = Files.list(p)) {
-                return s.map(c -> c.getFileName().toString()).sorted().toList();
+                // sysfs has no dot-files; a saved tree may carry .keep files so that git keeps empty directories.
+                return s.map(c -> c.getFileName().toString()).filter(n -> !n.startsWith(".")).sorted().toList();
             } catch (IOException e) {
                 return List.<String>of();
             }
