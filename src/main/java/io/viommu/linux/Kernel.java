@@ -359,8 +359,8 @@ public final class Kernel {
 
     /**
      * Writes what tools read from a running guest below {@code dir}, laid out like its root file
-     * system: {@code dir/sys/...} ({@link SysfsTree#exportTo}) and the /proc files of
-     * {@link #procFiles()}. {@code viommu host scan --sysfs dir} reads it as it reads a real host.
+     * system: {@code dir/sys/...} ({@link SysfsTree#exportTo}) and the files of {@link #procFiles()}.
+     * {@code viommu host scan --sysfs dir} reads it as it reads a real host.
      */
     public void exportTo(Path dir) throws IOException {
         sysfs.exportTo(dir);
@@ -372,13 +372,17 @@ public final class Kernel {
     }
 
     /**
-     * /proc/cmdline (the -append text: QEMU's direct kernel boot passes it unchanged) and a minimal
-     * /proc/cpuinfo ({@link GuestCpu}).
+     * The files outside /sys that host tools read, by absolute path: /proc/cmdline (the -append
+     * text: QEMU's direct kernel boot passes it unchanged), a minimal /proc/cpuinfo
+     * ({@link GuestCpu}), /proc/sys/kernel/osrelease and the kernel's /boot/config-RELEASE
+     * ({@link KernelConfig#dotConfig}).
      */
     public Map<String, String> procFiles() {
         Map<String, String> out = new LinkedHashMap<>();
         out.put("/proc/cmdline", cmdline.text() + "\n");
         out.put("/proc/cpuinfo", GuestCpu.of(machine).cpuinfo());
+        out.put("/proc/sys/kernel/osrelease", config.release() + "\n");
+        out.put("/boot/config-" + config.release(), config.dotConfig());
         return out;
     }
 

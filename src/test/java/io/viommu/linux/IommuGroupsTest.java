@@ -7,7 +7,6 @@ import io.viommu.machine.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.RequesterId;
-import io.viommu.pci.SriovCapability;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -220,7 +219,6 @@ class IommuGroupsTest {
         assertThat(new AcsCheck(k.commandLine().acsOverride()).quirk(rp, AcsCheck.REQ_ACS_FLAGS)).isEqualTo(-1);
     }
 
-    /** What the PF driver does through sriov_numvfs: NumVFs, then VF Enable and VF MSE. */
     /** pci_enable_sriov on the PF through the kernel's driver core (as a PF driver would call it). */
     static void enableVfs(Kernel k, String pf, int n) {
         assertThat(k.drivers().enableSriov(k.drivers().device("0000:" + pf).orElseThrow(), n)).isZero();
