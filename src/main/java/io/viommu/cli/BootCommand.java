@@ -62,7 +62,7 @@ public final class BootCommand implements Callable<Integer> {
             m = Machine.fromCommandLine(qemuArgs, MachineLog.SILENT);
             k = Kernel.boot(m);
         } catch (MachineConfigException e) {
-            System.err.println("viommu boot: " + e.getMessage());
+            System.err.println(e.getMessage()); // QEMU's own text, "qemu-system-x86_64: -device ...: ..."
             return 1;
         } catch (RuntimeException e) {
             // A model bug must not end as a stack trace: say what failed and on which arguments.
