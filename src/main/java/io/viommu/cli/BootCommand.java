@@ -5,12 +5,17 @@ import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineConfigException;
 import io.viommu.machine.MachineLog;
+import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Callable;
+import java.util.stream.Stream;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /** {@code viommu boot [QEMU arguments]}: a Linux 6.1 guest's IOMMU boot on that machine. */
@@ -28,28 +33,68 @@ import picocli.CommandLine.Parameters;
             "iommu=pt|nopt|off, iommu.strict=0|1, iommu.passthrough=0|1,",
             "intremap=off, and the labelled out-of-tree what-if",
             "pcie_acs_override=downstream|multifunction|id:vvvv:dddd.",
-            "Exit status: 0 ok, 1 when QEMU would refuse the arguments."},
+            "With --sysfs-export DIR the booted guest's /sys and /proc subset is",
+            "written to DIR, so that `viommu host scan --sysfs DIR` answers what",
+            "could be passed through inside that guest.",
+            "Exit status: 0 ok, 1 when QEMU would refuse the arguments or DIR",
+            "cannot be written, 2 usage error (e.g. DIR exists and is not empty)."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class BootCommand implements Callable<Integer> {
     @Parameters(arity = "0..*", paramLabel = "QEMU_ARG",
             description = "QEMU command-line arguments (options starting with '-' included).")
     List<String> qemuArgs = new ArrayList<>();
 
+    @Option(names = "--sysfs-export", paramLabel = "DIR",
+            description = "Also write the guest's /sys and /proc subset (what `host scan` reads) to DIR,"
+                    + " a new or empty directory.")
+    Path export;
+
     @Override
     public Integer call() {
-        PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
-                StandardCharsets.UTF_8);
+        PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
+        if (export != null && Files.exists(export) && !emptyDirectory(export)) {
+            System.err.println("viommu boot: --sysfs-export " + export + ": exists and is not an empty directory");
+            return 2;
+        }
         Machine m;
+        Kernel k;
         try {
             m = Machine.fromCommandLine(qemuArgs, MachineLog.SILENT);
+            k = Kernel.boot(m);
         } catch (MachineConfigException e) {
-            System.err.println(e.getMessage());
+            System.err.println(e.getMessage()); // QEMU's own text, "qemu-system-x86_64: -device ...: ..."
+            return 1;
+        } catch (RuntimeException e) {
+            // A model bug must not end as a stack trace: say what failed and on which arguments.
+            System.err.println("viommu boot: cannot model this machine (" + e + "); arguments: "
+                    + String.join(" ", qemuArgs));
             return 1;
         }
-        for (String line : BootReport.lines(qemuArgs, Kernel.boot(m))) {
+        for (String line : BootReport.lines(qemuArgs, k)) {
             out.println(line);
         }
         out.flush();
+        if (export != null) {
+            try {
+                k.exportTo(export);
+            } catch (IOException | RuntimeException e) {
+                System.err.println("viommu boot: cannot write " + export + ": " + e.getMessage());
+                return 1;
+            }
+            System.err.println("viommu boot: guest /sys and /proc written to " + export
+                    + "; scan it with: viommu host scan --sysfs " + export);
+        }
         return 0;
+    }
+
+    private static boolean emptyDirectory(Path d) {
+        if (!Files.isDirectory(d)) {
+            return false;
+        }
+        try (Stream<Path> s = Files.list(d)) {
+            return s.findAny().isEmpty();
+        } catch (IOException e) {
+            return false;
+        }
     }
 }

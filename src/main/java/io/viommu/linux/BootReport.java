@@ -5,6 +5,7 @@ import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
+import java.util.regex.Pattern;
 
 /**
  * The boot report in the format of the real-Linux captures (../shared/fixtures/linux):
@@ -12,7 +13,7 @@ import java.util.List;
  *  === QEMU qemu-system-x86_64 ARGS
  *  === LAB BEGIN
  *  === CMDLINE kernel command line
- *  === DMESG           the IOMMU lines (what `dmesg | grep -E 'DMAR|IOMMU|iommu|...'` keeps)
+ *  === DMESG           the kernel log's IOMMU lines (what `dmesg | grep -E 'DMAR|IOMMU|iommu|...'` keeps)
  *  [    0.000000] ...  timestamps are placeholders; the ACPI DMAR address is viommu's choice
  *  === DEVICES
  *  DEV bdf vendor device class group=N driver=D   (ls order; group=- when the device has none)
@@ -26,6 +27,8 @@ import java.util.List;
 public final class BootReport {
     /** Placeholder timestamp: tests and readers compare lines without it. */
     public static final String TIMESTAMP = "[    0.000000] ";
+    /** The captures' filter: {@code dmesg | grep -E 'DMAR|IOMMU|iommu|Interrupt remapping|x2apic'}. */
+    public static final Pattern DMESG_GREP = Pattern.compile("DMAR|IOMMU|iommu|Interrupt remapping|x2apic");
 
     private BootReport() {
     }
@@ -45,7 +48,7 @@ public final class BootReport {
                     + " lines are missing (Linux 6.1 under TCG panics with it; use intremap=off)");
         }
         out.add("=== DMESG");
-        for (String l : k.dmesg()) {
+        for (String l : dmesgLines(k)) {
             out.add(TIMESTAMP + l);
         }
         out.add("=== DEVICES");
@@ -54,6 +57,11 @@ public final class BootReport {
         out.addAll(groupLines(k));
         out.add("=== LAB END");
         return out;
+    }
+
+    /** The kernel log's lines the captures' grep keeps ({@link #DMESG_GREP}), without timestamps. */
+    public static List<String> dmesgLines(Kernel k) {
+        return k.dmesg().stream().filter(l -> DMESG_GREP.matcher(l).find()).toList();
     }
 
     /** DEV lines, in the order {@code /sys/bus/pci/devices/*} lists them. */

@@ -1,27 +1,37 @@
 package io.viommu.linux;
 
+import io.viommu.linux.driver.DriverCore;
+import io.viommu.linux.driver.IommuUnit;
+import io.viommu.linux.driver.KernelLog;
+import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.machine.Machine;
-import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdRegisters;
-import java.util.ArrayList;
-import java.util.Collections;
-import java.util.HashMap;
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 
 /**
- * A Linux 6.1 guest booted on a {@link Machine}, as far as the IOMMU stack goes: the kernel
- * command line, the DMAR table, PCI enumeration with ACS enabled, the intel-iommu driver's
- * initialisation (what it prints, from the unit's real VER/CAP/ECAP read over MMIO) and the
- * IOMMU groups with their default domain types.
+ * A Linux 6.1 guest booted on a {@link Machine}: the kernel command line, the DMAR table, PCI
+ * enumeration with ACS enabled, the PCI driver core ({@link DriverCore}: devices, drivers,
+ * binding, SR-IOV), the intel-iommu driver's initialisation (what it prints, from the unit's real
+ * VER/CAP/ECAP read over MMIO), the IOMMU groups with their default domain types, and sysfs
+ * ({@link SysfsTree}) over all of it. This is the one boot path of the kernel model.
  *
- * <p>Usage: {@code Kernel k = Kernel.boot(machine);} then {@link #groups()},
- * {@link #topology()}, {@link #dmesg()}; devices that appear later (SR-IOV VFs) go through
- * {@link #probeDevice} and {@link #releaseDevice}.
+ * <p>Usage: {@code Kernel k = Kernel.boot(machine);} then {@link #groups()}, {@link #drivers()}
+ * (modules, binding, SR-IOV), {@link #sysfs()} (the file interface), {@link #topology()},
+ * {@link #dmesg()}, {@link #exportTo} (the guest's /sys and /proc as files). Devices that appear
+ * later (SR-IOV VFs, enabled through {@code sriov_numvfs}) are added by the driver core, which
+ * hands them to this kernel's group code ({@link KernelGroupView}: iommu_probe_device /
+ * iommu_release_device).
  *
  * <p>Boot order modelled (init/main.c, arch/x86, drivers/iommu):
  * <ol>
@@ -32,15 +42,19 @@ import java.util.Optional;
  * <li>APIC setup: IRQ remapping prepare parses the DMAR table (its lines print here) unless
  *     intremap=off, in which case intel_iommu_init parses it;</li>
  * <li>PCI enumeration (SeaBIOS numbered the buses): pci_acs_init enables SV|RR|CR|UF where
- *     advertised, if ACS was requested;</li>
+ *     advertised, if ACS was requested; the driver core adds every function (ARI, SR-IOV init,
+ *     reset methods);</li>
  * <li>iommu_subsys_init: "iommu: Default domain type", "DMA domain TLB invalidation policy";</li>
  * <li>intel_iommu_init: stop if iommu=off or VT-d disabled; "No RMRR/ATSR/SATC found",
  *     per unit "Using Queued invalidation", "VT-d Scalable Mode not enabled, no PASID
  *     allocation" (caching mode without scalable mode), "IOMMU batching disallowed due to
  *     virtualization" (caching mode with second-level tables: strict), then
  *     iommu_device_register probes every PCI device in enumeration order ("Adding to iommu
- *     group N"), then "Intel(R) Virtualization Technology for Directed I/O".</li>
+ *     group N"), then "Intel(R) Virtualization Technology for Directed I/O";</li>
+ * <li>device_initcall: the built-in pcieport driver binds the PCIe ports.</li>
  * </ol>
+ * Everything is logged to one {@link KernelLog}: boot lines and, later, the driver core's and the
+ * drivers' messages.
  * Interrupt remapping (ECAP.IR, QEMU's intremap=on) is not modelled: Linux 6.1 under TCG panics
  * with it (see the fixtures' README), so there is no ground truth for its lines.
  */
@@ -48,17 +62,18 @@ public final class Kernel {
     /** Linux's pr_fmt prefixes. */
     static final String DMAR = "DMAR: ";
     static final String IOMMU = "iommu: ";
-    /** The pcieport driver is built in and binds to these port types (pcie_portdrv_probe). */
-    public static final String PCIEPORT = "pcieport";
 
     private final Machine machine;
     private final KernelConfig config;
     private final KernelCommandLine cmdline;
     private final DmarTable dmar;
-    private final List<String> dmesg = new ArrayList<>();
+    private final KernelLog log = new KernelLog();
     private final IommuGroups groups;
-    private final Map<RequesterId, String> drivers = new HashMap<>();
-    private Topology topology;
+    private DriverCore drivers;
+    private SysfsTree sysfs;
+    private boolean detected;
+    private boolean dmarDisabled;
+    private boolean dmarParsed;
     private boolean acsRequested;
     private boolean driverActive;
     private DomainType defaultType;
@@ -86,79 +101,52 @@ public final class Kernel {
     }
 
     private void run() {
-        // setup_arch
-        dmesg.add("Command line: " + cmdline.text());
-        dmesg.addAll(cmdline.earlyMessages());
+        setupArch();
+        startKernel();
+        if (detected && !cmdline.interruptRemappingOff()) {
+            parseDmarTable(); // APIC setup: IRQ remapping prepare reads the table first
+        }
+        pciSubsysInit();
+        iommuSubsysInit();
+        intelIommuInit();
+        drivers.registerBuiltinDrivers();
+        sysfs = new SysfsTree(drivers, acpiTables());
+    }
+
+    private void printk(String text) {
+        log.info(text);
+    }
+
+    /** setup_arch: the command line, early parameters, the ACPI table list, detect_intel_iommu. */
+    private void setupArch() {
+        printk("Command line: " + cmdline.text());
+        cmdline.earlyMessages().forEach(this::printk);
         if (dmar != null) {
             long at = acpiTableAddress();
-            dmesg.add(dmar.acpiLine(at));
-            dmesg.add(dmar.reserveLine(at));
+            printk(dmar.acpiLine(at));
+            printk(dmar.reserveLine(at));
         }
-        boolean dmarDisabled = cmdline.dmarDisabled(config);
-        boolean detected = dmar != null && !dmar.of(DmarTable.TYPE_DRHD).isEmpty();
-        acsRequested = detected && !cmdline.noIommu() && !dmarDisabled;
-        // start_kernel
-        dmesg.add("Kernel command line: " + cmdline.text());
-        dmesg.addAll(cmdline.setupMessages());
-        boolean parsedEarly = false;
-        if (detected && !cmdline.interruptRemappingOff()) {
-            parseDmarTable();
-            parsedEarly = true;
-        }
-        // PCI enumeration (subsys_initcall acpi_pci_root): firmware numbering, then pci_acs_init
-        topology = machine.enumerate();
+        dmarDisabled = cmdline.dmarDisabled(config);
+        detected = dmar != null && !dmar.of(DmarTable.TYPE_DRHD).isEmpty();
+        acsRequested = detected && !cmdline.noIommu() && !dmarDisabled; // pci_request_acs
+    }
+
+    /** start_kernel: the command line again and the __setup handlers (intel_iommu=). */
+    private void startKernel() {
+        printk("Kernel command line: " + cmdline.text());
+        cmdline.setupMessages().forEach(this::printk);
+    }
+
+    /**
+     * subsys_initcall acpi_pci_root: Linux walks the hierarchy SeaBIOS numbered; pci_acs_init
+     * enables ACS where requested; the driver core adds every function.
+     */
+    private void pciSubsysInit() {
+        Topology t = machine.enumerate();
         if (acsRequested) {
-            AcsCheck.enableAcs(machine.configAccess(), topology);
-            topology = machine.topology();
+            AcsCheck.enableAcs(machine.configAccess(), t);
         }
-        for (Topology.Function f : topology.functions()) {
-            if (isPciePort(f)) {
-                drivers.put(f.rid(), PCIEPORT);
-            }
-        }
-        iommuSubsysInit();
-        if (!detected) {
-            return;
-        }
-        // intel_iommu_init
-        if (!parsedEarly) {
-            parseDmarTable();
-        }
-        if (cmdline.noIommu() || dmarDisabled) {
-            return;
-        }
-        if (dmar.of(DmarTable.TYPE_RMRR).isEmpty()) {
-            dmesg.add(DMAR + "No RMRR found");
-        }
-        if (dmar.of(DmarTable.TYPE_ATSR).isEmpty()) {
-            dmesg.add(DMAR + "No ATSR found");
-        }
-        if (dmar.of(DmarTable.TYPE_SATC).isEmpty()) {
-            dmesg.add(DMAR + "No SATC found");
-        }
-        IntelIommu unit = machine.iommu();
-        long cap = unit.load(VtdRegisters.CAP, 8);
-        long ecap = unit.load(VtdRegisters.ECAP, 8);
-        boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
-        // init_dmars: intel_iommu_init_qi, then register_pasid_allocator
-        dmesg.add(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
-        if (VtdBits.cachingMode(cap) && !sm) {
-            dmesg.add(DMAR + "VT-d Scalable Mode not enabled, no PASID allocation");
-        }
-        gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
-        // intel_iommu_init: CM with second-level tables forces strict invalidation
-        if (VtdBits.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
-            dmesg.add(DMAR + "IOMMU batching disallowed due to virtualization");
-            strict = true;
-            if (defaultType == DomainType.DMA_FQ) {
-                defaultType = DomainType.DMA;
-            }
-        }
-        driverActive = true;
-        for (Topology.Function f : topology.functions()) {
-            probeDevice(f);
-        }
-        dmesg.add(DMAR + "Intel(R) Virtualization Technology for Directed I/O");
+        drivers = new DriverCore(machine.configAccess(), machine::topology, new KernelGroupView(this), log);
     }
 
     /** first_level_by_default(IOMMU_DOMAIN_DMA) in 6.1.y. */
@@ -184,74 +172,127 @@ public final class Kernel {
         if (defaultType != DomainType.IDENTITY && !strict) {
             defaultType = DomainType.DMA_FQ;
         }
-        dmesg.add(IOMMU + "Default domain type: " + defaultType.bootName() + " "
+        printk(IOMMU + "Default domain type: " + defaultType.bootName() + " "
                 + (requested != null ? "(set via kernel command line)" : ""));
         if (defaultType != DomainType.IDENTITY) {
-            dmesg.add(IOMMU + "DMA domain TLB invalidation policy: " + (strict ? "strict" : "lazy") + " mode "
+            printk(IOMMU + "DMA domain TLB invalidation policy: " + (strict ? "strict" : "lazy") + " mode "
                     + (s != null ? "(set via kernel command line)" : ""));
         }
     }
 
+    /**
+     * intel_iommu_init (from pci_iommu_init, a rootfs_initcall): nothing without a DRHD, with
+     * iommu=off or VT-d disabled; else the table's remaining lines, init_dmars, the unit's sysfs
+     * registration and iommu_device_register, which probes every PCI device into its group.
+     */
+    private void intelIommuInit() {
+        if (!detected) {
+            return;
+        }
+        if (!dmarParsed) {
+            parseDmarTable();
+        }
+        if (cmdline.noIommu() || dmarDisabled) {
+            return;
+        }
+        if (dmar.of(DmarTable.TYPE_RMRR).isEmpty()) {
+            printk(DMAR + "No RMRR found");
+        }
+        if (dmar.of(DmarTable.TYPE_ATSR).isEmpty()) {
+            printk(DMAR + "No ATSR found");
+        }
+        if (dmar.of(DmarTable.TYPE_SATC).isEmpty()) {
+            printk(DMAR + "No SATC found");
+        }
+        IntelIommu unit = machine.iommu();
+        long cap = unit.load(VtdRegisters.CAP, 8);
+        long ecap = unit.load(VtdRegisters.ECAP, 8);
+        boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
+        // init_dmars: intel_iommu_init_qi, then register_pasid_allocator
+        printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
+        if (VtdBits.cachingMode(cap) && !sm) {
+            printk(DMAR + "VT-d Scalable Mode not enabled, no PASID allocation");
+        }
+        gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
+        // intel_iommu_init: CM with second-level tables forces strict invalidation
+        if (VtdBits.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
+            printk(DMAR + "IOMMU batching disallowed due to virtualization");
+            strict = true;
+            if (defaultType == DomainType.DMA_FQ) {
+                defaultType = DomainType.DMA;
+            }
+        }
+        // iommu_device_sysfs_add: /sys/class/iommu/dmar0 with the unit's identity registers
+        long base = dmar.of(DmarTable.TYPE_DRHD).get(0).a();
+        drivers.setIommuUnit(new IommuUnit("dmar0", base, (int) unit.load(VtdRegisters.VER, 4), cap, ecap));
+        driverActive = true;
+        for (Topology.Function f : topology().functions()) {
+            probeDevice(topology(), f);
+        }
+        printk(DMAR + "Intel(R) Virtualization Technology for Directed I/O");
+    }
+
     /** parse_dmar_table: printing each structure, and alloc_iommu's line for each DRHD. */
     private void parseDmarTable() {
-        dmesg.add(DMAR + "Host address width " + (dmar.hostAddressWidth() + 1));
+        dmarParsed = true;
+        printk(DMAR + "Host address width " + (dmar.hostAddressWidth() + 1));
         int unit = 0;
         for (DmarTable.Structure s : dmar.structures()) {
             switch (s.type()) {
                 case DmarTable.TYPE_DRHD -> {
-                    dmesg.add(DMAR + String.format("DRHD base: %#016x flags: 0x%x", s.a(), s.flags()));
+                    printk(DMAR + String.format("DRHD base: %#016x flags: 0x%x", s.a(), s.flags()));
                     IntelIommu iommu = machine.iommu();
                     long ver = iommu.load(VtdRegisters.VER, 4);
-                    dmesg.add(DMAR + String.format("dmar%d: reg_base_addr %x ver %d:%d cap %x ecap %x", unit++,
+                    printk(DMAR + String.format("dmar%d: reg_base_addr %x ver %d:%d cap %x ecap %x", unit++,
                             s.a(), (ver >> 4) & 0xf, ver & 0xf, iommu.load(VtdRegisters.CAP, 8),
                             iommu.load(VtdRegisters.ECAP, 8)));
                 }
-                case DmarTable.TYPE_RMRR -> dmesg.add(DMAR + String.format("RMRR base: %#016x end: %#016x", s.a(), s.b()));
-                case DmarTable.TYPE_ATSR -> dmesg.add(DMAR + String.format("ATSR flags: 0x%x", s.flags()));
-                case DmarTable.TYPE_SATC -> dmesg.add(DMAR + String.format("SATC flags: 0x%x", s.flags()));
+                case DmarTable.TYPE_RMRR -> printk(DMAR + String.format("RMRR base: %#016x end: %#016x", s.a(), s.b()));
+                case DmarTable.TYPE_ATSR -> printk(DMAR + String.format("ATSR flags: 0x%x", s.flags()));
+                case DmarTable.TYPE_SATC -> printk(DMAR + String.format("SATC flags: 0x%x", s.flags()));
                 default -> { }
             }
         }
     }
 
+    // ---- IOMMU group membership (iommu_probe_device / iommu_release_device) ----
+
     /**
      * iommu_probe_device for a device the IOMMU covers: its group (pci_device_group), the
      * "Adding to iommu group" line, and the group's default domain when it has none yet.
-     * Returns empty when the VT-d driver is not active or no DRHD covers the device.
+     * Returns empty when the VT-d driver is not active or no DRHD covers the device. Called at
+     * boot for every function and by the driver core (through {@link KernelGroupView}) for
+     * functions added later.
      */
-    public Optional<IommuGroup> probeDevice(Topology.Function f) {
-        if (!driverActive || !covered(f)) {
+    Optional<IommuGroup> probeDevice(Topology topology, Topology.Function f) {
+        if (!driverActive || !covered(topology, f)) {
             return Optional.empty();
         }
         boolean known = groups.groupOf(f.rid()).isPresent();
         IommuGroup g = groups.add(topology, f);
         if (!known) {
-            dmesg.add("pci " + f.bdf() + ": Adding to iommu group " + g.id());
+            printk("pci " + f.bdf() + ": Adding to iommu group " + g.id()); // iommu_group_add_device
         }
         if (g.defaultDomain() == null) {
-            g.setDefaultDomain(defaultDomainFor(g));
+            g.setDefaultDomain(defaultDomainFor(topology, g));
         }
         return Optional.of(g);
     }
 
-    /** Re-reads the hierarchy (after VFs were enabled or disabled) and probes new devices. */
-    public void rescan() {
-        topology = machine.topology();
-        for (Topology.Function f : topology.functions()) {
-            probeDevice(f);
+    /** iommu_release_device: the device leaves its group ("Removing from iommu group N"). */
+    void releaseDevice(RequesterId rid) {
+        Optional<IommuGroup> g = groups.groupOf(rid);
+        if (g.isPresent()) {
+            printk("pci 0000:" + rid + ": Removing from iommu group " + g.get().id());
+            groups.remove(rid);
         }
-    }
-
-    /** iommu_release_device. */
-    public void releaseDevice(RequesterId rid) {
-        groups.remove(rid);
     }
 
     /**
      * probe_alloc_default_domain: a member's own requirement (device_def_domain_type: identity
      * for display-class devices when intel_iommu=igfx_off) else iommu_def_domain_type.
      */
-    private DomainType defaultDomainFor(IommuGroup g) {
+    DomainType defaultDomainFor(Topology topology, IommuGroup g) {
         DomainType need = null;
         for (RequesterId rid : g.devices()) {
             Optional<Topology.Function> f = topology.function(rid);
@@ -263,32 +304,34 @@ public final class Kernel {
     }
 
     /** dmar_find_matched_drhd_unit: INCLUDE_PCI_ALL, the device's scope, or a bridge scope above it. */
-    boolean covered(Topology.Function f) {
-        Map<RequesterId, Topology.Function> byRid = DmaAliases.index(topology);
-        Topology.Function d = f;
-        if (d.virtualFunction()) {
-            d = byRid.getOrDefault(d.physicalFunction(), d); // VFs are matched through their PF
-        }
+    boolean covered(Topology topology, Topology.Function f) {
         for (DmarTable.Structure s : dmar.of(DmarTable.TYPE_DRHD)) {
-            if ((s.flags() & DmarTable.DRHD_INCLUDE_PCI_ALL) != 0) {
+            if ((s.flags() & DmarTable.DRHD_INCLUDE_PCI_ALL) != 0 || inScope(topology, s, f)) {
                 return true;
-            }
-            for (Topology.Function a = d; a != null; a = DmaAliases.bridgeAbove(byRid, a)) {
-                for (DmarTable.Scope sc : s.scopes()) {
-                    if ((sc.type() == DmarTable.SCOPE_ENDPOINT || sc.type() == DmarTable.SCOPE_BRIDGE)
-                            && sc.startBus() == a.rid().bus() && sc.path().size() == 1 && sc.devfn() == a.rid().devfn()) {
-                        return true;
-                    }
-                }
             }
         }
         return false;
     }
 
-    static boolean isPciePort(Topology.Function f) {
-        PortType t = f.portType();
-        return t == PortType.ROOT_PORT || t == PortType.UPSTREAM_PORT || t == PortType.DOWNSTREAM_PORT
-                || t == PortType.RC_EVENT_COLLECTOR;
+    /**
+     * Whether a DMAR structure's device scope names {@code f} or a bridge above it
+     * (dmar_match_pci_path / is_downstream_to_pci_bridge); VFs are matched through their PF.
+     */
+    static boolean inScope(Topology topology, DmarTable.Structure s, Topology.Function f) {
+        Map<RequesterId, Topology.Function> byRid = DmaAliases.index(topology);
+        Topology.Function d = f;
+        if (d.virtualFunction()) {
+            d = byRid.getOrDefault(d.physicalFunction(), d);
+        }
+        for (Topology.Function a = d; a != null; a = DmaAliases.bridgeAbove(byRid, a)) {
+            for (DmarTable.Scope sc : s.scopes()) {
+                if ((sc.type() == DmarTable.SCOPE_ENDPOINT || sc.type() == DmarTable.SCOPE_BRIDGE)
+                        && sc.startBus() == a.rid().bus() && sc.path().size() == 1 && sc.devfn() == a.rid().devfn()) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /**
@@ -300,6 +343,47 @@ public final class Kernel {
         long ram = machine.ram().size();
         long low = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
         return low - 0x1_0000;
+    }
+
+    /** The ACPI tables sysfs shows (only the DMAR table is modelled), signature to bytes. */
+    private Map<String, byte[]> acpiTables() {
+        Map<String, byte[]> out = new LinkedHashMap<>();
+        byte[] d = machine.dmarTable();
+        if (d != null) {
+            out.put("DMAR", d);
+        }
+        return out;
+    }
+
+    // ---- export ----
+
+    /**
+     * Writes what tools read from a running guest below {@code dir}, laid out like its root file
+     * system: {@code dir/sys/...} ({@link SysfsTree#exportTo}) and the files of {@link #procFiles()}.
+     * {@code viommu host scan --sysfs dir} reads it as it reads a real host.
+     */
+    public void exportTo(Path dir) throws IOException {
+        sysfs.exportTo(dir);
+        for (Map.Entry<String, String> e : procFiles().entrySet()) {
+            Path p = dir.resolve(e.getKey().substring(1));
+            Files.createDirectories(p.getParent());
+            Files.writeString(p, e.getValue(), StandardCharsets.ISO_8859_1);
+        }
+    }
+
+    /**
+     * The files outside /sys that host tools read, by absolute path: /proc/cmdline (the -append
+     * text: QEMU's direct kernel boot passes it unchanged), a minimal /proc/cpuinfo
+     * ({@link GuestCpu}), /proc/sys/kernel/osrelease and the kernel's /boot/config-RELEASE
+     * ({@link KernelConfig#dotConfig}).
+     */
+    public Map<String, String> procFiles() {
+        Map<String, String> out = new LinkedHashMap<>();
+        out.put("/proc/cmdline", cmdline.text() + "\n");
+        out.put("/proc/cpuinfo", GuestCpu.of(machine).cpuinfo());
+        out.put("/proc/sys/kernel/osrelease", config.release() + "\n");
+        out.put("/boot/config-" + config.release(), config.dotConfig());
+        return out;
     }
 
     // ---- state ----
@@ -321,19 +405,34 @@ public final class Kernel {
         return dmar;
     }
 
-    /** The PCI hierarchy as this kernel enumerated it (after ACS was enabled). */
+    /** The PCI hierarchy as this kernel enumerated it (after ACS was enabled; re-scanned after SR-IOV changes). */
     public Topology topology() {
-        return topology;
+        return drivers.topology();
     }
 
-    /** The IOMMU-related boot messages, in order, without timestamps. */
+    /** The kernel log, without timestamps: boot lines, then whatever the driver core and drivers printed since. */
     public List<String> dmesg() {
-        return Collections.unmodifiableList(dmesg);
+        return log.texts();
+    }
+
+    /** The kernel log with printk levels. */
+    public KernelLog log() {
+        return log;
     }
 
     /** IOMMU groups; empty when the VT-d driver did not initialise. */
     public IommuGroups groups() {
         return groups;
+    }
+
+    /** The PCI driver core: devices, drivers, modules, binding, SR-IOV, DMA ownership. */
+    public DriverCore drivers() {
+        return drivers;
+    }
+
+    /** sysfs over this kernel: the file interface to the driver core and the groups. */
+    public SysfsTree sysfs() {
+        return sysfs;
     }
 
     /** True when intel-iommu initialised and registered (groups exist). */
@@ -356,8 +455,13 @@ public final class Kernel {
         return acsRequested;
     }
 
-    /** The driver bound at the end of boot (only the built-in pcieport binds), if any. */
+    /** The driver bound to the function now (at the end of boot only the built-in pcieport), if any. */
     public Optional<String> driver(RequesterId rid) {
-        return Optional.ofNullable(drivers.get(rid));
+        for (PciDevice d : drivers.devices()) {
+            if (d.rid().equals(rid)) {
+                return Optional.ofNullable(d.driver()).map(drv -> drv.name());
+            }
+        }
+        return Optional.empty();
     }
 }

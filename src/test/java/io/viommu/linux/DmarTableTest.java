@@ -116,10 +116,8 @@ class DmarTableTest {
     void nvmeVfsOfTheSriovCaptureGetGroupsSixAndSeven() throws Exception {
         // t5-sriov: after `echo 2 > sriov_numvfs` Linux printed groups 6 and 7 for 01:00.1 and 01:00.2.
         var c = LinuxFixtureTest.read(LinuxFixtureTest.FIXTURES.resolve("t5-sriov.txt"));
-        Machine m = Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT);
-        Kernel k = Kernel.boot(m);
-        IommuGroupsTest.enableVfs(m, RequesterId.parse("01:00.0"), 2);
-        k.rescan();
+        Kernel k = Kernel.boot(Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
+        IommuGroupsTest.enableVfs(k, "01:00.0", 2);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.1")).orElseThrow().id()).isEqualTo(6);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.2")).orElseThrow().id()).isEqualTo(7);
         List<String> after = LinuxFixtureTest.block(java.nio.file.Files.readAllLines(

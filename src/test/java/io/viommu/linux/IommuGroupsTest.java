@@ -7,7 +7,6 @@ import io.viommu.machine.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.RequesterId;
-import io.viommu.pci.SriovCapability;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -115,11 +114,9 @@ class IommuGroupsTest {
 
     @Test
     void vfsOfAn82576BehindAnAcsRootPortGetAGroupEach() throws Exception {
-        Machine m = machine(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1 -device igb,bus=rp");
-        Kernel k = Kernel.boot(m);
+        Kernel k = boot(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1 -device igb,bus=rp");
         int pfGroup = group(k, "01:00.0");
-        enableVfs(m, RequesterId.parse("01:00.0"), 2);
-        k.rescan();
+        enableVfs(k, "01:00.0", 2);
         // 82576: VF offset 0x80, stride 2
         assertThat(members(k, "01:10.0")).containsExactly("0000:01:10.0");
         assertThat(members(k, "01:10.2")).containsExactly("0000:01:10.2");
@@ -129,19 +126,15 @@ class IommuGroupsTest {
 
     @Test
     void vfsBehindARootPortWithoutAcsJoinThePortsGroup() throws Exception {
-        Machine m = machine(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1,disable-acs=on -device igb,bus=rp");
-        Kernel k = Kernel.boot(m);
-        enableVfs(m, RequesterId.parse("01:00.0"), 1);
-        k.rescan();
+        Kernel k = boot(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1,disable-acs=on -device igb,bus=rp");
+        enableVfs(k, "01:00.0", 1);
         assertThat(members(k, "01:10.0")).containsExactly("0000:00:01.0", "0000:01:00.0", "0000:01:10.0");
     }
 
     @Test
     void vfsOnABridgelessVirtualBusGetTheirOwnGroups() throws Exception {
-        Machine m = machine(IOMMU + " -device igb,addr=1e.0");
-        Kernel k = Kernel.boot(m);
-        enableVfs(m, RequesterId.parse("00:1e.0"), 2);
-        k.rescan();
+        Kernel k = boot(IOMMU + " -device igb,addr=1e.0");
+        enableVfs(k, "00:1e.0", 2);
         // PF routing id 0x00f0 + offset 0x80 = 0x0170: bus 1 (which no bridge owns), devfn 0x70
         Topology.Function vf = k.topology().function(RequesterId.parse("01:0e.0")).orElseThrow();
         assertThat(vf.onVirtualBus()).isTrue();
@@ -152,13 +145,15 @@ class IommuGroupsTest {
 
     @Test
     void disablingVfsFreesTheirGroupIdsForReuse() throws Exception {
-        Machine m = machine(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1 -device igb,bus=rp");
-        Kernel k = Kernel.boot(m);
-        enableVfs(m, RequesterId.parse("01:00.0"), 1);
-        k.rescan();
+        Kernel k = boot(IOMMU + " -device pcie-root-port,id=rp,chassis=1,slot=1 -device igb,bus=rp");
+        enableVfs(k, "01:00.0", 1);
         int vfGroup = group(k, "01:10.0");
-        k.releaseDevice(RequesterId.parse("01:10.0"));
+        k.drivers().disableSriov(k.drivers().device("0000:01:00.0").orElseThrow());
         assertThat(k.groups().group(vfGroup)).isEmpty();
+        assertThat(k.dmesg()).contains("pci 0000:01:10.0: Removing from iommu group " + vfGroup);
+        enableVfs(k, "01:00.0", 1);
+        assertThat(group(k, "01:10.0")).isEqualTo(vfGroup); // the lowest free id again
+        Machine m = k.machine();
         Kernel.boot(m); // a fresh kernel on the same machine numbers from 0 again
         IommuGroups g = new IommuGroups(AcsCheck.linux());
         Topology t = m.topology();
@@ -224,12 +219,8 @@ class IommuGroupsTest {
         assertThat(new AcsCheck(k.commandLine().acsOverride()).quirk(rp, AcsCheck.REQ_ACS_FLAGS)).isEqualTo(-1);
     }
 
-    /** What the PF driver does through sriov_numvfs: NumVFs, then VF Enable and VF MSE. */
-    static void enableVfs(Machine m, RequesterId pf, int n) {
-        Topology.Function f = m.topology().function(pf).orElseThrow();
-        int off = f.sriov().offset();
-        ConfigAccess cfg = m.configAccess();
-        cfg.write(pf, off + SriovCapability.NUM_VFS, n, 2);
-        cfg.write(pf, off + SriovCapability.CTRL, SriovCapability.CTRL_VFE | SriovCapability.CTRL_MSE, 2);
+    /** pci_enable_sriov on the PF through the kernel's driver core (as a PF driver would call it). */
+    static void enableVfs(Kernel k, String pf, int n) {
+        assertThat(k.drivers().enableSriov(k.drivers().device("0000:" + pf).orElseThrow(), n)).isZero();
     }
 }

@@ -29,7 +29,7 @@ class KernelBootTest {
 
     @Test
     void defaultOffKernelNeedsIntelIommuOn() throws Exception {
-        KernelConfig off = new KernelConfig(false, true, false, false);
+        KernelConfig off = new KernelConfig(false, true, false, false, "6.1.0-test");
         var m = IommuGroupsTest.machine(NO_CM);
         Kernel k = Kernel.boot(m, KernelCommandLine.parse(""), off);
         assertThat(k.iommuActive()).isFalse();

@@ -1,6 +1,5 @@
 package io.viommu.linux.driver;
 
-import io.viommu.machine.Machine;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.PcieCapability;
@@ -17,7 +16,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
-import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -31,7 +29,11 @@ import java.util.function.Supplier;
  * errno on failure ({@link Errno#fromReturn}). Nothing here throws on bad input.
  *
  * <p>Hardware is reached only through {@link ConfigAccess} and a re-scan of the hierarchy, as a
- * kernel reaches it; the group assignment comes from an {@link IommuGroupView}.
+ * kernel reaches it; the group assignment comes from an {@link IommuGroupView} (the kernel's
+ * IOMMU group code), and messages go to the kernel's {@link KernelLog}.
+ *
+ * <p>It is a component of {@code io.viommu.linux.Kernel}: {@code Kernel.boot(machine).drivers()}
+ * is the way to get one; the kernel constructs it at the point of boot where Linux scans PCI.
  */
 public final class DriverCore {
     /** Per-group DMA ownership: {@code owner_cnt} and {@code owner} of {@code struct iommu_group}. */
@@ -43,59 +45,51 @@ public final class DriverCore {
     private final ConfigAccess cfg;
     private final Supplier<Topology> rescan;
     private final IommuGroupView groups;
+    private final KernelLog log;
     private Topology topology;
     private final Map<String, PciDevice> devices = new LinkedHashMap<>();
     private final Map<String, PciDriver> drivers = new LinkedHashMap<>();
     private final List<String> modules = new ArrayList<>();
     private final Map<Integer, Ownership> ownership = new HashMap<>();
-    private final List<KernelMessage> log = new ArrayList<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
     private long generation;
     private IommuUnit iommuUnit;
 
     /**
-     * A kernel over an enumerated hierarchy: adds every function of {@code rescan.get()} as Linux
-     * does at boot (ARI configuration, SR-IOV init, reset methods, config size) and registers the
-     * built-in pcieport driver, which binds the PCIe ports.
+     * The kernel's PCI scan over a hierarchy the firmware numbered ({@code pci_scan_child_bus}
+     * with {@code pci_device_add} for each function): ARI configuration, SR-IOV init, reset
+     * methods, config size. No driver is registered yet: {@link #registerBuiltinDrivers} is the
+     * later initcall. A component of {@code io.viommu.linux.Kernel}, which constructs it during
+     * boot with its IOMMU group code behind {@code groups} and its log.
+     *
+     * @param rescan re-reads the hierarchy (after ARI or SR-IOV changes in configuration space)
      */
-    public DriverCore(ConfigAccess cfg, Supplier<Topology> rescan, Function<Topology, IommuGroupView> groups) {
+    public DriverCore(ConfigAccess cfg, Supplier<Topology> rescan, IommuGroupView groups, KernelLog log) {
         this.cfg = cfg;
         this.rescan = rescan;
+        this.groups = groups;
+        this.log = log;
         Topology t = rescan.get();
         for (Topology.Function f : t.functions()) {
             configureAri(t, f); // pci_configure_ari, before the bus below is scanned
         }
         this.topology = rescan.get();
-        this.groups = groups.apply(topology);
         for (Topology.Function f : topology.functions()) {
             if (!f.virtualFunction()) {
                 addDevice(f, null, -1);
             }
         }
-        registerDriver(Drivers.create("pcieport", Map.of(), this));
     }
 
     /**
-     * Boots the kernel model on a machine: firmware enumeration ({@link Machine#enumerate}), then
-     * the kernel's own scan; {@code groups} builds the group view over the final topology.
+     * {@code device_initcall}s of the built-in PCI drivers: pcieport registers and binds the PCIe
+     * ports ({@code pcie_portdrv_init}). Linux runs them after the IOMMU initialised
+     * ({@code pci_iommu_init} is a rootfs_initcall), so the ports are in their groups by then.
      */
-    public static DriverCore boot(Machine machine, Function<Topology, IommuGroupView> groups) {
-        machine.enumerate();
-        DriverCore core = new DriverCore(machine.configAccess(), machine::topology, groups);
-        var vtd = machine.iommu();
-        if (vtd != null && !core.groups.groups().isEmpty()) {
-            // A translating kernel (groups exist) registered the unit; read its identity registers.
-            core.setIommuUnit(new IommuUnit("dmar0", io.viommu.vtd.IntelIommu.DEFAULT_BASE,
-                    (int) vtd.load(VER_REG, 4), vtd.load(CAP_REG, 8), vtd.load(ECAP_REG, 8)));
-        }
-        return core;
+    public void registerBuiltinDrivers() {
+        registerDriver(Drivers.create(Drivers.PCIEPORT, Map.of(), this));
     }
-
-    /** VT-d register offsets read at boot (VT-d 3.4 section 11.4): VER, CAP, ECAP. */
-    private static final int VER_REG = 0x00;
-    private static final int CAP_REG = 0x08;
-    private static final int ECAP_REG = 0x10;
 
     /** The registered DMAR unit, or null (no IOMMU, or the kernel did not enable it). */
     public IommuUnit iommuUnit() {
@@ -146,9 +140,9 @@ public final class DriverCore {
         return Collections.unmodifiableList(modules);
     }
 
-    /** Everything the kernel model logged. */
+    /** The kernel log (shared with the rest of the kernel), oldest first. */
     public List<KernelMessage> log() {
-        return Collections.unmodifiableList(log);
+        return log.messages();
     }
 
     /** Incremented on every change of devices, drivers or bindings (sysfs rebuilds its tree on change). */
@@ -183,7 +177,7 @@ public final class DriverCore {
     // ---------------------------------------------------------------- log
 
     void log(int level, String text) {
-        log.add(new KernelMessage(level, text));
+        log.add(level, text);
     }
 
     /** {@code dev_printk}: "<driver or bus> <device>: text". */
@@ -677,10 +671,6 @@ public final class DriverCore {
         devices.put(dev.name(), dev);
         if (physfn != null) {
             groups.deviceAdded(topology, f.rid()); // iommu_probe_device from the bus notifier
-            OptionalInt g = groups.groupOf(f.rid());
-            if (g.isPresent()) {
-                devLog(KernelMessage.INFO, dev, "Adding to iommu group " + g.getAsInt());
-            }
         }
         generation++;
         return dev;
@@ -689,10 +679,6 @@ public final class DriverCore {
     /** {@code pci_stop_and_remove_bus_device} for a VF. */
     private void removeDevice(PciDevice dev) {
         deviceReleaseDriver(dev);
-        OptionalInt g = groups.groupOf(dev.rid());
-        if (g.isPresent()) {
-            devLog(KernelMessage.INFO, dev, "Removing from iommu group " + g.getAsInt());
-        }
         groups.deviceRemoved(topology, dev.rid()); // iommu_release_device
         dev.removed = true;
         devices.remove(dev.name());

@@ -242,7 +242,7 @@ public final class HostPlanner {
             if (on.isPresent() && !on.get()) {
                 r.add("the kernel command line has intel_iommu=off: remove it or use intel_iommu=on");
             } else if (on.isEmpty()) {
-                String def = cfg == null ? null : cfg.getOrDefault("CONFIG_INTEL_IOMMU_DEFAULT_ON", "n");
+                String def = cfg == null ? null : intelIommuDefaultOn(cfg) ? "y" : "n";
                 if (def == null) {
                     r.add("the kernel command line lacks intel_iommu=on, and whether this kernel enables VT-d by default"
                             + " (CONFIG_INTEL_IOMMU_DEFAULT_ON) is unknown: add intel_iommu=on");
@@ -291,7 +291,7 @@ public final class HostPlanner {
             Optional<Boolean> on = intelIommuSwitch(s.cmdline());
             if (on.isPresent() && !on.get()) {
                 parts.add("intel_iommu=off is on the kernel command line");
-            } else if (on.isEmpty() && (cfg == null || cfg.getOrDefault("CONFIG_INTEL_IOMMU_DEFAULT_ON", "n").equals("n"))) {
+            } else if (on.isEmpty() && (cfg == null || !intelIommuDefaultOn(cfg))) {
                 parts.add("the kernel command line lacks intel_iommu=on" + (cfg == null ? "" : " (this kernel's default is off)"));
             }
         }
@@ -302,6 +302,16 @@ public final class HostPlanner {
             parts.add("the kernel registered no IOMMU although the firmware describes one (see dmesg)");
         }
         return String.join(", and ", parts);
+    }
+
+    /**
+     * Whether the kernel enables VT-d without intel_iommu=on: CONFIG_INTEL_IOMMU_DEFAULT_ON, or
+     * Debian's CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF (on, integrated Intel GPUs excluded), which
+     * Debian's kernels set instead.
+     */
+    static boolean intelIommuDefaultOn(Map<String, String> cfg) {
+        return cfg.getOrDefault("CONFIG_INTEL_IOMMU_DEFAULT_ON", "n").equals("y")
+                || cfg.getOrDefault("CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF", "n").equals("y");
     }
 
     /** intel_iommu=on/off, last one wins (intel_iommu_setup parses options left to right). */

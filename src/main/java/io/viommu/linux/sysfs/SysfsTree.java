@@ -2,9 +2,6 @@ package io.viommu.linux.sysfs;
 
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
-import io.viommu.linux.driver.IommuGroupView;
-import io.viommu.machine.Machine;
-import io.viommu.pci.Topology;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
@@ -16,11 +13,11 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Deque;
 import java.util.EnumSet;
+import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import java.util.function.Function;
 
 /**
  * The kernel model's sysfs, addressed by path like the real one: {@link #read}, {@link #write},
@@ -36,12 +33,16 @@ import java.util.function.Function;
  * Nothing here throws on bad input: a failing store or show ends as EIO.
  *
  * <pre>
- *   Machine m = Machine.fromCommandLine(args, MachineLog.SILENT);
- *   SysfsTree sys = SysfsTree.boot(m, topology -> groupView);     // pcieport bound, groups queried
- *   sys.kernel().loadModule("nvme");                              // driver appears, probes
+ *   Kernel k = Kernel.boot(Machine.fromCommandLine(args, MachineLog.SILENT));
+ *   SysfsTree sys = k.sysfs();                                    // the kernel's one sysfs
+ *   sys.drivers().loadModule("nvme");                             // driver appears, probes
  *   sys.write("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "2\n");
  *   sys.exportTo(Path.of("/tmp/tree"));                           // /tmp/tree/sys/...
  * </pre>
+ *
+ * <p>Besides the PCI, driver and IOMMU group files ({@link PciSysfsLayout}) the tree holds the
+ * firmware's ACPI tables ({@code /sys/firmware/acpi/tables/NAME}, root-only binary files) and
+ * {@code /sys/module/NAME} for each loaded module.
  */
 public final class SysfsTree {
     /** What a path names, without following a final symlink ({@code lstat}). */
@@ -49,21 +50,26 @@ public final class SysfsTree {
 
     private static final int MAX_LINKS = 40;
 
+    static final String ACPI_TABLES = "/sys/firmware/acpi/tables";
+    static final String MODULES = "/sys/module";
+
     private final DriverCore core;
+    private final Map<String, byte[]> acpiTables;
     private SysfsNode.Dir root;
     private long builtAt = Long.MIN_VALUE;
 
-    public SysfsTree(DriverCore core) {
+    /**
+     * The sysfs of a kernel whose driver core is {@code core}, on firmware that provides
+     * {@code acpiTables} (signature to the table's bytes, e.g. "DMAR"). Built by the kernel at boot.
+     */
+    public SysfsTree(DriverCore core, Map<String, byte[]> acpiTables) {
         this.core = core;
+        this.acpiTables = new LinkedHashMap<>();
+        acpiTables.forEach((k, v) -> this.acpiTables.put(k, v.clone()));
     }
 
-    /** Boots the kernel model on a machine ({@link DriverCore#boot}) and returns its sysfs. */
-    public static SysfsTree boot(Machine machine, Function<Topology, IommuGroupView> groups) {
-        return new SysfsTree(DriverCore.boot(machine, groups));
-    }
-
-    /** The kernel behind the tree (modules, devices, ownership). */
-    public DriverCore kernel() {
+    /** The driver core behind the tree (modules, devices, bindings, ownership). */
+    public DriverCore drivers() {
         return core;
     }
 
@@ -71,9 +77,44 @@ public final class SysfsTree {
         core.flushWork(); // work queued by the previous operation has run by now
         if (root == null || builtAt != core.generation()) {
             root = PciSysfsLayout.build(core);
+            firmware(root);
+            modules(root);
             builtAt = core.generation();
         }
         return root;
+    }
+
+    /** /sys/firmware/acpi/tables/NAME: the table's bytes, mode 0400 (acpi_table_attr_init). */
+    private void firmware(SysfsNode.Dir top) {
+        SysfsNode.Dir dir = mkdirs(top, ACPI_TABLES);
+        for (Map.Entry<String, byte[]> t : acpiTables.entrySet()) {
+            byte[] b = t.getValue();
+            dir.children.put(t.getKey(), SysfsNode.Attr.binary(0400, b.length,
+                    (off, n) -> Arrays.copyOfRange(b, (int) off, (int) off + n), null));
+        }
+    }
+
+    /** /sys/module/NAME for every loaded module (the module's kobject; parameters not modelled). */
+    private void modules(SysfsNode.Dir top) {
+        SysfsNode.Dir dir = mkdirs(top, MODULES);
+        for (String m : core.modules()) {
+            mkdirs(dir, m);
+        }
+    }
+
+    private static SysfsNode.Dir mkdirs(SysfsNode.Dir from, String path) {
+        SysfsNode.Dir d = from;
+        for (String c : split(path)) {
+            SysfsNode n = d.children.get(c);
+            if (n instanceof SysfsNode.Dir sub) {
+                d = sub;
+            } else {
+                SysfsNode.Dir sub = new SysfsNode.Dir();
+                d.children.put(c, sub);
+                d = sub;
+            }
+        }
+        return d;
     }
 
     // ---------------------------------------------------------------- path resolution

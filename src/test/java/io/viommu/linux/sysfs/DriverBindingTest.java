@@ -21,15 +21,15 @@ class DriverBindingTest {
     void loadingAModuleCreatesItsDriverDirectoryAndProbesMatchingDevices() throws Exception {
         SysfsTree sys = t6();
         assertThat(sys.exists(DRV + "e1000e")).isFalse();
-        assertThat(sys.kernel().loadModule("e1000e")).isZero();
+        assertThat(sys.drivers().loadModule("e1000e")).isZero();
         assertThat(sys.list(DRV + "e1000e").orElseThrow())
                 .containsExactly("0000:00:02.0", E1, "0000:02:00.0", "bind", "new_id", "remove_id", "uevent", "unbind");
-        assertThat(sys.kernel().loadModule("e1000e")).isZero(); // already loaded
-        assertThat(sys.kernel().loadModule("no_such_module")).isEqualTo(Errno.ENOENT.negative());
-        assertThat(sys.kernel().unloadModule("e1000e")).isZero();
+        assertThat(sys.drivers().loadModule("e1000e")).isZero(); // already loaded
+        assertThat(sys.drivers().loadModule("no_such_module")).isEqualTo(Errno.ENOENT.negative());
+        assertThat(sys.drivers().unloadModule("e1000e")).isZero();
         assertThat(sys.exists(DRV + "e1000e")).isFalse();
         assertThat(sys.exists(DEV + E1 + "/driver")).isFalse();
-        assertThat(sys.kernel().unloadModule("pcieport")).isEqualTo(Errno.EPERM.negative()); // built in
+        assertThat(sys.drivers().unloadModule("pcieport")).isEqualTo(Errno.EPERM.negative()); // built in
     }
 
     @Test
@@ -37,7 +37,7 @@ class DriverBindingTest {
         SysfsTree sys = t6();
         assertThat(sys.read("/sys/bus/pci/drivers_autoprobe").text()).isEqualTo("1\n");
         sys.write("/sys/bus/pci/drivers_autoprobe", "0");
-        sys.kernel().loadModule("e1000e");
+        sys.drivers().loadModule("e1000e");
         assertThat(sys.list(DRV + "e1000e").orElseThrow()).noneMatch(n -> n.startsWith("0000:"));
         assertThat(sys.write("/sys/bus/pci/drivers_probe", E1 + "\n").ok()).isTrue();
         assertThat(sys.readlink(DEV + E1 + "/driver")).hasValueSatisfying(l -> l.endsWith("/e1000e"));
@@ -47,8 +47,8 @@ class DriverBindingTest {
     @Test
     void bindFailsWithEnodevForAMissingOrNonMatchingDeviceAndEbusyWhenBound() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("e1000e");
-        sys.kernel().loadModule("e1000");
+        sys.drivers().loadModule("e1000e");
+        sys.drivers().loadModule("e1000");
         assertThat(sys.write(DRV + "e1000e/bind", "0000:05:00.0").error()).isEqualTo(Errno.ENODEV);
         assertThat(sys.write(DRV + "e1000/bind", E1).error()).isEqualTo(Errno.ENODEV); // 10d3 is not e1000's
         assertThat(sys.write(DRV + "e1000e/bind", E1).error()).isEqualTo(Errno.EBUSY);
@@ -61,7 +61,7 @@ class DriverBindingTest {
         // the pcie-pci-bridge matches pcieport's class entry, but pcie_portdrv_probe wants a port
         assertThat(sys.exists(DEV + "0000:00:03.0/driver")).isFalse();
         assertThat(sys.write(DRV + "pcieport/bind", "0000:00:03.0").error()).isEqualTo(Errno.ENODEV);
-        sys.kernel().loadModule("vfio-pci");
+        sys.drivers().loadModule("vfio-pci");
         sys.write(DEV + "0000:00:03.0/driver_override", "vfio-pci");
         assertThat(sys.write(DRV + "vfio-pci/bind", "0000:00:03.0").error()).isEqualTo(Errno.EINVAL); // not type 0
     }
@@ -69,8 +69,8 @@ class DriverBindingTest {
     @Test
     void unbindOnlyFromTheBoundDriver() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("e1000e");
-        sys.kernel().loadModule("vfio-pci");
+        sys.drivers().loadModule("e1000e");
+        sys.drivers().loadModule("vfio-pci");
         assertThat(sys.write(DRV + "vfio-pci/unbind", E1).error()).isEqualTo(Errno.ENODEV);
         assertThat(sys.write(DRV + "e1000e/unbind", "nonsense").error()).isEqualTo(Errno.ENODEV);
         assertThat(sys.write(DRV + "e1000e/unbind", E1).count()).isEqualTo(12);
@@ -95,10 +95,10 @@ class DriverBindingTest {
     @Test
     void anOverrideLimitsBindingToThatDriverAndVfioPciMatchesOnlyThroughIt() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("vfio-pci");
+        sys.drivers().loadModule("vfio-pci");
         assertThat(sys.write(DRV + "vfio-pci/bind", E1).error()).isEqualTo(Errno.ENODEV);
         sys.write(DEV + E1 + "/driver_override", "vfio-pci");
-        sys.kernel().loadModule("e1000e"); // probes, but not the overridden device
+        sys.drivers().loadModule("e1000e"); // probes, but not the overridden device
         assertThat(sys.exists(DEV + E1 + "/driver")).isFalse();
         assertThat(sys.write(DRV + "e1000e/bind", E1).error()).isEqualTo(Errno.ENODEV);
         assertThat(sys.write("/sys/bus/pci/drivers_probe", E1).ok()).isTrue();
@@ -108,8 +108,8 @@ class DriverBindingTest {
     @Test
     void newIdParsesHexFieldsRejectsKnownIdsAndProbesUnboundDevices() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("e1000e");
-        sys.kernel().loadModule("vfio-pci");
+        sys.drivers().loadModule("e1000e");
+        sys.drivers().loadModule("vfio-pci");
         String newId = DRV + "vfio-pci/new_id";
         assertThat(sys.write(newId, "8086").error()).isEqualTo(Errno.EINVAL);
         assertThat(sys.write(newId, "8086,10d3").error()).isEqualTo(Errno.EINVAL);
@@ -126,7 +126,7 @@ class DriverBindingTest {
     @Test
     void removeIdDropsOnlyDynamicIds() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("pci-stub");
+        sys.drivers().loadModule("pci-stub");
         String rm = DRV + "pci-stub/remove_id";
         assertThat(sys.write(rm, "8086 10d3").error()).isEqualTo(Errno.ENODEV);
         assertThat(sys.write(rm, "x").error()).isEqualTo(Errno.EINVAL);
@@ -141,44 +141,44 @@ class DriverBindingTest {
     @Test
     void moduleIdsParameterAddsDynamicIds() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("vfio-pci", Map.of("ids", "8086:10d3,bogus"));
+        sys.drivers().loadModule("vfio-pci", Map.of("ids", "8086:10d3,bogus"));
         assertThat(sys.list(DRV + "vfio-pci").orElseThrow()).contains("0000:00:02.0", E1, "0000:02:00.0");
-        assertThat(sys.kernel().log()).anyMatch(m -> m.text().equals("vfio_pci: invalid id string \"bogus\""));
-        assertThat(sys.kernel().log()).anyMatch(m -> m.text().equals("vfio_pci: add [8086:10d3[ffffffff:ffffffff]] class 0x000000/00000000"));
+        assertThat(sys.drivers().log()).anyMatch(m -> m.text().equals("vfio_pci: invalid id string \"bogus\""));
+        assertThat(sys.drivers().log()).anyMatch(m -> m.text().equals("vfio_pci: add [8086:10d3[ffffffff:ffffffff]] class 0x000000/00000000"));
     }
 
     @Test
     void aDmaApiDriverCannotBindIntoAGroupVfioOwnsButDmaManagedDriversCan() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("vfio-pci");
-        sys.kernel().loadModule("e1000e");
-        sys.kernel().loadModule("pci-stub");
+        sys.drivers().loadModule("vfio-pci");
+        sys.drivers().loadModule("e1000e");
+        sys.drivers().loadModule("pci-stub");
         int group = 6; // 01:00.0 alone
-        assertThat(sys.kernel().groupViable(group)).isFalse();
-        assertThat(sys.kernel().claimDmaOwner(group, "container")).isEqualTo(Errno.EPERM.negative());
+        assertThat(sys.drivers().groupViable(group)).isFalse();
+        assertThat(sys.drivers().claimDmaOwner(group, "container")).isEqualTo(Errno.EPERM.negative());
         sys.write(DRV + "e1000e/unbind", E1);
-        assertThat(sys.kernel().groupViable(group)).isTrue();
-        assertThat(sys.kernel().claimDmaOwner(group, "container")).isZero();
+        assertThat(sys.drivers().groupViable(group)).isTrue();
+        assertThat(sys.drivers().claimDmaOwner(group, "container")).isZero();
         assertThat(sys.write(DRV + "e1000e/bind", E1).error()).isEqualTo(Errno.EBUSY);
         assertThat(sys.write("/sys/bus/pci/drivers_probe", E1).error()).isEqualTo(Errno.EBUSY);
         sys.write(DEV + E1 + "/driver_override", "pci-stub");
         assertThat(sys.write(DRV + "pci-stub/bind", E1).ok()).isTrue();
         sys.write(DRV + "pci-stub/unbind", E1);
         sys.write(DEV + E1 + "/driver_override", "\n");
-        sys.kernel().releaseDmaOwner(group, "container");
+        sys.drivers().releaseDmaOwner(group, "container");
         assertThat(sys.write(DRV + "e1000e/bind", E1).ok()).isTrue();
     }
 
     @Test
     void uioPciGenericTakesTheDefaultDomainLikeADmaApiDriver() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("uio_pci_generic");
-        assertThat(sys.kernel().claimDmaOwner(6, "c")).isZero();
+        sys.drivers().loadModule("uio_pci_generic");
+        assertThat(sys.drivers().claimDmaOwner(6, "c")).isZero();
         sys.write(DEV + E1 + "/driver_override", "uio_pci_generic");
         assertThat(sys.write(DRV + "uio_pci_generic/bind", E1).error()).isEqualTo(Errno.EBUSY);
-        sys.kernel().releaseDmaOwner(6, "c");
+        sys.drivers().releaseDmaOwner(6, "c");
         assertThat(sys.write(DRV + "uio_pci_generic/bind", E1).ok()).isTrue(); // e1000e masks INTx
-        assertThat(sys.kernel().groupViable(6)).isFalse();
+        assertThat(sys.drivers().groupViable(6)).isFalse();
     }
 
     @Test
@@ -204,7 +204,7 @@ class DriverBindingTest {
     @Test
     void groupTypeChangesOnlyForAnUnboundSingleDeviceGroup() throws Exception {
         SysfsTree sys = t6();
-        sys.kernel().loadModule("e1000e");
+        sys.drivers().loadModule("e1000e");
         assertThat(sys.write("/sys/kernel/iommu_groups/6/type", "bogus").error()).isEqualTo(Errno.EINVAL);
         assertThat(sys.write("/sys/kernel/iommu_groups/5/type", "identity").error()).isEqualTo(Errno.EINVAL); // 3 devices
         assertThat(sys.write("/sys/kernel/iommu_groups/6/type", "identity").error()).isEqualTo(Errno.EBUSY);

@@ -1,11 +1,9 @@
 package io.viommu.linux.sysfs;
 
-import io.viommu.linux.driver.IommuGroupView;
-import io.viommu.linux.driver.StaticGroupView;
+import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;
-import io.viommu.pci.Topology;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -13,7 +11,6 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.function.Function;
 
 /**
  * One capture of ../shared/fixtures/linux: the QEMU command line, the boot's DEV lines (with
@@ -26,8 +23,7 @@ record LinuxFixture(String name, List<String> qemuArgs, Map<RequesterId, Integer
         List<String> lines = Files.readAllLines(DIR.resolve(file));
         String qemu = lines.stream().filter(l -> l.startsWith("=== QEMU ")).findFirst().orElseThrow();
         List<String> args = shellSplit(qemu.substring("=== QEMU ".length()));
-        args = args.subList(1, args.size()).stream()
-                .map(a -> a.startsWith("intel-iommu,") ? "intel-iommu" : a).toList();
+        args = args.subList(1, args.size());
         Map<RequesterId, Integer> groups = new LinkedHashMap<>();
         for (String l : section(lines, "=== DEVICES")) {
             String[] w = l.split(" ");
@@ -59,16 +55,14 @@ record LinuxFixture(String name, List<String> qemuArgs, Map<RequesterId, Integer
         return section(lines, header);
     }
 
-    /**
-     * The group view the capture shows: boot devices in Linux's groups, later devices (VFs) in the
-     * lowest free group. A stand-in for the real group code, which the lead wires in.
-     */
-    Function<Topology, IommuGroupView> capturedGroups() {
-        return t -> StaticGroupView.assigned(t, bootGroups, "DMA");
+    /** The capture's machine booted by the kernel model (its -append is the command line). */
+    Kernel kernel() throws Exception {
+        return Kernel.boot(Machine.fromCommandLine(qemuArgs, MachineLog.SILENT));
     }
 
+    /** The booted kernel's sysfs. */
     SysfsTree boot() throws Exception {
-        return SysfsTree.boot(Machine.fromCommandLine(qemuArgs, MachineLog.SILENT), capturedGroups());
+        return kernel().sysfs();
     }
 
     /** Splits a shell-quoted command line (double quotes only, as the fixtures use). */

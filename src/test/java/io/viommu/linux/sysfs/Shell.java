@@ -16,7 +16,7 @@ final class Shell {
 
     Shell(SysfsTree sys) {
         this.sys = sys;
-        this.seen = sys.kernel().log().size();
+        this.seen = sys.drivers().log().size();
     }
 
     /** {@code echo value > path}; returns the exit status. */
@@ -54,7 +54,7 @@ final class Shell {
     }
 
     private void console() {
-        List<KernelMessage> log = sys.kernel().log();
+        List<KernelMessage> log = sys.drivers().log();
         for (; seen < log.size(); seen++) {
             if (log.get(seen).level() < KernelMessage.WARNING) {
                 out.add(log.get(seen).text());

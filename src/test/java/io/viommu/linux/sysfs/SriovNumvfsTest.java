@@ -37,9 +37,9 @@ class SriovNumvfsTest {
     void withoutAPfDriverOrWithoutSriovConfigureItIsEnoent() throws Exception {
         SysfsTree sys = Machines.nvme();
         assertThat(sys.write(NUMVFS, "2\n").error()).isEqualTo(Errno.ENOENT);
-        assertThat(sys.kernel().log()).extracting(KernelMessage::text)
+        assertThat(sys.drivers().log()).extracting(KernelMessage::text)
                 .contains("pci 0000:01:00.0: no driver bound to device; cannot configure SR-IOV");
-        sys.kernel().loadModule("pci-stub");
+        sys.drivers().loadModule("pci-stub");
         sys.write(PF + "driver_override", "pci-stub\n");
         assertThat(sys.write("/sys/bus/pci/drivers/pci-stub/bind", "0000:01:00.0").ok()).isTrue();
         assertThat(sys.write(NUMVFS, "2\n").error()).isEqualTo(Errno.ENOENT);
@@ -48,7 +48,7 @@ class SriovNumvfsTest {
     @Test
     void radixPrefixesAndAPlusSignAreAcceptedAsKstrtou16DoesWithBaseZero() throws Exception {
         SysfsTree sys = Machines.nvme();
-        sys.kernel().loadModule("nvme");
+        sys.drivers().loadModule("nvme");
         assertThat(sys.write(NUMVFS, "+0x2").ok()).isTrue();
         assertThat(sys.read(NUMVFS).text()).isEqualTo("2\n");
         assertThat(sys.write(NUMVFS, "0").ok()).isTrue();
@@ -59,26 +59,30 @@ class SriovNumvfsTest {
     @Test
     void enablingWhileEnabledIsEbusyAndDisablingRemovesTheVfsAndFreesTheirGroups() throws Exception {
         SysfsTree sys = Machines.nvme();
-        sys.kernel().loadModule("nvme");
+        sys.drivers().loadModule("nvme");
         assertThat(sys.write(NUMVFS, "2\n").ok()).isTrue();
         assertThat(sys.list(PF).orElseThrow()).contains("virtfn0", "virtfn1").doesNotContain("virtfn2");
         assertThat(sys.write(NUMVFS, "3\n").error()).isEqualTo(Errno.EBUSY);
-        assertThat(sys.kernel().log()).extracting(KernelMessage::text)
+        assertThat(sys.drivers().log()).extracting(KernelMessage::text)
                 .contains("nvme 0000:01:00.0: 2 VFs already enabled. Disable before enabling 3 VFs");
         assertThat(sys.write(NUMVFS, "0\n").ok()).isTrue();
         assertThat(sys.read(NUMVFS).text()).isEqualTo("0\n");
         assertThat(sys.exists("/sys/bus/pci/devices/0000:01:00.1")).isFalse();
         assertThat(sys.list(PF).orElseThrow()).noneMatch(n -> n.startsWith("virtfn"));
-        assertThat(sys.list("/sys/kernel/iommu_groups").orElseThrow()).containsExactly("0", "1", "2", "3", "4", "5");
-        assertThat(sys.kernel().topology().functions()).noneMatch(f -> f.virtualFunction());
+        assertThat(sys.list("/sys/kernel/iommu_groups").orElseThrow()).containsExactly("0", "1", "2", "3");
+        assertThat(sys.drivers().log()).extracting(KernelMessage::text)
+                .contains("pci 0000:01:00.1: Removing from iommu group 4", "pci 0000:01:00.2: Removing from iommu group 5");
+        assertThat(sys.drivers().topology().functions()).noneMatch(f -> f.virtualFunction());
         assertThat(sys.write(NUMVFS, "3\n").ok()).isTrue();
-        assertThat(sys.readlink("/sys/bus/pci/devices/0000:01:00.3/iommu_group")).hasValueSatisfying(l -> l.endsWith("/8"));
+        // the freed ids 4 and 5 are reused, the third VF takes the next free one
+        assertThat(sys.readlink("/sys/bus/pci/devices/0000:01:00.1/iommu_group")).hasValueSatisfying(l -> l.endsWith("/4"));
+        assertThat(sys.readlink("/sys/bus/pci/devices/0000:01:00.3/iommu_group")).hasValueSatisfying(l -> l.endsWith("/6"));
     }
 
     @Test
     void enablingWritesNumVfsAndVfEnableThroughThePfsConfigSpace() throws Exception {
         SysfsTree sys = Machines.nvme();
-        sys.kernel().loadModule("nvme");
+        sys.drivers().loadModule("nvme");
         sys.write(NUMVFS, "2\n");
         byte[] sriov = sys.read(PF + "config", 0x120, 0x20).data();
         int ctrl = (sriov[8] & 0xff) | (sriov[9] & 0xff) << 8;
@@ -92,10 +96,10 @@ class SriovNumvfsTest {
     void igbLowersTheLimitToSevenWhileBoundAndItsVfsLandAtOffset128Stride2() throws Exception {
         SysfsTree sys = Machines.igb();
         assertThat(sys.read(PF + "sriov_totalvfs").text()).isEqualTo("8\n");
-        sys.kernel().loadModule("igb");
+        sys.drivers().loadModule("igb");
         assertThat(sys.read(PF + "sriov_totalvfs").text()).isEqualTo("7\n");
         assertThat(sys.write(NUMVFS, "8\n").error()).isEqualTo(Errno.ERANGE);
-        sys.kernel().loadModule("igbvf");
+        sys.drivers().loadModule("igbvf");
         assertThat(sys.write(NUMVFS, "3\n").ok()).isTrue();
         assertThat(sys.readlink(PF + "virtfn2")).contains("../0000:01:10.4");
         assertThat(sys.readlink("/sys/bus/pci/devices/0000:01:10.4/driver")).hasValueSatisfying(l -> l.endsWith("/igbvf"));
@@ -111,8 +115,8 @@ class SriovNumvfsTest {
     @Test
     void withAutoprobeOffVfsStayUnboundAndBindOnlyWithAnOverride() throws Exception {
         SysfsTree sys = Machines.igb();
-        sys.kernel().loadModule("igb");
-        sys.kernel().loadModule("igbvf");
+        sys.drivers().loadModule("igb");
+        sys.drivers().loadModule("igbvf");
         assertThat(sys.write(PF + "sriov_drivers_autoprobe", "0\n").ok()).isTrue();
         assertThat(sys.read(PF + "sriov_drivers_autoprobe").text()).isEqualTo("0\n");
         sys.write(NUMVFS, "2\n");
@@ -139,8 +143,8 @@ class SriovNumvfsTest {
     @Test
     void vfioPciCannotTakeAPfWithVfsAndConfiguresVfsOnlyWithEnableSriov() throws Exception {
         SysfsTree sys = Machines.igb();
-        sys.kernel().loadModule("igb");
-        sys.kernel().loadModule("vfio-pci");
+        sys.drivers().loadModule("igb");
+        sys.drivers().loadModule("vfio-pci");
         sys.write(NUMVFS, "1\n");
         sys.write("/sys/bus/pci/drivers/igb/unbind", "0000:01:00.0"); // disables the VFs
         sys.write(PF + "driver_override", "vfio-pci");
@@ -148,7 +152,7 @@ class SriovNumvfsTest {
         assertThat(sys.write(NUMVFS, "1\n").error()).isEqualTo(Errno.ENOENT); // enable_sriov=0
 
         SysfsTree withSriov = Machines.igb();
-        withSriov.kernel().loadModule("vfio-pci", Map.of("enable_sriov", "1"));
+        withSriov.drivers().loadModule("vfio-pci", Map.of("enable_sriov", "1"));
         withSriov.write(PF + "driver_override", "vfio-pci");
         withSriov.write("/sys/bus/pci/drivers/vfio-pci/bind", "0000:01:00.0");
         assertThat(withSriov.write(NUMVFS, "2\n").ok()).isTrue();
@@ -157,11 +161,11 @@ class SriovNumvfsTest {
         assertThat(withSriov.readlink("/sys/bus/pci/devices/0000:01:10.0/driver")).hasValueSatisfying(l -> l.endsWith("/vfio-pci"));
 
         SysfsTree nvme = Machines.nvme();
-        nvme.kernel().loadModule("nvme");
-        nvme.kernel().loadModule("vfio-pci");
+        nvme.drivers().loadModule("nvme");
+        nvme.drivers().loadModule("vfio-pci");
         nvme.write(NUMVFS, "2\n");
         nvme.write("/sys/bus/pci/drivers/nvme/unbind", "0000:01:00.0"); // nvme leaves SR-IOV enabled
-        assertThat(nvme.kernel().log()).extracting(KernelMessage::text)
+        assertThat(nvme.drivers().log()).extracting(KernelMessage::text)
                 .contains("nvme 0000:01:00.0: driver left SR-IOV enabled after remove"); // still bound while removing
         nvme.write(PF + "driver_override", "vfio-pci");
         assertThat(nvme.write("/sys/bus/pci/drivers/vfio-pci/bind", "0000:01:00.0").error()).isEqualTo(Errno.EBUSY);

@@ -15,7 +15,7 @@ class SysfsExportTest {
     @Test
     void exportedTreeHasLinuxLayoutWithRealFilesAndRelativeSymlinks(@TempDir Path dir) throws Exception {
         SysfsTree sys = LinuxFixture.load("t5-sriov.txt").boot();
-        sys.kernel().loadModule("nvme");
+        sys.drivers().loadModule("nvme");
         sys.write("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "2");
         sys.exportTo(dir);
         Path sysDir = dir.resolve("sys");
@@ -43,7 +43,7 @@ class SysfsExportTest {
     @Test
     void exportedDirectoriesListWhatTheTreeLists(@TempDir Path dir) throws Exception {
         SysfsTree sys = LinuxFixture.load("t6-vfio.txt").boot();
-        sys.kernel().loadModule("e1000e");
+        sys.drivers().loadModule("e1000e");
         sys.exportTo(dir);
         for (String d : List.of("/sys/bus/pci/devices", "/sys/bus/pci/drivers/e1000e", "/sys/kernel/iommu_groups",
                 "/sys/devices/pci0000:00/0000:00:03.0/0000:01:00.0")) {

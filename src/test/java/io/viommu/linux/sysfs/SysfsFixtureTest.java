@@ -11,9 +11,9 @@ import org.junit.jupiter.api.Test;
  * The scripted parts of the real-Linux captures t5-sriov and t6-vfio, run against the model with
  * the same writes, printed the way the capture's script printed them, compared line for line.
  *
- * <p>Groups: these tests use a stand-in view that assigns the boot devices the groups the
- * capture shows and gives later devices (VFs) the lowest free group, as Linux's allocator does;
- * the real group computation is wired in by the lead.
+ * <p>The machine is booted by the kernel model ({@code Kernel.boot}), so the groups before and
+ * after enabling VFs, and the kernel log lines the console shows, are the model's own: Linux's
+ * pci_device_group and lowest-free numbering.
  */
 class SysfsFixtureTest {
     static final String DEV = "/sys/bus/pci/devices/";
@@ -47,7 +47,7 @@ class SysfsFixtureTest {
         assertThat(sys.write(pf + "sriov_numvfs", "3\n").error()).isEqualTo(Errno.ENOENT);
         assertThat(sys.write(pf + "sriov_numvfs", "99\n").error()).isEqualTo(Errno.ERANGE);
 
-        assertThat(sys.kernel().loadModule("nvme")).isZero();
+        assertThat(sys.drivers().loadModule("nvme")).isZero();
         sh = new Shell(sys);
         sh.print("PF 0000:01:00.0 totalvfs=" + sh.cat(pf + "sriov_totalvfs") + " offset=" + sh.cat(pf + "sriov_offset")
                 + " stride=" + sh.cat(pf + "sriov_stride") + " vfdev=" + sh.cat(pf + "sriov_vf_device")
@@ -76,9 +76,27 @@ class SysfsFixtureTest {
     }
 
     @Test
+    void t5BootLinesAndVfLinesAreOneKernelLog() throws Exception {
+        io.viommu.linux.Kernel k = LinuxFixture.load("t5-sriov.txt").kernel();
+        k.drivers().loadModule("nvme");
+        assertThat(k.sysfs().write(DEV + "0000:01:00.0/sriov_numvfs", "2\n").ok()).isTrue();
+        k.sysfs().read(DEV + "0000:01:00.0/sriov_numvfs"); // the VFs' deferred nvme probes run
+        assertThat(k.dmesg()).containsSubsequence(
+                "DMAR: IOMMU enabled",
+                "pci 0000:01:00.0: Adding to iommu group 5",
+                "DMAR: Intel(R) Virtualization Technology for Directed I/O",
+                "pci 0000:01:00.1: [1b36:0010] type 00 class 0x010802",
+                "pci 0000:01:00.1: Adding to iommu group 6",
+                "pci 0000:01:00.2: Adding to iommu group 7",
+                "nvme nvme1: Device not ready; aborting initialisation, CSTS=0x2");
+        assertThat(k.drivers().log()).isEqualTo(k.log().messages());
+        assertThat(k.groups().groupOf(io.viommu.pci.RequesterId.parse("01:00.2")).orElseThrow().id()).isEqualTo(7);
+    }
+
+    @Test
     void t5VfsAreNvmeFunctionsOnThePfsBusWithPhysfnLinksAndNoDriverAfterTheirFailedInit() throws Exception {
         SysfsTree sys = LinuxFixture.load("t5-sriov.txt").boot();
-        sys.kernel().loadModule("nvme");
+        sys.drivers().loadModule("nvme");
         assertThat(sys.write(DEV + "0000:01:00.0/sriov_numvfs", "2\n").ok()).isTrue();
         assertThat(sys.readlink(DEV + "0000:01:00.1/physfn")).contains("../0000:01:00.0");
         assertThat(sys.readlink(DEV + "0000:01:00.1")).contains("../../../devices/pci0000:00/0000:00:03.0/0000:01:00.1");
@@ -94,7 +112,7 @@ class SysfsFixtureTest {
         LinuxFixture fx = LinuxFixture.load("t6-vfio.txt");
         SysfsTree sys = fx.boot();
         for (String m : List.of("vfio", "vfio_iommu_type1", "vfio-pci", "e1000e")) {
-            assertThat(sys.kernel().loadModule(m)).as(m).isZero();
+            assertThat(sys.drivers().loadModule(m)).as(m).isZero();
         }
         Shell sh = new Shell(sys);
         String target = null;
@@ -124,14 +142,14 @@ class SysfsFixtureTest {
         assertThat(sh.out).containsExactlyElementsOf(expected);
         // the group /dev/vfio showed (2) is the target's, and it is viable now
         assertThat(sh.linkName(DEV + target + "/iommu_group")).isEqualTo("2");
-        assertThat(sys.kernel().groupViable(2)).isTrue();
+        assertThat(sys.drivers().groupViable(2)).isTrue();
     }
 
     @Test
     void t6WritesFailWithTheErrnosTheCaptureShows() throws Exception {
         SysfsTree sys = LinuxFixture.load("t6-vfio.txt").boot();
-        sys.kernel().loadModule("vfio-pci");
-        sys.kernel().loadModule("e1000e");
+        sys.drivers().loadModule("vfio-pci");
+        sys.drivers().loadModule("e1000e");
         String t = "0000:00:02.0";
         assertThat(sys.write(DEV + t + "/driver_override", "vfio-pci\n").count()).isEqualTo(9);
         assertThat(sys.readlink(DEV + t + "/driver")).contains("../../../bus/pci/drivers/e1000e"); // override does not rebind

@@ -38,7 +38,7 @@ class SysfsRobustnessTest {
     void garbageWritesToEveryWritableFileReturnACountOrALinuxErrno() throws Exception {
         SysfsTree sys = Machines.igb();
         for (String m : List.of("igb", "igbvf", "vfio-pci", "pci-stub", "uio_pci_generic", "e1000e", "nvme")) {
-            sys.kernel().loadModule(m);
+            sys.drivers().loadModule(m);
         }
         sys.write("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "2");
         List<byte[]> payloads = payloads(42);
