@@ -13,7 +13,7 @@ import argparse, os, subprocess, sys, tempfile, time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-ARGS = ["-machine", "q35", "-m", "256M", "-device", "intel-iommu,aw-bits=48", "-device", "edu"]
+ARGS = ["-machine", "q35", "-nodefaults", "-m", "256M", "-device", "intel-iommu,aw-bits=48", "-device", "edu"]
 VTD = 0xFED90000
 BAR = 0xFE000000
 
@@ -105,7 +105,7 @@ def main():
     ap.add_argument("--dmas", type=int, default=20)
     a = ap.parse_args()
     with tempfile.TemporaryDirectory() as d:
-        qemu = Peer(["qemu-system-x86_64", *ARGS, "-display", "none", "-nodefaults", "-monitor", "none",
+        qemu = Peer(["qemu-system-x86_64", *ARGS, "-display", "none", "-monitor", "none",
                      "-serial", "none", "-bios", halt_bios(d), "-qtest", "stdio"])
         qemu.cmd("endianness")
         tq = run(qemu, a.pages, a.reads, a.dmas)
