@@ -1,5 +1,6 @@
 package io.viommu.linux;
 
+import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.machine.Machine;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
@@ -64,6 +65,7 @@ public final class Kernel {
     private DomainType defaultType;
     private boolean strict;
     private boolean gfxIdentity;
+    private IntelIommuDriver iommuDriver; // programs the unit (null: scalable mode, not modelled)
 
     private Kernel(Machine machine, KernelCommandLine cmdline, KernelConfig config) {
         this.machine = machine;
@@ -140,10 +142,10 @@ public final class Kernel {
         long cap = unit.load(VtdRegisters.CAP, 8);
         long ecap = unit.load(VtdRegisters.ECAP, 8);
         boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
-        // init_dmars: intel_iommu_init_qi, then register_pasid_allocator
-        dmesg.add(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
-        if (VtdBits.cachingMode(cap) && !sm) {
-            dmesg.add(DMAR + "VT-d Scalable Mode not enabled, no PASID allocation");
+        // init_dmars through the registers: its lines say what the unit actually did
+        iommuDriver = IntelIommuDriver.start(this, dmesg::add);
+        if (iommuDriver == null) {
+            dmesg.add(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
         }
         gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
         // intel_iommu_init: CM with second-level tables forces strict invalidation
@@ -157,6 +159,9 @@ public final class Kernel {
         driverActive = true;
         for (Topology.Function f : topology.functions()) {
             probeDevice(f);
+        }
+        if (iommuDriver != null) {
+            iommuDriver.finishBoot();
         }
         dmesg.add(DMAR + "Intel(R) Virtualization Technology for Directed I/O");
     }
@@ -230,6 +235,9 @@ public final class Kernel {
         }
         if (g.defaultDomain() == null) {
             g.setDefaultDomain(defaultDomainFor(g));
+        }
+        if (iommuDriver != null) {
+            iommuDriver.probed(g, f);
         }
         return Optional.of(g);
     }
@@ -339,6 +347,11 @@ public final class Kernel {
     /** True when intel-iommu initialised and registered (groups exist). */
     public boolean iommuActive() {
         return driverActive;
+    }
+
+    /** The intel-iommu driver that programs the VT-d unit, or null when it did not start. */
+    public IntelIommuDriver iommuDriver() {
+        return iommuDriver;
     }
 
     /** iommu_def_domain_type after initialisation. */
