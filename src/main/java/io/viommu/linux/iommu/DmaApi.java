@@ -95,7 +95,7 @@ public final class DmaApi {
         DmaCookie c = cookie(dev);
         if (c == null) {
             long end = phys.value() + size - 1;
-            return end <= dmaMask(dev) ? new Iova(phys.value()) : MAPPING_ERROR;
+            return Long.compareUnsigned(end, dmaMask(dev)) <= 0 ? new Iova(phys.value()) : MAPPING_ERROR;
         }
         long iovaOff = phys.value() & 0xfff;
         long len = align(size + iovaOff);
@@ -138,7 +138,10 @@ public final class DmaApi {
     /** iommu_dma_alloc_iova: below 4 GiB first for PCI devices, then up to the mask. */
     private long allocIova(DmaCookie c, long size, long dmaLimit) {
         long len = size >>> 12;
-        dmaLimit = Math.min(dmaLimit, c.domain.apertureEnd().value());
+        long aperture = c.domain.apertureEnd().value();
+        if (Long.compareUnsigned(dmaLimit, aperture) > 0) { // masks are unsigned
+            dmaLimit = aperture;
+        }
         long pfn = 0;
         long hitsBefore = c.iovad.cacheHits();
         if (Long.compareUnsigned(dmaLimit, DMA_BIT_MASK_32) > 0 && !forcedac) {
@@ -173,7 +176,7 @@ public final class DmaApi {
         List<ScatterList.DmaSegment> out = new ArrayList<>();
         if (c == null) {
             for (ScatterList.Segment s : segs) {
-                if (s.phys().value() + s.length() - 1 > dmaMask(dev)) {
+                if (Long.compareUnsigned(s.phys().value() + s.length() - 1, dmaMask(dev)) > 0) {
                     sg.setDma(List.of());
                     return 0;
                 }
