@@ -169,8 +169,10 @@ final class QueuedInvalidation implements Invalidation {
         if (broken) {
             return false;
         }
+        reclaim();
         if (freeCount < count + 2) {
-            reclaim(); // the model completes synchronously, so this always frees the ring
+            log.accept("DMAR: invalidation queue full");
+            return false;
         }
         int index = freeHead;
         int waitIndex = (index + count) % QI_LENGTH;
@@ -193,24 +195,34 @@ final class QueuedInvalidation implements Invalidation {
         regs.writel(VtdRegisters.IQT, freeHead << DESC_SHIFT);
         // The poll: the status word is in RAM (no exit); qi_check_fault reads FSTS only while
         // the hardware has not written QI_DONE yet.
-        boolean done = (int) ram.read(statusAddr(waitIndex), 4) == QI_DONE;
-        if (!done) {
+        boolean ok = true;
+        while ((int) ram.read(statusAddr(waitIndex), 4) != QI_DONE) {
             int fsts = regs.readl(VtdRegisters.FSTS);
-            if ((fsts & VtdRegisters.FSTS_IQE) != 0) {
-                log.accept("DMAR: VT-d detected invalid descriptor: qw0 = " + Long.toHexString(descs[0])
-                        + ", qw1 = " + Long.toHexString(descs[1]));
+            int head = (int) (regs.readq(VtdRegisters.IQH) >>> DESC_SHIFT);
+            if ((fsts & VtdRegisters.FSTS_IQE) != 0 && head != waitIndex) {
+                // qi_check_fault: report the bad descriptor, overwrite it with a copy of the wait
+                // descriptor so the queue can move on at the next submission, clear IQE.
+                long bad = queue.value() + (long) head * DESC_SIZE;
+                log.accept(String.format("DMAR: VT-d detected invalid descriptor: qw0 = %x, qw1 = %x",
+                        ram.read(bad, 8), ram.read(bad + 8, 8)));
+                ram.write(bad, waitLo, 8);
+                ram.write(bad + 8, statusAddr(waitIndex), 8);
                 regs.writel(VtdRegisters.FSTS, VtdRegisters.FSTS_IQE);
-            } else {
-                log.accept("DMAR: invalidation wait did not complete; queued invalidation stopped");
+                log.accept("DMAR: Invalidation Queue Error (IQE) cleared");
+                ok = false;
+                break;
             }
-            broken = true; // a real kernel would spin here for ever
+            // Anything else would spin for ever on real hardware; the model completes every
+            // batch synchronously, so stop and say so.
+            log.accept("DMAR: invalidation wait did not complete; queued invalidation stopped");
+            broken = true;
             return false;
         }
         for (int i = 0; i < count; i++) {
             ram.write(statusAddr((index + i) % QI_LENGTH), QI_DONE, 4);
         }
         reclaim();
-        return true;
+        return ok;
     }
 
     /** reclaim_free_desc. */
