@@ -5,6 +5,7 @@ import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.sysfs.SysfsTree;
+import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.machine.Machine;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -79,6 +80,7 @@ public final class Kernel {
     private DomainType defaultType;
     private boolean strict;
     private boolean gfxIdentity;
+    private IntelIommuDriver iommuDriver; // programs the unit (null: scalable mode, not modelled)
 
     private Kernel(Machine machine, KernelCommandLine cmdline, KernelConfig config) {
         this.machine = machine;
@@ -208,10 +210,12 @@ public final class Kernel {
         long cap = unit.load(VtdRegisters.CAP, 8);
         long ecap = unit.load(VtdRegisters.ECAP, 8);
         boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
-        // init_dmars: intel_iommu_init_qi, then register_pasid_allocator
-        printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
-        if (VtdBits.cachingMode(cap) && !sm) {
-            printk(DMAR + "VT-d Scalable Mode not enabled, no PASID allocation");
+        // init_dmars through the registers (IntelIommuDriver): its lines say what the unit
+        // actually did (QI enabled, root table, TE). Scalable mode is not driven yet: then only
+        // the line Linux prints for the invalidation method.
+        iommuDriver = IntelIommuDriver.start(this, this::printk);
+        if (iommuDriver == null) {
+            printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
         }
         gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
         // intel_iommu_init: CM with second-level tables forces strict invalidation
@@ -228,6 +232,9 @@ public final class Kernel {
         driverActive = true;
         for (Topology.Function f : topology().functions()) {
             probeDevice(topology(), f);
+        }
+        if (iommuDriver != null) {
+            iommuDriver.finishBoot();
         }
         printk(DMAR + "Intel(R) Virtualization Technology for Directed I/O");
     }
@@ -275,6 +282,9 @@ public final class Kernel {
         }
         if (g.defaultDomain() == null) {
             g.setDefaultDomain(defaultDomainFor(topology, g));
+        }
+        if (iommuDriver != null) {
+            iommuDriver.probed(g, f);
         }
         return Optional.of(g);
     }
@@ -438,6 +448,11 @@ public final class Kernel {
     /** True when intel-iommu initialised and registered (groups exist). */
     public boolean iommuActive() {
         return driverActive;
+    }
+
+    /** The intel-iommu driver that programs the VT-d unit, or null when it did not start. */
+    public IntelIommuDriver iommuDriver() {
+        return iommuDriver;
     }
 
     /** iommu_def_domain_type after initialisation. */
