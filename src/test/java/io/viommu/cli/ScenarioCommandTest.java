@@ -1,0 +1,70 @@
+package io.viommu.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import org.junit.jupiter.api.Test;
+
+class ScenarioCommandTest {
+    private record Run(int code, String out, String err) {
+    }
+
+    private static Run run(String... args) {
+        PrintStream out = System.out;
+        PrintStream err = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int code = Main.commandLine().execute(args);
+            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(out);
+            System.setErr(err);
+        }
+    }
+
+    @Test
+    void nicRingPrintsOneRowPerPolicyAndCachingModeWithEveryPacketDelivered() {
+        Run r = run("scenario", "nic-ring", "--packets", "300", "--ring", "16");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("NIC ring: 300 packets of 1500 bytes into a ring of 16 buffers");
+        assertThat(r.out().lines().filter(l -> l.startsWith("DMA API"))).hasSize(4);
+        assertThat(r.out()).containsPattern("DMA API lazy->strict +on +1 +1 +2 ");
+        assertThat(r.out().lines().filter(l -> l.startsWith("DMA API")))
+                .allSatisfy(l -> assertThat(l).endsWith("| 300/300"));
+    }
+
+    @Test
+    void nicRingJsonCarriesPerPacketCostsAndNullsWhereNothingShadows() throws Exception {
+        Run r = run("scenario", "nic-ring", "--packets", "255", "--ring", "8", "--policy", "strict",
+                "--caching-mode", "both", "--json");
+        assertThat(r.code()).isZero();
+        JsonNode j = new ObjectMapper().readTree(r.out());
+        assertThat(j.get("scenario").asText()).isEqualTo("nic-ring");
+        JsonNode runs = j.get("runs");
+        assertThat(runs).hasSize(2);
+        JsonNode off = runs.get(0);
+        JsonNode on = runs.get(1);
+        assertThat(off.get("cachingMode").asBoolean()).isFalse();
+        assertThat(off.get("perPacket").get("iotlbPage").asDouble()).isEqualTo(1.0);
+        assertThat(off.get("perPacket").get("notifierEvents").isNull()).isTrue();
+        assertThat(on.get("perPacket").get("iotlbPage").asDouble()).isEqualTo(2.0);
+        assertThat(on.get("perPacket").get("notifierEvents").asDouble()).isEqualTo(2.0);
+        assertThat(on.get("traffic").get("hostPagesMapped").asLong()).isEqualTo(255);
+        assertThat(on.get("delivered").asLong()).isEqualTo(255);
+    }
+
+    @Test
+    void nicRingRefusesSizesOutsideItsLimitsWithUsageExit() {
+        Run r = run("scenario", "nic-ring", "--packets", "0");
+        assertThat(r.code()).isEqualTo(2);
+        assertThat(r.err()).contains("--packets must be 1..1000000");
+        assertThat(run("scenario", "nic-ring", "--policy", "sometimes").code()).isEqualTo(2);
+    }
+}
