@@ -200,11 +200,16 @@ public final class NicRingScenario {
             return new Guest(m, Kernel.boot(m), cachingMode);
         }
 
-        /** Firmware assigns BAR0; the driver enables memory decoding and bus mastering. */
+        /** What the firmware does (there is no BIOS here): edu's BAR0 at {@link #EDU_BAR}. */
+        void assignBar() {
+            machine.configAccess().write(edu.address(), PciRegs.BAR0, EDU_BAR, 4);
+        }
+
+        /** BAR0 assigned, then the kernel driver's pci_enable_device and pci_set_master. */
         void enableDevice() {
-            var cfg = machine.configAccess();
-            cfg.write(edu.address(), PciRegs.BAR0, EDU_BAR, 4);
-            cfg.write(edu.address(), PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
+            assignBar();
+            machine.configAccess().write(edu.address(), PciRegs.COMMAND,
+                    PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         }
 
         /**
