@@ -1,5 +1,6 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.DmarTable;
 import io.viommu.linux.host.HostReport.AcsHop;
 import io.viommu.linux.host.HostReport.Assignment;
 import io.viommu.linux.host.HostReport.Check;
@@ -116,7 +117,7 @@ public final class HostPlanner {
         HostSnapshot.Firmware fw = s.firmware();
         String title = "Device assignment IOMMU support (firmware)";
         if (fw.dmarState() == TableState.READ) {
-            DmarTable d = fw.dmar();
+            Dmar d = Dmar.of(fw.dmar());
             return new Check("iommu-firmware", Status.PASS, title, "ACPI DMAR table: host address width " + d.hostAddressWidth()
                     + ", " + d.drhds().size() + " DRHD, " + d.rmrrs().size() + " RMRR, " + d.atsrs().size() + " ATSR"
                     + (d.interruptRemapping() ? ", INTR_REMAP" : ""));
@@ -177,9 +178,7 @@ public final class HostPlanner {
         }).findFirst().orElse(enabled ? "unknown" : null);
         List<String> reasons = enabled ? List.of() : whyNoIommu(s);
         String cause = enabled ? null : cause(s);
-        Dmar dmar = fw.dmar() == null ? null : new Dmar(fw.dmar().oemId(), fw.dmar().hostAddressWidth(), fw.dmar().flags(),
-                fw.dmar().interruptRemapping(), fw.dmar().x2apicOptOut(), fw.dmar().dmaControlOptIn(), fw.dmar().drhds(),
-                fw.dmar().rmrrs(), fw.dmar().atsrs(), fw.dmar().problems());
+        Dmar dmar = fw.dmar() == null ? null : Dmar.of(fw.dmar());
         List<Unit> units = s.iommus().stream().map(HostPlanner::unit).toList();
         String domain = s.groups().stream().map(HostGroup::type).filter(t -> t != null).findFirst().orElse(null);
         return new Iommu(firmware, enabled, vendor, cause, reasons, dmar, fw.ivrs(), units, domain);

@@ -1,5 +1,9 @@
 package io.viommu.linux.host;
 
+import static io.viommu.linux.LittleEndian.u16;
+import static io.viommu.linux.LittleEndian.u32;
+import static io.viommu.linux.LittleEndian.u8;
+
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.PcieCapability;
@@ -147,17 +151,5 @@ public record PciConfig(int length, int headerLayout, boolean multifunction, int
         }
         return new PciConfig(len, layout, mf, secondary, type, flr || afFlr, afFlr, pm, noSoftReset, msi, msix,
                 acs, ari, ats, pasid, sriov, List.copyOf(names));
-    }
-
-    static int u8(byte[] b, int off) {
-        return off < b.length ? b[off] & 0xff : 0;
-    }
-
-    static int u16(byte[] b, int off) {
-        return u8(b, off) | u8(b, off + 1) << 8;
-    }
-
-    static int u32(byte[] b, int off) {
-        return u16(b, off) | u16(b, off + 2) << 16;
     }
 }
