@@ -1,5 +1,6 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.AcsCheck;
 import io.viommu.linux.DmarTable;
 import io.viommu.linux.host.HostReport.AcsHop;
 import io.viommu.linux.host.HostReport.Assignment;
@@ -21,7 +22,6 @@ import io.viommu.linux.host.HostSnapshot.HostDevice;
 import io.viommu.linux.host.HostSnapshot.HostGroup;
 import io.viommu.linux.host.HostSnapshot.IommuUnit;
 import io.viommu.linux.host.HostSnapshot.TableState;
-import io.viommu.pci.AcsCapability;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -35,8 +35,6 @@ import java.util.Set;
  * precisely why not, and per PCI function whether vfio-pci can take it, what goes with it and how.
  */
 public final class HostPlanner {
-    /** Linux REQ_ACS_FLAGS (drivers/iommu/iommu.c): the ACS controls that make a port isolate its subtree. */
-    static final int REQ_ACS_FLAGS = AcsCapability.SV | AcsCapability.RR | AcsCapability.CR | AcsCapability.UF;
     /** Drivers that leave a group usable by VFIO (driver_managed_dma in Linux, plus unbound). */
     static final Set<String> VFIO_FRIENDLY = Set.of("vfio-pci", "pci-stub", "pcieport");
 
@@ -442,8 +440,8 @@ public final class HostPlanner {
             }
             HostDevice br = b.get();
             PciConfig c = br.config();
-            String cap = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().cap());
-            String ctrl = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().ctrl());
+            String cap = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().capability());
+            String ctrl = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().control());
             String type;
             String effect;
             if (c == null || !c.capabilitiesReadable()) {
@@ -461,7 +459,7 @@ public final class HostPlanner {
                     case ROOT_PORT, DOWNSTREAM_PORT -> c.acs() == null
                             ? "no ACS: peer-to-peer traffic below it is not isolated, its subtree shares a group"
                             + " with it (and with its siblings when it is multifunction)"
-                            : c.acs().enabled(REQ_ACS_FLAGS) ? "ACS SV/RR/CR/UF enabled: isolates its subtree"
+                            : c.acs().enabled(AcsCheck.REQ_ACS_FLAGS) ? "ACS SV/RR/CR/UF enabled: isolates its subtree"
                             : "ACS present but SV/RR/CR/UF not all enabled (Linux enables them only when an IOMMU is"
                             + " active): its subtree is not isolated";
                     case UPSTREAM_PORT -> "switch upstream port: isolation comes from the downstream ports";
@@ -622,7 +620,7 @@ public final class HostPlanner {
             }
         }
         PciConfig c = d.config();
-        if (c != null && c.multifunction() && (c.acs() == null || !c.acs().enabled(REQ_ACS_FLAGS))) {
+        if (c != null && c.multifunction() && (c.acs() == null || !c.acs().enabled(AcsCheck.REQ_ACS_FLAGS))) {
             reasons.add(new Reason(Severity.INFO, "it is a function of a multifunction device without ACS, so its"
                     + " sibling functions share its group"));
         }

@@ -2,6 +2,7 @@ package io.viommu.linux.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.linux.AcsCheck;
 import io.viommu.linux.DmarTable;
 import io.viommu.pci.PcieCapability.PortType;
 import java.io.IOException;
@@ -22,7 +23,7 @@ class ParsersTest {
         assertThat(c.secondaryBus()).isEqualTo(1);
         assertThat(c.pcieType()).isEqualTo(PortType.ROOT_PORT);
         assertThat(c.acs()).isNotNull();
-        assertThat(c.acs().enabled(HostPlanner.REQ_ACS_FLAGS)).isTrue();
+        assertThat(c.acs().enabled(AcsCheck.REQ_ACS_FLAGS)).isTrue();
         assertThat(c.capabilities()).containsExactly("PCIe", "PM", "MSI", "ACS", "AER");
     }
 
