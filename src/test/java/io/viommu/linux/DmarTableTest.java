@@ -3,6 +3,7 @@ package io.viommu.linux;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;
@@ -94,13 +95,12 @@ class DmarTableTest {
     @Test
     void nvmeVfsOfTheSriovCaptureGetGroupsSixAndSeven() throws Exception {
         // t5-sriov: after `echo 2 > sriov_numvfs` Linux printed groups 6 and 7 for 01:00.1 and 01:00.2.
-        var c = LinuxFixtureTest.read(LinuxFixtureTest.FIXTURES.resolve("t5-sriov.txt"));
+        LinuxCapture c = LinuxCapture.load("t5-sriov.txt");
         Kernel k = Kernel.boot(Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
         IommuGroupsTest.enableVfs(k, "01:00.0", 2);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.1")).orElseThrow().id()).isEqualTo(6);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.2")).orElseThrow().id()).isEqualTo(7);
-        List<String> after = LinuxFixtureTest.block(java.nio.file.Files.readAllLines(
-                LinuxFixtureTest.FIXTURES.resolve("t5-sriov.txt")), "=== GROUPS-AFTER");
+        List<String> after = c.block("=== GROUPS-AFTER");
         List<String> ours = BootReport.groupLines(k).stream().map(l -> l.replaceFirst(" type=\\S+", "")).toList();
         assertThat(ours).containsExactlyElementsOf(after);
         Topology.Function vf = k.topology().function(RequesterId.parse("01:00.1")).orElseThrow();
