@@ -50,6 +50,7 @@ public final class DriverCore {
     private final Map<String, PciDevice> devices = new LinkedHashMap<>();
     private final Map<String, PciDriver> drivers = new LinkedHashMap<>();
     private final List<String> modules = new ArrayList<>();
+    private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
@@ -224,6 +225,7 @@ public final class DriverCore {
             return Errno.ENOENT.negative();
         }
         modules.add(mod);
+        moduleParams.put(mod, new HashMap<>(params));
         String drv = Drivers.driverOfModule(mod);
         if (drv != null) {
             PciDriver d = Drivers.create(drv, params, this);
@@ -231,6 +233,35 @@ public final class DriverCore {
             Drivers.afterRegister(d, params, this);
         }
         return 0;
+    }
+
+    /**
+     * A module parameter ({@code /sys/module/MOD/parameters/NAME}) as given at load time or set
+     * since, or null when the module is not loaded or the parameter was never given.
+     */
+    public String moduleParameter(String module, String name) {
+        Map<String, String> p = moduleParams.get(Drivers.moduleName(module));
+        return p == null ? null : p.get(name);
+    }
+
+    /** Writes a runtime-writable module parameter; -ENOENT when the module is not loaded. */
+    public int setModuleParameter(String module, String name, String value) {
+        Map<String, String> p = moduleParams.get(Drivers.moduleName(module));
+        if (p == null) {
+            return Errno.ENOENT.negative();
+        }
+        p.put(name, value);
+        return 0;
+    }
+
+    /** A boolean module parameter ({@code param_set_bool}: kstrtobool), false when unset or unparsable. */
+    public boolean moduleFlag(String module, String name) {
+        String v = moduleParameter(module, name);
+        if (v == null) {
+            return false;
+        }
+        KernelText.Parsed b = KernelText.kstrtobool(v);
+        return b.ok() && b.value() == 1;
     }
 
     /** {@code rmmod}: unbinds the module's driver from every device and unregisters it. */
@@ -243,6 +274,7 @@ public final class DriverCore {
         if (!modules.remove(mod)) {
             return Errno.ENOENT.negative();
         }
+        moduleParams.remove(mod);
         String drvName = Drivers.driverOfModule(mod);
         PciDriver d = drvName == null ? null : drivers.get(drvName);
         if (d != null) {

@@ -259,8 +259,8 @@ public final class Drivers {
             core.devLog(KernelMessage.WARNING, dev, "Cannot bind to PF with SR-IOV enabled");
             return Errno.EBUSY.negative();
         }
-        if (core.groupOf(dev).isEmpty()) {
-            return Errno.EINVAL.negative(); // vfio_group_find_or_alloc without noiommu
+        if (core.groupOf(dev).isEmpty() && !core.moduleFlag("vfio", "enable_unsafe_noiommu_mode")) {
+            return Errno.EINVAL.negative(); // vfio_group_find_or_alloc: no group and no noiommu
         }
         return 0;
     }
