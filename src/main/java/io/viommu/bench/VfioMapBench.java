@@ -1,14 +1,12 @@
 package io.viommu.bench;
 
+import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.driver.StaticGroupView;
-import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.UserProcess;
 import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioGroup;
-import io.viommu.linux.vfio.VtdStandInBackend;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import java.util.List;
@@ -46,14 +44,14 @@ public class VfioMapBench {
     public void setUp() throws Exception {
         Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device",
                 "intel-iommu,intremap=on,caching-mode=" + cachingMode, "-device", "edu"), MachineLog.SILENT);
-        DriverCore core = DriverCore.boot(m, t -> StaticGroupView.onePerDevice(t, "DMA"));
-        PageFrames frames = new PageFrames(m.ram(), 0x0400_0000L, 0x0400_0000L);
-        Vfio vfio = new Vfio(core, m, new VtdStandInBackend(m.iommu(), frames, core.groups()));
-        core.loadModule("vfio-pci");
+        Kernel kernel = Kernel.boot(m);
+        DriverCore core = kernel.drivers();
+        core.loadModule("vfio-pci"); // and vfio, vfio_iommu_type1 with it
+        Vfio vfio = kernel.vfio().orElseThrow();
         PciDevice edu = core.device("0000:00:01.0").orElseThrow();
         core.setDriverOverride(edu, "vfio-pci");
         core.deviceAttach(edu);
-        UserProcess p = UserProcess.root("bench", frames);
+        UserProcess p = UserProcess.root("bench", kernel.userMemory());
         container = vfio.openContainer(p);
         VfioGroup g = vfio.openGroup(p, "/dev/vfio/" + core.groupOf(edu).getAsInt());
         g.setContainer(container);

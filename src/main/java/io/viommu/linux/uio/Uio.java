@@ -45,10 +45,13 @@ public final class Uio {
     private final BitSet used = new BitSet();
     private final Map<Integer, UioDevice> open = new LinkedHashMap<>();
 
+    /**
+     * The uio module's init ({@code uio_init}): made by the kernel when the module is loaded
+     * (by itself or as uio_pci_generic's dependency; {@code io.viommu.linux.Kernel#uio}).
+     */
     public Uio(DriverCore core, Machine machine) {
         this.core = core;
         this.machine = machine;
-        core.loadModule("uio");
     }
 
     public DriverCore kernel() {

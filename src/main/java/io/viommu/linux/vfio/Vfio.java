@@ -3,6 +3,7 @@ package io.viommu.linux.vfio;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Drivers;
 import io.viommu.linux.driver.Errno;
+import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.KernelMessage;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.driver.ReservedRegion;
@@ -11,7 +12,6 @@ import io.viommu.pci.PciFunction;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
 import java.util.BitSet;
-import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -94,7 +94,7 @@ public final class Vfio {
     /** Devices placed in fake noiommu groups, by name. */
     private final Map<String, Integer> noiommuGroupOf = new LinkedHashMap<>();
     private final BitSet minors = new BitSet();
-    private final List<KernelMessage> log = new ArrayList<>();
+    private final KernelLog log;
     private int taint;
     private final List<VfioDevice> openDevices = new ArrayList<>();
     /** Each vfio-pci PF's VF token ({@code vfio_pci_vf_init}: a random UUID until user space sets one). */
@@ -102,16 +102,16 @@ public final class Vfio {
     private final java.util.Random tokenSource = new java.util.Random(0x5eed);
 
     /**
-     * VFIO on a kernel: {@code modprobe vfio} (and, by its softdep, vfio_iommu_type1) if not yet
-     * loaded. {@code backend} is the IOMMU layer type1 maps through (null on a machine without
-     * an IOMMU: only no-IOMMU mode can work there).
+     * The vfio module's init ({@code vfio_init}): made by the kernel when the module is loaded
+     * ({@code io.viommu.linux.Kernel#vfio}), not by hand. {@code backend} is the IOMMU layer type1
+     * maps through (null when the kernel has no active IOMMU driver: only no-IOMMU mode can work
+     * then); messages go to the kernel's log.
      */
-    public Vfio(DriverCore core, Machine machine, Type1Backend backend) {
+    public Vfio(DriverCore core, Machine machine, Type1Backend backend, KernelLog log) {
         this.core = core;
         this.machine = machine;
         this.backend = backend;
-        core.loadModule("vfio");
-        core.loadModule("vfio_iommu_type1");
+        this.log = log;
         info("VFIO - User Level meta-driver version: 0.3");
     }
 
@@ -153,11 +153,6 @@ public final class Vfio {
         return core.groups().reservedRegions(iommuGroup);
     }
 
-    /** What VFIO printed (without timestamps), in order. */
-    public List<KernelMessage> log() {
-        return Collections.unmodifiableList(log);
-    }
-
     /** The kernel's taint mask as far as VFIO changed it ({@link #TAINT_USER}). */
     public int tainted() {
         refresh();
@@ -165,11 +160,11 @@ public final class Vfio {
     }
 
     void info(String text) {
-        log.add(new KernelMessage(KernelMessage.INFO, text));
+        log.add(KernelMessage.INFO, text);
     }
 
     void warn(String text) {
-        log.add(new KernelMessage(KernelMessage.WARNING, text));
+        log.add(KernelMessage.WARNING, text);
     }
 
     void devWarn(PciDevice dev, String text) {

@@ -5,6 +5,10 @@
  * ({@link io.viommu.linux.vfio.VfioException} carrying the driver core's
  * {@link io.viommu.linux.driver.Errno}).
  *
+ * <p>It is part of the kernel: {@code Kernel.boot(machine).vfio()} is present once the vfio module
+ * is loaded ({@code drivers().loadModule("vfio-pci")} loads it with vfio_iommu_type1), as
+ * /dev/vfio appears on Linux.
+ *
  * <ul>
  * <li>{@link io.viommu.linux.vfio.Vfio}: the module, its parameters (read from the driver core's
  *     module parameters), the groups and /dev/vfio ({@link io.viommu.linux.vfio.DevNode}),
@@ -16,7 +20,7 @@
  *     implemented for now by {@link io.viommu.linux.vfio.VtdStandInBackend}, which programs
  *     legacy VT-d tables through the unit's registers.</li>
  * <li>{@link io.viommu.linux.vfio.UserProcess} and {@link io.viommu.linux.vfio.PageFrames}: user
- *     memory backed by frames of the machine's RAM, pinned and charged to RLIMIT_MEMLOCK by
+ *     memory backed by frames of the machine's RAM ({@code Kernel.userMemory()}), pinned and charged to RLIMIT_MEMLOCK by
  *     MAP_DMA; so a device's DMA through a mapping lands in the process's memory.</li>
  * </ul>
  */

@@ -2,10 +2,11 @@ package io.viommu.linux.uio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.linux.DomainType;
+import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.driver.StaticGroupView;
 import io.viommu.linux.vfio.DevNode;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.UserProcess;
@@ -14,7 +15,6 @@ import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioDevice;
 import io.viommu.linux.vfio.VfioException;
 import io.viommu.linux.vfio.VfioGroup;
-import io.viommu.linux.vfio.VtdStandInBackend;
 import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
@@ -36,7 +36,6 @@ class UioUnsafeDmaTest {
     static final String EDU = "0000:00:01.0";
     static final long KERNEL_LOW = 0x1000;
     static final int KERNEL_SPAN = 0x10_0000 - 0x1000; // "kernel memory": low RAM below the frames
-    static final long FRAMES = 0x0400_0000L;
 
     /** What the buggy driver does, whatever gives it the device's registers. */
     interface Registers {
@@ -71,21 +70,25 @@ class UioUnsafeDmaTest {
 
     @Test
     void theSameDriverBugCorruptsKernelMemoryThroughUioAndIsAVtdFaultThroughVfio() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu,intremap=on",
-                "-device", "edu"), MachineLog.SILENT);
-        DriverCore core = DriverCore.boot(m, t -> StaticGroupView.onePerDevice(t, "DMA"));
+        // iommu=pt: the kernel gives every group an identity default domain, as UIO setups do
+        // (with a translating DMA domain the user's physical addresses would fault instead)
+        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append", "iommu=pt",
+                "-device", "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT);
+        Kernel kernel = Kernel.boot(m);
+        DriverCore core = kernel.drivers();
+        assertThat(kernel.defaultDomainType()).isEqualTo(DomainType.IDENTITY);
         PhysicalMemory ram = m.ram();
         for (long a = KERNEL_LOW; a < KERNEL_LOW + KERNEL_SPAN; a += 8) {
             ram.writeLong(a, 0x6b65726e656c2121L ^ a); // the kernel's data, recognisable
         }
-        PageFrames frames = new PageFrames(ram, FRAMES, 0x0800_0000L);
-        UserProcess dpdk = UserProcess.root("dpdk", frames);
+        UserProcess dpdk = UserProcess.root("dpdk", kernel.userMemory());
         long buf = dpdk.mmap(4096);
         PciDevice edu = core.device(EDU).orElseThrow();
 
-        // ---- 1. UIO: uio_pci_generic, the IOMMU not translating (as with no IOMMU or iommu=pt)
-        Uio uio = new Uio(core, m);
+        // ---- 1. UIO: uio_pci_generic (modprobe loads uio first), the IOMMU not translating
+        assertThat(kernel.uio()).isEmpty();
         core.loadModule("uio_pci_generic");
+        Uio uio = kernel.uio().orElseThrow();
         core.setDriverOverride(edu, "uio_pci_generic");
         assertThat(core.deviceDriverAttach(core.driver("uio_pci_generic").orElseThrow(), edu)).isZero();
         assertThat(uio.devNodes()).extracting(DevNode::name).containsExactly("uio0");
@@ -114,11 +117,10 @@ class UioUnsafeDmaTest {
         core.deviceReleaseDriver(edu);
         assertThat(uio.devNodes()).isEmpty();
         Fails.assertErrno(Errno.ENODEV, () -> u.barRead(0, 0, 4));
-        VtdStandInBackend backend = new VtdStandInBackend(m.iommu(), frames, core.groups());
-        Vfio vfio = new Vfio(core, m, backend);
         core.setDriverOverride(edu, "vfio-pci");
         core.loadModule("vfio-pci");
         assertThat(edu.driver().name()).isEqualTo("vfio-pci");
+        Vfio vfio = kernel.vfio().orElseThrow();
         VfioContainer c = vfio.openContainer(dpdk);
         VfioGroup g = vfio.openGroup(dpdk, "/dev/vfio/1");
         g.setContainer(c);
@@ -128,8 +130,10 @@ class UioUnsafeDmaTest {
         VfioDevice d = g.deviceFd(EDU);
         long cfg = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
         d.write(cfg + PciRegs.COMMAND, d.read(cfg + PciRegs.COMMAND, 2) | PciRegs.COMMAND_MASTER, 2);
+        long rootTable = m.iommu().load(VtdRegisters.RTADDR, 8) & ~0xfffL; // the table the kernel programmed
+        assertThat(rootTable).isNotZero();
         byte[] rootBefore = new byte[4096];
-        ram.readBytes(backend.rootTable().value(), rootBefore, 0, 4096);
+        ram.readBytes(rootTable, rootBefore, 0, 4096);
         long wrong2 = runBuggyDriver((o, v) -> d.write(o, v, 8), dpdk, buf, iova);
         assertThat(wrong2).isEqualTo(wrong);
         assertThat(kernelImage(ram)).isEqualTo(before); // nothing corrupted
@@ -141,9 +145,9 @@ class UioUnsafeDmaTest {
         assertThat(frcdHi & 0xffff).isEqualTo(edu.rid().value());
         assertThat(frcdLo & ~0xfffL).isEqualTo(wrong & ~0xfffL);
         // the same bug aimed at the IOMMU's own root table cannot reach it either
-        runBuggyDriver((o, v) -> d.write(o, v, 8), dpdk, buf, backend.rootTable().value() << 12);
+        runBuggyDriver((o, v) -> d.write(o, v, 8), dpdk, buf, rootTable << 12);
         byte[] rootAfter = new byte[4096];
-        ram.readBytes(backend.rootTable().value(), rootAfter, 0, 4096);
+        ram.readBytes(rootTable, rootAfter, 0, 4096);
         assertThat(rootAfter).isEqualTo(rootBefore);
     }
 
@@ -163,9 +167,10 @@ class UioUnsafeDmaTest {
     void uioNodesAreRootsAndFollowBinding() throws Exception {
         Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "edu", "-device", "edu"),
                 MachineLog.SILENT);
-        DriverCore core = DriverCore.boot(m, t -> StaticGroupView.onePerDevice(t, "DMA"));
-        Uio uio = new Uio(core, m);
+        Kernel kernel = Kernel.boot(m);
+        DriverCore core = kernel.drivers();
         core.loadModule("uio_pci_generic");
+        Uio uio = kernel.uio().orElseThrow();
         for (String bdf : List.of(EDU, "0000:00:02.0")) {
             PciDevice d = core.device(bdf).orElseThrow();
             core.setDriverOverride(d, "uio_pci_generic");
@@ -173,7 +178,7 @@ class UioUnsafeDmaTest {
         }
         assertThat(uio.devNodes()).extracting(DevNode::lsLine)
                 .containsExactly("crw-------    1 0        0         243,   0 uio0", "crw-------    1 0        0         243,   1 uio1");
-        PageFrames frames = new PageFrames(m.ram(), FRAMES, 1 << 20);
+        PageFrames frames = kernel.userMemory();
         Fails.assertErrno(Errno.EACCES, () -> uio.open(UserProcess.user("app", frames, 1 << 20), "/dev/uio0"));
         Fails.assertErrno(Errno.ENOENT, () -> uio.open(UserProcess.root("app", frames), "/dev/uio2"));
         core.deviceReleaseDriver(core.device(EDU).orElseThrow());

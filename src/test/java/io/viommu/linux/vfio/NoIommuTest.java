@@ -40,7 +40,7 @@ class NoIommuTest {
                         "crw-rw-rw-    1 0        0          10, 196 vfio");
         assertThat(bed.vfio.tainted()).isEqualTo(Vfio.TAINT_USER);
         assertThat(bed.core.log()).extracting(KernelMessage::text).contains("vfio-pci " + EDU + ": Adding to iommu group 0");
-        assertThat(bed.vfio.log()).extracting(KernelMessage::text)
+        assertThat(bed.core.log()).extracting(KernelMessage::text)
                 .contains("vfio-pci " + EDU + ": Adding kernel taint for vfio-noiommu group on device");
 
         UserProcess unprivileged = new UserProcess("app", 3000, bed.frames, EnumSet.of(UserProcess.Cap.SYS_ADMIN), 1 << 20);
@@ -58,7 +58,7 @@ class NoIommuTest {
         Fails.with(Errno.ENOTTY, () -> c.unmapDma(0, 4096));
         Fails.with(Errno.ENOTTY, c::iommuInfo);
         VfioDevice d = g.deviceFd(EDU);
-        assertThat(bed.vfio.log()).extracting(KernelMessage::text)
+        assertThat(bed.core.log()).extracting(KernelMessage::text)
                 .contains("vfio-pci " + EDU + ": vfio-noiommu device opened by user (dpdk:1000)");
 
         // the device now DMAs to whatever physical address user space gives it

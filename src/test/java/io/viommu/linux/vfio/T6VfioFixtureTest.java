@@ -3,7 +3,6 @@ package io.viommu.linux.vfio;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
-import io.viommu.linux.driver.StaticGroupView;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;
@@ -34,10 +33,13 @@ class T6VfioFixtureTest {
         List<String> args = new ArrayList<>();
         String[] words = qemu.substring("=== QEMU ".length()).split(" ");
         for (int i = 1; i < words.length; i++) {
-            if (words[i].equals("-append")) { // the quoted kernel command line is not the machine's
-                while (!words[++i].endsWith("\"")) {
-                    // skip
+            if (words[i].equals("-append")) { // the quoted kernel command line: one argument
+                StringBuilder append = new StringBuilder(words[++i]);
+                while (!words[i].endsWith("\"")) {
+                    append.append(' ').append(words[++i]);
                 }
+                args.add("-append");
+                args.add(append.substring(1, append.length() - 1));
                 continue;
             }
             args.add(words[i]);
@@ -52,12 +54,18 @@ class T6VfioFixtureTest {
         return new Fixture(args, groups, lines);
     }
 
+    /** The capture's machine booted by the kernel model; its groups are the ones the capture recorded. */
+    static VfioBed boot(Fixture fx) throws Exception {
+        VfioBed bed = VfioBed.create(Machine.fromCommandLine(fx.qemuArgs(), MachineLog.SILENT));
+        fx.groups().forEach((rid, g) -> assertThat(bed.core.groups().groupOf(rid)).as("group of %s", rid).hasValue(g));
+        return bed;
+    }
+
     @Test
     void devVfioListsTheBoundDevicesGroupAsTheCaptureDid() throws Exception {
         Fixture fx = load();
         assertThat(fx.qemuArgs()).contains("intel-iommu,intremap=off,caching-mode=on");
-        Machine m = Machine.fromCommandLine(fx.qemuArgs(), MachineLog.SILENT);
-        VfioBed bed = VfioBed.create(m, t -> StaticGroupView.assigned(t, fx.groups(), "DMA"));
+        VfioBed bed = boot(fx);
         for (String mod : List.of("vfio", "vfio_iommu_type1", "vfio-pci", "e1000e")) {
             assertThat(bed.core.loadModule(mod)).isZero();
         }
@@ -94,8 +102,7 @@ class T6VfioFixtureTest {
     @Test
     void theGroupWithTheIsaBridgeKeepsItsRelaxableWindowUsable() throws Exception {
         Fixture fx = load();
-        Machine m = Machine.fromCommandLine(fx.qemuArgs(), MachineLog.SILENT);
-        VfioBed bed = VfioBed.create(m, t -> StaticGroupView.assigned(t, fx.groups(), "DMA"));
+        VfioBed bed = boot(fx);
         bed.core.setModuleParameter("vfio_iommu_type1", "allow_unsafe_interrupts", "1");
         for (String bdf : List.of("0000:00:1f.0", "0000:00:1f.2", "0000:00:1f.3")) {
             bed.bindVfio(bdf);

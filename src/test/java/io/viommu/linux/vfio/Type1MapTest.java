@@ -118,7 +118,7 @@ class Type1MapTest {
         assertThat(c.mappings()).hasSize(1);
         assertThat(bed.frames.inUse()).isEqualTo(before + 2); // faulted in by the pin, not leaked as pins
         assertThat(user.pinCounts()).hasSize(2);
-        assertThat(bed.vfio.log()).extracting(KernelMessage::text)
+        assertThat(bed.core.log()).extracting(KernelMessage::text)
                 .contains("vfio_pin_pages_remote: RLIMIT_MEMLOCK (12288) exceeded");
         c.mapDma(buf + 2 * PAGE, 0x20000, PAGE, RW); // exactly at the limit
         assertThat(c.unmapDma(0, 1L << 32)).isEqualTo(3 * PAGE);

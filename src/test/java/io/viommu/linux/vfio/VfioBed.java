@@ -1,53 +1,51 @@
 package io.viommu.linux.vfio;
 
+import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
-import io.viommu.linux.driver.IommuGroupView;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.driver.ReservedRegion;
-import io.viommu.linux.driver.StaticGroupView;
 import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.RequesterId;
-import io.viommu.pci.Topology;
 import io.viommu.vtd.VtdRegisters;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.OptionalInt;
-import java.util.function.Function;
 
 /**
- * A machine (256 MiB, -nodefaults, the given devices), the kernel's driver core with one IOMMU
- * group per device (a stand-in group view), a frame allocator over 64..192 MiB, the VT-d
- * stand-in backend and VFIO; plus helpers a test needs: binding to vfio-pci, the edu device,
- * the unit's fault records.
+ * A machine (256 MiB, -nodefaults, the given devices) booted by the kernel model
+ * ({@link Kernel#boot}: real IOMMU groups, the driver core, sysfs) with the vfio module loaded,
+ * and a root process whose memory comes from the kernel's user frames; plus helpers a test
+ * needs: binding to vfio-pci, the edu device, the unit's fault records.
  */
 final class VfioBed {
-    static final long FRAMES_BASE = 0x0400_0000L;
-    static final long FRAMES_SIZE = 0x0800_0000L;
-
     final Machine machine;
+    final Kernel kernel;
     final DriverCore core;
     final PageFrames frames;
     final VtdStandInBackend backend;
     final Vfio vfio;
     final UserProcess root;
 
-    private VfioBed(Machine machine, Function<Topology, IommuGroupView> groups) {
+    private VfioBed(Machine machine) {
         this.machine = machine;
-        this.core = DriverCore.boot(machine, groups);
-        this.frames = new PageFrames(machine.ram(), FRAMES_BASE, FRAMES_SIZE);
-        this.backend = machine.iommu() == null ? null : new VtdStandInBackend(machine.iommu(), frames, core.groups());
-        this.vfio = new Vfio(core, machine, backend);
+        this.kernel = Kernel.boot(machine);
+        this.core = kernel.drivers();
+        this.frames = kernel.userMemory();
+        if (core.loadModule("vfio") != 0) {
+            throw new IllegalStateException("modprobe vfio");
+        }
+        this.vfio = kernel.vfio().orElseThrow();
+        this.backend = (VtdStandInBackend) vfio.backend();
         this.root = UserProcess.root("dpdk", frames);
     }
 
-    static VfioBed create(Machine m, Function<Topology, IommuGroupView> groups) {
-        return new VfioBed(m, groups);
+    /** The kernel model booted on {@code m} (its -append is the command line), then {@code modprobe vfio}. */
+    static VfioBed create(Machine m) {
+        return new VfioBed(m);
     }
 
-    /** {@code -device intel-iommu,<iommuProps>} then the devices. */
+    /** {@code -device intel-iommu,<iommuProps>} (none when null) then the devices. */
     static VfioBed boot(String iommuProps, String... devices) throws Exception {
         List<String> args = new ArrayList<>(List.of("-nodefaults", "-m", "256M"));
         if (iommuProps != null) {
@@ -58,12 +56,13 @@ final class VfioBed {
             args.add("-device");
             args.add(d);
         }
-        Machine m = Machine.fromCommandLine(args, MachineLog.SILENT);
-        boolean iommu = iommuProps != null;
-        return new VfioBed(m, t -> iommu ? StaticGroupView.onePerDevice(t, "DMA") : new NoGroups());
+        return new VfioBed(Machine.fromCommandLine(args, MachineLog.SILENT));
     }
 
-    /** intel-iommu with interrupt remapping, edu at 00:01.0 (group 1), an e1000e at 00:02.0 (group 2). */
+    /**
+     * intel-iommu with interrupt remapping, edu at 00:01.0, an e1000e at 00:02.0. Linux's groups:
+     * the host bridge 0, edu 1, the e1000e 2 (root-bus endpoints, single function: one each).
+     */
     static VfioBed standard() throws Exception {
         return boot("intremap=on", "edu", "e1000e");
     }
@@ -114,33 +113,5 @@ final class VfioBed {
         var unit = machine.iommu();
         long base = VtdRegisters.FRCD + 16L * index;
         return new long[] {unit.load(base, 8), unit.load(base + 8, 8)};
-    }
-
-    /** A group view for a machine without an IOMMU: no device has a group. */
-    static final class NoGroups implements IommuGroupView {
-        @Override
-        public OptionalInt groupOf(RequesterId rid) {
-            return OptionalInt.empty();
-        }
-
-        @Override
-        public List<Integer> groups() {
-            return List.of();
-        }
-
-        @Override
-        public String type(int group) {
-            return "";
-        }
-
-        @Override
-        public List<RequesterId> members(int group) {
-            return List.of();
-        }
-
-        @Override
-        public List<ReservedRegion> reservedRegions(int group) {
-            return List.of();
-        }
     }
 }

@@ -4,12 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelMessage;
-import io.viommu.linux.driver.StaticGroupView;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
-import io.viommu.pci.RequesterId;
 import java.util.List;
-import java.util.Map;
 import org.junit.jupiter.api.Test;
 
 /** /dev/vfio, groups, containers, SET_IOMMU and GET_DEVICE_FD: every errno of their rules. */
@@ -59,38 +56,50 @@ class VfioGroupTest {
         Fails.with(Errno.ENOENT, () -> bed.vfio.openGroup(bed.root, "/dev/vfio/7"));
     }
 
-    /** edu and the e1000e in one IOMMU group (as behind a conventional bridge). */
+    /** Behind a conventional PCI bridge (00:01.0, secondary bus 1): edu and an e1000e. */
+    static final String EDU_B = "0000:01:01.0";
+    static final String NIC_B = "0000:01:02.0";
+
+    /**
+     * edu and the e1000e in one IOMMU group, as Linux makes it behind a conventional bridge: the
+     * bridge aliases its secondary bus's DMA to its own RID, so both join the bridge's group 1
+     * (group 0 is the host bridge). The bridge itself has no driver and does not spoil viability.
+     */
     static VfioBed sharedGroup() throws Exception {
         Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu,intremap=on",
-                "-device", "edu", "-device", "e1000e"), MachineLog.SILENT);
-        return VfioBedShared.of(m, Map.of(RequesterId.of(0, 1, 0), 1, RequesterId.of(0, 2, 0), 1));
+                "-device", "pci-bridge,id=b1,chassis_nr=1,addr=1", "-device", "edu,bus=b1,addr=1",
+                "-device", "e1000e,bus=b1,addr=2"), MachineLog.SILENT);
+        VfioBed bed = VfioBed.create(m);
+        assertThat(bed.groupOf(EDU_B)).isEqualTo(1);
+        assertThat(bed.groupOf(NIC_B)).isEqualTo(1);
+        return bed;
     }
 
     @Test
     void aGroupIsViableOnlyWithoutDmaApiDriversAndVfioOwnershipBlocksThem() throws Exception {
         VfioBed bed = sharedGroup();
         bed.core.loadModule("e1000e");
-        assertThat(bed.device(NIC).driver().name()).isEqualTo("e1000e");
-        bed.bindVfio(EDU);
+        assertThat(bed.device(NIC_B).driver().name()).isEqualTo("e1000e");
+        bed.bindVfio(EDU_B);
         VfioGroup g = bed.vfio.openGroup(bed.root, "/dev/vfio/1");
         assertThat(g.status()).isZero();
         VfioContainer c = bed.vfio.openContainer(bed.root);
         Fails.with(Errno.EPERM, () -> g.setContainer(c));
-        bed.core.deviceReleaseDriver(bed.device(NIC)); // unbound is fine
+        bed.core.deviceReleaseDriver(bed.device(NIC_B)); // unbound is fine
         assertThat(g.status()).isEqualTo(VfioGroup.FLAGS_VIABLE);
         g.setContainer(c);
         assertThat(g.status()).isEqualTo(VfioGroup.FLAGS_VIABLE | VfioGroup.FLAGS_CONTAINER_SET);
         Fails.with(Errno.EINVAL, () -> g.setContainer(c));
         // the e1000e driver may not take the group's default domain back while VFIO owns it
         var e1000e = bed.core.driver("e1000e").orElseThrow();
-        assertThat(bed.core.deviceDriverAttach(e1000e, bed.device(NIC))).isEqualTo(Errno.EBUSY.negative());
+        assertThat(bed.core.deviceDriverAttach(e1000e, bed.device(NIC_B))).isEqualTo(Errno.EBUSY.negative());
         bed.core.loadModule("pci-stub");
-        bed.core.setDriverOverride(bed.device(NIC), "pci-stub");
-        assertThat(bed.core.deviceDriverAttach(bed.core.driver("pci-stub").orElseThrow(), bed.device(NIC))).isZero();
+        bed.core.setDriverOverride(bed.device(NIC_B), "pci-stub");
+        assertThat(bed.core.deviceDriverAttach(bed.core.driver("pci-stub").orElseThrow(), bed.device(NIC_B))).isZero();
         g.unsetContainer();
-        bed.core.deviceReleaseDriver(bed.device(NIC));
-        bed.core.setDriverOverride(bed.device(NIC), null);
-        assertThat(bed.core.deviceDriverAttach(e1000e, bed.device(NIC))).isZero(); // ownership released
+        bed.core.deviceReleaseDriver(bed.device(NIC_B));
+        bed.core.setDriverOverride(bed.device(NIC_B), null);
+        assertThat(bed.core.deviceDriverAttach(e1000e, bed.device(NIC_B))).isZero(); // ownership released
     }
 
     @Test
@@ -119,7 +128,7 @@ class VfioGroupTest {
         VfioGroup g = bed.vfio.openGroup(bed.root, "1");
         g.setContainer(c);
         Fails.with(Errno.EPERM, () -> c.setIommu(Vfio.TYPE1v2_IOMMU));
-        assertThat(bed.vfio.log()).extracting(KernelMessage::text).contains("vfio_iommu_type1_attach_group: No interrupt"
+        assertThat(bed.core.log()).extracting(KernelMessage::text).contains("vfio_iommu_type1_attach_group: No interrupt"
                 + " remapping support.  Use the module param \"allow_unsafe_interrupts\" to enable VFIO IOMMU support"
                 + " on this platform");
         bed.core.setModuleParameter("vfio_iommu_type1", "allow_unsafe_interrupts", "1");
