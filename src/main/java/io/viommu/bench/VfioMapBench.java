@@ -24,8 +24,8 @@ import org.openjdk.jmh.annotations.State;
 /**
  * VFIO {@code MAP_DMA} + {@code UNMAP_DMA} of one 4 KiB page, the whole kernel path: type1's
  * checks, pinning and memlock accounting, the second-level PTE written in the machine's RAM by
- * the VT-d stand-in backend, and the IOTLB invalidation through the unit's registers (on unmap
- * always; on map too under caching mode). Static (DPDK-style) mappings pay this once; the number
+ * the kernel's intel-iommu driver, and its IOTLB invalidation through the invalidation queue (on
+ * unmap always; on map too under caching mode). Static (DPDK-style) mappings pay this once; the number
  * is what a per-packet map/unmap would cost.
  */
 @State(Scope.Thread)

@@ -5,10 +5,11 @@ import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.sysfs.SysfsTree;
+import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.uio.Uio;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
-import io.viommu.linux.vfio.VtdStandInBackend;
+import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.machine.Machine;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -61,8 +62,9 @@ import java.util.Optional;
  * </ol>
  * Everything is logged to one {@link KernelLog}: boot lines and, later, the driver core's and the
  * drivers' messages.
- * Interrupt remapping (ECAP.IR, QEMU's intremap=on) is not modelled: Linux 6.1 under TCG panics
- * with it (see the fixtures' README), so there is no ground truth for its lines.
+ * Interrupt remapping (ECAP.IR, QEMU's intremap=on): the intel-iommu driver enables it through
+ * the registers unless intremap=off (what VFIO's type1 asks for); Linux 6.1 under TCG panics with
+ * it (see the fixtures' README), so there is no captured boot to hold its lines against.
  */
 public final class Kernel {
     /** Linux's pr_fmt prefixes. */
@@ -85,6 +87,7 @@ public final class Kernel {
     private DomainType defaultType;
     private boolean strict;
     private boolean gfxIdentity;
+    private IntelIommuDriver iommuDriver; // programs the unit (null: scalable mode, not modelled)
     private PageFrames userMemory;
     private Vfio vfio;
     private Uio uio;
@@ -132,8 +135,8 @@ public final class Kernel {
         @Override
         public void loaded(String module) {
             switch (module) {
-                case "vfio" -> vfio = new Vfio(drivers, machine, driverActive
-                        ? new VtdStandInBackend(machine.iommu(), userMemory(), drivers.groups()) : null, log);
+                case "vfio" -> vfio = new Vfio(drivers, machine,
+                        iommuDriver != null ? new IommuApiBackend(iommuDriver, groups) : null, log);
                 case "uio" -> uio = new Uio(drivers, machine);
                 default -> { }
             }
@@ -244,10 +247,12 @@ public final class Kernel {
         long cap = unit.load(VtdRegisters.CAP, 8);
         long ecap = unit.load(VtdRegisters.ECAP, 8);
         boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
-        // init_dmars: intel_iommu_init_qi, then register_pasid_allocator
-        printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
-        if (VtdBits.cachingMode(cap) && !sm) {
-            printk(DMAR + "VT-d Scalable Mode not enabled, no PASID allocation");
+        // init_dmars through the registers (IntelIommuDriver): its lines say what the unit
+        // actually did (QI enabled, root table, TE). Scalable mode is not driven yet: then only
+        // the line Linux prints for the invalidation method.
+        iommuDriver = IntelIommuDriver.start(this, this::printk);
+        if (iommuDriver == null) {
+            printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
         }
         gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
         // intel_iommu_init: CM with second-level tables forces strict invalidation
@@ -264,6 +269,9 @@ public final class Kernel {
         driverActive = true;
         for (Topology.Function f : topology().functions()) {
             probeDevice(topology(), f);
+        }
+        if (iommuDriver != null) {
+            iommuDriver.finishBoot();
         }
         printk(DMAR + "Intel(R) Virtualization Technology for Directed I/O");
     }
@@ -311,6 +319,9 @@ public final class Kernel {
         }
         if (g.defaultDomain() == null) {
             g.setDefaultDomain(defaultDomainFor(topology, g));
+        }
+        if (iommuDriver != null) {
+            iommuDriver.probed(g, f);
         }
         return Optional.of(g);
     }
@@ -514,6 +525,11 @@ public final class Kernel {
     /** True when intel-iommu initialised and registered (groups exist). */
     public boolean iommuActive() {
         return driverActive;
+    }
+
+    /** The intel-iommu driver that programs the VT-d unit, or null when it did not start. */
+    public IntelIommuDriver iommuDriver() {
+        return iommuDriver;
     }
 
     /** iommu_def_domain_type after initialisation. */

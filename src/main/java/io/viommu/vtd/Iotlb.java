@@ -98,6 +98,13 @@ final class Iotlb {
 
     /** The cached translation covering {@code addr} for {@code sid}, or null. Allocates nothing. */
     Translation lookup(int sid, long addr) {
+        // Fast path: the most recently used entry, when it is a 4 KiB entry of this source
+        // covering addr, is exactly what the level-ordered search below would find first, and
+        // it is already at the LRU head (no reordering needed). Streams of DMA to one page hit here.
+        int h = lruHead;
+        if (h != NIL && sidLevel[h] == (sid << 8 | 1) && gfn[h] == addr >>> 12) {
+            return value[h];
+        }
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
             int i = find(gfnAt(addr, level), sid << 8 | level);
             if (i != NIL) {

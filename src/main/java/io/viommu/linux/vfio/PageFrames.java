@@ -6,11 +6,12 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 
 /**
- * The kernel model's page allocator for one range of the machine's RAM: 4 KiB frames handed out
- * lowest first, zeroed on allocation (as {@code __GFP_ZERO} / a fresh anonymous page), reused
- * most-recently-freed first. Everything that needs a physical page in the VFIO/UIO scenarios takes
- * it from here: user processes' anonymous memory, kernel buffers, and the IOMMU page tables of
- * {@link VtdStandInBackend}; so a page is never two things at once.
+ * The frames of user space's anonymous memory ({@code Kernel.userMemory()}): 4 KiB frames of
+ * one range of the machine's RAM handed out lowest first, zeroed on allocation (a fresh
+ * anonymous page), reused most-recently-freed first. The range is disjoint from the kernel's
+ * own page region ({@code io.viommu.linux.iommu.GuestPages}, where the intel-iommu driver puts
+ * its root, context and page tables and the IR table), so a process page is never also a page
+ * table, and a device's DMA through a VFIO mapping lands in process memory only.
  *
  * <p>Not Linux's buddy allocator (no orders, no zones): only the property that matters here, that
  * allocations are real frames of the machine's RAM that DMA can reach.

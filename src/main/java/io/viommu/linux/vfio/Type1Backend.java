@@ -12,9 +12,9 @@ import io.viommu.memory.PhysAddr;
  * and {@code IOMMU_CAP_INTR_REMAP}. Reserved regions come from the group view of the driver
  * core ({@code iommu_get_group_resv_regions}).
  *
- * <p>Implementations: {@link VtdStandInBackend}, which programs legacy-mode VT-d tables
- * through the unit's registers itself, until the intel-iommu driver model provides these
- * operations; the lead then adapts that driver's domain API to this interface.
+ * <p>Implementation: {@link IommuApiBackend}, over the kernel's intel-iommu driver
+ * ({@code io.viommu.linux.iommu.IntelIommuDriver}), which programs the VT-d unit through its
+ * registers and tables in RAM.
  *
  * <p>Conventions: 0 or a negative errno, as the kernel's.
  */

@@ -17,7 +17,8 @@
  *     {@link io.viommu.linux.vfio.VfioDevice}: the three kinds of file and their ioctls.</li>
  * <li>{@code Type1Iommu}: type1's mapping table and rules; it maps through a
  *     {@link io.viommu.linux.vfio.Type1Backend} (the IOMMU layer's unmanaged domains),
- *     implemented for now by {@link io.viommu.linux.vfio.VtdStandInBackend}, which programs
+ *     implemented by {@link io.viommu.linux.vfio.IommuApiBackend} over the kernel's intel-iommu
+ *     driver ({@code io.viommu.linux.iommu}), which programs
  *     legacy VT-d tables through the unit's registers.</li>
  * <li>{@link io.viommu.linux.vfio.UserProcess} and {@link io.viommu.linux.vfio.PageFrames}: user
  *     memory backed by frames of the machine's RAM ({@code Kernel.userMemory()}), pinned and charged to RLIMIT_MEMLOCK by

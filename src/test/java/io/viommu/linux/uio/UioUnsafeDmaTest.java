@@ -77,6 +77,8 @@ class UioUnsafeDmaTest {
         Kernel kernel = Kernel.boot(m);
         DriverCore core = kernel.drivers();
         assertThat(kernel.defaultDomainType()).isEqualTo(DomainType.IDENTITY);
+        // the IOMMU is on (the driver set TE); the identity domain just does not stop anything
+        assertThat(m.iommu().load(VtdRegisters.GSTS, 4) & VtdRegisters.GSTS_TES).isNotZero();
         PhysicalMemory ram = m.ram();
         for (long a = KERNEL_LOW; a < KERNEL_LOW + KERNEL_SPAN; a += 8) {
             ram.writeLong(a, 0x6b65726e656c2121L ^ a); // the kernel's data, recognisable

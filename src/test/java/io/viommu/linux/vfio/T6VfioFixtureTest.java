@@ -2,13 +2,11 @@ package io.viommu.linux.vfio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.driver.Errno;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -22,36 +20,18 @@ import org.junit.jupiter.api.Test;
  * refuses the group until allow_unsafe_interrupts.
  */
 class T6VfioFixtureTest {
-    static final Path FIXTURE = Path.of("..", "shared", "fixtures", "linux", "t6-vfio.txt");
-
     record Fixture(List<String> qemuArgs, Map<RequesterId, Integer> groups, List<String> lines) {
     }
 
-    static Fixture load() throws Exception {
-        List<String> lines = Files.readAllLines(FIXTURE);
-        String qemu = lines.stream().filter(l -> l.startsWith("=== QEMU ")).findFirst().orElseThrow();
-        List<String> args = new ArrayList<>();
-        String[] words = qemu.substring("=== QEMU ".length()).split(" ");
-        for (int i = 1; i < words.length; i++) {
-            if (words[i].equals("-append")) { // the quoted kernel command line: one argument
-                StringBuilder append = new StringBuilder(words[++i]);
-                while (!words[i].endsWith("\"")) {
-                    append.append(' ').append(words[++i]);
-                }
-                args.add("-append");
-                args.add(append.substring(1, append.length() - 1));
-                continue;
-            }
-            args.add(words[i]);
-        }
+    /** The capture (parsed by {@link LinuxCapture}) with the groups of its DEV lines. */
+    static Fixture load() {
+        LinuxCapture cap = LinuxCapture.load("t6-vfio.txt");
         Map<RequesterId, Integer> groups = new LinkedHashMap<>();
-        for (String l : lines) {
-            if (l.startsWith("DEV ")) {
-                String[] w = l.split(" ");
-                groups.put(RequesterId.parse(w[1].substring(5)), Integer.parseInt(w[5].substring("group=".length())));
-            }
+        for (String l : cap.devices()) {
+            String[] w = l.split(" ");
+            groups.put(RequesterId.parse(w[1].substring(5)), Integer.parseInt(w[5].substring("group=".length())));
         }
-        return new Fixture(args, groups, lines);
+        return new Fixture(cap.qemuArgs(), groups, cap.lines());
     }
 
     /** The capture's machine booted by the kernel model; its groups are the ones the capture recorded. */
@@ -89,12 +69,12 @@ class T6VfioFixtureTest {
         assertThat(c.iommuInfo().iovaRanges()).containsExactly(new IovaRange(0, 0xfedf_ffffL),
                 new IovaRange(0xfef0_0000L, (1L << 39) - 1));
         // caching mode: every new mapping is followed by a page-selective invalidation
-        long pages = bed.backend.iotlbPageInvalidations();
+        long pages = bed.driver.counters().iotlbPage();
         long buf = bed.root.mmap(8192);
         c.mapDma(buf, 0x100000, 8192, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
-        assertThat(bed.backend.iotlbPageInvalidations()).isEqualTo(pages + 1);
+        assertThat(bed.driver.counters().iotlbPage()).isEqualTo(pages + 1);
         assertThat(c.unmapDma(0x100000, 8192)).isEqualTo(8192);
-        assertThat(bed.backend.iotlbPageInvalidations()).isEqualTo(pages + 2);
+        assertThat(bed.driver.counters().iotlbPage()).isEqualTo(pages + 2);
         assertThat(Arrays.asList(bed.vfio.devNodes().get(0).name(), bed.vfio.devNodes().get(1).name()))
                 .containsExactly("2", "vfio");
     }

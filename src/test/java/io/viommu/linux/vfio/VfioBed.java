@@ -3,6 +3,7 @@ package io.viommu.linux.vfio;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
@@ -23,7 +24,8 @@ final class VfioBed {
     final Kernel kernel;
     final DriverCore core;
     final PageFrames frames;
-    final VtdStandInBackend backend;
+    /** The intel-iommu driver VFIO maps through (null without an active IOMMU). */
+    final IntelIommuDriver driver;
     final Vfio vfio;
     final UserProcess root;
 
@@ -36,7 +38,7 @@ final class VfioBed {
             throw new IllegalStateException("modprobe vfio");
         }
         this.vfio = kernel.vfio().orElseThrow();
-        this.backend = (VtdStandInBackend) vfio.backend();
+        this.driver = kernel.iommuDriver();
         this.root = UserProcess.root("dpdk", frames);
     }
 

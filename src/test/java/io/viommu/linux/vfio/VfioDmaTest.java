@@ -37,7 +37,15 @@ class VfioDmaTest {
         byte[] hello = "hello from user space".getBytes(StandardCharsets.US_ASCII);
         bed.root.write(buf, hello);
         long iova = 0x0010_0000L;
+        long maps = bed.driver.counters().maps();
         o.container().mapDma(buf, iova, 2 * PAGE, MAP_READ | MAP_WRITE);
+        // the mapping went through the intel-iommu driver: the group sits in an unmanaged domain
+        // whose tables are in the driver's page region, not in user memory
+        var group = bed.kernel.groups().group(bed.groupOf(EDU)).orElseThrow();
+        assertThat(bed.driver.domainOf(group).type()).isEqualTo(io.viommu.linux.DomainType.UNMANAGED);
+        assertThat(bed.driver.counters().maps()).isEqualTo(maps + 1);
+        assertThat(bed.driver.pages().contains(bed.driver.rootTable())).isTrue();
+        assertThat(bed.frames.contains(bed.driver.rootTable())).isFalse();
         Edu edu = Edu.through(o.device());
         EduDevice dev = bed.edu(EDU);
 
@@ -49,7 +57,9 @@ class VfioDmaTest {
         // the translation is the VT-d model's: the IOVA resolves to the process's frame
         assertThat(o.container().iovaToPhys(iova + PAGE)).isEqualTo(bed.root.physical(buf + PAGE));
 
+        long iotlb = bed.driver.counters().iotlbInvalidations();
         assertThat(o.container().unmapDma(iova, 2 * PAGE)).isEqualTo(2 * PAGE);
+        assertThat(bed.driver.counters().iotlbInvalidations()).isGreaterThan(iotlb); // flushed before returning
         bed.root.write(buf + PAGE + 0x10, new byte[hello.length]);
         edu.toMemory(iova + PAGE + 0x10, hello.length);
         assertThat(dev.lastDma().ok()).isFalse();

@@ -6,6 +6,7 @@ import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelMessage;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
+import io.viommu.vtd.VtdRegisters;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -137,6 +138,24 @@ class VfioGroupTest {
     }
 
     @Test
+    void interruptRemappingIsWhatTheDriverEnabledOnTheUnit() throws Exception {
+        VfioBed on = VfioBed.standard();
+        assertThat(on.machine.iommu().load(VtdRegisters.GSTS, 4) & VtdRegisters.GSTS_IRES).isNotZero();
+        assertThat(on.kernel.dmesg()).anyMatch(l -> l.startsWith("DMAR-IR: Enabled IRQ remapping in "));
+        assertThat(on.driver.hasInterruptRemapping()).isTrue();
+        // the same machine with intremap=off on the kernel command line: the driver leaves IR off,
+        // so type1 refuses the group as on a unit without IR
+        VfioBed off = VfioBed.create(Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append",
+                "intremap=off", "-device", "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT));
+        assertThat(off.machine.iommu().load(VtdRegisters.GSTS, 4) & VtdRegisters.GSTS_IRES).isZero();
+        assertThat(off.driver.hasInterruptRemapping()).isFalse();
+        off.bindVfio(EDU);
+        VfioContainer c = off.vfio.openContainer(off.root);
+        off.vfio.openGroup(off.root, "1").setContainer(c);
+        Fails.with(Errno.EPERM, () -> c.setIommu(Vfio.TYPE1v2_IOMMU));
+    }
+
+    @Test
     void deviceFdNeedsTheIommuSetAndAMatchingName() throws Exception {
         VfioBed bed = VfioBed.standard();
         bed.bindVfio(EDU);
@@ -172,6 +191,10 @@ class VfioGroupTest {
         assertThat(o.container().mappings()).isEmpty();
         assertThat(bed.root.pinCounts()).isEmpty();
         assertThat(bed.core.dmaOwner(1)).isNull();
+        // the unmanaged domain was freed and the group is back in its default DMA domain
+        var group = bed.kernel.groups().group(1).orElseThrow();
+        assertThat(bed.driver.domainOf(group)).isSameAs(bed.driver.defaultDomainOf(group));
+        assertThat(bed.driver.counters().pageTablePagesFreed()).isPositive();
         assertThat(bed.vfio.openGroup(bed.root, "1")).isNotNull();
     }
 }

@@ -57,5 +57,7 @@ class VfioModuleTest {
         assertThat(f.allocate().value()).isEqualTo(Kernel.USER_MEMORY_BASE);
         assertThat(f.contains(new io.viommu.memory.PhysAddr(0x0500_0000L + 0x0800_0000L - 4096))).isTrue();
         assertThat(f.contains(new io.viommu.memory.PhysAddr(0x0500_0000L - 4096))).isFalse();
+        // disjoint from the page region the intel-iommu driver takes its tables from
+        assertThat(k.iommuDriver().pages().end()).isLessThanOrEqualTo(Kernel.USER_MEMORY_BASE);
     }
 }

@@ -1,0 +1,561 @@
+package io.viommu.linux.iommu;
+
+import io.viommu.linux.DmaAliases;
+import io.viommu.linux.DmarTable;
+import io.viommu.linux.DomainType;
+import io.viommu.linux.IommuGroup;
+import io.viommu.linux.Kernel;
+import io.viommu.linux.driver.ReservedRegion;
+import io.viommu.machine.Machine;
+import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
+import io.viommu.pci.AtsCapability;
+import io.viommu.pci.PcieCapability.PortType;
+import io.viommu.pci.RequesterId;
+import io.viommu.pci.Topology;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.function.Consumer;
+
+/**
+ * The intel-iommu driver of Linux 6.1 (drivers/iommu/intel/{dmar.c,iommu.c}) running on the
+ * model: it programs the machine's VT-d unit through its registers and tables in RAM, and
+ * keeps the IOMMU domains of the kernel's groups.
+ *
+ * <p>Boot ({@link #start}, called by {@link Kernel} where intel_iommu_init runs init_dmars):
+ * <ol>
+ * <li>intel_iommu_init_qi: clear old faults, QI off, then the queue page in RAM, IQT 0, IQA,
+ *     GCMD.QIE and a poll of GSTS.QIES. "dmar0: Using Queued invalidation" is printed only when
+ *     QIES showed; otherwise "Using Register based invalidation";</li>
+ * <li>iommu_init_domains (ids 0, and 1 in scalable mode, reserved), init_translation_status,
+ *     iommu_alloc_root_entry (a zeroed page), si_domain_init (the identity domain: pass-through
+ *     when ECAP.PT, else every RAM page mapped 1:1);</li>
+ * <li>iommu_flush_write_buffer, dmar_set_interrupt (FEDATA/FEADDR/FEUADDR, FECTL unmasked),
+ *     iommu_set_root_entry (RTADDR, SRTP, poll RTPS, global context and IOTLB invalidation);</li>
+ * <li>then, after the kernel has put every device in a group ({@link #probed}),
+ *     {@link #finishBoot}: per group in creation order, the default domain, its direct
+ *     mappings (RMRRs, the ISA floppy window) and the attach of each device, writing context
+ *     entries for the device and each of its DMA aliases; finally GCMD.TE and a poll of TES.</li>
+ * </ol>
+ * Legacy mode only: with scalable mode selected (x-scalable-mode=on and not intel_iommu=sm_off)
+ * {@link #start} returns null, the kernel keeps its old report and devices get no domains.
+ */
+public final class IntelIommuDriver {
+    private final Kernel kernel;
+    private final Machine machine;
+    private final AddressSpace ram;
+    private final Consumer<String> dmesg;
+    private final List<String> messages = new ArrayList<>();
+    private final IommuCounters.Tally tally = new IommuCounters.Tally();
+    private final GuestPages pages;
+    private final DmarUnit unit;
+    private final boolean queued;
+    private final boolean hwPassThrough;
+    private final boolean superpages;
+    private final VirtualClock clock = new VirtualClock();
+    private final int cpus;
+    private DmarDomain siDomain;
+    private boolean interruptRemapping;
+    private boolean booted;
+    private final List<IommuGroup> pendingGroups = new ArrayList<>();
+    private final Map<IommuGroup, DmarDomain> defaultDomains = new LinkedHashMap<>();
+    private final Map<IommuGroup, DmarDomain> currentDomains = new HashMap<>();
+    private final Map<RequesterId, DmarDomain> deviceDomains = new HashMap<>();
+    private final Map<DmarDomain, DmaCookie> cookies = new HashMap<>();
+    private final DmaApi dma;
+
+    private IntelIommuDriver(Kernel kernel, Consumer<String> dmesg, long regBase) {
+        this.kernel = kernel;
+        this.machine = kernel.machine();
+        this.ram = machine.memory();
+        this.dmesg = dmesg;
+        this.pages = GuestPages.forRam(ram, machine.ram().size());
+        Consumer<String> log = messages::add;
+        this.unit = new DmarUnit("dmar0", new UnitRegisters(ram, regBase, tally), ram, pages, tally, log, false);
+        this.cpus = Math.max(1, machine.smp().cpus());
+        this.queued = unit.initInvalidation();
+        this.hwPassThrough = DmarUnit.passThrough(unit.ecap);
+        this.superpages = !kernel.commandLine().superpageDisabled();
+        this.dma = new DmaApi(this, forcedac(kernel.commandLine().text()));
+    }
+
+    /**
+     * init_dmars for the (single) DRHD of the kernel's DMAR table. Prints the invalidation line
+     * (and, in caching mode without scalable mode, "VT-d Scalable Mode not enabled, no PASID
+     * allocation") through {@code dmesg}. Returns null when there is no DRHD or scalable mode
+     * would be used (not modelled).
+     */
+    public static IntelIommuDriver start(Kernel kernel, Consumer<String> dmesg) {
+        DmarTable dmar = kernel.dmarTable();
+        if (dmar == null || dmar.of(DmarTable.TYPE_DRHD).isEmpty() || kernel.machine().iommu() == null) {
+            return null;
+        }
+        long base = dmar.of(DmarTable.TYPE_DRHD).get(0).a();
+        long ecap = kernel.machine().memory().read(base + io.viommu.vtd.VtdRegisters.ECAP, 8);
+        if (kernel.commandLine().scalableModeAllowed(kernel.config()) && DmarUnit.smts(ecap)) {
+            return null;
+        }
+        IntelIommuDriver d = new IntelIommuDriver(kernel, dmesg, base);
+        d.initDmars();
+        return d;
+    }
+
+    private void initDmars() {
+        dmesg.accept("DMAR: " + unit.name + ": " + (queued ? "Using Queued invalidation" : "Using Register based invalidation"));
+        enableInterruptRemapping();
+        unit.initDomains();
+        if (unit.translationPreEnabled()) {
+            unit.disableTranslation();
+            dmesg.accept("DMAR: Translation was enabled for " + unit.name + " but we are not in kdump mode");
+        }
+        unit.allocRootEntry();
+        siDomain = new DmarDomain(DomainType.IDENTITY, unit, hwPassThrough, superpages);
+        if (!hwPassThrough) {
+            identityMapRam(siDomain);
+        }
+        // register_pasid_allocator: caching mode wants a virtual command interface, which needs
+        // scalable mode.
+        if (DmarUnit.cachingMode(unit.cap)) {
+            dmesg.accept("DMAR: VT-d Scalable Mode not enabled, no PASID allocation");
+        }
+        unit.flushWriteBuffer();
+        unit.setFaultInterrupt(machine.smp().apicId(0));
+        unit.setRootEntry();
+    }
+
+    /**
+     * Interrupt remapping (drivers/iommu/intel/irq_remapping.c), when the DMAR table's
+     * INTR_REMAP flag and ECAP.IR offer it and the command line does not say intremap=off:
+     * extended (x2APIC) mode when the CPU has x2apic, the table does not opt out and ECAP.EIM
+     * is set (intel_prepare_irq_remapping), then the table and GCMD.IRE through the registers.
+     * Linux does this at APIC setup, before intel_iommu_init; here it follows the QI set-up,
+     * which it needs, and the unit ends in the same state. Linux 6.1 under QEMU's TCG panics
+     * with interrupt remapping (see {@link Kernel}), so there is no captured line to match:
+     * "DMAR-IR: Enabled IRQ remapping in ... mode" is Linux's text for the outcome.
+     */
+    private void enableInterruptRemapping() {
+        DmarTable dmar = kernel.dmarTable();
+        if (kernel.commandLine().interruptRemappingOff() || dmar == null || !dmar.interruptRemapping()
+                || !DmarUnit.interruptRemappingSupported(unit.ecap)) {
+            return;
+        }
+        boolean eim = !dmar.x2apicOptOut() && DmarUnit.extendedInterruptMode(unit.ecap);
+        interruptRemapping = unit.enableInterruptRemapping(eim);
+        if (interruptRemapping) {
+            dmesg.accept("DMAR-IR: Enabled IRQ remapping in " + (eim ? "x2apic" : "xapic") + " mode");
+        }
+    }
+
+    /** si_domain_init without pass-through: every RAM range mapped 1:1, read and write. */
+    private void identityMapRam(DmarDomain d) {
+        long size = machine.ram().size();
+        long below = Math.min(size, Machine.BELOW_4G_LIMIT);
+        d.domainMapping(0, 0, below >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+        if (size > below) {
+            long pfn = 0x1_0000_0000L >>> 12;
+            d.domainMapping(pfn, pfn, (size - below) >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+        }
+    }
+
+    private static boolean forcedac(String cmdline) {
+        boolean on = false;
+        for (String tok : cmdline.trim().split("\\s+")) {
+            if (tok.startsWith("iommu.forcedac=")) {
+                String v = tok.substring("iommu.forcedac=".length()).toLowerCase();
+                on = v.startsWith("1") || v.startsWith("y") || v.equals("on");
+            } else if (tok.startsWith("intel_iommu=")) {
+                for (String o : tok.substring("intel_iommu=".length()).split(",")) {
+                    if (o.startsWith("forcedac")) {
+                        on = true;
+                    }
+                }
+            }
+        }
+        return on;
+    }
+
+    // ---- probing and default domains ----
+
+    /**
+     * iommu_probe_device's part that reaches the driver: during boot groups are queued and get
+     * their default domains in {@link #finishBoot} (bus_iommu_probe order); afterwards (an
+     * SR-IOV VF) the device is attached at once.
+     */
+    public void probed(IommuGroup group, Topology.Function f) {
+        if (!booted) {
+            if (!pendingGroups.contains(group)) {
+                pendingGroups.add(group);
+            }
+            return;
+        }
+        DmarDomain def = defaultDomains.get(group);
+        if (def == null) {
+            setupGroup(group);
+        } else if (!deviceDomains.containsKey(f.rid())) {
+            attachDevice(currentDomains.getOrDefault(group, def), f.rid());
+        }
+    }
+
+    /** The end of intel_iommu_init: default domains for the queued groups, then TE. */
+    public void finishBoot() {
+        booted = true;
+        for (IommuGroup g : pendingGroups) {
+            setupGroup(g);
+        }
+        pendingGroups.clear();
+        unit.enableTranslation();
+    }
+
+    /** probe_alloc_default_domain, iommu_group_create_direct_mappings, __iommu_group_dma_attach. */
+    private void setupGroup(IommuGroup g) {
+        DomainType type = g.defaultDomain() == null ? kernel.defaultDomainType() : g.defaultDomain();
+        DmarDomain d = allocate(type);
+        defaultDomains.put(g, d);
+        if (type.isDma()) {
+            createDirectMappings(g, d);
+            DmaCookie cookie = new DmaCookie(d, cpus, type == DomainType.DMA_FQ, clock, tally);
+            reserveRegions(g, cookie);
+            cookies.put(d, cookie);
+        }
+        attachGroupInternal(g, d);
+    }
+
+    private DmarDomain allocate(DomainType type) {
+        if (type == DomainType.IDENTITY) {
+            return siDomain;
+        }
+        return new DmarDomain(type, unit, false, superpages);
+    }
+
+    private void createDirectMappings(IommuGroup g, DmarDomain d) {
+        for (ReservedRegion r : reservedRegions(g)) {
+            if (r.type() == ReservedRegion.Type.DIRECT || r.type() == ReservedRegion.Type.DIRECT_RELAXABLE) {
+                long start = r.start() & -IommuDomain.PAGE_SIZE;
+                long end = (r.end() + IommuDomain.PAGE_SIZE) & -IommuDomain.PAGE_SIZE;
+                for (long a = start; a < end; a += IommuDomain.PAGE_SIZE) {
+                    if (d.iovaToPhys(new io.viommu.memory.Iova(a)).isPresent()) {
+                        continue; // iommu_create_device_direct_mappings skips what is mapped
+                    }
+                    long run = a;
+                    while (run < end && d.iovaToPhys(new io.viommu.memory.Iova(run)).isEmpty()) {
+                        run += IommuDomain.PAGE_SIZE;
+                    }
+                    d.mapPages(a, a, run - a, DmarDomain.PTE_R | DmarDomain.PTE_W);
+                    a = run - IommuDomain.PAGE_SIZE;
+                }
+            }
+        }
+    }
+
+    /** iova_reserve_iommu_regions: every reserved region is kept out of the IOVA allocator. */
+    private void reserveRegions(IommuGroup g, DmaCookie cookie) {
+        for (ReservedRegion r : reservedRegions(g)) {
+            cookie.iovad.reserve(r.start() >>> 12, r.end() >>> 12);
+        }
+    }
+
+    // ---- attach / detach ----
+
+    private int attachGroupInternal(IommuGroup g, DmarDomain d) {
+        for (RequesterId rid : g.devices()) {
+            int rc = attachDevice(d, rid);
+            if (rc != 0) {
+                return rc;
+            }
+        }
+        currentDomains.put(g, d);
+        return 0;
+    }
+
+    /** intel_iommu_attach_device: off the old domain (dmar_remove_one_dev_info), onto the new. */
+    private int attachDevice(DmarDomain d, RequesterId rid) {
+        Topology.Function f = kernel.topology().function(rid).orElse(null);
+        if (f == null) {
+            return -19;
+        }
+        DmarDomain old = deviceDomains.get(rid);
+        if (old == d) {
+            return 0;
+        }
+        if (old != null) {
+            removeDevice(old, f);
+        }
+        if (!d.attachIommu()) {
+            return -28; // -ENOSPC: no free domain id
+        }
+        List<RequesterId> aliases = aliases(f);
+        boolean atsSupported = atsSupported(f);
+        for (RequesterId a : aliases) {
+            unit.mapContext(d, d.domainId(), a.bus(), a.devfn(), atsSupported && a.equals(rid));
+        }
+        boolean atsEnabled = false;
+        int qdep = 0;
+        if (atsSupported && !d.passThrough()) {
+            int off = f.capability(AtsCapability.ID, true).map(Topology.Capability::offset).orElse(-1);
+            long capReg = machine.configAccess().read(rid, off + AtsCapability.CAPABILITY, 2);
+            if ((capReg & AtsCapability.CAP_PAGE_ALIGNED_REQUEST) != 0) {
+                machine.configAccess().write(rid, off + AtsCapability.CONTROL, AtsCapability.CONTROL_ENABLE, 2);
+                atsEnabled = true;
+            }
+            qdep = (int) (capReg & 0x1f);
+        }
+        RequesterId pf = f.virtualFunction() && f.physicalFunction() != null ? f.physicalFunction() : rid;
+        d.addDevice(new DmarDomain.DeviceInfo(rid, atsEnabled, qdep, pf.value()), aliases);
+        deviceDomains.put(rid, d);
+        return 0;
+    }
+
+    private void removeDevice(DmarDomain d, Topology.Function f) {
+        DmarDomain.DeviceInfo info = d.deviceInfos().get(f.rid());
+        if (info != null && info.atsEnabled()) { // iommu_disable_dev_iotlb
+            int off = f.capability(AtsCapability.ID, true).map(Topology.Capability::offset).orElse(-1);
+            machine.configAccess().write(f.rid(), off + AtsCapability.CONTROL, 0, 2);
+        }
+        List<RequesterId> aliases = aliases(f);
+        for (RequesterId a : aliases) {
+            unit.clearContext(a.bus(), a.devfn());
+        }
+        d.removeDevice(f.rid(), aliases);
+        d.detachIommu();
+        deviceDomains.remove(f.rid());
+    }
+
+    /** pci_for_each_dma_alias: the requester ids that get a context entry, distinct, in walk order. */
+    List<RequesterId> aliases(Topology.Function f) {
+        List<RequesterId> out = new ArrayList<>();
+        for (DmaAliases.Step s : DmaAliases.walk(kernel.topology(), f)) {
+            if (!out.contains(s.alias())) {
+                out.add(s.alias());
+            }
+        }
+        return out;
+    }
+
+    /**
+     * info->ats_supported: ECAP.DT, an ATS capability, and dmar_ats_supported (integrated
+     * devices always; behind a root port only if an ATSR covers it; never through a PCI or
+     * PCIe-to-PCI bridge).
+     */
+    private boolean atsSupported(Topology.Function f) {
+        if (!DmarUnit.deviceIotlb(unit.ecap) || !queued || f.capability(AtsCapability.ID, true).isEmpty()) {
+            return false;
+        }
+        Topology topo = kernel.topology();
+        Topology.Function d = f;
+        if (d.virtualFunction() && d.physicalFunction() != null) {
+            d = topo.function(d.physicalFunction()).orElse(d);
+        }
+        Topology.Function bridge = null;
+        for (Topology.Function cur = d; ; ) {
+            if (cur.parentBridge() == null) {
+                return bridge == null ? true : atsrCovers(bridge);
+            }
+            bridge = topo.function(cur.parentBridge()).orElse(null);
+            if (bridge == null || !bridge.isExpress() || bridge.portType() == PortType.PCIE_TO_PCI_BRIDGE) {
+                return false;
+            }
+            if (bridge.portType() == PortType.ROOT_PORT) {
+                return atsrCovers(bridge);
+            }
+            cur = bridge;
+        }
+    }
+
+    private boolean atsrCovers(Topology.Function rootPort) {
+        for (DmarTable.Structure s : kernel.dmarTable().of(DmarTable.TYPE_ATSR)) {
+            if ((s.flags() & DmarTable.ATSR_ALL_PORTS) != 0) {
+                return true;
+            }
+            for (DmarTable.Scope sc : s.scopes()) {
+                if (sc.startBus() == rootPort.rid().bus() && sc.devfn() == rootPort.rid().devfn()) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    // ---- the IOMMU API for the rest of the kernel (VFIO) ----
+
+    /**
+     * iommu_domain_alloc / intel_iommu_domain_alloc: a new DMA, DMA-FQ or unmanaged domain with
+     * an empty top-level table, or the shared identity domain. Empty for BLOCKED (6.1's
+     * intel-iommu has no blocking domain type).
+     */
+    public Optional<IommuDomain> allocateDomain(DomainType type) {
+        if (type == DomainType.BLOCKED) {
+            return Optional.empty();
+        }
+        return Optional.of(allocate(type));
+    }
+
+    /**
+     * iommu_attach_group: every device of the group (and its DMA aliases) is moved to
+     * {@code domain}: the old context entries are cleared and invalidated, new ones written.
+     * Returns 0, {@code -EINVAL} for a domain of another driver, {@code -ENOSPC} without a free
+     * domain id.
+     */
+    public int attachGroup(IommuGroup group, IommuDomain domain) {
+        if (!(domain instanceof DmarDomain d) || d.unit() != unit) {
+            return -22;
+        }
+        return attachGroupInternal(group, d);
+    }
+
+    /**
+     * iommu_domain_free / intel_iommu_domain_free: the page tables of a domain allocated by
+     * {@link #allocateDomain} go back to the page allocator. Returns 0, or -EBUSY while a device
+     * is still attached, -EINVAL for the identity domain, a default domain or another driver's
+     * domain (those are never freed by their users).
+     */
+    public int freeDomain(IommuDomain domain) {
+        if (!(domain instanceof DmarDomain d) || d.unit() != unit || d == siDomain
+                || defaultDomains.containsValue(d)) {
+            return -22;
+        }
+        if (!d.attachedDevices().isEmpty() || currentDomains.containsValue(d)) {
+            return -16;
+        }
+        d.freeTables();
+        return 0;
+    }
+
+    /** iommu_detach_group: the group goes back to its default domain. */
+    public void detachGroup(IommuGroup group) {
+        DmarDomain def = defaultDomains.get(group);
+        if (def != null) {
+            attachGroupInternal(group, def);
+        }
+    }
+
+    /** The domain the group is attached to now (null if it has none). */
+    public IommuDomain domainOf(IommuGroup group) {
+        return currentDomains.get(group);
+    }
+
+    /** The group's default domain (null before boot finished or for groups without one). */
+    public IommuDomain defaultDomainOf(IommuGroup group) {
+        return defaultDomains.get(group);
+    }
+
+    /**
+     * iommu_get_group_resv_regions on intel-iommu (intel_iommu_get_resv_regions): RMRRs whose
+     * scope names a member (direct; relaxable for USB and graphics devices), the ISA DMA window
+     * for ISA bridges (CONFIG_INTEL_IOMMU_FLOPPY_WA, direct-relaxable), and the interrupt
+     * window 0xfee00000-0xfeefffff (msi). Sorted by start, duplicates removed.
+     */
+    public List<ReservedRegion> reservedRegions(IommuGroup group) {
+        List<ReservedRegion> out = new ArrayList<>();
+        Topology topo = kernel.topology();
+        for (RequesterId rid : group.devices()) {
+            Topology.Function f = topo.function(rid).orElse(null);
+            if (f == null) {
+                continue;
+            }
+            for (DmarTable.Structure s : kernel.dmarTable().of(DmarTable.TYPE_RMRR)) {
+                for (DmarTable.Scope sc : s.scopes()) {
+                    if (sc.startBus() == rid.bus() && sc.devfn() == rid.devfn()) {
+                        int base = f.classCode() >> 16;
+                        boolean relaxable = f.classCode() >> 8 == 0x0c03 || base == 0x03;
+                        add(out, new ReservedRegion(s.a(), s.b(), relaxable
+                                ? ReservedRegion.Type.DIRECT_RELAXABLE : ReservedRegion.Type.DIRECT));
+                    }
+                }
+            }
+            if (f.classCode() >> 8 == 0x0601) {
+                add(out, ReservedRegion.INTEL_ISA_FLOPPY);
+            }
+        }
+        add(out, ReservedRegion.INTEL_MSI);
+        out.sort(Comparator.comparingLong(ReservedRegion::start));
+        return out;
+    }
+
+    private static void add(List<ReservedRegion> out, ReservedRegion r) {
+        if (!out.contains(r)) {
+            out.add(r);
+        }
+    }
+
+    /**
+     * iommu_capable(IOMMU_CAP_INTR_REMAP) / irq_remapping_enabled: whether this driver enabled
+     * interrupt remapping on the unit ({@link #enableInterruptRemapping}), read back from
+     * GSTS.IRES, so it is what the hardware does, not what was asked.
+     */
+    public boolean hasInterruptRemapping() {
+        return interruptRemapping && (unit.regs.readl(io.viommu.vtd.VtdRegisters.GSTS)
+                & io.viommu.vtd.VtdRegisters.GSTS_IRES) != 0;
+    }
+
+    // ---- state for the DMA API, tests and reports ----
+
+    /** The DMA domain behind a device's DMA API calls, or null (identity, no group: dma-direct). */
+    DmaCookie cookieOf(RequesterId rid) {
+        Optional<IommuGroup> g = kernel.groups().groupOf(rid);
+        if (g.isEmpty()) {
+            return null;
+        }
+        DmarDomain def = defaultDomains.get(g.get());
+        return def == null ? null : cookies.get(def);
+    }
+
+    IommuCounters.Tally tally() {
+        return tally;
+    }
+
+    int cpus() {
+        return cpus;
+    }
+
+    /** The DMA API of this kernel (dma_map_* for drivers). */
+    public DmaApi dma() {
+        return dma;
+    }
+
+    public IommuCounters counters() {
+        return tally.snapshot();
+    }
+
+    public VirtualClock clock() {
+        return clock;
+    }
+
+    public GuestPages pages() {
+        return pages;
+    }
+
+    /** True when queued invalidation is in use (GSTS.QIES was seen). */
+    public boolean queuedInvalidation() {
+        return queued;
+    }
+
+    /** Where the root table is in RAM. */
+    public PhysAddr rootTable() {
+        return unit.rootTable();
+    }
+
+    /** The IOVA allocator of a DMA domain (tests, benchmarks); null for other domains. */
+    public IovaDomain iovaDomain(IommuDomain d) {
+        DmaCookie c = cookies.get(d);
+        return c == null ? null : c.iovad;
+    }
+
+    /** Kernel messages after boot (PTE warnings, invalidation errors), in order. */
+    public List<String> messages() {
+        return List.copyOf(messages);
+    }
+
+    /** The identity domain every identity group shares (si_domain). */
+    public IommuDomain identityDomain() {
+        return siDomain;
+    }
+
+    Kernel kernel() {
+        return kernel;
+    }
+}
