@@ -58,6 +58,13 @@ final class BenchCommand implements Callable<Integer> {
         }
         for (RunResult r : results) {
             String name = r.getParams().getBenchmark().replaceFirst("^io\\.viommu\\.", "");
+            StringBuilder params = new StringBuilder();
+            for (String key : r.getParams().getParamsKeys()) {
+                params.append(params.isEmpty() ? " [" : ",").append(key).append('=').append(r.getParams().getParam(key));
+            }
+            if (!params.isEmpty()) {
+                name += params.append(']');
+            }
             var primary = r.getPrimaryResult();
             System.out.printf("%-60s %12.3f %s  ± %.3f%n", name, primary.getScore(),
                     primary.getScoreUnit(), primary.getScoreError());

@@ -1,41 +1,44 @@
 package io.viommu.linux;
 
+import static io.viommu.linux.LittleEndian.u16;
+import static io.viommu.linux.LittleEndian.u64;
+import static io.viommu.linux.LittleEndian.u8;
+
 import io.viommu.machine.Machine;
-import io.viommu.pci.PciBridge;
-import io.viommu.pci.PciFunction;
-import io.viommu.vtd.IntelIommu;
-import io.viommu.vtd.VtdConfig;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
  * The ACPI DMAR table as the kernel sees it (VT-d spec 8.1-8.5): header, host address width,
- * flags, and the remapping structures in table order. This is the one place the kernel model
- * learns about remapping units: it parses the bytes the firmware hands over ({@link #of}).
+ * flags, and the remapping structures in table order. This is the one decoder of DMAR bytes:
+ * the kernel model learns about remapping units from the bytes the firmware hands over
+ * ({@link #of}, strict), and host scan reads a real machine's /sys/firmware/acpi/tables/DMAR
+ * ({@link #read}, lenient). {@link io.viommu.machine.acpi.DmarTable} is the one builder.
  *
  * <p>Layout (little endian):
  * <pre>
- *  0  "DMAR"  4 length  8 revision  9 checksum  10 OEM id (6)  16 OEM table id (8)
- *  24 OEM revision  28 creator id (4)  32 creator revision       (36-byte ACPI header)
- *  36 host address width - 1   37 flags (0 INTR_REMAP, 1 X2APIC_OPT_OUT, 2 DMA_CTRL_OPT_IN)
+ *  0  ACPI header (36 bytes, {@link AcpiHeader}): "DMAR", length, revision, checksum, OEM ids, creator
+ *  36 host address width - 1   37 flags (0 INTR_REMAP, 1 X2APIC_OPT_OUT, 2 DMA_CTRL_PLATFORM_OPT_IN)
  *  38 reserved (10)   48 remapping structures: type (2), length (2), ...
  *  DRHD (type 0): 4 flags (0 INCLUDE_PCI_ALL) 5 rsvd 6 segment 8 register base (8) 16 scopes
- *  RMRR (type 1): 4 rsvd 6 segment 8 base (8) 16 limit (8) 24 scopes
+ *  RMRR (type 1): 4 rsvd 6 segment 8 base (8) 16 limit (8, inclusive) 24 scopes
  *  ATSR (type 2): 4 flags (0 ALL_PORTS) 5 rsvd 6 segment 8 scopes
+ *  RHSA (3), ANDD (4): no device scopes; SATC (5): 4 flags 5 rsvd 6 segment 8 scopes
  *  scope: 0 type (1 endpoint, 2 bridge, 3 IOAPIC, 4 HPET, 5 ACPI namespace) 1 length
  *         2 rsvd (2) 4 enumeration id 5 start bus 6 path: (device, function) pairs
  * </pre>
+ *
+ * @param hostAddressWidth the raw field: the width in bits minus one
+ * @param problems         why decoding stopped short (empty for a well-formed table); {@link #parse}
+ *                         rejects a table with problems, {@link #read} keeps what was decoded before
  */
 public record DmarTable(int length, int revision, String oemId, String oemTableId, long oemRevision,
                         String creatorId, long creatorRevision, int hostAddressWidth, int flags,
-                        List<Structure> structures) {
+                        List<Structure> structures, List<String> problems) {
     public static final int HEADER_SIZE = 48;
     public static final int FLAG_INTR_REMAP = 1;
     public static final int FLAG_X2APIC_OPT_OUT = 2;
+    public static final int FLAG_DMA_CTRL_PLATFORM_OPT_IN = 4;
     public static final int TYPE_DRHD = 0;
     public static final int TYPE_RMRR = 1;
     public static final int TYPE_ATSR = 2;
@@ -45,8 +48,13 @@ public record DmarTable(int length, int revision, String oemId, String oemTableI
     public static final int SCOPE_ENDPOINT = 1;
     public static final int SCOPE_BRIDGE = 2;
     public static final int SCOPE_IOAPIC = 3;
+    public static final int SCOPE_HPET = 4;
+    public static final int SCOPE_ACPI_NAMESPACE = 5;
     public static final int DRHD_INCLUDE_PCI_ALL = 1;
     public static final int ATSR_ALL_PORTS = 1;
+    static final int HAW = 36;
+    static final int FLAGS = 37;
+    static final int SCOPE_HEADER = 6;
 
     /** One device scope: type, enumeration id, start bus and the (device, function) path. */
     public record Scope(int type, int enumerationId, int startBus, List<int[]> path) {
@@ -66,6 +74,18 @@ public record DmarTable(int length, int revision, String oemId, String oemTableI
         return structures.stream().filter(s -> s.type() == type).toList();
     }
 
+    public boolean interruptRemapping() {
+        return (flags & FLAG_INTR_REMAP) != 0;
+    }
+
+    public boolean x2apicOptOut() {
+        return (flags & FLAG_X2APIC_OPT_OUT) != 0;
+    }
+
+    public boolean dmaControlOptIn() {
+        return (flags & FLAG_DMA_CTRL_PLATFORM_OPT_IN) != 0;
+    }
+
     /**
      * The table the machine's firmware hands over ({@link Machine#dmarTable()}, the same bytes
      * QEMU 7.2 publishes through fw_cfg), parsed; null without an IOMMU.
@@ -77,57 +97,80 @@ public record DmarTable(int length, int revision, String oemId, String oemTableI
 
     /** Parses DMAR table bytes (as firmware publishes them). Malformed input: IllegalArgumentException. */
     public static DmarTable parse(byte[] table) {
-        ByteBuffer b = ByteBuffer.wrap(table).order(ByteOrder.LITTLE_ENDIAN);
-        if (table.length < HEADER_SIZE || !"DMAR".equals(ascii(table, 0, 4))) {
-            throw new IllegalArgumentException("not a DMAR table");
+        DmarTable t = read(table);
+        if (!t.problems().isEmpty()) {
+            throw new IllegalArgumentException(t.problems().get(0));
         }
-        int length = b.getInt(4);
-        if (length < HEADER_SIZE || length > table.length) {
-            throw new IllegalArgumentException("DMAR length " + length + " out of range");
-        }
-        List<Structure> structures = new ArrayList<>();
-        int off = HEADER_SIZE;
-        while (off + 4 <= length) {
-            int type = b.getShort(off) & 0xffff;
-            int len = b.getShort(off + 2) & 0xffff;
-            if (len < 4 || off + len > length) {
-                throw new IllegalArgumentException("bad remapping structure length " + len + " at " + off);
-            }
-            int scopesAt = switch (type) {
-                case TYPE_DRHD -> 16;
-                case TYPE_RMRR -> 24;
-                case TYPE_ATSR, TYPE_SATC -> 8;
-                default -> len;
-            };
-            int flags = type == TYPE_DRHD || type == TYPE_ATSR || type == TYPE_SATC ? b.get(off + 4) & 0xff : 0;
-            int segment = len >= 8 ? b.getShort(off + 6) & 0xffff : 0;
-            long a = type == TYPE_DRHD || type == TYPE_RMRR ? b.getLong(off + 8) : 0;
-            long lim = type == TYPE_RMRR ? b.getLong(off + 16) : 0;
-            List<Scope> scopes = new ArrayList<>();
-            int s = off + scopesAt;
-            while (s + 6 <= off + len) {
-                int st = b.get(s) & 0xff;
-                int sl = b.get(s + 1) & 0xff;
-                if (sl < 6 || s + sl > off + len) {
-                    throw new IllegalArgumentException("bad device scope length " + sl + " at " + s);
-                }
-                List<int[]> path = new ArrayList<>();
-                for (int p = s + 6; p + 1 < s + sl; p += 2) {
-                    path.add(new int[] {b.get(p) & 0xff, b.get(p + 1) & 0xff});
-                }
-                scopes.add(new Scope(st, b.get(s + 4) & 0xff, b.get(s + 5) & 0xff, List.copyOf(path)));
-                s += sl;
-            }
-            structures.add(new Structure(type, len, flags, segment, a, lim, List.copyOf(scopes)));
-            off += len;
-        }
-        return new DmarTable(length, b.get(8) & 0xff, ascii(table, 10, 6).strip(), ascii(table, 16, 8).strip(),
-                b.getInt(24) & 0xffff_ffffL, ascii(table, 28, 4).strip(), b.getInt(32) & 0xffff_ffffL,
-                b.get(36) & 0xff, b.get(37) & 0xff, List.copyOf(structures));
+        return t;
     }
 
-    private static String ascii(byte[] b, int off, int len) {
-        return new String(b, off, len, StandardCharsets.US_ASCII);
+    /**
+     * Decodes DMAR table bytes leniently (a real machine's firmware): never throws. A table that
+     * is not DMAR at all gives length 0 and no structures; a structure whose length does not fit
+     * ends the walk; a device scope whose length does not fit ends its structure's scopes. Each
+     * is described in {@link #problems()}.
+     */
+    public static DmarTable read(byte[] t) {
+        AcpiHeader h = AcpiHeader.of(t);
+        List<String> problems = new ArrayList<>();
+        if (t.length < HEADER_SIZE || !"DMAR".equals(h.signature())) {
+            problems.add("not a DMAR table (" + t.length + " bytes)");
+            return new DmarTable(0, 0, h.oemId(), "", 0, "", 0, 0, 0, List.of(), List.copyOf(problems));
+        }
+        int length = (int) Math.min(h.length(), Integer.MAX_VALUE);
+        if (length < HEADER_SIZE || length > t.length) {
+            problems.add(String.format("table length %d does not fit the %d bytes read", h.length(), t.length));
+        }
+        int end = Math.min(length, t.length);
+        List<Structure> structures = new ArrayList<>();
+        int off = HEADER_SIZE;
+        while (off + 4 <= end) {
+            int type = u16(t, off);
+            int len = u16(t, off + 2);
+            int scopesAt = scopesAt(type);
+            if (len < Math.max(4, scopesAt) || off + len > end) {
+                problems.add(String.format("structure at offset %d has bad length %d", off, len));
+                break;
+            }
+            boolean scoped = scopesAt > 0;
+            int flags = type == TYPE_DRHD || type == TYPE_ATSR || type == TYPE_SATC ? u8(t, off + 4) : 0;
+            int segment = scoped ? u16(t, off + 6) : 0;
+            long a = type == TYPE_DRHD || type == TYPE_RMRR ? u64(t, off + 8) : 0;
+            long lim = type == TYPE_RMRR ? u64(t, off + 16) : 0;
+            List<Scope> scopes = scoped ? scopes(t, off + scopesAt, off + len, problems) : List.of();
+            structures.add(new Structure(type, len, flags, segment, a, lim, scopes));
+            off += len;
+        }
+        return new DmarTable(length, h.revision(), h.oemId(), h.oemTableId(), h.oemRevision(), h.creatorId(),
+                h.creatorRevision(), u8(t, HAW), u8(t, FLAGS), List.copyOf(structures), List.copyOf(problems));
+    }
+
+    /** Where a structure's device scopes start; 0 for the types without scopes. */
+    private static int scopesAt(int type) {
+        return switch (type) {
+            case TYPE_DRHD -> 16;
+            case TYPE_RMRR -> 24;
+            case TYPE_ATSR, TYPE_SATC -> 8;
+            default -> 0;
+        };
+    }
+
+    private static List<Scope> scopes(byte[] t, int off, int end, List<String> problems) {
+        List<Scope> scopes = new ArrayList<>();
+        while (off + SCOPE_HEADER <= end) {
+            int len = u8(t, off + 1);
+            if (len < SCOPE_HEADER || off + len > end) {
+                problems.add(String.format("device scope at offset %d has bad length %d", off, len));
+                break;
+            }
+            List<int[]> path = new ArrayList<>();
+            for (int p = off + SCOPE_HEADER; p + 2 <= off + len; p += 2) {
+                path.add(new int[] {u8(t, p), u8(t, p + 1)});
+            }
+            scopes.add(new Scope(u8(t, off), u8(t, off + 4), u8(t, off + 5), List.copyOf(path)));
+            off += len;
+        }
+        return List.copyOf(scopes);
     }
 
     /** Linux's "ACPI: DMAR 0x%016llX %06X (v%02d %-6.6s %-8.8s %08X %-4.4s %08X)" for {@code address}. */

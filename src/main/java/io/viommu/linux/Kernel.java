@@ -6,6 +6,10 @@ import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.linux.iommu.IntelIommuDriver;
+import io.viommu.linux.uio.Uio;
+import io.viommu.linux.vfio.PageFrames;
+import io.viommu.linux.vfio.Vfio;
+import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.machine.Machine;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -29,7 +33,9 @@ import java.util.Optional;
  *
  * <p>Usage: {@code Kernel k = Kernel.boot(machine);} then {@link #groups()}, {@link #drivers()}
  * (modules, binding, SR-IOV), {@link #sysfs()} (the file interface), {@link #topology()},
- * {@link #dmesg()}, {@link #exportTo} (the guest's /sys and /proc as files). Devices that appear
+ * {@link #dmesg()}, {@link #exportTo} (the guest's /sys and /proc as files), and once their
+ * modules are loaded {@link #vfio()} and {@link #uio()} (user-space drivers, whose processes take
+ * memory from {@link #userMemory()}). Devices that appear
  * later (SR-IOV VFs, enabled through {@code sriov_numvfs}) are added by the driver core, which
  * hands them to this kernel's group code ({@link KernelGroupView}: iommu_probe_device /
  * iommu_release_device).
@@ -56,8 +62,9 @@ import java.util.Optional;
  * </ol>
  * Everything is logged to one {@link KernelLog}: boot lines and, later, the driver core's and the
  * drivers' messages.
- * Interrupt remapping (ECAP.IR, QEMU's intremap=on) is not modelled: Linux 6.1 under TCG panics
- * with it (see the fixtures' README), so there is no ground truth for its lines.
+ * Interrupt remapping (ECAP.IR, QEMU's intremap=on): the intel-iommu driver enables it through
+ * the registers unless intremap=off (what VFIO's type1 asks for); Linux 6.1 under TCG panics with
+ * it (see the fixtures' README), so there is no captured boot to hold its lines against.
  */
 public final class Kernel {
     /** Linux's pr_fmt prefixes. */
@@ -81,6 +88,9 @@ public final class Kernel {
     private boolean strict;
     private boolean gfxIdentity;
     private IntelIommuDriver iommuDriver; // programs the unit (null: scalable mode, not modelled)
+    private PageFrames userMemory;
+    private Vfio vfio;
+    private Uio uio;
 
     private Kernel(Machine machine, KernelCommandLine cmdline, KernelConfig config) {
         this.machine = machine;
@@ -111,8 +121,35 @@ public final class Kernel {
         pciSubsysInit();
         iommuSubsysInit();
         intelIommuInit();
+        drivers.addModuleListener(new ModuleInit());
         drivers.registerBuiltinDrivers();
         sysfs = new SysfsTree(drivers, acpiTables());
+    }
+
+    /**
+     * The init and exit of the modules whose state lives outside the driver core: {@code vfio}
+     * (vfio_init: /dev/vfio/vfio, and the group nodes that follow vfio-pci bindings) and
+     * {@code uio} (uio_init: the uio class that uio_pci_generic's devices join).
+     */
+    private final class ModuleInit implements DriverCore.ModuleListener {
+        @Override
+        public void loaded(String module) {
+            switch (module) {
+                case "vfio" -> vfio = new Vfio(drivers, machine,
+                        iommuDriver != null ? new IommuApiBackend(iommuDriver, groups) : null, log);
+                case "uio" -> uio = new Uio(drivers, machine);
+                default -> { }
+            }
+        }
+
+        @Override
+        public void unloaded(String module) {
+            switch (module) {
+                case "vfio" -> vfio = null;
+                case "uio" -> uio = null;
+                default -> { }
+            }
+        }
     }
 
     private void printk(String text) {
@@ -443,6 +480,46 @@ public final class Kernel {
     /** sysfs over this kernel: the file interface to the driver core and the groups. */
     public SysfsTree sysfs() {
         return sysfs;
+    }
+
+    /**
+     * VFIO (the container/group API behind /dev/vfio) while the {@code vfio} module is loaded:
+     * {@code modprobe vfio-pci} loads it as a dependency, as on Linux; empty before.
+     */
+    public Optional<Vfio> vfio() {
+        return Optional.ofNullable(vfio);
+    }
+
+    /** The UIO core (/dev/uioN of uio_pci_generic's devices) while the {@code uio} module is loaded. */
+    public Optional<Uio> uio() {
+        return Optional.ofNullable(uio);
+    }
+
+    /** Start of the frames user processes' anonymous memory comes from: 80 MiB. */
+    public static final long USER_MEMORY_BASE = 0x0500_0000L;
+    /** At most this much user memory: 128 MiB. */
+    public static final long USER_MEMORY_MAX = 0x0800_0000L;
+
+    /**
+     * The page frames user space's anonymous memory comes from (processes of the VFIO/UIO
+     * scenarios: {@code UserProcess.root("dpdk", kernel.userMemory())}): {@link #USER_MEMORY_BASE}
+     * up to {@link #USER_MEMORY_MAX} further or the top of RAM below 4 GiB. Disjoint from the
+     * first 16 MiB (low memory a test may treat as "kernel memory", the ISA DMA window) and from
+     * the kernel's own page region at 16..80 MiB, where the intel-iommu driver allocates its
+     * tables; so a process page is never also a page table. Needs more than 80 MiB of RAM.
+     */
+    public PageFrames userMemory() {
+        if (userMemory == null) {
+            long ram = machine.ram().size();
+            long top = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
+            long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & -PageFrames.PAGE;
+            if (size <= 0) {
+                throw new IllegalStateException("user memory needs more than 80 MiB of RAM, the machine has "
+                        + machine.ram().size());
+            }
+            userMemory = new PageFrames(machine.ram(), USER_MEMORY_BASE, size);
+        }
+        return userMemory;
     }
 
     /** True when intel-iommu initialised and registered (groups exist). */

@@ -27,8 +27,16 @@ public final class Topology {
     public record Capability(int id, int offset, boolean extended, int version) {
     }
 
-    /** An ACS capability: which bits it advertises and which are enabled. */
+    /**
+     * An ACS capability: which bits it advertises and which are enabled; read from the model's
+     * config space here and from a real host's sysfs config file by host scan.
+     */
     public record Acs(int offset, int capability, int control) {
+        /**
+         * Linux's pci_acs_flags_enabled (drivers/pci/pci.c): every wanted control the function
+         * implements is enabled; unimplemented ones count as enabled, except EC, which is
+         * wanted whenever asked for.
+         */
         public boolean enabled(int flags) {
             int f = flags & (capability | AcsCapability.EC);
             return (control & f) == f;

@@ -1,13 +1,11 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A legacy-mode context entry (VT-d spec 9.3): 128 bits, 256 per context table, indexed by
  * devfn. Lo: P 0, FPD 1, TT 3:2, (11:4 reserved), SLPTPTR 63:12.
  * Hi: AW 2:0, AVAIL 6:3, (7 reserved), DID 23:8, (63:24 reserved).
  */
-public final class ContextEntry {
+public final class ContextEntry extends TableEntry<ContextEntry> {
     public static final int SIZE = 16;
     public static final long P = 1L;
     public static final long FPD = 1L << 1;
@@ -22,21 +20,12 @@ public final class ContextEntry {
     /** Reserved bits of the high quad (QEMU VTD_CONTEXT_ENTRY_RSVD_HI). */
     public static final long RESERVED_HI = 0xffffffffff000080L;
 
-    private AddressSpace memory;
-    private long address;
-
-    public ContextEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
-
     public long lo() {
-        return memory.read(address, 8);
+        return quad(0);
     }
 
     public long hi() {
-        return memory.read(address + 8, 8);
+        return quad(1);
     }
 
     public static long address(long contextTable, int devfn) {
@@ -86,10 +75,7 @@ public final class ContextEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "ContextEntry[unbound]";
-        }
+    protected String fields() {
         return describe(lo(), hi());
     }
 

@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A first-level paging entry (VT-d spec 9.7, the x86-64 IA-32e format): P 0, R/W 1, U/S 2,
  * PWT 3, PCD 4, A 5, D 6, PS 7 (leaf in a level-2 or level-3 entry), G 8, ADDR (HAW-1):12,
@@ -12,7 +10,7 @@ import io.viommu.memory.AddressSpace;
  * or level-5 entry; PS in a level-3 entry unless 1 GiB first-level pages are supported
  * (CAP.FL1GP); in a 2 MiB leaf bits 20:13 and in a 1 GiB leaf bits 29:13 (bit 12 is PAT).
  */
-public final class FlPte {
+public final class FlPte extends TableEntry<FlPte> {
     public static final int SIZE = 8;
     public static final long P = 1L;
     public static final long RW = 1L << 1;
@@ -23,17 +21,8 @@ public final class FlPte {
     public static final long XD = 1L << 63;
     private static final long ADDR_BITS = 0x000f_ffff_ffff_f000L;
 
-    private AddressSpace memory;
-    private long address;
-
-    public FlPte wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
-
     public long value() {
-        return memory.read(address, 8);
+        return quad(0);
     }
 
     public static boolean isPresent(long v) {
@@ -84,10 +73,7 @@ public final class FlPte {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "FlPte[unbound]";
-        }
+    protected String fields() {
         return describe(value());
     }
 

@@ -161,7 +161,7 @@ public final class InterruptRemapping implements InvalidationListener {
         } catch (RuntimeException e) {
             unit.trace().guestError("internal error in interrupt remapping: " + e);
             blocked++;
-            return InterruptFaultReason.REQUEST_RESERVED.code();
+            return FaultReason.IR_REQUEST_RESERVED.code();
         }
     }
 
@@ -173,19 +173,19 @@ public final class InterruptRemapping implements InvalidationListener {
         if ((address & MSI_ADDR_HI_MASK) != 0) {
             unit.trace().guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address high 32 bits non-zero detected: address=0x%x", address));
-            return fault(sid, InterruptFaultReason.REQUEST_RESERVED, 0, false);
+            return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         if (((address >>> 20) & 0xfff) != MSI_ADDR_HEAD) {
             unit.trace().guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address low 32 bit invalid: 0x%x", address));
-            return fault(sid, InterruptFaultReason.REQUEST_RESERVED, 0, false);
+            return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         if (!isRemappable(address)) {
             if (unit.compatibilityFormatAllowed()) {
                 passedThrough++;
                 return PASS_THROUGH;
             }
-            return fault(sid, InterruptFaultReason.COMPATIBILITY_BLOCKED, 0, false);
+            return fault(sid, FaultReason.IR_COMPATIBILITY_BLOCKED, 0, false);
         }
         boolean shv = subhandleValid(address);
         int index = handle(address);
@@ -195,14 +195,14 @@ public final class InterruptRemapping implements InvalidationListener {
         int fr = fetchEntry(index, sid);
         if (fr != 0) {
             boolean fpd = Irte.faultProcessingDisabled(entry[0]);
-            InterruptFaultReason reason = InterruptFaultReason.ofCode(fr);
+            FaultReason reason = FaultReason.ofCode(fr);
             return fault(sid, reason, index, fpd && reason.qualified());
         }
         long lo = entry[0];
         if (shv && (data & MSI_DATA_RESERVED) != 0) {
             unit.trace().guestError(String.format(
                     "vtd_interrupt_remap_msi: invalid IR MSI (sid=%d, address=0x%x, data=0x%x)", sid, address, data));
-            return fault(sid, InterruptFaultReason.REQUEST_RESERVED, 0, false);
+            return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         // Without SHV the data should carry the IRTE's vector and trigger mode (spec 5.1.5.1);
         // QEMU only traces a mismatch and uses the IRTE's values.
@@ -223,12 +223,12 @@ public final class InterruptRemapping implements InvalidationListener {
         if (!cache.lookup(index, entry)) {
             if (index >= unit.irtSizeLatched()) {
                 unit.trace().guestError(String.format("vtd_irte_get: index too large: ind=0x%x", index));
-                return InterruptFaultReason.INDEX_BEYOND_TABLE.code();
+                return FaultReason.IR_INDEX_BEYOND_TABLE.code();
             }
             long addr = Irte.address(unit.irtBaseLatched(), index);
             if (memory.probe(addr, Irte.SIZE) != AddressSpace.Status.OK) {
                 unit.trace().guestError(String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
-                return InterruptFaultReason.TABLE_ACCESS.code();
+                return FaultReason.IR_TABLE_ACCESS.code();
             }
             entry[0] = memory.read(addr, 8);
             entry[1] = memory.read(addr + 8, 8);
@@ -236,25 +236,25 @@ public final class InterruptRemapping implements InvalidationListener {
                 unit.trace().guestError(String.format(
                         "vtd_irte_get: detected non-present IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
-                return InterruptFaultReason.ENTRY_NOT_PRESENT.code();
+                return FaultReason.IR_ENTRY_NOT_PRESENT.code();
             }
             if (Irte.hasReservedBits(entry[0], entry[1])) {
                 unit.trace().guestError(String.format(
                         "vtd_irte_get: detected non-zero reserved IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
-                return InterruptFaultReason.ENTRY_RESERVED.code();
+                return FaultReason.IR_ENTRY_RESERVED.code();
             }
             cache.put(index, entry[0], entry[1]);
         }
         if (sid != NO_SOURCE && !Irte.sourceAllowed(entry[1], sid)) {
             unit.trace().guestError(String.format("vtd_irte_get: invalid IRTE SID (index=%d, sid=%d, source_id=%d)",
                     index, sid, Irte.sourceId(entry[1])));
-            return InterruptFaultReason.SOURCE_ID_CHECK.code();
+            return FaultReason.IR_SOURCE_ID_CHECK.code();
         }
         return 0;
     }
 
-    private int fault(int sid, InterruptFaultReason reason, int index, boolean suppressed) {
+    private int fault(int sid, FaultReason reason, int index, boolean suppressed) {
         blocked++;
         if (!suppressed) {
             unit.recordInterruptFault(sid == NO_SOURCE ? 0xffff : sid & 0xffff, reason.code(), index);

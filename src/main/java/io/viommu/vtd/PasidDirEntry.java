@@ -1,24 +1,13 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A scalable-mode PASID directory entry (VT-d spec 9.5): 64 bits, indexed by PASID[19:6].
  * P 0, FPD 1, (11:2 reserved), PASID table pointer 63:12 (a table of 64 PASID entries).
  */
-public final class PasidDirEntry {
+public final class PasidDirEntry extends TableEntry<PasidDirEntry> {
     public static final int SIZE = 8;
     public static final long P = 1L;
     public static final long FPD = 1L << 1;
-
-    private AddressSpace memory;
-    private long address;
-
-    public PasidDirEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
 
     public static int index(int pasid) {
         return (pasid >>> 6) & 0x3fff;
@@ -45,11 +34,8 @@ public final class PasidDirEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "PasidDirEntry[unbound]";
-        }
-        long v = memory.read(address, 8);
+    protected String fields() {
+        long v = quad(0);
         return String.format("PasidDirEntry[P=%d FPD=%d PTP=0x%x]", v & 1, (v >>> 1) & 1, pasidTable(v));
     }
 }

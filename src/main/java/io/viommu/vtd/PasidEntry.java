@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A scalable-mode PASID table entry (VT-d spec 9.6): 512 bits, 64 per table, indexed by
  * PASID[5:0]. The fields this model uses:
@@ -17,7 +15,7 @@ import io.viommu.memory.AddressSpace;
  * </pre>
  * PGTT: 1 first-level only, 2 second-level only, 3 nested, 4 pass-through.
  */
-public final class PasidEntry {
+public final class PasidEntry extends TableEntry<PasidEntry> {
     public static final int SIZE = 64;
     public static final long P = 1L;
     public static final long FPD = 1L << 1;
@@ -31,19 +29,6 @@ public final class PasidEntry {
     public static final long WPE = 1L << 4;
     public static final long NXE = 1L << 5;
     public static final long RESERVED_Q1 = 0x7f0000L;
-
-    private AddressSpace memory;
-    private long address;
-
-    public PasidEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
-
-    public long quad(int i) {
-        return memory.read(address + 8L * i, 8);
-    }
 
     public static int index(int pasid) {
         return pasid & 0x3f;
@@ -122,10 +107,7 @@ public final class PasidEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "PasidEntry[unbound]";
-        }
+    protected String fields() {
         return describe(quad(0), quad(1), quad(2));
     }
 

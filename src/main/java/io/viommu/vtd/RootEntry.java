@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A legacy-mode root entry (VT-d spec 9.1): 128 bits, 256 per 4 KiB root table, indexed by bus.
  * Lo: P 0, CTP 63:12 (context-table pointer). Hi: reserved (must be zero).
@@ -9,27 +7,17 @@ import io.viommu.memory.AddressSpace;
  * <p>The static methods decode raw quads (the walk uses them, allocating nothing); an instance
  * is a flyweight over guest memory for inspection and tests ({@link #wrap}).
  */
-public final class RootEntry {
+public final class RootEntry extends TableEntry<RootEntry> {
     public static final int SIZE = 16;
     public static final long P = 1L;
     public static final long CTP_MASK = ~0xfffL;
 
-    private AddressSpace memory;
-    private long address;
-
-    /** Points this flyweight at the root entry stored at {@code address}. */
-    public RootEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
-
     public long lo() {
-        return memory.read(address, 8);
+        return quad(0);
     }
 
     public long hi() {
-        return memory.read(address + 8, 8);
+        return quad(1);
     }
 
     public static long address(long rootTable, int bus) {
@@ -55,12 +43,9 @@ public final class RootEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "RootEntry[unbound]";
-        }
+    protected String fields() {
         long lo = lo();
         long hi = hi();
-        return String.format("RootEntry@0x%x[P=%d CTP=0x%x hi=0x%x]", address, lo & 1, contextTable(lo), hi);
+        return String.format("RootEntry@0x%x[P=%d CTP=0x%x hi=0x%x]", boundAddress(), lo & 1, contextTable(lo), hi);
     }
 }

@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A scalable-mode context entry (VT-d spec 9.4): 256 bits, 128 per context table, indexed by
  * devfn bits 6:0 (bit 7 chooses the root entry half).
@@ -14,7 +12,7 @@ import io.viommu.memory.AddressSpace;
  * </pre>
  * Reserved masks are QEMU 7.2's (VTD_SM_CONTEXT_ENTRY_RSVD_VAL0/1; Q2/Q3 must be zero).
  */
-public final class ScalableContextEntry {
+public final class ScalableContextEntry extends TableEntry<ScalableContextEntry> {
     public static final int SIZE = 32;
     public static final long P = 1L;
     public static final long FPD = 1L << 1;
@@ -23,15 +21,6 @@ public final class ScalableContextEntry {
     public static final long PRE = 1L << 4;
     public static final long RESERVED_Q1 = 0xffffffffffe00000L;
     public static final long RID_PRIV = 1L << 20;
-
-    private AddressSpace memory;
-    private long address;
-
-    public ScalableContextEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
 
     public static long address(long contextTable, int devfn) {
         return contextTable + (long) (devfn & 0x7f) * SIZE;
@@ -79,11 +68,8 @@ public final class ScalableContextEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "ScalableContextEntry[unbound]";
-        }
-        return describe(memory.read(address, 8), memory.read(address + 8, 8));
+    protected String fields() {
+        return describe(quad(0), quad(1));
     }
 
     public static String describe(long q0, long q1) {

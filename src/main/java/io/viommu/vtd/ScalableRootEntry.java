@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A scalable-mode root entry (VT-d spec 9.2): 128 bits, 256 per root table, indexed by bus.
  * Lo: LP 0, LCTP 63:12 -> context table for devfn 0..127. Hi: UP 0 (bit 64), UCTP 63:12
@@ -10,19 +8,10 @@ import io.viommu.memory.AddressSpace;
  * QEMU 7.2 checks both halves whatever the devfn (vtd_root_entry_rsvd_bits_check, checked
  * against the binary: a reserved bit in the upper half faults a devfn-8 request with 0xA).
  */
-public final class ScalableRootEntry {
+public final class ScalableRootEntry extends TableEntry<ScalableRootEntry> {
     public static final int SIZE = 16;
     public static final long PRESENT = 1L;
     public static final long CTP_MASK = ~0xfffL;
-
-    private AddressSpace memory;
-    private long address;
-
-    public ScalableRootEntry wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
 
     public static long address(long rootTable, int bus) {
         return rootTable + (long) (bus & 0xff) * SIZE;
@@ -48,11 +37,8 @@ public final class ScalableRootEntry {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "ScalableRootEntry[unbound]";
-        }
-        return describe(memory.read(address, 8), memory.read(address + 8, 8));
+    protected String fields() {
+        return describe(quad(0), quad(1));
     }
 
     public static String describe(long lo, long hi) {

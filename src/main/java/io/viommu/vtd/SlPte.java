@@ -1,7 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
-
 /**
  * A second-level paging entry (VT-d spec 9.8): R 0, W 1, (X 2), EMT 5:3, IPAT 6, PS 7,
  * SNP 11, ADDR (HAW-1):12, TM 62. Present means R or W set. Levels count from 1 (4 KiB
@@ -13,7 +11,7 @@ import io.viommu.memory.AddressSpace;
  * PS (7) is reserved in a level-4 (and level-5) entry; a 2 MiB leaf reserves 20:12 and a
  * 1 GiB leaf 29:12.
  */
-public final class SlPte {
+public final class SlPte extends TableEntry<SlPte> {
     public static final int SIZE = 8;
     public static final long R = 1L;
     public static final long W = 1L << 1;
@@ -23,17 +21,8 @@ public final class SlPte {
     /** Bits QEMU ignores in every entry (VTD_SL_IGN_COM): 63 and 61:52. */
     public static final long IGNORED = 0xbff0000000000000L;
 
-    private AddressSpace memory;
-    private long address;
-
-    public SlPte wrap(AddressSpace memory, long address) {
-        this.memory = memory;
-        this.address = address;
-        return this;
-    }
-
     public long value() {
-        return memory.read(address, 8);
+        return quad(0);
     }
 
     public static long address(long table, long iova, int level) {
@@ -89,10 +78,7 @@ public final class SlPte {
     }
 
     @Override
-    public String toString() {
-        if (memory == null) {
-            return "SlPte[unbound]";
-        }
+    protected String fields() {
         return describe(value());
     }
 

@@ -2,6 +2,7 @@ package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.AcsCapability;
@@ -27,7 +28,7 @@ class IommuGroupsTest {
 
     static Machine machine(String args) throws Exception {
         List<String> a = new ArrayList<>(Arrays.asList("-machine q35 -m 1G -nodefaults".split(" ")));
-        a.addAll(LinuxFixtureTest.shellSplit(args));
+        a.addAll(LinuxCapture.shellSplit(args));
         return Machine.fromCommandLine(a, MachineLog.SILENT);
     }
 

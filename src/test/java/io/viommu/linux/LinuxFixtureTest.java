@@ -2,12 +2,9 @@ package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -24,8 +21,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * t5/t6 captures (scripted sysfs actions) belong to the sysfs model's tests.
  */
 class LinuxFixtureTest {
-    static final Path FIXTURES = Path.of("..", "shared", "fixtures", "linux");
-
     /**
      * Lines real Linux prints that match the capture's grep but come from outside the Intel
      * IOMMU stack the model covers. Each entry says why it may be missing from the model.
@@ -39,70 +34,10 @@ class LinuxFixtureTest {
     private static final Pattern RESERVE =
             Pattern.compile("^ACPI: Reserving DMAR table memory at \\[mem 0x([0-9a-f]+)-0x([0-9a-f]+)\\]$");
 
-    record Capture(String name, List<String> qemuArgs, String cmdline, List<String> dmesg, List<String> dev,
-                   List<String> groups) {
-        @Override
-        public String toString() {
-            return name;
-        }
-    }
-
-    static Stream<Capture> captures() throws IOException {
-        List<Capture> out = new ArrayList<>();
-        try (Stream<Path> files = Files.list(FIXTURES)) {
-            for (Path p : files.filter(f -> f.toString().endsWith(".txt")).sorted().toList()) {
-                out.add(read(p));
-            }
-        }
+    static Stream<LinuxCapture> captures() {
+        List<LinuxCapture> out = LinuxCapture.all();
         assertThat(out).hasSizeGreaterThanOrEqualTo(6);
         return out.stream();
-    }
-
-    static Capture read(Path p) throws IOException {
-        List<String> lines = Files.readAllLines(p);
-        String qemu = lines.stream().filter(l -> l.startsWith("=== QEMU ")).findFirst().orElseThrow();
-        List<String> args = shellSplit(qemu.substring("=== QEMU ".length()));
-        String cmdline = lines.stream().filter(l -> l.startsWith("=== CMDLINE ")).findFirst().orElseThrow()
-                .substring("=== CMDLINE ".length());
-        return new Capture(p.getFileName().toString(), args.subList(1, args.size()), cmdline,
-                block(lines, "=== DMESG"), block(lines, "=== DEVICES"), block(lines, "=== GROUPS"));
-    }
-
-    /** The lines after the first {@code header} up to the next "=== " line. */
-    static List<String> block(List<String> lines, String header) {
-        List<String> out = new ArrayList<>();
-        int i = lines.indexOf(header);
-        for (i++; i > 0 && i < lines.size() && !lines.get(i).startsWith("=== "); i++) {
-            out.add(lines.get(i));
-        }
-        return out;
-    }
-
-    /** Splits a shell command line (double quotes only, as the captures use). */
-    static List<String> shellSplit(String s) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        boolean any = false;
-        for (char c : s.toCharArray()) {
-            if (c == '"') {
-                quoted = !quoted;
-                any = true;
-            } else if (Character.isWhitespace(c) && !quoted) {
-                if (any) {
-                    out.add(cur.toString());
-                    cur.setLength(0);
-                    any = false;
-                }
-            } else {
-                cur.append(c);
-                any = true;
-            }
-        }
-        if (any) {
-            out.add(cur.toString());
-        }
-        return out;
     }
 
     /** A dmesg line without timestamp and ACPI address; the reserved range becomes its length. */
@@ -117,20 +52,20 @@ class LinuxFixtureTest {
         return l;
     }
 
-    static Kernel boot(Capture c) throws Exception {
+    static Kernel boot(LinuxCapture c) throws Exception {
         return Kernel.boot(Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void kernelCommandLineIsTheQemuAppend(Capture c) throws Exception {
+    void kernelCommandLineIsTheQemuAppend(LinuxCapture c) throws Exception {
         List<String> report = BootReport.lines(c.qemuArgs(), boot(c));
         assertThat(report).contains("=== CMDLINE " + c.cmdline());
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void dmesgLinesMatchTheCapture(Capture c) throws Exception {
+    void dmesgLinesMatchTheCapture(LinuxCapture c) throws Exception {
         List<String> expected = c.dmesg().stream().map(LinuxFixtureTest::normalise)
                 .filter(l -> !NOT_MODELLED.contains(l)).toList();
         List<String> actual = BootReport.dmesgLines(boot(c)).stream().map(LinuxFixtureTest::normalise).toList();
@@ -139,9 +74,9 @@ class LinuxFixtureTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void reportDmesgBlockCarriesPlaceholderTimestamps(Capture c) throws Exception {
+    void reportDmesgBlockCarriesPlaceholderTimestamps(LinuxCapture c) throws Exception {
         List<String> report = BootReport.lines(c.qemuArgs(), boot(c));
-        List<String> dmesg = block(report, "=== DMESG");
+        List<String> dmesg = LinuxCapture.block(report, "=== DMESG");
         assertThat(dmesg).allMatch(l -> l.startsWith(BootReport.TIMESTAMP));
         assertThat(dmesg.stream().map(LinuxFixtureTest::normalise).toList())
                 .containsExactlyElementsOf(BootReport.dmesgLines(boot(c)).stream().map(LinuxFixtureTest::normalise).toList());
@@ -149,22 +84,22 @@ class LinuxFixtureTest {
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void deviceLinesMatchTheCapture(Capture c) throws Exception {
-        assertThat(BootReport.deviceLines(boot(c))).containsExactlyElementsOf(c.dev());
+    void deviceLinesMatchTheCapture(LinuxCapture c) throws Exception {
+        assertThat(BootReport.deviceLines(boot(c))).containsExactlyElementsOf(c.devices());
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void groupLinesMatchTheCapture(Capture c) throws Exception {
+    void groupLinesMatchTheCapture(LinuxCapture c) throws Exception {
         assertThat(BootReport.groupLines(boot(c))).containsExactlyElementsOf(c.groups());
     }
 
     @ParameterizedTest(name = "{0}")
     @MethodSource("captures")
-    void reportBlocksAreTheCapturesBlocks(Capture c) throws Exception {
+    void reportBlocksAreTheCapturesBlocks(LinuxCapture c) throws Exception {
         List<String> report = BootReport.lines(c.qemuArgs(), boot(c));
-        assertThat(block(report, "=== DEVICES")).containsExactlyElementsOf(c.dev());
-        assertThat(block(report, "=== GROUPS")).containsExactlyElementsOf(c.groups());
+        assertThat(LinuxCapture.block(report, "=== DEVICES")).containsExactlyElementsOf(c.devices());
+        assertThat(LinuxCapture.block(report, "=== GROUPS")).containsExactlyElementsOf(c.groups());
         assertThat(report.get(0)).startsWith("=== QEMU qemu-system-x86_64 -machine q35");
     }
 }

@@ -3,17 +3,15 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.stream.Collectors;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -25,8 +23,6 @@ import org.junit.jupiter.params.provider.MethodSource;
  * block of DEV lines, as Linux 6.1 printed them under QEMU 7.2.
  */
 class TopologyFixtureTest {
-    static final Path FIXTURES = Path.of("..", "shared", "fixtures", "linux");
-
     record Fixture(String name, List<String> qemuArgs, Set<String> devLines) {
         @Override
         public String toString() {
@@ -34,56 +30,12 @@ class TopologyFixtureTest {
         }
     }
 
-    /** Splits a shell-quoted command line (double quotes only, as the fixtures use). */
-    static List<String> shellSplit(String s) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        boolean any = false;
-        for (char c : s.toCharArray()) {
-            if (c == '"') {
-                quoted = !quoted;
-                any = true;
-            } else if (Character.isWhitespace(c) && !quoted) {
-                if (any) {
-                    out.add(cur.toString());
-                    cur.setLength(0);
-                    any = false;
-                }
-            } else {
-                cur.append(c);
-                any = true;
-            }
-        }
-        if (any) {
-            out.add(cur.toString());
-        }
-        return out;
-    }
-
-    static Stream<Fixture> fixtures() throws IOException {
-        List<Fixture> out = new ArrayList<>();
-        try (Stream<Path> files = Files.list(FIXTURES)) {
-            for (Path p : files.filter(f -> f.toString().endsWith(".txt")).sorted().toList()) {
-                List<String> lines = Files.readAllLines(p);
-                String qemu = lines.stream().filter(l -> l.startsWith("=== QEMU ")).findFirst().orElseThrow();
-                List<String> args = shellSplit(qemu.substring("=== QEMU ".length()));
-                args = QemuPciGoldenTest.withoutIommuProperties(args.subList(1, args.size()));
-                Set<String> dev = new TreeSet<>();
-                boolean seenDev = false;
-                for (String l : lines) {
-                    if (l.startsWith("DEV ")) {
-                        seenDev = true;
-                        String[] w = l.split(" ");
-                        dev.add(String.join(" ", w[1], w[2], w[3], w[4]));
-                    } else if (seenDev) {
-                        break; // the first block only: later ones follow the capture's own actions
-                    }
-                }
-                out.add(new Fixture(p.getFileName().toString(), args, dev));
-            }
-        }
-        return out.stream();
+    static Stream<Fixture> fixtures() {
+        return LinuxCapture.all().stream().map(c -> new Fixture(c.name(),
+                QemuPciGoldenTest.withoutIommuProperties(c.qemuArgs()),
+                c.devices().stream().map(l -> l.split(" "))
+                        .map(w -> String.join(" ", w[1], w[2], w[3], w[4]))
+                        .collect(Collectors.toCollection(TreeSet::new))));
     }
 
     static Topology boot(List<String> args) throws MachineConfigException {

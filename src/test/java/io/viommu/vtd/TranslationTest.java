@@ -295,5 +295,18 @@ class TranslationTest {
         assertThat(new RootEntry().wrap(b.ram, ROOT).toString()).isEqualTo("RootEntry@0x100000[P=1 CTP=0x101000 hi=0x0]");
         assertThat(new SlPte().wrap(b.ram, L1).toString()).contains("ADDR=0x300000");
         assertThat(new ContextEntry().wrap(b.ram, CTX + 0x80).toString()).contains("DID=1");
+        assertThat(new ContextEntry().wrap(b.ram, CTX + 0x80).quad(1)).isEqualTo(new ContextEntry().wrap(b.ram, CTX + 0x80).hi());
+        assertThat(new PasidEntry().toString()).isEqualTo("PasidEntry[unbound]");
+    }
+
+    @Test
+    void faultReasonCodesAreOneSpaceForDmaAndInterruptFaults() {
+        // VT-d 7.1.3: one FR field; QEMU's VTDFaultReason likewise holds both.
+        assertThat(FaultReason.ofCode(0x5)).isEqualTo(FaultReason.WRITE_NOT_PERMITTED);
+        assertThat(FaultReason.ofCode(0x22)).isEqualTo(FaultReason.IR_ENTRY_NOT_PRESENT);
+        assertThat(FaultReason.IR_ENTRY_NOT_PRESENT.qualified()).isTrue();
+        assertThat(FaultReason.ofCode(0x26)).isEqualTo(FaultReason.IR_SOURCE_ID_CHECK);
+        assertThat(FaultReason.ofCode(0x10)).isNull();
+        assertThat(FaultReason.ofCode(0x27)).isNull();
     }
 }

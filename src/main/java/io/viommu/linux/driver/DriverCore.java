@@ -50,6 +50,8 @@ public final class DriverCore {
     private final Map<String, PciDevice> devices = new LinkedHashMap<>();
     private final Map<String, PciDriver> drivers = new LinkedHashMap<>();
     private final List<String> modules = new ArrayList<>();
+    private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
+    private final List<ModuleListener> moduleListeners = new ArrayList<>();
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
@@ -210,9 +212,14 @@ public final class DriverCore {
     }
 
     /**
-     * {@code modprobe NAME key=value...}: registers the module's PCI driver, which probes every
-     * matching unbound device (unless bus-wide drivers_autoprobe is off). Module parameters
-     * modelled: vfio-pci {@code ids}, {@code enable_sriov}; pci-stub {@code ids}.
+     * {@code modprobe NAME key=value...}: first the modules it depends on ({@link Drivers#dependencies},
+     * loaded without parameters, as modprobe does from modules.dep), then the module itself:
+     * its {@link ModuleListener}s run (the module's init: VFIO creates /dev/vfio, UIO its class),
+     * and its PCI driver registers, which probes every matching unbound device (unless bus-wide
+     * drivers_autoprobe is off); then its post soft dependencies ({@code MODULE_SOFTDEP("post:
+     * ...")}). Module parameters modelled: vfio-pci {@code ids}, {@code enable_sriov}; pci-stub
+     * {@code ids}; vfio {@code enable_unsafe_noiommu_mode}; vfio_iommu_type1
+     * {@code allow_unsafe_interrupts}, {@code dma_entry_limit}.
      */
     public int loadModule(String name, Map<String, String> params) {
         flushWork();
@@ -223,14 +230,74 @@ public final class DriverCore {
         if (!Drivers.known(mod)) {
             return Errno.ENOENT.negative();
         }
+        for (String dep : Drivers.dependencies(mod)) {
+            loadModule(dep);
+        }
+        if (modules.contains(mod)) {
+            return 0; // loaded meanwhile as a soft dependency of one of its dependencies
+        }
         modules.add(mod);
+        moduleParams.put(mod, new HashMap<>(params));
+        generation++;
+        for (ModuleListener l : List.copyOf(moduleListeners)) {
+            l.loaded(mod);
+        }
         String drv = Drivers.driverOfModule(mod);
         if (drv != null) {
             PciDriver d = Drivers.create(drv, params, this);
             registerDriver(d);
             Drivers.afterRegister(d, params, this);
         }
+        for (String post : Drivers.softDependenciesPost(mod)) {
+            loadModule(post);
+        }
         return 0;
+    }
+
+    /**
+     * Module life-cycle hooks: what a module's {@code module_init} / {@code module_exit} set up
+     * outside the PCI driver core (the kernel model's VFIO and UIO cores).
+     */
+    public interface ModuleListener {
+        /** The module was inserted (after its dependencies, before its PCI driver registers). */
+        void loaded(String module);
+
+        /** The module was removed (after its PCI driver unbound and unregistered). */
+        default void unloaded(String module) {
+        }
+    }
+
+    public void addModuleListener(ModuleListener l) {
+        moduleListeners.add(l);
+    }
+
+    /**
+     * A module parameter ({@code /sys/module/MOD/parameters/NAME}) as given at load time or set
+     * since, or null when the module is not loaded or the parameter was never given.
+     */
+    public String moduleParameter(String module, String name) {
+        Map<String, String> p = moduleParams.get(Drivers.moduleName(module));
+        return p == null ? null : p.get(name);
+    }
+
+    /** Writes a runtime-writable module parameter; -ENOENT when the module is not loaded. */
+    public int setModuleParameter(String module, String name, String value) {
+        Map<String, String> p = moduleParams.get(Drivers.moduleName(module));
+        if (p == null) {
+            return Errno.ENOENT.negative();
+        }
+        p.put(name, value);
+        return 0;
+    }
+
+    /** A boolean module parameter ({@code param_set_bool}: kstrtobool), false when unset or unparsable. */
+    public boolean moduleFlag(String module, String name) {
+        String v = moduleParameter(module, name);
+        if (v == null) {
+            return false;
+        }
+        KernelText.Parsed b = KernelText.kstrtobool(v);
+        return b.ok() && b.value() == 1;
     }
 
     /** {@code rmmod}: unbinds the module's driver from every device and unregisters it. */
@@ -240,9 +307,17 @@ public final class DriverCore {
         if (Drivers.builtinModules().contains(mod)) {
             return Errno.EPERM.negative();
         }
-        if (!modules.remove(mod)) {
+        if (!modules.contains(mod)) {
             return Errno.ENOENT.negative();
         }
+        for (String other : modules) {
+            if (Drivers.dependencies(other).contains(mod)) {
+                return Errno.EBUSY.negative(); // "rmmod: ERROR: Module vfio is in use by: vfio_pci"
+            }
+        }
+        modules.remove(mod);
+        moduleParams.remove(mod);
+        generation++;
         String drvName = Drivers.driverOfModule(mod);
         PciDriver d = drvName == null ? null : drivers.get(drvName);
         if (d != null) {
@@ -251,6 +326,9 @@ public final class DriverCore {
             }
             drivers.remove(d.name());
             generation++;
+        }
+        for (ModuleListener l : List.copyOf(moduleListeners)) {
+            l.unloaded(mod);
         }
         return 0;
     }

@@ -58,6 +58,28 @@ public final class Drivers {
         return MODULE_DRIVER.containsKey(module) || OTHER_MODULES.contains(module);
     }
 
+    /**
+     * The modules a module needs loaded first (modules.dep of Debian's 6.1, the parts modelled):
+     * vfio-pci on vfio_pci_core and vfio, vfio_pci_core and vfio_iommu_type1 on vfio,
+     * uio_pci_generic on uio.
+     */
+    static List<String> dependencies(String module) {
+        return switch (module) {
+            case "vfio_pci" -> List.of("vfio", "vfio_pci_core");
+            case "vfio_pci_core", "vfio_iommu_type1", "vfio_virqfd" -> List.of("vfio");
+            case "uio_pci_generic" -> List.of("uio");
+            default -> List.of();
+        };
+    }
+
+    /**
+     * {@code MODULE_SOFTDEP("post: ...")}: loaded right after the module. vfio (6.1
+     * vfio_main.c) names vfio_iommu_type1 (and vfio_iommu_spapr_tce, which x86 does not have).
+     */
+    static List<String> softDependenciesPost(String module) {
+        return module.equals("vfio") ? List.of("vfio_iommu_type1") : List.of();
+    }
+
     static Set<String> builtinModules() {
         return Set.of(PCIEPORT);
     }
@@ -259,8 +281,8 @@ public final class Drivers {
             core.devLog(KernelMessage.WARNING, dev, "Cannot bind to PF with SR-IOV enabled");
             return Errno.EBUSY.negative();
         }
-        if (core.groupOf(dev).isEmpty()) {
-            return Errno.EINVAL.negative(); // vfio_group_find_or_alloc without noiommu
+        if (core.groupOf(dev).isEmpty() && !core.moduleFlag("vfio", "enable_unsafe_noiommu_mode")) {
+            return Errno.EINVAL.negative(); // vfio_group_find_or_alloc: no group and no noiommu
         }
         return 0;
     }

@@ -1,5 +1,7 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.AcsCheck;
+import io.viommu.linux.DmarTable;
 import io.viommu.linux.host.HostReport.AcsHop;
 import io.viommu.linux.host.HostReport.Assignment;
 import io.viommu.linux.host.HostReport.Check;
@@ -20,7 +22,6 @@ import io.viommu.linux.host.HostSnapshot.HostDevice;
 import io.viommu.linux.host.HostSnapshot.HostGroup;
 import io.viommu.linux.host.HostSnapshot.IommuUnit;
 import io.viommu.linux.host.HostSnapshot.TableState;
-import io.viommu.pci.AcsCapability;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
@@ -34,8 +35,6 @@ import java.util.Set;
  * precisely why not, and per PCI function whether vfio-pci can take it, what goes with it and how.
  */
 public final class HostPlanner {
-    /** Linux REQ_ACS_FLAGS (drivers/iommu/iommu.c): the ACS controls that make a port isolate its subtree. */
-    static final int REQ_ACS_FLAGS = AcsCapability.SV | AcsCapability.RR | AcsCapability.CR | AcsCapability.UF;
     /** Drivers that leave a group usable by VFIO (driver_managed_dma in Linux, plus unbound). */
     static final Set<String> VFIO_FRIENDLY = Set.of("vfio-pci", "pci-stub", "pcieport");
 
@@ -116,7 +115,7 @@ public final class HostPlanner {
         HostSnapshot.Firmware fw = s.firmware();
         String title = "Device assignment IOMMU support (firmware)";
         if (fw.dmarState() == TableState.READ) {
-            DmarTable d = fw.dmar();
+            Dmar d = Dmar.of(fw.dmar());
             return new Check("iommu-firmware", Status.PASS, title, "ACPI DMAR table: host address width " + d.hostAddressWidth()
                     + ", " + d.drhds().size() + " DRHD, " + d.rmrrs().size() + " RMRR, " + d.atsrs().size() + " ATSR"
                     + (d.interruptRemapping() ? ", INTR_REMAP" : ""));
@@ -177,9 +176,7 @@ public final class HostPlanner {
         }).findFirst().orElse(enabled ? "unknown" : null);
         List<String> reasons = enabled ? List.of() : whyNoIommu(s);
         String cause = enabled ? null : cause(s);
-        Dmar dmar = fw.dmar() == null ? null : new Dmar(fw.dmar().oemId(), fw.dmar().hostAddressWidth(), fw.dmar().flags(),
-                fw.dmar().interruptRemapping(), fw.dmar().x2apicOptOut(), fw.dmar().dmaControlOptIn(), fw.dmar().drhds(),
-                fw.dmar().rmrrs(), fw.dmar().atsrs(), fw.dmar().problems());
+        Dmar dmar = fw.dmar() == null ? null : Dmar.of(fw.dmar());
         List<Unit> units = s.iommus().stream().map(HostPlanner::unit).toList();
         String domain = s.groups().stream().map(HostGroup::type).filter(t -> t != null).findFirst().orElse(null);
         return new Iommu(firmware, enabled, vendor, cause, reasons, dmar, fw.ivrs(), units, domain);
@@ -443,8 +440,8 @@ public final class HostPlanner {
             }
             HostDevice br = b.get();
             PciConfig c = br.config();
-            String cap = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().cap());
-            String ctrl = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().ctrl());
+            String cap = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().capability());
+            String ctrl = c == null || c.acs() == null ? null : String.format("0x%04x", c.acs().control());
             String type;
             String effect;
             if (c == null || !c.capabilitiesReadable()) {
@@ -462,7 +459,7 @@ public final class HostPlanner {
                     case ROOT_PORT, DOWNSTREAM_PORT -> c.acs() == null
                             ? "no ACS: peer-to-peer traffic below it is not isolated, its subtree shares a group"
                             + " with it (and with its siblings when it is multifunction)"
-                            : c.acs().enabled(REQ_ACS_FLAGS) ? "ACS SV/RR/CR/UF enabled: isolates its subtree"
+                            : c.acs().enabled(AcsCheck.REQ_ACS_FLAGS) ? "ACS SV/RR/CR/UF enabled: isolates its subtree"
                             : "ACS present but SV/RR/CR/UF not all enabled (Linux enables them only when an IOMMU is"
                             + " active): its subtree is not isolated";
                     case UPSTREAM_PORT -> "switch upstream port: isolation comes from the downstream ports";
@@ -623,7 +620,7 @@ public final class HostPlanner {
             }
         }
         PciConfig c = d.config();
-        if (c != null && c.multifunction() && (c.acs() == null || !c.acs().enabled(REQ_ACS_FLAGS))) {
+        if (c != null && c.multifunction() && (c.acs() == null || !c.acs().enabled(AcsCheck.REQ_ACS_FLAGS))) {
             reasons.add(new Reason(Severity.INFO, "it is a function of a multifunction device without ACS, so its"
                     + " sibling functions share its group"));
         }

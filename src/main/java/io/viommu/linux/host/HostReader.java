@@ -1,5 +1,7 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.AcpiHeader;
+import io.viommu.linux.DmarTable;
 import io.viommu.linux.host.HostSnapshot.Firmware;
 import io.viommu.linux.host.HostSnapshot.HostDevice;
 import io.viommu.linux.host.HostSnapshot.HostGroup;
@@ -137,13 +139,13 @@ public final class HostReader {
         for (String n : tables) {
             Optional<byte[]> b = fs.readBytes(ACPI_TABLES.resolve(n));
             if (b.isPresent() && b.get().length >= 16) {
-                oem = DmarTable.oemId(b.get());
+                oem = AcpiHeader.of(b.get()).oemId();
                 break;
             }
         }
         TableState dmarState = state(fs, "DMAR");
         TableState ivrsState = state(fs, "IVRS");
-        DmarTable dmar = dmarState == TableState.READ ? DmarTable.parse(fs.readBytes(ACPI_TABLES.resolve("DMAR")).get()) : null;
+        DmarTable dmar = dmarState == TableState.READ ? DmarTable.read(fs.readBytes(ACPI_TABLES.resolve("DMAR")).get()) : null;
         IvrsTable ivrs = ivrsState == TableState.READ ? IvrsTable.parse(fs.readBytes(ACPI_TABLES.resolve("IVRS")).get()) : null;
         return new Firmware(tables, dmarState, dmar, ivrsState, ivrs, oem);
     }

@@ -1,7 +1,9 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.DmarTable;
 import java.util.List;
 import java.util.Map;
+import java.util.stream.Collectors;
 
 /**
  * The result of {@code host scan}: plain records that are both the human report's input and the
@@ -40,9 +42,56 @@ public record HostReport(String schema, String source, Host host, List<Check> ch
                         IvrsTable ivrs, List<Unit> units, String defaultDomain) {
     }
 
+    /**
+     * The firmware's DMAR table as the report shows it: a view of {@link DmarTable} (the one
+     * decoder) with the host address width in bits and device scopes as text.
+     *
+     * @param hostAddressWidth in bits; 0 when the bytes are not a DMAR table
+     */
     public record Dmar(String oemId, int hostAddressWidth, int flags, boolean interruptRemapping,
-                       boolean x2apicOptOut, boolean dmaControlOptIn, List<DmarTable.Drhd> drhds,
-                       List<DmarTable.Rmrr> rmrrs, List<DmarTable.Atsr> atsrs, List<String> problems) {
+                       boolean x2apicOptOut, boolean dmaControlOptIn, List<Drhd> drhds,
+                       List<Rmrr> rmrrs, List<Atsr> atsrs, List<String> problems) {
+        public static Dmar of(DmarTable t) {
+            return new Dmar(t.oemId(), t.length() == 0 ? 0 : t.hostAddressWidth() + 1, t.flags(),
+                    t.interruptRemapping(), t.x2apicOptOut(), t.dmaControlOptIn(),
+                    t.of(DmarTable.TYPE_DRHD).stream().map(s -> new Drhd(s.segment(), s.a(),
+                            (s.flags() & DmarTable.DRHD_INCLUDE_PCI_ALL) != 0, scopes(s))).toList(),
+                    t.of(DmarTable.TYPE_RMRR).stream().map(s -> new Rmrr(s.segment(), s.a(), s.b(), scopes(s))).toList(),
+                    t.of(DmarTable.TYPE_ATSR).stream().map(s -> new Atsr(s.segment(),
+                            (s.flags() & DmarTable.ATSR_ALL_PORTS) != 0, scopes(s))).toList(),
+                    t.problems());
+        }
+
+        /** Device scopes as text: "endpoint 00:02.0", "bridge 00:1c.0", "IOAPIC 8", "endpoint 00:1c.0/00.0". */
+        static List<String> scopes(DmarTable.Structure s) {
+            return s.scopes().stream().map(Dmar::scope).toList();
+        }
+
+        static String scope(DmarTable.Scope sc) {
+            String kind = switch (sc.type()) {
+                case DmarTable.SCOPE_ENDPOINT -> "endpoint";
+                case DmarTable.SCOPE_BRIDGE -> "bridge";
+                case DmarTable.SCOPE_IOAPIC -> "IOAPIC";
+                case DmarTable.SCOPE_HPET -> "HPET";
+                case DmarTable.SCOPE_ACPI_NAMESPACE -> "ACPI";
+                default -> "scope-" + sc.type();
+            };
+            return switch (sc.type()) {
+                case DmarTable.SCOPE_IOAPIC, DmarTable.SCOPE_HPET, DmarTable.SCOPE_ACPI_NAMESPACE ->
+                        kind + " " + sc.enumerationId();
+                default -> kind + " " + String.format("%02x:", sc.startBus()) + sc.path().stream()
+                        .map(p -> String.format("%02x.%x", p[0], p[1])).collect(Collectors.joining("/"));
+            };
+        }
+    }
+
+    public record Drhd(int segment, long registerBase, boolean includePciAll, List<String> scopes) {
+    }
+
+    public record Rmrr(int segment, long base, long limit, List<String> scopes) {
+    }
+
+    public record Atsr(int segment, boolean allPorts, List<String> scopes) {
     }
 
     /** A /sys/class/iommu entry; cap/ecap hex strings and the bits that matter decoded. */

@@ -39,14 +39,14 @@ public final class HostReportText {
             HostReport.Dmar d = io.dmar();
             sb.append(String.format("  DMAR: OEM %s, host address width %d, flags 0x%x%s%n", d.oemId(), d.hostAddressWidth(),
                     d.flags(), d.interruptRemapping() ? " (INTR_REMAP)" : ""));
-            for (DmarTable.Drhd u : d.drhds()) {
+            for (HostReport.Drhd u : d.drhds()) {
                 sb.append(String.format("    DRHD base 0x%x segment %d%s %s%n", u.registerBase(), u.segment(),
                         u.includePciAll() ? " INCLUDE_PCI_ALL" : "", String.join(", ", u.scopes())));
             }
-            for (DmarTable.Rmrr u : d.rmrrs()) {
+            for (HostReport.Rmrr u : d.rmrrs()) {
                 sb.append(String.format("    RMRR 0x%x-0x%x %s%n", u.base(), u.limit(), String.join(", ", u.scopes())));
             }
-            for (DmarTable.Atsr u : d.atsrs()) {
+            for (HostReport.Atsr u : d.atsrs()) {
                 sb.append(String.format("    ATSR segment %d%s%s%n", u.segment(), u.allPorts() ? " ALL_PORTS" : "",
                         u.scopes().isEmpty() ? "" : " " + String.join(", ", u.scopes())));
             }

@@ -1,5 +1,6 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.DmarTable;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -1,5 +1,6 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.AcpiHeader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
@@ -102,7 +103,7 @@ public final class HostSnapshotWriter {
             if (b.isEmpty() && whole) {
                 note("ACPI table " + t + " is present but unreadable (root only): saved as an empty file");
             }
-            put(p, b.map(x -> whole ? x : Arrays.copyOf(x, Math.min(x.length, DmarTable.HEADER))).orElse(new byte[0]));
+            put(p, b.map(x -> whole ? x : Arrays.copyOf(x, Math.min(x.length, AcpiHeader.SIZE))).orElse(new byte[0]));
         }
         for (Path p : List.of(HostReader.CMDLINE, HostReader.CPUINFO, HostReader.OSRELEASE, HostReader.CONFIG_GZ,
                 HostReader.INTERRUPTS)) {

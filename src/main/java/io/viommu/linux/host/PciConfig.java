@@ -1,11 +1,16 @@
 package io.viommu.linux.host;
 
+import static io.viommu.linux.LittleEndian.u16;
+import static io.viommu.linux.LittleEndian.u32;
+import static io.viommu.linux.LittleEndian.u8;
+
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.PmCapability;
 import io.viommu.pci.SriovCapability;
+import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -25,12 +30,12 @@ import java.util.List;
  * @param pm               has the power-management capability
  * @param pmNoSoftReset    PMCSR No_Soft_Reset: a D3hot->D0 transition does not reset it, so Linux's
  *                         "pm" reset method does not apply
- * @param acs              the ACS capability, null when absent
+ * @param acs              the ACS capability (the record the kernel model reads too), null when absent
  * @param sriov            the SR-IOV capability, null when absent
  */
 public record PciConfig(int length, int headerLayout, boolean multifunction, int secondaryBus,
                         PortType pcieType, boolean flr, boolean afFlr, boolean pm, boolean pmNoSoftReset,
-                        boolean msi, boolean msix, Acs acs, boolean ari, boolean ats, boolean pasid,
+                        boolean msi, boolean msix, Topology.Acs acs, boolean ari, boolean ats, boolean pasid,
                         Sriov sriov, List<String> capabilities) {
 
     // Capability ids not in io.viommu.pci.PciRegs (PCI code and ID assignment spec 1.11).
@@ -38,15 +43,6 @@ public record PciConfig(int length, int headerLayout, boolean multifunction, int
     static final int AF_CAP_FLR = 1 << 1;
     static final int EXT_CAP_ID_PASID = 0x001b;
     static final int CONFIG_UNPRIVILEGED = 64;    // what sysfs gives a non-root reader
-
-    /** ACS capability and control registers (PCIe base 4.0 section 7.7.7), bits as in {@link AcsCapability}. */
-    public record Acs(int cap, int ctrl) {
-        /** Linux's pci_acs_flags_enabled: the wanted flags the function implements must all be enabled. */
-        public boolean enabled(int wanted) {
-            int flags = wanted & (cap | AcsCapability.EC);
-            return (ctrl & flags) == flags;
-        }
-    }
 
     /** SR-IOV capability registers (PCIe base 4.0 section 9.3.3). */
     public record Sriov(int totalVfs, int numVfs, int firstVfOffset, int vfStride, int vfDeviceId, boolean vfEnable) {
@@ -70,7 +66,7 @@ public record PciConfig(int length, int headerLayout, boolean multifunction, int
         PortType type = null;
         boolean flr = false, afFlr = false, pm = false, noSoftReset = false, msi = false, msix = false;
         boolean ari = false, ats = false, pasid = false;
-        Acs acs = null;
+        Topology.Acs acs = null;
         Sriov sriov = null;
         List<String> names = new ArrayList<>();
         if (len > CONFIG_UNPRIVILEGED && (u16(b, PciRegs.STATUS) & PciRegs.STATUS_CAP_LIST) != 0) {
@@ -116,7 +112,7 @@ public record PciConfig(int length, int headerLayout, boolean multifunction, int
                 int id = header & 0xffff;
                 switch (id) {
                     case PciRegs.EXT_CAP_ID_ACS -> {
-                        acs = new Acs(u16(b, ptr + AcsCapability.CAP), u16(b, ptr + AcsCapability.CTRL));
+                        acs = new Topology.Acs(ptr, u16(b, ptr + AcsCapability.CAP), u16(b, ptr + AcsCapability.CTRL));
                         names.add("ACS");
                     }
                     case PciRegs.EXT_CAP_ID_ARI -> {
@@ -147,17 +143,5 @@ public record PciConfig(int length, int headerLayout, boolean multifunction, int
         }
         return new PciConfig(len, layout, mf, secondary, type, flr || afFlr, afFlr, pm, noSoftReset, msi, msix,
                 acs, ari, ats, pasid, sriov, List.copyOf(names));
-    }
-
-    static int u8(byte[] b, int off) {
-        return off < b.length ? b[off] & 0xff : 0;
-    }
-
-    static int u16(byte[] b, int off) {
-        return u8(b, off) | u8(b, off + 1) << 8;
-    }
-
-    static int u32(byte[] b, int off) {
-        return u16(b, off) | u16(b, off + 2) << 16;
     }
 }

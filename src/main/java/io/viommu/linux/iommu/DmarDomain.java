@@ -379,6 +379,17 @@ final class DmarDomain implements IommuDomain {
         freelist.clear();
     }
 
+    /**
+     * domain_exit for a domain no device uses any more: every table page below the top level
+     * (dma_pte_clear_range over the whole address width collects them), then the top level.
+     */
+    void freeTables() {
+        List<PhysAddr> freelist = new ArrayList<>();
+        unmapRange(0, (1L << (gaw - 12)) - 1, freelist);
+        freelist.add(pgd);
+        freePages(freelist);
+    }
+
     // ---- the IOMMU API ----
 
     @Override

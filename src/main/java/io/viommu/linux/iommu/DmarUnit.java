@@ -113,6 +113,7 @@ final class DmarUnit {
     private Invalidation flush;
     private PhysAddr rootTable;
     private boolean translationEnabled;
+    private PhysAddr irTable;
 
     DmarUnit(String name, UnitRegisters regs, AddressSpace ram, GuestPages pages, IommuCounters.Tally tally,
              Consumer<String> log, boolean scalable) {
@@ -239,6 +240,51 @@ final class DmarUnit {
 
     boolean translationEnabled() {
         return translationEnabled;
+    }
+
+    /** ECAP.IR (bit 3) and ECAP.EIM (bit 4), VT-d 3.4 section 11.4.3. */
+    static boolean interruptRemappingSupported(long ecap) {
+        return (ecap >>> 3 & 1) != 0;
+    }
+
+    static boolean extendedInterruptMode(long ecap) {
+        return (ecap >>> 4 & 1) != 0;
+    }
+
+    /** INTR_REMAP_TABLE_REG_SIZE: IRTA.S = 15, 2^16 entries of 16 bytes: 256 pages. */
+    static final int IR_TABLE_SIZE_FIELD = 0xf;
+    static final int IR_TABLE_PAGES = (1 << (IR_TABLE_SIZE_FIELD + 1)) * 16 / 4096;
+
+    /**
+     * intel_setup_irq_remapping + iommu_set_irq_remapping + iommu_enable_irq_remapping: the
+     * (empty) interrupt remapping table from the page allocator, IRTA with its size and EIME,
+     * GCMD.SIRTP and a poll of IRTPS, a global interrupt-entry-cache invalidation, then GCMD.IRE
+     * (CFI stays clear: compatibility-format interrupts are blocked) and a poll of IRES. Linux
+     * does this only with queued invalidation. Returns whether GSTS.IRES is now set.
+     */
+    boolean enableInterruptRemapping(boolean eim) {
+        if (!(flush instanceof QueuedInvalidation q)) {
+            return false;
+        }
+        PhysAddr table = pages.allocateContiguous(IR_TABLE_PAGES);
+        if (table == null) {
+            return false;
+        }
+        irTable = table;
+        regs.writeq(VtdRegisters.IRTA, table.value() | (eim ? VtdRegisters.IRTA_EIME : 0) | IR_TABLE_SIZE_FIELD);
+        regs.writel(VtdRegisters.GCMD, gcmd[0] | VtdRegisters.GCMD_SIRTP);
+        if (!waitStatus(regs, VtdRegisters.GSTS_IRTPS, true)) {
+            return false;
+        }
+        q.flushInterruptEntryCacheGlobal();
+        gcmd[0] = (gcmd[0] | VtdRegisters.GCMD_IRE) & ~VtdRegisters.GCMD_CFI;
+        regs.writel(VtdRegisters.GCMD, gcmd[0]);
+        return waitStatus(regs, VtdRegisters.GSTS_IRES, true);
+    }
+
+    /** The interrupt remapping table, or null when interrupt remapping was not set up. */
+    PhysAddr interruptRemappingTable() {
+        return irTable;
     }
 
     Invalidation flush() {

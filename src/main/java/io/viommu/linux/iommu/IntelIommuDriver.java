@@ -60,6 +60,7 @@ public final class IntelIommuDriver {
     private final VirtualClock clock = new VirtualClock();
     private final int cpus;
     private DmarDomain siDomain;
+    private boolean interruptRemapping;
     private boolean booted;
     private final List<IommuGroup> pendingGroups = new ArrayList<>();
     private final Map<IommuGroup, DmarDomain> defaultDomains = new LinkedHashMap<>();
@@ -106,6 +107,7 @@ public final class IntelIommuDriver {
 
     private void initDmars() {
         dmesg.accept("DMAR: " + unit.name + ": " + (queued ? "Using Queued invalidation" : "Using Register based invalidation"));
+        enableInterruptRemapping();
         unit.initDomains();
         if (unit.translationPreEnabled()) {
             unit.disableTranslation();
@@ -124,6 +126,29 @@ public final class IntelIommuDriver {
         unit.flushWriteBuffer();
         unit.setFaultInterrupt(machine.smp().apicId(0));
         unit.setRootEntry();
+    }
+
+    /**
+     * Interrupt remapping (drivers/iommu/intel/irq_remapping.c), when the DMAR table's
+     * INTR_REMAP flag and ECAP.IR offer it and the command line does not say intremap=off:
+     * extended (x2APIC) mode when the CPU has x2apic, the table does not opt out and ECAP.EIM
+     * is set (intel_prepare_irq_remapping), then the table and GCMD.IRE through the registers.
+     * Linux does this at APIC setup, before intel_iommu_init; here it follows the QI set-up,
+     * which it needs, and the unit ends in the same state. Linux 6.1 under QEMU's TCG panics
+     * with interrupt remapping (see {@link Kernel}), so there is no captured line to match:
+     * "DMAR-IR: Enabled IRQ remapping in ... mode" is Linux's text for the outcome.
+     */
+    private void enableInterruptRemapping() {
+        DmarTable dmar = kernel.dmarTable();
+        if (kernel.commandLine().interruptRemappingOff() || dmar == null || !dmar.interruptRemapping()
+                || !DmarUnit.interruptRemappingSupported(unit.ecap)) {
+            return;
+        }
+        boolean eim = !dmar.x2apicOptOut() && DmarUnit.extendedInterruptMode(unit.ecap);
+        interruptRemapping = unit.enableInterruptRemapping(eim);
+        if (interruptRemapping) {
+            dmesg.accept("DMAR-IR: Enabled IRQ remapping in " + (eim ? "x2apic" : "xapic") + " mode");
+        }
     }
 
     /** si_domain_init without pass-through: every RAM range mapped 1:1, read and write. */
@@ -382,6 +407,24 @@ public final class IntelIommuDriver {
         return attachGroupInternal(group, d);
     }
 
+    /**
+     * iommu_domain_free / intel_iommu_domain_free: the page tables of a domain allocated by
+     * {@link #allocateDomain} go back to the page allocator. Returns 0, or -EBUSY while a device
+     * is still attached, -EINVAL for the identity domain, a default domain or another driver's
+     * domain (those are never freed by their users).
+     */
+    public int freeDomain(IommuDomain domain) {
+        if (!(domain instanceof DmarDomain d) || d.unit() != unit || d == siDomain
+                || defaultDomains.containsValue(d)) {
+            return -22;
+        }
+        if (!d.attachedDevices().isEmpty() || currentDomains.containsValue(d)) {
+            return -16;
+        }
+        d.freeTables();
+        return 0;
+    }
+
     /** iommu_detach_group: the group goes back to its default domain. */
     public void detachGroup(IommuGroup group) {
         DmarDomain def = defaultDomains.get(group);
@@ -440,12 +483,13 @@ public final class IntelIommuDriver {
     }
 
     /**
-     * iommu_capable(IOMMU_CAP_INTR_REMAP) / irq_remapping_enabled: false, because the kernel
-     * model never enables interrupt remapping (Linux 6.1 under QEMU's TCG panics with
-     * intremap=on, so there is no ground truth to model it from; see {@link Kernel}).
+     * iommu_capable(IOMMU_CAP_INTR_REMAP) / irq_remapping_enabled: whether this driver enabled
+     * interrupt remapping on the unit ({@link #enableInterruptRemapping}), read back from
+     * GSTS.IRES, so it is what the hardware does, not what was asked.
      */
     public boolean hasInterruptRemapping() {
-        return false;
+        return interruptRemapping && (unit.regs.readl(io.viommu.vtd.VtdRegisters.GSTS)
+                & io.viommu.vtd.VtdRegisters.GSTS_IRES) != 0;
     }
 
     // ---- state for the DMA API, tests and reports ----

@@ -118,6 +118,11 @@ final class QueuedInvalidation implements Invalidation {
         submitSync(new long[] {lo, hi});
     }
 
+    /** qi_global_iec: an interrupt-entry-cache invalidation descriptor (type 4), global (G = 0). */
+    void flushInterruptEntryCacheGlobal() {
+        submitSync(new long[] {4, 0});
+    }
+
     @Override
     public void flushDeviceIotlb(int sid, int pfsid, int qdep, long addr, int mask) {
         long hi;

@@ -2,6 +2,7 @@ package io.viommu.linux.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.PciDevice;
@@ -9,7 +10,6 @@ import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -48,17 +48,14 @@ class HostScanOfModelTest {
     }
 
     static Guest guest(String name, String args, Consumer<Kernel> action) {
-        return new Guest(name, shellSplit(args), action);
+        return new Guest(name, LinuxCapture.shellSplit(args), action);
     }
 
-    static Stream<Guest> guests() throws IOException {
+    static Stream<Guest> guests() {
         List<Guest> out = new ArrayList<>();
         // every real-Linux capture's machine
-        try (Stream<Path> files = Files.list(Path.of("..", "shared", "fixtures", "linux"))) {
-            for (Path p : files.filter(f -> f.toString().endsWith(".txt")).sorted().toList()) {
-                String qemu = Files.readAllLines(p).stream().filter(l -> l.startsWith("=== QEMU ")).findFirst().orElseThrow();
-                out.add(guest(p.getFileName().toString(), qemu.substring("=== QEMU qemu-system-x86_64 ".length())));
-            }
+        for (LinuxCapture c : LinuxCapture.all()) {
+            out.add(new Guest(c.name(), c.qemuArgs(), k -> { }));
         }
         // topologies nobody captured
         out.add(guest("pcie-pci-bridge with devices behind it", VIOMMU
@@ -183,7 +180,7 @@ class HostScanOfModelTest {
     }
 
     static Kernel boot(String args) throws Exception {
-        return Kernel.boot(Machine.fromCommandLine(shellSplit(args), MachineLog.SILENT));
+        return Kernel.boot(Machine.fromCommandLine(LinuxCapture.shellSplit(args), MachineLog.SILENT));
     }
 
     @org.junit.jupiter.api.Test
@@ -250,32 +247,5 @@ class HostScanOfModelTest {
         HostReport plain = scan(boot("-machine q35 -device e1000e"), dir.resolve("plain"));
         assertThat(plain.host().vmx()).isFalse();
         assertThat(plain.iommu().cause()).contains("the firmware has no DMAR/IVRS table");
-    }
-
-    /** Splits a shell command line (double quotes only). */
-    static List<String> shellSplit(String s) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean quoted = false;
-        boolean any = false;
-        for (char c : s.toCharArray()) {
-            if (c == '"') {
-                quoted = !quoted;
-                any = true;
-            } else if (Character.isWhitespace(c) && !quoted) {
-                if (any) {
-                    out.add(cur.toString());
-                    cur.setLength(0);
-                    any = false;
-                }
-            } else {
-                cur.append(c);
-                any = true;
-            }
-        }
-        if (any) {
-            out.add(cur.toString());
-        }
-        return out;
     }
 }

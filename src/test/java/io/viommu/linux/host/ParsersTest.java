@@ -2,6 +2,8 @@ package io.viommu.linux.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.linux.AcsCheck;
+import io.viommu.linux.DmarTable;
 import io.viommu.pci.PcieCapability.PortType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -21,7 +23,7 @@ class ParsersTest {
         assertThat(c.secondaryBus()).isEqualTo(1);
         assertThat(c.pcieType()).isEqualTo(PortType.ROOT_PORT);
         assertThat(c.acs()).isNotNull();
-        assertThat(c.acs().enabled(HostPlanner.REQ_ACS_FLAGS)).isTrue();
+        assertThat(c.acs().enabled(AcsCheck.REQ_ACS_FLAGS)).isTrue();
         assertThat(c.capabilities()).containsExactly("PCIe", "PM", "MSI", "ACS", "AER");
     }
 
@@ -57,26 +59,28 @@ class ParsersTest {
 
     @Test
     void dmarTableDecodesWidthFlagsDrhdRmrrAndAtsr() throws IOException {
-        DmarTable d = DmarTable.parse(Files.readAllBytes(Trees.INTEL_VTD.resolve("sys/firmware/acpi/tables/DMAR")));
+        HostReport.Dmar d = HostReport.Dmar.of(DmarTable.read(Files.readAllBytes(Trees.INTEL_VTD.resolve("sys/firmware/acpi/tables/DMAR"))));
         assertThat(d.problems()).isEmpty();
         assertThat(d.oemId()).isEqualTo("INTEL");
         assertThat(d.hostAddressWidth()).isEqualTo(46);
         assertThat(d.interruptRemapping()).isTrue();
         assertThat(d.dmaControlOptIn()).isTrue();
         assertThat(d.x2apicOptOut()).isFalse();
-        assertThat(d.drhds()).containsExactly(new DmarTable.Drhd(0, 0xfbffc000L, true, java.util.List.of("IOAPIC 8", "HPET 0")));
-        assertThat(d.rmrrs()).containsExactly(new DmarTable.Rmrr(0, 0x3e2e0000L, 0x3e2fffffL, java.util.List.of("endpoint 00:14.0")));
-        assertThat(d.atsrs()).containsExactly(new DmarTable.Atsr(0, true, java.util.List.of()));
+        assertThat(d.drhds()).containsExactly(new HostReport.Drhd(0, 0xfbffc000L, true, java.util.List.of("IOAPIC 8", "HPET 0")));
+        assertThat(d.rmrrs()).containsExactly(new HostReport.Rmrr(0, 0x3e2e0000L, 0x3e2fffffL, java.util.List.of("endpoint 00:14.0")));
+        assertThat(d.atsrs()).containsExactly(new HostReport.Atsr(0, true, java.util.List.of()));
     }
 
     @Test
     void dmarStructureWithBadLengthIsReportedNotThrown() throws IOException {
         byte[] t = Files.readAllBytes(Trees.INTEL_VTD.resolve("sys/firmware/acpi/tables/DMAR"));
         t[48 + 2] = 2; // first structure claims length 2
-        DmarTable d = DmarTable.parse(t);
+        HostReport.Dmar d = HostReport.Dmar.of(DmarTable.read(t));
         assertThat(d.drhds()).isEmpty();
         assertThat(d.problems()).singleElement().asString().contains("bad length 2");
-        assertThat(DmarTable.parse(new byte[10]).problems()).isNotEmpty();
+        HostReport.Dmar junk = HostReport.Dmar.of(DmarTable.read(new byte[10]));
+        assertThat(junk.problems()).isNotEmpty();
+        assertThat(junk.hostAddressWidth()).isZero();
     }
 
     @Test

@@ -1,0 +1,269 @@
+package io.viommu.linux.vfio;
+
+import io.viommu.linux.driver.Errno;
+import io.viommu.memory.PhysAddr;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumSet;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+
+/**
+ * A user-space process of the kernel model: a virtual address space of anonymous mappings whose
+ * pages are frames of the machine's RAM ({@link PageFrames}), faulted in on first touch, the
+ * capabilities VFIO and UIO look at, and the memlock accounting ({@code mm->locked_vm} against
+ * {@code RLIMIT_MEMLOCK}) that type1 charges pinned pages to.
+ *
+ * <p>This is what {@code VFIO_IOMMU_MAP_DMA} maps: its {@code vaddr} is an address here, and
+ * type1 pins the frames behind it ({@code pin_user_pages_remote}) and programs them into the
+ * IOMMU; the device's DMA then lands in this process's memory. A frame that is pinned stays
+ * allocated after {@link #munmap} until it is unpinned, as a pinned page outlives its mapping.
+ */
+public final class UserProcess {
+    /** The POSIX capabilities the modelled paths check. */
+    public enum Cap {
+        /** {@code CAP_SYS_RAWIO}: VFIO no-IOMMU groups and devices. */
+        SYS_RAWIO,
+        /** {@code CAP_IPC_LOCK}: pinning beyond RLIMIT_MEMLOCK. */
+        IPC_LOCK,
+        /** {@code CAP_SYS_ADMIN}. */
+        SYS_ADMIN
+    }
+
+    /** Linux's default RLIMIT_MEMLOCK since 5.16: 8 MiB. */
+    public static final long DEFAULT_MEMLOCK = 8L << 20;
+    /** Where {@link #mmap} starts placing mappings (below the x86-64 user-space top). */
+    public static final long MMAP_BASE = 0x7f00_0000_0000L;
+    static final long PAGE = PageFrames.PAGE;
+
+    private record Vma(long start, long length) {
+        long end() {
+            return start + length;
+        }
+    }
+
+    private final String comm;
+    private final int pid;
+    private final PageFrames frames;
+    private final Set<Cap> caps;
+    private final long memlockLimit;
+    private final TreeMap<Long, Vma> vmas = new TreeMap<>();
+    /** Virtual page number to frame. */
+    private final Map<Long, Long> pages = new HashMap<>();
+    /** Frame to references: 1 while mapped, plus one per pin. */
+    private final Map<Long, Integer> refs = new HashMap<>();
+    private long nextMmap = MMAP_BASE;
+    private long lockedPages;
+
+    public UserProcess(String comm, int pid, PageFrames frames, Set<Cap> caps, long memlockLimit) {
+        this.comm = comm;
+        this.pid = pid;
+        this.frames = frames;
+        this.caps = caps.isEmpty() ? EnumSet.noneOf(Cap.class) : EnumSet.copyOf(caps);
+        this.memlockLimit = memlockLimit;
+    }
+
+    /** A root process: every capability (so RLIMIT_MEMLOCK does not bind, CAP_IPC_LOCK). */
+    public static UserProcess root(String comm, PageFrames frames) {
+        return new UserProcess(comm, 1000, frames, EnumSet.allOf(Cap.class), DEFAULT_MEMLOCK);
+    }
+
+    /** An unprivileged process (the usual VFIO user after the group's /dev node was chowned). */
+    public static UserProcess user(String comm, PageFrames frames, long memlockLimit) {
+        return new UserProcess(comm, 2000, frames, EnumSet.noneOf(Cap.class), memlockLimit);
+    }
+
+    public String comm() {
+        return comm;
+    }
+
+    public int pid() {
+        return pid;
+    }
+
+    public boolean capable(Cap c) {
+        return caps.contains(c);
+    }
+
+    public long memlockLimit() {
+        return memlockLimit;
+    }
+
+    /** {@code mm->locked_vm} in pages. */
+    public long lockedPages() {
+        return lockedPages;
+    }
+
+    // ---------------------------------------------------------------- mappings
+
+    /** {@code mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS)}: page aligned. */
+    public long mmap(long length) {
+        long len = roundUp(length);
+        long at = nextMmap;
+        nextMmap += len + PAGE; // a guard gap keeps mappings apart
+        vmas.put(at, new Vma(at, len));
+        return at;
+    }
+
+    /** {@code munmap} of a whole mapping made by {@link #mmap}; frames still pinned stay allocated. */
+    public void munmap(long addr) {
+        Vma v = vmas.remove(addr);
+        if (v == null) {
+            throw new VfioException(Errno.EINVAL, String.format("no mapping at %#x", addr));
+        }
+        for (long a = v.start(); a < v.end(); a += PAGE) {
+            Long f = pages.remove(a / PAGE);
+            if (f != null) {
+                drop(f);
+            }
+        }
+    }
+
+    private Vma vmaOf(long addr) {
+        Map.Entry<Long, Vma> e = vmas.floorEntry(addr);
+        return e != null && addr < e.getValue().end() ? e.getValue() : null;
+    }
+
+    /** The frame behind {@code vaddr}'s page, faulting it in; null outside every mapping (SIGSEGV / -EFAULT). */
+    private Long fault(long vaddr) {
+        if (vmaOf(vaddr) == null) {
+            return null;
+        }
+        Long f = pages.get(vaddr / PAGE);
+        if (f == null) {
+            PhysAddr p = frames.allocate();
+            if (p == null) {
+                return null;
+            }
+            f = p.value();
+            pages.put(vaddr / PAGE, f);
+            refs.put(f, 1);
+        }
+        return f;
+    }
+
+    /** Where {@code vaddr} is in physical memory now (without faulting it in), if it is. */
+    public PhysAddr physical(long vaddr) {
+        Long f = pages.get(vaddr / PAGE);
+        return f == null ? null : new PhysAddr(f + (vaddr & (PAGE - 1)));
+    }
+
+    /**
+     * {@code /proc/self/pagemap}: the page frame number behind {@code vaddr}, faulting the page
+     * in; 0 without CAP_SYS_ADMIN (PFNs are hidden from unprivileged readers since Linux 4.2) or
+     * outside the mappings. What a UIO driver in user space needs to program a device with a
+     * physical address.
+     */
+    public long pagemapPfn(long vaddr) {
+        Long f = fault(vaddr);
+        if (f == null || !capable(Cap.SYS_ADMIN)) {
+            return 0;
+        }
+        return f / PAGE;
+    }
+
+    /** A store by the process; outside its mappings it is a segmentation fault (-EFAULT here). */
+    public void write(long vaddr, byte[] data) {
+        for (int done = 0; done < data.length; ) {
+            long a = vaddr + done;
+            Long f = fault(a);
+            if (f == null) {
+                throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: store at %#x", a));
+            }
+            int n = (int) Math.min(data.length - done, PAGE - (a & (PAGE - 1)));
+            frames.ram().writeBytes(f + (a & (PAGE - 1)), data, done, n);
+            done += n;
+        }
+    }
+
+    public byte[] read(long vaddr, int len) {
+        byte[] out = new byte[len];
+        for (int done = 0; done < len; ) {
+            long a = vaddr + done;
+            Long f = fault(a);
+            if (f == null) {
+                throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: load at %#x", a));
+            }
+            int n = (int) Math.min(len - done, PAGE - (a & (PAGE - 1)));
+            frames.ram().readBytes(f + (a & (PAGE - 1)), out, done, n);
+            done += n;
+        }
+        return out;
+    }
+
+    // ---------------------------------------------------------------- pinning
+
+    /**
+     * {@code pin_user_pages_remote(FOLL_WRITE | FOLL_LONGTERM)} of {@code npages} pages from
+     * {@code vaddr} (page aligned): faults them in and takes a pin on each frame. All or nothing:
+     * -EFAULT (and nothing pinned) when a page lies outside the process's mappings.
+     */
+    List<PhysAddr> pin(long vaddr, long npages) {
+        List<PhysAddr> out = new ArrayList<>();
+        for (long i = 0; i < npages; i++) {
+            Long f = fault(vaddr + i * PAGE);
+            if (f == null) {
+                unpin(out);
+                throw new VfioException(Errno.EFAULT, String.format("vaddr %#x is not mapped", vaddr + i * PAGE));
+            }
+            refs.merge(f, 1, Integer::sum);
+            out.add(new PhysAddr(f));
+        }
+        return out;
+    }
+
+    /** {@code unpin_user_pages}. */
+    void unpin(List<PhysAddr> frames) {
+        for (PhysAddr p : frames) {
+            drop(p.value());
+        }
+    }
+
+    private void drop(long frame) {
+        int r = refs.merge(frame, -1, Integer::sum);
+        if (r <= 0) {
+            refs.remove(frame);
+            frames.release(new PhysAddr(frame));
+        }
+    }
+
+    /**
+     * {@code __account_locked_vm}: charges (or with a negative count, returns) pinned pages;
+     * -ENOMEM when the charge would pass RLIMIT_MEMLOCK and the process lacks CAP_IPC_LOCK.
+     */
+    boolean accountLocked(long npages) {
+        if (npages > 0 && !capable(Cap.IPC_LOCK) && (lockedPages + npages) * PAGE > memlockLimit) {
+            return false;
+        }
+        lockedPages = Math.max(0, lockedPages + npages);
+        return true;
+    }
+
+    /** Pins held on frames of this process (for tests): frames with more than the mapping's reference. */
+    public Map<Long, Integer> pinCounts() {
+        Map<Long, Integer> out = new TreeMap<>();
+        for (Map.Entry<Long, Integer> e : refs.entrySet()) {
+            boolean mapped = pages.containsValue(e.getKey());
+            int pins = e.getValue() - (mapped ? 1 : 0);
+            if (pins > 0) {
+                out.put(e.getKey(), pins);
+            }
+        }
+        return Collections.unmodifiableMap(out);
+    }
+
+    private static long roundUp(long length) {
+        if (length <= 0) {
+            throw new VfioException(Errno.EINVAL, "mmap of length " + length);
+        }
+        return (length + PAGE - 1) & -PAGE;
+    }
+
+    @Override
+    public String toString() {
+        return comm + ":" + pid;
+    }
+}
