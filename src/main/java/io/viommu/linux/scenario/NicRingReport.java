@@ -50,7 +50,8 @@ public final class NicRingReport {
         for (Column c : COLUMNS) {
             b.append(String.format(Locale.ROOT, " %8s", c.header()));
         }
-        b.append(String.format(Locale.ROOT, " | %9s %9s | %s%n", "setup-inv", "setup-upd", "delivered"));
+        b.append(String.format(Locale.ROOT, " | %10s %9s %9s | %s%n", "setup-maps", "setup-inv", "setup-upd",
+                "delivered"));
         for (NicRingRun r : runs) {
             b.append(String.format(Locale.ROOT, "%-21s %-3s", r.label(), r.cachingMode() ? "on" : "off"));
             for (Column c : COLUMNS) {
@@ -58,7 +59,7 @@ public final class NicRingReport {
                 b.append(String.format(Locale.ROOT, " %8s", v));
             }
             NicRingCost s = r.setup();
-            b.append(String.format(Locale.ROOT, " | %9d %9s | %d/%d%s%n",
+            b.append(String.format(Locale.ROOT, " | %10d %9d %9s | %d/%d%s%n", s.maps(),
                     s.iotlbInvalidations() + s.contextInvalidations(),
                     r.shadowed() ? Long.toString(s.notifierEvents()) : "-",
                     r.delivered(), r.packets(), r.dmaFaults() > 0 ? " (" + r.dmaFaults() + " faults)" : ""));
@@ -69,7 +70,7 @@ public final class NicRingReport {
                 + " (VM exits);%n"
                 + "host-upd/host-pages: MAP/UNMAP notifier events and 4 KiB pages QEMU programs into the host"
                 + " IOMMU (caching mode only);%n"
-                + "setup-inv/setup-upd: invalidations and host updates of the setup (filling the ring, or MAP_DMA).%n"));
+                + "setup-*: maps, invalidations and host updates of the setup (filling the ring, or the one MAP_DMA).%n"));
         for (String n : notes) {
             b.append("note: ").append(n).append(System.lineSeparator());
         }

@@ -69,7 +69,7 @@ public final class NicRingScenario {
      */
     public static List<String> commandLine(boolean cachingMode, String append) {
         List<String> a = new ArrayList<>(List.of("-machine", "q35", "-m", RAM, "-nodefaults",
-                "-device", "intel-iommu,intremap=off" + (cachingMode ? ",caching-mode=on" : ""),
+                "-device", "intel-iommu,intremap=on" + (cachingMode ? ",caching-mode=on" : ""),
                 "-device", "edu"));
         if (append != null) {
             a.add("-append");
@@ -78,16 +78,27 @@ public final class NicRingScenario {
         return a;
     }
 
-    /** Every combination asked for: dynamic mappings under each policy, per CM setting. */
-    public static List<NicRingRun> runAll(List<Policy> policies, List<Boolean> cachingModes, int packets,
-                                          int ringSize) {
+    /**
+     * Every combination asked for: per CM setting, dynamic mappings under each policy, then
+     * (when {@code staticVfio}) the static VFIO mappings.
+     */
+    public static List<NicRingRun> runAll(List<Policy> policies, List<Boolean> cachingModes, boolean staticVfio,
+                                          int packets, int ringSize) {
         List<NicRingRun> runs = new ArrayList<>();
         for (boolean cm : cachingModes) {
             for (Policy p : policies) {
                 runs.add(dynamic(p, cm, packets, ringSize));
             }
+            if (staticVfio) {
+                runs.add(staticVfio(cm, packets, ringSize));
+            }
         }
         return runs;
+    }
+
+    /** {@link Mapping#STATIC_VFIO}: the buffer area mapped once through VFIO by a user-space driver. */
+    public static NicRingRun staticVfio(boolean cachingMode, int packets, int ringSize) {
+        return StaticVfioRing.run(cachingMode, packets, ringSize);
     }
 
     /** {@link Mapping#DYNAMIC}: map on refill, unmap on completion, through the guest's DMA API. */

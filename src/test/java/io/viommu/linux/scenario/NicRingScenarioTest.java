@@ -82,6 +82,29 @@ class NicRingScenarioTest {
     }
 
     @Test
+    void staticVfioMappingsCostNothingPerPacketAfterOneMapDmaAtSetup() {
+        for (boolean cm : new boolean[] {false, true}) {
+            NicRingRun r = NicRingScenario.staticVfio(cm, PACKETS, RING);
+            assertThat(r.mapping()).isEqualTo(Mapping.STATIC_VFIO);
+            assertThat(r.delivered()).as("packets whose bytes arrived, CM " + cm).isEqualTo(PACKETS);
+            assertThat(r.dmaFaults()).isZero();
+            NicRingCost t = r.traffic();
+            assertThat(t.maps() + t.unmaps()).isZero();
+            assertThat(t.iotlbInvalidations() + t.contextInvalidations()).isZero();
+            assertThat(t.descriptors() + t.mmioAccesses()).isZero();
+            assertThat(t.notifierEvents()).isZero();
+            // the one MAP_DMA of the whole area at setup
+            assertThat(r.setup().maps()).isEqualTo(1);
+            assertThat(r.shadowed()).isEqualTo(cm);
+            if (cm) {
+                // caching mode: the mapping was invalidated once, and shadowed into the host
+                assertThat(r.setup().iotlbPage()).isPositive();
+                assertThat(r.setup().hostPagesMapped()).isEqualTo(RING * NicRingScenario.BUFFER_BYTES / 4096);
+            }
+        }
+    }
+
+    @Test
     void theDevicesDmaIsTranslatedStrictUnmapFaultsAtOnceLazyLeavesAStaleWindowUntilTheFlush() {
         for (Policy p : Policy.values()) {
             NicRingScenario.Guest g = NicRingScenario.Guest.boot(false, "intel_iommu=on " + p.option());

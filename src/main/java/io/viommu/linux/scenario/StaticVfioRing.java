@@ -1,0 +1,97 @@
+package io.viommu.linux.scenario;
+
+import io.viommu.linux.driver.DriverCore;
+import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.iommu.IntelIommuDriver;
+import io.viommu.linux.scenario.NicRingRun.Mapping;
+import io.viommu.linux.vfio.UserProcess;
+import io.viommu.linux.vfio.Vfio;
+import io.viommu.linux.vfio.VfioContainer;
+import io.viommu.linux.vfio.VfioDevice;
+import io.viommu.linux.vfio.VfioGroup;
+import io.viommu.memory.Iova;
+import io.viommu.pci.PciRegs;
+import java.util.Arrays;
+
+/**
+ * {@link Mapping#STATIC_VFIO}: the same NIC traffic driven by a DPDK-style user-space driver in
+ * the guest. At setup the process binds edu to vfio-pci, opens its group and a type1v2
+ * container, and maps its whole buffer area ONCE with VFIO_IOMMU_MAP_DMA (the guest kernel's
+ * intel-iommu driver writes the unmanaged domain's tables; with caching mode it invalidates,
+ * and QEMU's shadow maps the area into the host IOMMU). Per packet the device DMAs into the
+ * slot's fixed IOVA and the process reads its own memory: no map, no unmap, no invalidation,
+ * no VM exit for the IOMMU, no host update.
+ */
+final class StaticVfioRing {
+    /** Where the process puts its buffer area in the device's IOVA space (below edu's 28-bit mask). */
+    static final long AREA_IOVA = 0x0010_0000L;
+    private static final long BAR0 = (long) VfioDevice.BAR0_REGION << VfioDevice.OFFSET_SHIFT;
+    private static final long CONFIG = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
+
+    private StaticVfioRing() {
+    }
+
+    static NicRingRun run(boolean cachingMode, int packets, int ringSize) {
+        NicRingScenario.checkSizes(packets, ringSize);
+        NicRingScenario.Guest g = NicRingScenario.Guest.boot(cachingMode, "intel_iommu=on");
+        IntelIommuDriver driver = g.kernel.iommuDriver();
+        if (driver == null) {
+            throw new IllegalStateException("the guest's intel-iommu driver did not start");
+        }
+        g.assignBar();
+        CostMeter meter = g.meter(driver);
+        NicRingCost start = meter.snapshot();
+
+        // setup, as dpdk-devbind and the EAL do it
+        DriverCore core = g.kernel.drivers();
+        String bdf = "0000:" + g.edu.address();
+        PciDevice dev = core.device(bdf).orElseThrow();
+        check(core.loadModule("vfio-pci"), "modprobe vfio-pci");
+        core.setDriverOverride(dev, "vfio-pci");
+        if (dev.driver() != null) {
+            core.deviceReleaseDriver(dev);
+        }
+        check(core.deviceDriverAttach(core.driver("vfio-pci").orElseThrow(), dev), "bind " + bdf + " to vfio-pci");
+        Vfio vfio = g.kernel.vfio().orElseThrow();
+        UserProcess dpdk = UserProcess.root("dpdk", g.kernel.userMemory());
+        VfioContainer container = vfio.openContainer(dpdk);
+        VfioGroup group = vfio.openGroup(dpdk, "/dev/vfio/" + core.groupOf(dev).orElseThrow());
+        group.setContainer(container);
+        container.setIommu(Vfio.TYPE1v2_IOMMU);
+        VfioDevice device = group.deviceFd(bdf);
+        long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
+        device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
+        long area = ((long) ringSize * NicRingScenario.BUFFER_BYTES + 0xfff) & ~0xfffL;
+        long vaddr = dpdk.mmap(area);
+        container.mapDma(vaddr, AREA_IOVA, area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        meter.maps++;
+        NicRingCost afterSetup = meter.snapshot();
+
+        EduNic nic = new EduNic(g.edu, (off, v) -> device.write(BAR0 + off, v, 8));
+        long delivered = 0;
+        long faults = 0;
+        byte[] frame = new byte[NicRingScenario.FRAME_BYTES];
+        for (int p = 0; p < packets; p++) {
+            long off = (long) (p % ringSize) * NicRingScenario.BUFFER_BYTES;
+            NicRingScenario.fillFrame(frame, p);
+            boolean ok = nic.receive(frame, new Iova(AREA_IOVA + off));
+            // the poll-mode driver reads the packet in place: its memory, its IOVA, nothing to unmap
+            if (!ok) {
+                faults++;
+            } else if (Arrays.equals(frame, dpdk.read(vaddr + off, frame.length))) {
+                delivered++;
+            }
+            driver.clock().advance(NicRingScenario.INTER_PACKET_NANOS);
+        }
+        driver.clock().advance(NicRingScenario.IDLE_AFTER_NANOS);
+        NicRingCost end = meter.snapshot();
+        return new NicRingRun(Mapping.STATIC_VFIO, null, cachingMode, true, packets, ringSize,
+                afterSetup.minus(start), end.minus(afterSetup), g.shadowed, delivered, faults);
+    }
+
+    private static void check(int rc, String what) {
+        if (rc != 0) {
+            throw new IllegalStateException(what + ": error " + rc);
+        }
+    }
+}
