@@ -1,5 +1,6 @@
 package io.viommu.linux.scenario;
 
+import java.util.Locale;
 import java.util.function.ToLongFunction;
 
 /**
@@ -57,7 +58,7 @@ public record NicRingRun(Mapping mapping, Policy policy, boolean cachingMode, bo
         if (mapping == Mapping.STATIC_VFIO) {
             return "VFIO static";
         }
-        String p = policy.name().toLowerCase(java.util.Locale.ROOT);
+        String p = policy.name().toLowerCase(Locale.ROOT);
         if (policy == Policy.LAZY && strictInEffect) {
             return "DMA API lazy->strict";
         }

@@ -13,6 +13,7 @@ import io.viommu.machine.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciRegs;
+import io.viommu.pci.RequesterId;
 import io.viommu.vtd.notify.IovaRange;
 import io.viommu.vtd.notify.MapNotifier;
 import io.viommu.vtd.notify.NotifierFlag;
@@ -110,7 +111,7 @@ public final class NicRingScenario {
             throw new IllegalStateException("the guest's intel-iommu driver did not start");
         }
         EduDevice edu = g.edu;
-        var rid = edu.address();
+        RequesterId rid = edu.address();
         // the edu driver's probe: pci_enable_device, pci_set_master, dma_set_mask(28 bits)
         g.enableDevice();
         DmaApi dma = DmaApi.of(g.kernel);
@@ -156,7 +157,7 @@ public final class NicRingScenario {
                 afterSetup.minus(start), end.minus(afterSetup), g.shadowed, delivered, faults);
     }
 
-    private static Iova refill(DmaApi dma, io.viommu.pci.RequesterId rid, PhysAddr buf, CostMeter meter) {
+    private static Iova refill(DmaApi dma, RequesterId rid, PhysAddr buf, CostMeter meter) {
         Iova iova = dma.mapSingle(rid, buf, BUFFER_BYTES, DmaDirection.FROM_DEVICE);
         meter.maps++;
         if (DmaApi.isError(iova)) {
