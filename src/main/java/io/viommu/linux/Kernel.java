@@ -121,6 +121,7 @@ public final class Kernel {
         pciSubsysInit();
         iommuSubsysInit();
         intelIommuInit();
+        drivers.setDmaOps(new KernelDma(this));
         drivers.addModuleListener(new ModuleInit());
         drivers.registerBuiltinDrivers();
         sysfs = new SysfsTree(drivers, acpiTables());

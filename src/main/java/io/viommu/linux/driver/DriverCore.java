@@ -57,6 +57,7 @@ public final class DriverCore {
     private boolean driversAutoprobe = true;
     private long generation;
     private IommuUnit iommuUnit;
+    private DmaOps dmaOps;
 
     /**
      * The kernel's PCI scan over a hierarchy the firmware numbered ({@code pci_scan_child_bus}
@@ -94,6 +95,16 @@ public final class DriverCore {
     }
 
     /** The registered DMAR unit, or null (no IOMMU, or the kernel did not enable it). */
+    /** The DMA API DMA-API drivers map through; null in a driver core without a kernel (nothing is mapped). */
+    public DmaOps dmaOps() {
+        return dmaOps;
+    }
+
+    /** Set by the kernel once its IOMMU driver initialised (before any driver registers). */
+    public void setDmaOps(DmaOps ops) {
+        this.dmaOps = ops;
+    }
+
     public IommuUnit iommuUnit() {
         return iommuUnit;
     }

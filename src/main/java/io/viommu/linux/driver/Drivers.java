@@ -32,6 +32,9 @@ import java.util.Set;
  * <li>{@code uio_pci_generic}: no id table; takes the default domain like any DMA-API driver;
  *     probe -ENODEV when the function has an INTx pin but cannot mask INTx.</li>
  * </ul>
+ * The DMA-API drivers (nvme, e1000e, e1000, igb, igbvf, virtio-pci) set their DMA mask and map
+ * their rings through the kernel's DMA API while bound ({@link DriverDma}); pcieport, vfio-pci,
+ * pci-stub and uio_pci_generic map nothing.
  * Modules without a PCI driver that scripts load ({@code vfio}, {@code vfio_iommu_type1},
  * {@code uio}, ...) are accepted and do nothing here.
  */
@@ -130,7 +133,7 @@ public final class Drivers {
             case "nvme" -> {
                 BitSet instances = new BitSet();
                 Map<PciDevice, Integer> ctrl = new java.util.HashMap<>();
-                return new PciDriver("nvme", "nvme", false, List.of(
+                return withDma(DriverDma.nvme(), new PciDriver("nvme", "nvme", false, List.of(
                         PciDeviceId.device(REDHAT, 0x0010, NVME_QUIRK_BOGUS_NID),
                         PciDeviceId.classMatch(CLASS_STORAGE_EXPRESS, 0xffffff)),
                         (c, dev) -> nvmeProbe(c, dev, instances, ctrl),
@@ -140,28 +143,30 @@ public final class Drivers {
                                 instances.clear(n);
                             }
                         },
-                        DriverCore::sriovConfigureSimple);
+                        DriverCore::sriovConfigureSimple));
             }
             case "e1000e" -> {
                 List<PciDeviceId> ids = new ArrayList<>();
                 for (int[] e : E1000E_IDS) {
                     ids.add(PciDeviceId.device(INTEL, e[0], e[1]));
                 }
-                return new PciDriver("e1000e", "e1000e", false, ids, null, null, null);
+                return withDma(DriverDma.nic(64), new PciDriver("e1000e", "e1000e", false, ids, null, null, null));
             }
             case "e1000" -> {
                 List<PciDeviceId> ids = new ArrayList<>();
                 for (int d : E1000_IDS) {
                     ids.add(PciDeviceId.device(INTEL, d));
                 }
-                return new PciDriver("e1000", "e1000", false, ids, null, null, null);
+                // e1000_probe: 64 bits only on a PCI-X bus; QEMU's e1000 reports conventional PCI
+                // (no STATUS.PCIX_MODE), so the driver settles for 32 bits.
+                return withDma(DriverDma.nic(32), new PciDriver("e1000", "e1000", false, ids, null, null, null));
             }
             case "igb" -> {
                 List<PciDeviceId> ids = new ArrayList<>();
                 for (int d : IGB_IDS) {
                     ids.add(PciDeviceId.device(INTEL, d));
                 }
-                return new PciDriver("igb", "igb", false, ids,
+                return withDma(DriverDma.nic(64), new PciDriver("igb", "igb", false, ids,
                         (c, dev) -> {
                             c.setSriovTotalVfs(dev, 7); // igb_probe_vfs
                             return 0;
@@ -177,18 +182,19 @@ public final class Drivers {
                             }
                             int rc = c.enableSriov(pf, n);
                             return rc < 0 ? rc : n;
-                        });
+                        }));
             }
             case "igbvf" -> {
-                return new PciDriver("igbvf", "igbvf", false, List.of(
-                        PciDeviceId.device(INTEL, 0x10ca, 0), PciDeviceId.device(INTEL, 0x1520, 1)), null, null, null);
+                return withDma(DriverDma.nic(64), new PciDriver("igbvf", "igbvf", false, List.of(
+                        PciDeviceId.device(INTEL, 0x10ca, 0), PciDeviceId.device(INTEL, 0x1520, 1)), null, null, null));
             }
             case "virtio-pci" -> {
-                return new PciDriver("virtio-pci", "virtio_pci", false, List.of(PciDeviceId.device(QUMRANET, PciDeviceId.ANY)),
+                return withDma(DriverDma.virtio(), new PciDriver("virtio-pci", "virtio_pci", false,
+                        List.of(PciDeviceId.device(QUMRANET, PciDeviceId.ANY)),
                         (c, dev) -> {
                             int d = dev.function().deviceId();
                             return d < 0x1000 || d > 0x107f ? Errno.ENODEV.negative() : 0;
-                        }, null, null);
+                        }, null, null));
             }
             case VFIO_PCI -> {
                 boolean enableSriov = bool(params.get("enable_sriov"));
@@ -214,6 +220,37 @@ public final class Drivers {
             }
             default -> throw new IllegalArgumentException("no driver " + name);
         }
+    }
+
+    /**
+     * A DMA-API driver: after its own probe succeeds, the DMA mask and buffers of {@code dma}
+     * (a failure there undoes the probe through its remove and fails it); on remove, its own
+     * remove first, then the buffers are unmapped and freed.
+     */
+    private static PciDriver withDma(DriverDma dma, PciDriver d) {
+        PciDriver.Probe probe = d.probe();
+        PciDriver.Remove remove = d.remove();
+        PciDriver out = new PciDriver(d.name(), d.module(), d.driverManagedDma(), d.idTable(),
+                (c, dev) -> {
+                    int rc = probe == null ? 0 : probe.probe(c, dev);
+                    if (rc != 0) {
+                        return rc;
+                    }
+                    rc = dma.setUp(c, dev);
+                    if (rc != 0 && remove != null) {
+                        remove.remove(c, dev);
+                    }
+                    return rc;
+                },
+                (c, dev) -> {
+                    if (remove != null) {
+                        remove.remove(c, dev);
+                    }
+                    dma.tearDown(c, dev);
+                },
+                d.sriovConfigure());
+        out.setDma(dma);
+        return out;
     }
 
     /** Module parameters that add dynamic ids once the driver is registered ({@code vfio_pci_fill_ids}). */

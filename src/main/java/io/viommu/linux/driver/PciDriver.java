@@ -37,6 +37,7 @@ public final class PciDriver {
     private final Probe probe;
     private final Remove remove;
     private final SriovConfigure sriovConfigure;
+    private DriverDma dma;
 
     /**
      * @param module  the module that provides it, null when built in
@@ -74,6 +75,15 @@ public final class PciDriver {
     /** Dynamic ids in the order they were added (new_id, module {@code ids=}). */
     public List<PciDeviceId> dynamicIds() {
         return dynamicIds;
+    }
+
+    /** The DMA the driver maps for each bound device (DMA-API drivers), or null when it maps nothing. */
+    public DriverDma dma() {
+        return dma;
+    }
+
+    void setDma(DriverDma dma) {
+        this.dma = dma;
     }
 
     Probe probe() {
