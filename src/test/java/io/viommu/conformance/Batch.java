@@ -15,14 +15,12 @@ record Batch(String family, long seed, List<String> devices, QtestScript script)
 
     /** The full QEMU command line after the binary, as given to both peers. */
     List<String> qemuArgs() {
-        List<String> a = new ArrayList<>(List.of("-machine", "q35", "-m", "256M", "-display", "none",
-                "-nodefaults", "-monitor", "none", "-serial", "none", "-bios", HaltBios.path().toString(),
-                "-qtest", "stdio"));
+        List<String> a = new ArrayList<>();
         for (String d : devices) {
             a.add("-device");
             a.add(d);
         }
-        return a;
+        return Differential.commandLine(a);
     }
 
     String title() {

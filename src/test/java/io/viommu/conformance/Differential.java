@@ -7,6 +7,7 @@ import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 
@@ -20,6 +21,42 @@ final class Differential {
     private static final int CONTEXT_LINES = 12;
 
     private Differential() {}
+
+    /**
+     * The command line (after the binary) both peers are started with: q35 with 256 MiB, no
+     * display, monitor or serial, the HALT firmware, qtest on stdio, then {@code extra}. A
+     * {@code -machine}/{@code -M} or {@code -m} in {@code extra} replaces the default one.
+     */
+    static List<String> commandLine(List<String> extra) {
+        List<String> a = new ArrayList<>();
+        if (extra.stream().noneMatch(x -> x.equals("-machine") || x.equals("-M"))) {
+            a.addAll(List.of("-machine", "q35"));
+        }
+        if (!extra.contains("-m")) {
+            a.addAll(List.of("-m", "256M"));
+        }
+        a.addAll(List.of("-display", "none", "-nodefaults", "-monitor", "none", "-serial", "none",
+                "-bios", HaltBios.path().toString(), "-qtest", "stdio"));
+        a.addAll(extra);
+        return a;
+    }
+
+    /** QEMU 7.2 started with {@link #commandLine} of {@code extra}; skipped without QEMU (failure under CI). */
+    static QemuPeer qemu(String... extra) {
+        requireQemu();
+        return QemuPeer.start(commandLine(Arrays.asList(extra)));
+    }
+
+    /** viommu's qtest server started with the same command line as {@link #qemu}. */
+    static ViommuPeer viommu(String... extra) {
+        return ViommuPeer.start(requireViommu(), commandLine(Arrays.asList(extra)));
+    }
+
+    /** Skips unless /dev/kvm is usable (a machine without KVM is no failure, even under CI), then {@link #requireQemu}. */
+    static void requireKvm() {
+        assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "KVM not usable");
+        requireQemu();
+    }
 
     /** Skips (assumption) without QEMU, except under CI, where the differential suite must run. */
     static void requireQemu() {

@@ -4,13 +4,10 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.machine.acpi.AcpiTable;
 import io.viommu.machine.acpi.TableLoader;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -27,7 +24,7 @@ class DmarTableConformanceTest {
                   byte[] loader) {
     }
 
-    static Tables read(IrQtest q) {
+    static Tables read(QtestPeer q) {
         FwCfgQtestReader r = new FwCfgQtestReader(q);
         byte[] sig = r.readItemByPorts(0, 4);
         byte[] id = r.readItemByPorts(1, 4);
@@ -38,13 +35,12 @@ class DmarTableConformanceTest {
     }
 
     static void assertSameDmar(String... args) {
-        IrQemu.assumeQemu();
         Tables qemu;
         Tables ours;
-        try (IrQtest q = IrQemu.qemu(args)) {
+        try (QtestPeer q = Differential.qemu(args)) {
             qemu = read(q);
         }
-        try (IrQtest v = IrQemu.viommu(args)) {
+        try (QtestPeer v = Differential.viommu(args)) {
             ours = read(v);
         }
         assertThat(qemu.dmar()).as("QEMU publishes a DMAR for %s", List.of(args)).isNotNull();
@@ -85,14 +81,14 @@ class DmarTableConformanceTest {
 
     @Test
     void dmarWithExtendedInterruptModeUnderKvmSplitIrqchip() {
-        Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "KVM not usable");
+        Differential.requireKvm();
         assertSameDmar("-accel", "kvm", "-machine", "q35,kernel-irqchip=split", "-device", "intel-iommu,eim=on");
     }
 
     @Test
     void fwCfgDmaReportsSuccessAndPortReadsAgree() {
-        IrQemu.assumeQemu();
-        for (IrQtest q : List.of(IrQemu.qemu("-device", "intel-iommu"), IrQemu.viommu("-device", "intel-iommu"))) {
+        for (QtestPeer q : List.of(Differential.qemu("-device", "intel-iommu"),
+                Differential.viommu("-device", "intel-iommu"))) {
             try (q) {
                 FwCfgQtestReader r = new FwCfgQtestReader(q);
                 int[] control = new int[1];

@@ -16,9 +16,9 @@ final class FwCfgQtestReader {
     record FileEntry(String name, int size, int select, int reserved) {
     }
 
-    private final IrQtest q;
+    private final QtestPeer q;
 
-    FwCfgQtestReader(IrQtest q) {
+    FwCfgQtestReader(QtestPeer q) {
         this.q = q;
     }
 

@@ -5,11 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineConfigException;
 import io.viommu.machine.MachineLog;
-import java.nio.file.Files;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -21,13 +17,8 @@ import org.junit.jupiter.params.provider.ValueSource;
 class InterruptOptionConformanceTest {
 
     static String viommuError(List<String> args) {
-        List<String> a = new ArrayList<>(List.of("-machine", "q35", "-nodefaults", "-m", "256M"));
-        if (args.contains("-machine")) {
-            a = new ArrayList<>(List.of("-m", "256M"));
-        }
-        a.addAll(args);
         try {
-            Machine.fromCommandLine(a, MachineLog.SILENT);
+            Machine.fromCommandLine(Differential.commandLine(args), MachineLog.SILENT);
             return null;
         } catch (MachineConfigException e) {
             return e.getMessage();
@@ -35,18 +26,17 @@ class InterruptOptionConformanceTest {
     }
 
     static void compare(String argLine) {
-        IrQemu.assumeQemu();
+        Differential.requireQemu();
         List<String> args = List.of(argLine.split(" "));
-        String qemu = IrQemu.qemuError(args.toArray(String[]::new));
+        String qemu = QemuPeer.startupError(Differential.commandLine(args));
         assertThat(viommuError(args)).as("viommu for %s", argLine).isEqualTo(qemu);
         if (qemu == null && args.stream().anyMatch(s -> s.startsWith("intel-iommu"))) {
             long q;
             long v;
-            try (IrQtest s = IrQemu.qemu(args.toArray(String[]::new))) {
+            try (QtestPeer s = Differential.qemu(args.toArray(String[]::new))) {
                 q = s.value("readq 0xfed90010");
             }
-            List<String> vargs = new ArrayList<>(args);
-            try (IrQtest s = IrQemu.viommu(vargs.toArray(String[]::new))) {
+            try (QtestPeer s = Differential.viommu(args.toArray(String[]::new))) {
                 v = s.value("readq 0xfed90010");
             }
             assertThat(v).as("ECAP for %s", argLine).isEqualTo(q);
@@ -89,7 +79,7 @@ class InterruptOptionConformanceTest {
         "-machine q35,accel=kvm,kernel-irqchip=on -device intel-iommu,intremap=on",
     })
     void kvmAcceptsAndRefusesAsQemu(String args) {
-        Assumptions.assumeTrue(Files.isWritable(Path.of("/dev/kvm")), "KVM not usable");
+        Differential.requireKvm();
         compare(args);
     }
 }

@@ -20,7 +20,7 @@ class InterruptRemappingConformanceTest {
     }
 
     /** Programs edu (BAR, bus master, MSI address/data, enable), IRTA (256 entries), SIRTP, IRE. */
-    static void setUp(IrQtest q, long msiAddress, int msiData, long gcmdExtra) {
+    static void setUp(QtestPeer q, long msiAddress, int msiData, long gcmdExtra) {
         q.cmd("outl 0xcf8 0x80000810");
         q.cmd("outl 0xcfc 0x" + Long.toHexString(BAR));
         q.cmd("outl 0xcf8 0x80000804");
@@ -36,29 +36,28 @@ class InterruptRemappingConformanceTest {
         q.cmd("writel 0xfed90018 0x" + Long.toHexString(0x02000000L | gcmdExtra));
     }
 
-    static void irte(IrQtest q, int index, long lo, long hi) {
+    static void irte(QtestPeer q, int index, long lo, long hi) {
         q.cmd(String.format("writeq 0x%x 0x%x", IRT + 16L * index, lo));
         q.cmd(String.format("writeq 0x%x 0x%x", IRT + 16L * index + 8, hi));
     }
 
-    static Regs raiseAndRead(IrQtest q) {
+    static Regs raiseAndRead(QtestPeer q) {
         q.cmd("writel 0x" + Long.toHexString(BAR + 0x60) + " 1");
         return new Regs(q.value("readl 0xfed9001c"), q.value("readl 0xfed90034"), q.value("readq 0xfed90220"),
                 q.value("readq 0xfed90228"));
     }
 
     interface Scenario {
-        Regs run(IrQtest q);
+        Regs run(QtestPeer q);
     }
 
     /** The scenario on QEMU 7.2 and on viommu: [qemu, viommu]. */
     static List<Regs> both(Scenario s, String... args) {
-        IrQemu.assumeQemu();
         List<Regs> out = new ArrayList<>();
-        try (IrQtest q = IrQemu.qemu(args)) {
+        try (QtestPeer q = Differential.qemu(args)) {
             out.add(s.run(q));
         }
-        try (IrQtest v = IrQemu.viommu(args)) {
+        try (QtestPeer v = Differential.viommu(args)) {
             out.add(s.run(v));
         }
         return out;
@@ -127,9 +126,8 @@ class InterruptRemappingConformanceTest {
 
     @Test
     void msiIsNotReportedByQtestIrqInterceptionOnEitherSide() {
-        IrQemu.assumeQemu();
-        for (IrQtest q : List.of(IrQemu.qemu("-device", "intel-iommu", "-device", "edu"),
-                IrQemu.viommu("-device", "intel-iommu", "-device", "edu"))) {
+        for (QtestPeer q : List.of(Differential.qemu("-device", "intel-iommu", "-device", "edu"),
+                Differential.viommu("-device", "intel-iommu", "-device", "edu"))) {
             try (q) {
                 assertThat(q.cmd("irq_intercept_in /machine/unattached/device[0]/lapic")).isEqualTo("OK");
             }

@@ -21,14 +21,21 @@ final class QemuPeer extends LinePeer {
     /** edu fires its DMA 100 ms after the command; margin for a loaded 2-core CI machine. */
     static final long SETTLE_MS = 250;
 
+    /** Lines of stderr kept from the start, where QEMU reports an option it refuses. */
+    private static final int STDERR_HEAD_LINES = 100;
+    private static Boolean installed;
+
     private final Process process;
     private final Writer stdin;
+    private final List<String> stderrHead = new ArrayList<>();
+    private final Thread stderrPump;
 
     private QemuPeer(Process process) {
         this.process = process;
         this.stdin = new OutputStreamWriter(process.getOutputStream(), StandardCharsets.UTF_8);
         pump(new BufferedReader(new InputStreamReader(process.getInputStream(), StandardCharsets.UTF_8)), true);
-        pump(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)), false);
+        stderrPump = pump(new BufferedReader(new InputStreamReader(process.getErrorStream(), StandardCharsets.UTF_8)),
+                false);
     }
 
     static QemuPeer start(List<String> qemuArgs) {
@@ -45,21 +52,48 @@ final class QemuPeer extends LinePeer {
         }
     }
 
-    /** True when {@code qemu-system-x86_64} can be run on this machine. */
-    static boolean installed() {
-        try {
-            Process p = new ProcessBuilder(BINARY, "--version").redirectErrorStream(true).start();
-            p.getInputStream().readAllBytes();
-            return p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
-        } catch (IOException e) {
-            return false;
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            return false;
+    /**
+     * Starts QEMU with {@code qemuArgs} expecting it may refuse them: the first stderr line that
+     * is not a warning when QEMU exited instead of answering a register read, null when it
+     * started (then it is stopped again).
+     */
+    static String startupError(List<String> qemuArgs) {
+        try (QemuPeer peer = start(qemuArgs)) {
+            if (isReply(peer.send("readl 0xfed90000").getFirst())) {
+                return null;
+            }
+            try {
+                peer.stderrPump.join(5000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            synchronized (peer.stderrHead) {
+                return peer.stderrHead.stream()
+                        .filter(l -> !l.startsWith("[") && !l.contains("warning:") && !l.contains("GLib")
+                                && !l.startsWith("Please configure"))
+                        .findFirst().orElse(null);
+            }
         }
     }
 
-    private void pump(BufferedReader reader, boolean stdout) {
+    /** True when {@code qemu-system-x86_64} can be run on this machine (asked once per JVM). */
+    static synchronized boolean installed() {
+        if (installed == null) {
+            try {
+                Process p = new ProcessBuilder(BINARY, "--version").redirectErrorStream(true).start();
+                p.getInputStream().readAllBytes();
+                installed = p.waitFor(10, TimeUnit.SECONDS) && p.exitValue() == 0;
+            } catch (IOException e) {
+                installed = false;
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                return false;
+            }
+        }
+        return installed;
+    }
+
+    private Thread pump(BufferedReader reader, boolean stdout) {
         Thread t = new Thread(() -> {
             try (reader) {
                 String line;
@@ -68,6 +102,11 @@ final class QemuPeer extends LinePeer {
                         lines.add(line);
                     } else {
                         diagnostic(line);
+                        synchronized (stderrHead) {
+                            if (stderrHead.size() < STDERR_HEAD_LINES) {
+                                stderrHead.add(line);
+                            }
+                        }
                     }
                 }
             } catch (IOException ignored) {
@@ -79,6 +118,7 @@ final class QemuPeer extends LinePeer {
         }, "qemu-" + (stdout ? "stdout" : "stderr"));
         t.setDaemon(true);
         t.start();
+        return t;
     }
 
     @Override

@@ -13,6 +13,21 @@ interface QtestPeer extends AutoCloseable {
     /** Sends one command and returns its reply lines (exactly one for a live peer). */
     List<String> send(String command);
 
+    /** Sends one command and returns its reply as one line (a synthetic {@code <...>} one if the peer died). */
+    default String cmd(String command) {
+        return String.join(" | ", send(command));
+    }
+
+    /** The value of the {@code OK 0x...} reply to {@code command}; anything else is an error of the test. */
+    default long value(String command) {
+        String reply = cmd(command);
+        Long v = QtestScript.replyValue(reply);
+        if (v == null) {
+            throw new IllegalStateException(name() + ": " + command + " -> " + reply);
+        }
+        return v;
+    }
+
     /** Lets the peer's timers fire (edu's DMA runs ~100 ms after its command in QEMU). */
     void settle();
 

@@ -64,6 +64,23 @@ final class QtestScript {
         return this;
     }
 
+    /**
+     * A script written as text, one protocol command a line; a line {@code settle} is a
+     * {@link Settle} step; blank lines are skipped.
+     */
+    static QtestScript parse(String text) {
+        QtestScript s = new QtestScript();
+        for (String line : text.split("\n")) {
+            String l = line.strip();
+            if (l.equals("settle")) {
+                s.settle();
+            } else if (!l.isEmpty()) {
+                s.cmd(l);
+            }
+        }
+        return s;
+    }
+
     QtestScript cmd(String text) {
         steps.add(new Command(text, null));
         return this;

@@ -23,7 +23,7 @@ class ScalableModeConformanceTest {
 
     @BeforeAll
     static void qemu() {
-        SmQemuRunner.assumeQemu();
+        Differential.requireQemu();
     }
 
     static String tables(String rootLo, String rootHi, String ctx0, String ctx1, String pdir, String pe0) {
@@ -61,12 +61,12 @@ class ScalableModeConformanceTest {
                 writeq 0xfea00088 0x40000
                 writeq 0xfea00090 16
                 writeq 0xfea00098 1
-                sleep 250
+                settle
                 writeq 0xfea00080 0x40000
                 writeq 0xfea00088 0x%x
                 writeq 0xfea00090 16
                 writeq 0xfea00098 3
-                sleep 250
+                settle
                 """, iova, dst);
     }
 
@@ -76,7 +76,7 @@ class ScalableModeConformanceTest {
                 writeq 0xfea00088 0x40000
                 writeq 0xfea00090 16
                 writeq 0xfea00098 1
-                sleep 250
+                settle
                 """, iova);
     }
 
@@ -86,9 +86,17 @@ class ScalableModeConformanceTest {
             readq 0xfed90228
             """;
 
+    /** The replies of QEMU 7.2 (index 0) and of viommu (index 1) to {@code script}. */
+    static List<List<String>> run(String script, String... devices) {
+        Batch b = new Batch("scalable-mode", 0, List.of(devices), QtestScript.parse(script));
+        return List.of(Differential.runOnQemu(b).replies(),
+                Differential.runOnViommu(Differential.requireViommu(), b).replies());
+    }
+
     static void same(String script, String... devices) throws Exception {
-        List<String> q = SmQemuRunner.qemu(script, devices);
-        List<String> v = SmQemuRunner.viommu(script, devices);
+        List<List<String>> r = run(script, devices);
+        List<String> q = r.get(0);
+        List<String> v = r.get(1);
         assertThat(v).as("viommu vs QEMU 7.2 for\n" + script).containsExactlyElementsOf(q);
     }
 
@@ -183,8 +191,9 @@ class ScalableModeConformanceTest {
     void firstLevelAndNestedEntriesAreWalkedAsSecondLevelByQemuAndRejectedHere() throws Exception {
         for (String pe : new String[] {"0x102045", "0x1020c5"}) {
             String script = tables(pe) + ENABLE + EDU + copy(0x1000, 0x2000) + "read 0x300000 16\n" + FAULT;
-            List<String> q = SmQemuRunner.qemu(script, SM, "edu");
-            List<String> v = SmQemuRunner.viommu(script, SM, "edu");
+            List<List<String>> r = run(script, SM, "edu");
+            List<String> q = r.get(0);
+            List<String> v = r.get(1);
             int n = q.size();
             assertThat(q.get(n - 4)).isEqualTo("OK 0x00112233445566778899aabbccddeeff");
             assertThat(q.get(n - 1)).isEqualTo("OK 0x0000000000000000");

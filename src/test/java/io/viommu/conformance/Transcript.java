@@ -19,15 +19,20 @@ record Transcript(String peer, List<Exchange> exchanges, List<String> asyncLines
                 case QtestScript.Note n -> caseName = n.text();
                 case QtestScript.Settle s -> peer.settle();
                 case QtestScript.Command c -> {
-                    List<String> reply = peer.send(c.text());
-                    out.add(new Exchange(i, caseName, c, String.join(" | ", reply)));
-                    if (reply.size() == 1 && reply.getFirst().startsWith("<")) {
+                    String reply = peer.cmd(c.text());
+                    out.add(new Exchange(i, caseName, c, reply));
+                    if (reply.startsWith("<")) {
                         return new Transcript(peer.name(), out, peer.asyncLines(), peer.diagnostics());
                     }
                 }
             }
         }
         return new Transcript(peer.name(), out, peer.asyncLines(), peer.diagnostics());
+    }
+
+    /** The replies alone, one per command sent. */
+    List<String> replies() {
+        return exchanges.stream().map(Exchange::reply).toList();
     }
 
     /** Human-readable tail of the transcript up to (and including) {@code index}. */
