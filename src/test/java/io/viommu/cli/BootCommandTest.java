@@ -4,9 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -19,29 +16,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 class BootCommandTest {
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(List<String> args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.commandLine().execute(args.toArray(String[]::new));
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
-
-    private static Run run(String... args) {
-        return run(List.of(args));
-    }
-
     static final List<String> MACHINE = List.of("-machine", "q35", "-m", "1G", "-append", "console=ttyS0 intel_iommu=on",
             "-device", "intel-iommu,intremap=off,caching-mode=on",
             "-device", "pcie-root-port,id=rp1,chassis=1,slot=1", "-device", "e1000e,bus=rp1",
@@ -51,7 +25,7 @@ class BootCommandTest {
     void bootPrintsTheReport() {
         List<String> args = new ArrayList<>(List.of("boot"));
         args.addAll(MACHINE);
-        Run r = run(args);
+        CliRun r = CliRun.of(args);
         assertThat(r.code()).isZero();
         assertThat(r.out()).startsWith("=== QEMU qemu-system-x86_64 -machine q35").contains("=== GROUPS")
                 .contains("DEV 0000:01:00.0 0x8086 0x10d3 0x020000 group=6 driver=-");
@@ -62,13 +36,13 @@ class BootCommandTest {
         Path dir = tmp.resolve("guest");
         List<String> args = new ArrayList<>(List.of("boot", "--sysfs-export", dir.toString()));
         args.addAll(MACHINE);
-        Run boot = run(args);
+        CliRun boot = CliRun.of(args);
         assertThat(boot.code()).isZero();
         assertThat(boot.err()).contains("viommu host scan --sysfs " + dir);
         assertThat(Files.readString(dir.resolve("proc/cmdline"))).isEqualTo("console=ttyS0 intel_iommu=on\n");
         assertThat(Files.size(dir.resolve("sys/firmware/acpi/tables/DMAR"))).isPositive();
 
-        Run scan = run("host", "scan", "--json", "--sysfs", dir.toString());
+        CliRun scan = CliRun.of("host", "scan", "--json", "--sysfs", dir.toString());
         assertThat(scan.code()).isZero();
         JsonNode json = new ObjectMapper().readTree(scan.out());
         Map<Integer, TreeSet<String>> scanned = new TreeMap<>();
@@ -102,10 +76,10 @@ class BootCommandTest {
         Files.writeString(tmp.resolve("x"), "x");
         List<String> args = new ArrayList<>(List.of("boot", "--sysfs-export", tmp.toString()));
         args.addAll(MACHINE);
-        Run r = run(args);
+        CliRun r = CliRun.of(args);
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("exists and is not an empty directory");
-        assertThat(run("boot", "--sysfs-export").code()).isEqualTo(2);
+        assertThat(CliRun.of("boot", "--sysfs-export").code()).isEqualTo(2);
     }
 
     @Test
@@ -115,7 +89,7 @@ class BootCommandTest {
                 List.of("-device", "nvme,sriov_max_vfs=300"), List.of("-bogus"))) {
             List<String> args = new ArrayList<>(List.of("boot"));
             args.addAll(bad);
-            Run r = run(args);
+            CliRun r = CliRun.of(args);
             assertThat(r.code()).as(bad.toString()).isEqualTo(1);
             assertThat(r.err()).as(bad.toString()).startsWith("qemu-system-x86_64: ").doesNotContain("\tat ")
                     .doesNotContain("Exception");
@@ -138,7 +112,7 @@ class BootCommandTest {
             for (int n = rnd.nextInt(8); n > 0; n--) {
                 args.add(pieces.get(rnd.nextInt(pieces.size())));
             }
-            Run r = run(args);
+            CliRun r = CliRun.of(args);
             assertThat(r.code()).as(args.toString()).isIn(0, 1, 2);
             assertThat(r.err()).as(args.toString()).doesNotContain("\tat ").doesNotContain("cannot model");
         }

@@ -4,34 +4,12 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import org.junit.jupiter.api.Test;
 
 class ScenarioCommandTest {
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(String... args) {
-        PrintStream out = System.out;
-        PrintStream err = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int code = Main.commandLine().execute(args);
-            return new Run(code, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(out);
-            System.setErr(err);
-        }
-    }
-
     @Test
     void nicRingPrintsOneRowPerPolicyAndCachingModePlusStaticVfioWithEveryPacketDelivered() {
-        Run r = run("scenario", "nic-ring", "--packets", "300", "--ring", "16");
+        CliRun r = CliRun.of("scenario", "nic-ring", "--packets", "300", "--ring", "16");
         assertThat(r.code()).isZero();
         assertThat(r.out()).contains("NIC ring: 300 packets of 1500 bytes into a ring of 16 buffers");
         assertThat(r.out().lines().filter(l -> l.startsWith("DMA API"))).hasSize(4);
@@ -45,7 +23,7 @@ class ScenarioCommandTest {
 
     @Test
     void nicRingJsonCarriesPerPacketCostsAndNullsWhereNothingShadows() throws Exception {
-        Run r = run("scenario", "nic-ring", "--packets", "255", "--ring", "8", "--policy", "strict",
+        CliRun r = CliRun.of("scenario", "nic-ring", "--packets", "255", "--ring", "8", "--policy", "strict",
                 "--caching-mode", "both", "--json");
         assertThat(r.code()).isZero();
         JsonNode j = new ObjectMapper().readTree(r.out());
@@ -68,9 +46,9 @@ class ScenarioCommandTest {
 
     @Test
     void nicRingRefusesSizesOutsideItsLimitsWithUsageExit() {
-        Run r = run("scenario", "nic-ring", "--packets", "0");
+        CliRun r = CliRun.of("scenario", "nic-ring", "--packets", "0");
         assertThat(r.code()).isEqualTo(2);
         assertThat(r.err()).contains("--packets must be 1..1000000");
-        assertThat(run("scenario", "nic-ring", "--policy", "sometimes").code()).isEqualTo(2);
+        assertThat(CliRun.of("scenario", "nic-ring", "--policy", "sometimes").code()).isEqualTo(2);
     }
 }
