@@ -168,57 +168,49 @@ public final class AddressMap implements AddressSpace {
     /** Bulk read (qtest {@code read}, device DMA): RAM runs are copied directly. */
     @Override
     public void readBytes(long addr, byte[] dst, int off, int len) {
-        int done = 0;
-        while (done < len) {
-            long a = addr + done;
-            Hit h = lookup(a);
-            if (h != null && h.ram() != null) {
-                long rel = a - h.base();
-                int n = (int) Math.min(len - done, Math.min(h.size() - rel, Integer.MAX_VALUE));
-                h.ram().readBytes(h.ramOffset() + rel, dst, off + done, n);
-                done += n;
-            } else {
-                int n = Math.min(8, len - done);
-                if (h != null) {
-                    long rel = a - h.base();
-                    n = (int) Math.min(n, h.size() - rel);
-                } else {
-                    n = 1;
-                }
-                long v = read(a, n);
-                for (int i = 0; i < n; i++) {
-                    dst[off + done + i] = (byte) (v >>> (8 * i));
-                }
-                done += n;
-            }
-        }
+        copy(addr, dst, off, len, false);
     }
 
     @Override
     public void writeBytes(long addr, byte[] src, int off, int len) {
+        copy(addr, src, off, len, true);
+    }
+
+    /**
+     * One bulk transfer: RAM runs go straight to the backing memory; anything else is cut into
+     * accesses of at most 8 bytes that stay inside one region (1 byte where nothing decodes),
+     * each through {@link #read}/{@link #write} with QEMU's access rules.
+     */
+    private void copy(long addr, byte[] buf, int off, int len, boolean write) {
         int done = 0;
         while (done < len) {
             long a = addr + done;
             Hit h = lookup(a);
+            int n;
             if (h != null && h.ram() != null) {
                 long rel = a - h.base();
-                int n = (int) Math.min(len - done, Math.min(h.size() - rel, Integer.MAX_VALUE));
-                h.ram().writeBytes(h.ramOffset() + rel, src, off + done, n);
-                done += n;
-            } else {
-                int n = Math.min(8, len - done);
-                if (h != null) {
-                    n = (int) Math.min(n, h.size() - (a - h.base()));
+                n = (int) Math.min(len - done, Math.min(h.size() - rel, Integer.MAX_VALUE));
+                if (write) {
+                    h.ram().writeBytes(h.ramOffset() + rel, buf, off + done, n);
                 } else {
-                    n = 1;
+                    h.ram().readBytes(h.ramOffset() + rel, buf, off + done, n);
                 }
-                long v = 0;
-                for (int i = 0; i < n; i++) {
-                    v |= (src[off + done + i] & 0xffL) << (8 * i);
+            } else {
+                n = h == null ? 1 : (int) Math.min(Math.min(8, len - done), h.size() - (a - h.base()));
+                if (write) {
+                    long v = 0;
+                    for (int i = 0; i < n; i++) {
+                        v |= (buf[off + done + i] & 0xffL) << (8 * i);
+                    }
+                    write(a, v, n);
+                } else {
+                    long v = read(a, n);
+                    for (int i = 0; i < n; i++) {
+                        buf[off + done + i] = (byte) (v >>> (8 * i));
+                    }
                 }
-                write(a, v, n);
-                done += n;
             }
+            done += n;
         }
     }
 }
