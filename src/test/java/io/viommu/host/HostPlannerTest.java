@@ -1,12 +1,12 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
-import static io.viommu.linux.host.Trees.device;
+import static io.viommu.host.Trees.device;
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.host.HostReport.Check;
-import io.viommu.linux.host.HostReport.Reason;
-import io.viommu.linux.host.HostReport.Severity;
-import io.viommu.linux.host.HostReport.Status;
+import io.viommu.host.HostReport.Check;
+import io.viommu.host.HostReport.Reason;
+import io.viommu.host.HostReport.Severity;
+import io.viommu.host.HostReport.Status;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

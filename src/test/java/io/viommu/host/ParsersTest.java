@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 

@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import static io.viommu.linux.LittleEndian.u16;
 import static io.viommu.linux.LittleEndian.u32;

@@ -1,11 +1,11 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
-import io.viommu.linux.host.HostReport.AcsHop;
-import io.viommu.linux.host.HostReport.Check;
-import io.viommu.linux.host.HostReport.Device;
-import io.viommu.linux.host.HostReport.Group;
-import io.viommu.linux.host.HostReport.Reason;
-import io.viommu.linux.host.HostReport.Unit;
+import io.viommu.host.HostReport.AcsHop;
+import io.viommu.host.HostReport.Check;
+import io.viommu.host.HostReport.Device;
+import io.viommu.host.HostReport.Group;
+import io.viommu.host.HostReport.Reason;
+import io.viommu.host.HostReport.Unit;
 import java.util.List;
 
 /** The human-readable form of a {@link HostReport}: checks, IOMMU, interrupt remapping, groups, devices. */

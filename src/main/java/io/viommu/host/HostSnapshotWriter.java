@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import io.viommu.linux.AcpiHeader;
 import java.io.IOException;

@@ -1,13 +1,13 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import io.viommu.linux.AcpiHeader;
 import io.viommu.linux.DmarTable;
-import io.viommu.linux.host.HostSnapshot.Firmware;
-import io.viommu.linux.host.HostSnapshot.HostDevice;
-import io.viommu.linux.host.HostSnapshot.HostGroup;
-import io.viommu.linux.host.HostSnapshot.IommuUnit;
-import io.viommu.linux.host.HostSnapshot.SriovFiles;
-import io.viommu.linux.host.HostSnapshot.TableState;
+import io.viommu.host.HostSnapshot.Firmware;
+import io.viommu.host.HostSnapshot.HostDevice;
+import io.viommu.host.HostSnapshot.HostGroup;
+import io.viommu.host.HostSnapshot.IommuUnit;
+import io.viommu.host.HostSnapshot.SriovFiles;
+import io.viommu.host.HostSnapshot.TableState;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;

@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import java.util.ArrayList;
 import java.util.List;

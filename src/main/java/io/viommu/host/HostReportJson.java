@@ -1,4 +1,4 @@
-package io.viommu.linux.host;
+package io.viommu.host;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
