@@ -4,7 +4,7 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.iommu.DmaApi;
 import io.viommu.linux.iommu.DmaDirection;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;

@@ -8,7 +8,7 @@ import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;

@@ -1,9 +1,9 @@
 package io.viommu.cli;
 
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
-import io.viommu.machine.QemuCommandLine;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.PciFunction;
 import java.io.BufferedReader;
 import java.io.IOException;

@@ -1,6 +1,6 @@
 package io.viommu.linux;
 
-import io.viommu.machine.QemuCommandLine;
+import io.viommu.machine.config.QemuCommandLine;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.Comparator;

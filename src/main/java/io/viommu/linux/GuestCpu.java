@@ -1,7 +1,7 @@
 package io.viommu.linux;
 
 import io.viommu.machine.Machine;
-import io.viommu.machine.QemuCommandLine;
+import io.viommu.machine.config.QemuCommandLine;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -3,6 +3,17 @@ package io.viommu.machine;
 import io.viommu.machine.acpi.AcpiTable;
 import io.viommu.machine.acpi.DmarTable;
 import io.viommu.machine.acpi.TableLoader;
+import io.viommu.machine.config.Accelerator;
+import io.viommu.machine.config.DeviceCatalog;
+import io.viommu.machine.config.DeviceProps;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.Endpoints;
+import io.viommu.machine.device.FwCfg;
+import io.viommu.machine.device.Ich9Functions;
+import io.viommu.machine.device.MachineLog;
+import io.viommu.machine.device.Mch;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.AtsEndpoint;
@@ -10,9 +21,9 @@ import io.viommu.pci.Bar;
 import io.viommu.pci.BusNumbering;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.DmaPort;
-import io.viommu.pci.PciBridge;
 import io.viommu.pci.DmaRemapper;
 import io.viommu.pci.MsiSink;
+import io.viommu.pci.PciBridge;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
@@ -21,12 +32,12 @@ import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdConfig;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.HashMap;
 
 /**
  * A q35-like platform, built the way QEMU 7.2 builds {@code -machine q35}: RAM, the root bus
@@ -220,7 +231,7 @@ public final class Machine {
      * {@code qemu_macaddr_default_if_unset}: 52:54:00:12:34:56 plus a counter over the NICs
      * created without one, in creation order (checked through e1000e serial numbers).
      */
-    byte[] mac(DeviceProps props) throws MachineConfigException {
+    public byte[] mac(DeviceProps props) throws MachineConfigException {
         String v = props.string("mac", null);
         if (v != null) {
             String[] parts = v.split(":");
@@ -319,7 +330,7 @@ public final class Machine {
     // ---- services for DeviceCatalog ----
 
     /** The bus named by {@code bus=} (pcie.0 or a bridge's id), or QEMU's error. */
-    PciBus resolveBus(DeviceProps p) throws MachineConfigException {
+    public PciBus resolveBus(DeviceProps p) throws MachineConfigException {
         String name = p.string("bus", rootBus.name());
         PciBus b = busesById.get(name);
         if (b == null) {
@@ -329,18 +340,18 @@ public final class Machine {
     }
 
     /** Registers a PCIe slot (QEMU pcie_chassis_add_slot): chassis and slot must be unique. */
-    void addChassisSlot(DeviceProps p, int chassis, int slot) throws MachineConfigException {
+    public void addChassisSlot(DeviceProps p, int chassis, int slot) throws MachineConfigException {
         if (!chassisSlots.add((long) chassis << 16 | slot)) {
             throw p.error("Can't add chassis slot, error -16");
         }
     }
 
-    boolean hasNvmeSubsystem(String id) {
+    public boolean hasNvmeSubsystem(String id) {
         return nvmeSubsystems.contains(id);
     }
 
     /** Checks {@code netdev=} of a NIC: it must exist and be unused (QEMU's texts). */
-    void claimNetdev(DeviceProps p, String propertyOwner) throws MachineConfigException {
+    public void claimNetdev(DeviceProps p, String propertyOwner) throws MachineConfigException {
         String nd = p.string("netdev", null);
         if (nd == null) {
             return;
@@ -353,16 +364,16 @@ public final class Machine {
         }
     }
 
-    boolean hasBlockNode(String name) {
+    public boolean hasBlockNode(String name) {
         return commandLine != null && commandLine.blockNodes().contains(name);
     }
 
-    int guestCpus() {
+    public int guestCpus() {
         return commandLine == null ? 1 : commandLine.guest().cpus();
     }
 
     /** Plugs a realized -device function at {@code devfn} (-1: first free slot) and wires its DMA. */
-    void plugUserDevice(DeviceProps p, String id, PciFunction f, PciBus bus, int devfn) throws MachineConfigException {
+    public void plugUserDevice(DeviceProps p, String id, PciFunction f, PciBus bus, int devfn) throws MachineConfigException {
         f.setId(id);
         try {
             bus.plug(f, devfn);
@@ -465,7 +476,7 @@ public final class Machine {
     }
 
     /** QEMU's PCI devfn property syntax: {@code slot[.function]} in hex, slot <= 0x1f, function <= 7. */
-    static int parseDevfn(String v) {
+    public static int parseDevfn(String v) {
         String[] parts = v.split("\\.", -1);
         if (parts.length > 2) {
             return -1;

@@ -1,5 +1,7 @@
 package io.viommu.machine;
 
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
 import java.util.LinkedHashMap;
 import java.util.Map;
 

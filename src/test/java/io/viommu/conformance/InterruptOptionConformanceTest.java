@@ -3,8 +3,8 @@ package io.viommu.conformance;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

@@ -7,7 +7,7 @@ import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
 import java.nio.file.Path;

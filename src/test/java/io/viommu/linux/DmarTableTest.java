@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.List;

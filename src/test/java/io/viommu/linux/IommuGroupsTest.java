@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.RequesterId;

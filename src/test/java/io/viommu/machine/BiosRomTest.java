@@ -3,6 +3,8 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;

@@ -3,6 +3,8 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.AtsCapability;
 import java.util.List;

@@ -2,6 +2,8 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRemapper;

@@ -2,12 +2,14 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.machine.LocalApicSink.ApicInterrupt;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.LocalApicSink.ApicInterrupt;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.RequesterId;
-import io.viommu.vtd.InterruptRemapping;
 import io.viommu.vtd.IntelIommu;
+import io.viommu.vtd.InterruptRemapping;
 import io.viommu.vtd.VtdRegisters;
 import java.util.List;
 import org.junit.jupiter.api.Test;

@@ -3,6 +3,10 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.MachineLog;
+import io.viommu.machine.device.Mch;
 import java.util.List;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;

@@ -2,6 +2,7 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
 import java.io.InputStream;

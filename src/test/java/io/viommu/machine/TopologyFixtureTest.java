@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.viommu.fixtures.LinuxCapture;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;

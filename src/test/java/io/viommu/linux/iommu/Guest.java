@@ -2,9 +2,9 @@ package io.viommu.linux.iommu;
 
 import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
-import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaPort;

@@ -3,7 +3,7 @@ package io.viommu.linux.sysfs;
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 
 /**

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.driver.Errno;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.util.Arrays;
 import java.util.LinkedHashMap;

@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.Errno;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
 import io.viommu.memory.Iova;
 import io.viommu.memory.Mmio;
@@ -245,7 +245,7 @@ public final class EduDevice extends PciFunction {
     }
 
     /** edu_check_range of QEMU 7.2: start inside the buffer, end strictly inside too. */
-    static boolean inBuffer(long addr, long count) {
+    public static boolean inBuffer(long addr, long count) {
         long end = addr + count;
         long limit = DMA_BUFFER_BASE + DMA_BUFFER_SIZE;
         return within(addr, DMA_BUFFER_BASE, limit) && Long.compareUnsigned(end, addr) > 0

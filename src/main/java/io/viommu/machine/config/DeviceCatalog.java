@@ -1,5 +1,8 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
+import io.viommu.machine.Machine;
+import io.viommu.machine.device.Bridges;
+import io.viommu.machine.device.Endpoints;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;
 import java.util.HashSet;
@@ -29,7 +32,7 @@ import java.util.Set;
  * failover_pair_id and acpi-index. Properties a model only records (iommu_platform, ats on
  * conventional placements, hotplug, ...) stay visible through {@link PciFunction#properties()}.
  */
-final class DeviceCatalog {
+public final class DeviceCatalog {
     private DeviceCatalog() {
     }
 
@@ -40,7 +43,7 @@ final class DeviceCatalog {
             "xio3130-downstream", "pcie-pci-bridge", "pci-bridge", "VGA", "e1000", "e1000e",
             "virtio-net-pci", "virtio-blk-pci", "nvme", "igb-82576", "igb");
 
-    static boolean isPciDevice(String driver) {
+    public static boolean isPciDevice(String driver) {
         return DEVICES.contains(driver);
     }
 
@@ -50,7 +53,7 @@ final class DeviceCatalog {
         return s;
     }
 
-    static void realize(Machine m, String driver, String id, DeviceProps p) throws MachineConfigException {
+    public static void realize(Machine m, String driver, String id, DeviceProps p) throws MachineConfigException {
         PciBus bus = m.resolveBus(p);
         int devfn = -1;
         if (p.has("addr")) {

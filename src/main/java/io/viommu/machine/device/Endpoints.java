@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.Bar;
@@ -6,9 +6,9 @@ import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.MsixCapability;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
-import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PcieCapability.Layout;
 import io.viommu.pci.PcieCapability.PortType;
+import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PmCapability;
 import io.viommu.pci.SriovCapability;
 import io.viommu.pci.VirtualFunction;
@@ -26,12 +26,12 @@ import java.util.List;
  * conventional bus (behind pci-bridge) it keeps its PCIe capability in a 256-byte space and
  * loses the extended ones. virtio devices add the PCIe capability only below a PCIe port.
  */
-final class Endpoints {
+public final class Endpoints {
     private Endpoints() {
     }
 
     /** Where a device is being placed: the bus is PCI Express, and is it the root bus. */
-    record Placement(boolean expressBus, boolean rootBus) {
+    public record Placement(boolean expressBus, boolean rootBus) {
         int configSize() {
             return expressBus ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE;
         }
@@ -42,8 +42,8 @@ final class Endpoints {
     }
 
     /** VGA (hw/display/vga-pci.c): 1234:1111, 16 MiB prefetchable VRAM BAR0, 4 KiB MMIO BAR2. */
-    static final class StdVga extends PciFunction {
-        StdVga(int vgamemMb, boolean mmio) {
+    public static final class StdVga extends PciFunction {
+        public StdVga(int vgamemMb, boolean mmio) {
             super("VGA", 0x1234, 0x1111, 0x030000, 2, false, ConfigSpace.CONVENTIONAL_SIZE);
             registerBar(0, Bar.Kind.MEMORY32, Long.highestOneBit(Math.max(1, vgamemMb)) << 20, true, null, AccessRules.ANY);
             if (mmio) {
@@ -53,8 +53,8 @@ final class Endpoints {
     }
 
     /** e1000 (hw/net/e1000.c): Intel 82540EM 8086:100e rev 3, 128 KiB MMIO BAR0, 64-byte I/O BAR1. */
-    static final class E1000 extends PciFunction {
-        E1000() {
+    public static final class E1000 extends PciFunction {
+        public E1000() {
             super("e1000", 0x8086, 0x100e, 0x020000, 3, false, ConfigSpace.CONVENTIONAL_SIZE);
             setInterruptPin(1);
             registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
@@ -67,8 +67,8 @@ final class Endpoints {
      * 128 KiB flash, 32-byte I/O, 16 KiB MSI-X. Caps: PM@c8 MSI@d0 PCIe v1@e0 MSI-X@a0 (5
      * vectors); extended AER@100 and DSN@140 (the serial number is the MAC).
      */
-    static final class E1000e extends PciFunction {
-        E1000e(Placement at, byte[] mac, int subsysVendor, int subsys) {
+    public static final class E1000e extends PciFunction {
+        public E1000e(Placement at, byte[] mac, int subsysVendor, int subsys) {
             super("e1000e", 0x8086, 0x10d3, 0x020000, 0, false, at.configSize());
             config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, subsysVendor, 0, 0);
             config.define(PciRegs.SUBSYSTEM_ID, 2, subsys, 0, 0);
@@ -95,7 +95,7 @@ final class Endpoints {
     }
 
     /** The virtio device kinds modelled: virtio id, class, legacy I/O BAR size. */
-    enum VirtioKind {
+    public enum VirtioKind {
         NET("virtio-net-pci", 1, 0x020000, 0x20),
         BLK("virtio-blk-pci", 2, 0x010000, 0x80);
 
@@ -119,11 +119,11 @@ final class Endpoints {
      * 64-bit prefetchable). Caps: MSI-X, then the virtio structures (pci cfg, notify, device, isr,
      * common), and below a PCIe port PM and an endpoint PCIe v2 capability, plus ATS with ats=on.
      */
-    static final class VirtioPci extends PciFunction {
+    public static final class VirtioPci extends PciFunction {
         final boolean modern;
         final boolean legacy;
 
-        VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
+        public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
             super(kind.typeName, 0x1af4, legacy ? 0x1000 + kind.virtioId - 1 : 0x1040 + kind.virtioId,
                     kind.classCode, legacy ? 0 : 1, false, at.expressBus() && !at.rootBus()
                             ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
@@ -192,8 +192,8 @@ final class Endpoints {
      * table and PBA. Caps: MSI-X@40, PCIe v2@80 (FLR), PM@60; with sriov_max_vfs, ARI@100 (next
      * function 1, as QEMU) and SR-IOV@120 (VF offset 1, stride 1, VF device 0x0010).
      */
-    static final class Nvme extends PciFunction {
-        Nvme(Placement at, NvmeParams p) {
+    public static final class Nvme extends PciFunction {
+        public Nvme(Placement at, NvmeParams p) {
             super("nvme", 0x1b36, 0x0010, 0x010802, 2, false, at.configSize());
             setInterruptPin(1);
             int vectors = p.maxVfs() > 0 ? p.msixQsize() - p.viFlexible() : p.msixQsize();
@@ -229,7 +229,7 @@ final class Endpoints {
     }
 
     /** The nvme properties that shape the PCI function. */
-    record NvmeParams(int maxIoQueuePairs, int msixQsize, int maxVfs, int vqFlexible, int viFlexible,
+    public record NvmeParams(int maxIoQueuePairs, int msixQsize, int maxVfs, int vqFlexible, int viFlexible,
                       int maxVqPerVf, int maxViPerVf) {
         int vfQueues() {
             return maxVqPerVf > 0 ? maxVqPerVf : vqFlexible / maxVfs;
@@ -263,14 +263,14 @@ final class Endpoints {
      * treats its PF functions as isolated through the ACS quirk for multi-function endpoints
      * ({@code pci_quirk_mf_endpoint_acs}, which lists 0x10c9): that belongs to the kernel model.
      */
-    static final class Igb82576 extends PciFunction {
+    public static final class Igb82576 extends PciFunction {
         static final int PF_DEVICE = 0x10c9;
         static final int VF_DEVICE = 0x10ca;
         static final int TOTAL_VFS = 8;
         static final int VF_OFFSET = 0x80;
         static final int VF_STRIDE = 2;
 
-        Igb82576(String typeName, Placement at, byte[] mac) {
+        public Igb82576(String typeName, Placement at, byte[] mac) {
             super(typeName, 0x8086, PF_DEVICE, 0x020000, 1, false, at.configSize());
             config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, 0x8086, 0, 0);
             config.define(PciRegs.SUBSYSTEM_ID, 2, 0, 0, 0);

@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.AcsCapability;
@@ -8,9 +8,9 @@ import io.viommu.pci.MsixCapability;
 import io.viommu.pci.PciBridge;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
-import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PcieCapability.Layout;
 import io.viommu.pci.PcieCapability.PortType;
+import io.viommu.pci.PcieCapability;
 
 /**
  * QEMU 7.2's PCI bridges and PCIe ports, with the IDs, capability lists and register values
@@ -28,7 +28,7 @@ import io.viommu.pci.PcieCapability.PortType;
  * and only {@code pcie-root-port} does; {@code disable-acs=on} removes it; ioh3420 has the
  * property but no ACS either way - checked). ACS advertises SV TB RR CR UF DT (0x5f).
  */
-final class Bridges {
+public final class Bridges {
     private Bridges() {
     }
 
@@ -80,10 +80,10 @@ final class Bridges {
     }
 
     /** pcie-root-port (hw/pci-bridge/gen_pcie_root_port.c): x32 16 GT/s by default. */
-    static final class GenericRootPort extends PciePort {
+    public static final class GenericRootPort extends PciePort {
         static final int LINKCAP = 0x0030_0604; // 16 GT/s, x32, DLL active and bandwidth notification
 
-        GenericRootPort(String busName, int chassis, int slot, int port, boolean acs, boolean powerController) {
+        public GenericRootPort(String busName, int chassis, int slot, int port, boolean acs, boolean powerController) {
             super("pcie-root-port", VENDOR_REDHAT, 0x000c, 0, busName, 0x54, layout(slot, port, powerController));
             setInterruptPin(1);
             registerBar(0, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
@@ -108,8 +108,8 @@ final class Bridges {
     }
 
     /** ioh3420 (hw/pci-bridge/ioh3420.c): Intel X58 root port, x1 2.5 GT/s, MSI with 2 vectors. */
-    static final class Ioh3420 extends PciePort {
-        Ioh3420(String busName, int slot, int port, boolean powerController) {
+    public static final class Ioh3420 extends PciePort {
+        public Ioh3420(String busName, int slot, int port, boolean powerController) {
             super("ioh3420", VENDOR_INTEL, 0x3420, 2, busName, 0x90, layout(slot, port, powerController));
             setInterruptPin(1);
             declareExp(layout(slot, port, powerController));
@@ -129,8 +129,8 @@ final class Bridges {
     }
 
     /** x3130-upstream (hw/pci-bridge/xio3130_upstream.c): TI XIO3130 switch upstream port. */
-    static final class X3130Upstream extends PciePort {
-        X3130Upstream(String busName, int port) {
+    public static final class X3130Upstream extends PciePort {
+        public X3130Upstream(String busName, int port) {
             super("x3130-upstream", VENDOR_TI, 0x8232, 2, busName, 0x90, layout(port));
             declareExp(layout(port));
             addCapability(0x80, 8);
@@ -148,8 +148,8 @@ final class Bridges {
     }
 
     /** xio3130-downstream (hw/pci-bridge/xio3130_downstream.c): its link capability is 0x400. */
-    static final class Xio3130Downstream extends PciePort {
-        Xio3130Downstream(String busName, int slot, int port, boolean powerController) {
+    public static final class Xio3130Downstream extends PciePort {
+        public Xio3130Downstream(String busName, int slot, int port, boolean powerController) {
             super("xio3130-downstream", VENDOR_TI, 0x8233, 1, busName, 0x90, layout(slot, port, powerController));
             declareExp(layout(slot, port, powerController));
             addCapability(0x80, 8);
@@ -168,8 +168,8 @@ final class Bridges {
     }
 
     /** pcie-pci-bridge (hw/pci-bridge/pcie_pci_bridge.c): PCIe-to-PCI bridge with SHPC. */
-    static final class PciePciBridge extends PciBridge {
-        PciePciBridge(String busName, boolean msi) {
+    public static final class PciePciBridge extends PciBridge {
+        public PciePciBridge(String busName, boolean msi) {
             super("pcie-pci-bridge", VENDOR_REDHAT, 0x000e, 0, ConfigSpace.PCIE_SIZE, busName, false,
                     WindowReset.ZERO, PciRegs.STATUS_66MHZ | PciRegs.STATUS_FAST_BACK);
             config.set(PciRegs.STATUS, 2, PciRegs.STATUS_66MHZ | PciRegs.STATUS_FAST_BACK);
@@ -194,8 +194,8 @@ final class Bridges {
     }
 
     /** pci-bridge (hw/pci-bridge/pci_bridge_dev.c): conventional PCI-to-PCI bridge with SHPC. */
-    static final class PciBridgeDev extends PciBridge {
-        PciBridgeDev(String busName, int chassis, boolean msi, boolean shpc) {
+    public static final class PciBridgeDev extends PciBridge {
+        public PciBridgeDev(String busName, int chassis, boolean msi, boolean shpc) {
             super("pci-bridge", VENDOR_REDHAT, 0x0001, 0, ConfigSpace.CONVENTIONAL_SIZE, busName, false,
                     WindowReset.ZERO, PciRegs.STATUS_66MHZ | PciRegs.STATUS_FAST_BACK);
             config.set(PciRegs.STATUS, 2, PciRegs.STATUS_66MHZ | PciRegs.STATUS_FAST_BACK);

@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.InterruptTarget;

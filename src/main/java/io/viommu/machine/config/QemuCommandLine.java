@@ -1,10 +1,11 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
+import io.viommu.machine.SmpTopology;
 import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Collections;
-import java.util.LinkedHashSet;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;

@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
 /**
  * Text a device model emits besides its registers. QEMU 7.2's edu {@code printf}s its DMA

@@ -1,5 +1,7 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
+import io.viommu.machine.Machine;
+import io.viommu.machine.device.Endpoints;
 import io.viommu.pci.PciFunction;
 import java.util.Set;
 

@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
 /**
  * A refused command line or device placement. The message is the complete line QEMU 7.2

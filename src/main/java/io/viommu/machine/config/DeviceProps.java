@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -9,26 +9,26 @@ import java.util.Set;
  * QEMU 7.2's parsing rules and error texts ({@code Parameter 'x' expects ...},
  * {@code Property 'type.x' not found}); every error carries the option prefix QEMU prints.
  */
-final class DeviceProps {
+public final class DeviceProps {
     private final String prefix;
     private final String type;
     private final Map<String, String> props;
 
-    DeviceProps(String prefix, String type, Map<String, String> props) {
+    public DeviceProps(String prefix, String type, Map<String, String> props) {
         this.prefix = prefix;
         this.type = type;
         this.props = new LinkedHashMap<>(props);
     }
 
-    String prefix() {
+    public String prefix() {
         return prefix;
     }
 
-    String type() {
+    public String type() {
         return type;
     }
 
-    MachineConfigException error(String message) {
+    public MachineConfigException error(String message) {
         return new MachineConfigException(prefix + message);
     }
 
@@ -36,7 +36,7 @@ final class DeviceProps {
      * Refuses the first property (in command-line order) the device does not have, as QEMU
      * does when it sets them one by one.
      */
-    void checkKnown(Set<String> known) throws MachineConfigException {
+    public void checkKnown(Set<String> known) throws MachineConfigException {
         for (String k : props.keySet()) {
             if (!known.contains(k)) {
                 throw error("Property '" + type + "." + k + "' not found");
@@ -45,20 +45,20 @@ final class DeviceProps {
     }
 
     /** Every property as given (without id). */
-    Map<String, String> all() {
+    public Map<String, String> all() {
         return props;
     }
 
-    boolean has(String key) {
+    public boolean has(String key) {
         return props.containsKey(key);
     }
 
-    String string(String key, String dflt) {
+    public String string(String key, String dflt) {
         return props.getOrDefault(key, dflt);
     }
 
     /** QEMU bool: on/off/true/false/yes/no. */
-    boolean bool(String key, boolean dflt) throws MachineConfigException {
+    public boolean bool(String key, boolean dflt) throws MachineConfigException {
         String v = props.get(key);
         if (v == null) {
             return dflt;
@@ -71,7 +71,7 @@ final class DeviceProps {
     }
 
     /** QEMU OnOffAuto: null means auto. */
-    Boolean onOffAuto(String key) throws MachineConfigException {
+    public Boolean onOffAuto(String key) throws MachineConfigException {
         String v = props.get(key);
         if (v == null || v.equals("auto")) {
             return null;
@@ -84,7 +84,7 @@ final class DeviceProps {
     }
 
     /** An unsigned integer property of {@code bits} bits ({@code expects uint8_t}, ...). */
-    long unsigned(String key, int bits, long dflt) throws MachineConfigException {
+    public long unsigned(String key, int bits, long dflt) throws MachineConfigException {
         String v = props.get(key);
         if (v == null) {
             return dflt;

@@ -1,11 +1,15 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.Machine;
+import io.viommu.machine.SmpTopology;
 import io.viommu.machine.acpi.AcpiTable;
 import io.viommu.machine.acpi.DmarTable;
 import io.viommu.machine.acpi.TableLoader;
+import io.viommu.machine.device.FwCfg;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.vtd.VtdConfig;
 import java.util.List;
 import java.util.Map;

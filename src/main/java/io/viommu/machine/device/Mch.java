@@ -1,5 +1,6 @@
-package io.viommu.machine;
+package io.viommu.machine.device;
 
+import io.viommu.machine.PciHost;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.PciFunction;
 

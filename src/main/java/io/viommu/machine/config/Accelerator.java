@@ -1,4 +1,4 @@
-package io.viommu.machine;
+package io.viommu.machine.config;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
