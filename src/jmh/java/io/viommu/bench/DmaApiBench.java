@@ -4,6 +4,7 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.iommu.DmaApi;
 import io.viommu.linux.iommu.DmaDirection;
 import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
@@ -47,7 +48,7 @@ public class DmaApiBench {
     public void setUp() throws Exception {
         String iommu = mode.equals("strict-cm") ? "intel-iommu,intremap=off,caching-mode=on" : "intel-iommu,intremap=off";
         String append = mode.equals("strict") ? "iommu.strict=1" : "console=ttyS0";
-        Machine m = Machine.fromCommandLine(List.of("-machine", "q35", "-m", "512M", "-nodefaults",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-machine", "q35", "-m", "512M", "-nodefaults",
                 "-device", iommu, "-device", "edu", "-append", append), MachineLog.SILENT);
         Kernel k = Kernel.boot(m);
         dma = DmaApi.of(k);

@@ -8,6 +8,7 @@ import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -42,7 +43,7 @@ public class VfioMapBench {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device",
                 "intel-iommu,intremap=on,caching-mode=" + cachingMode, "-device", "edu"), MachineLog.SILENT);
         Kernel kernel = Kernel.boot(m);
         DriverCore core = kernel.drivers();

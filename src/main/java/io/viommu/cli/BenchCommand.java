@@ -66,8 +66,14 @@ final class BenchCommand implements Callable<Integer> {
         classPath.add(System.getProperty("java.class.path"));
         List<String> cmd = new ArrayList<>(List.of(
                 Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseParallelGC", "--sun-misc-unsafe-memory-access=allow",
-                "-cp", String.join(File.pathSeparator, classPath), BENCH_MAIN,
+                "-XX:+UseParallelGC", "--sun-misc-unsafe-memory-access=allow"));
+        // JMH refuses to run while another JMH run holds /tmp/jmh.lock; -Djmh.ignoreLock=true
+        // on this JVM (e.g. a smoke test) is passed on.
+        String ignoreLock = System.getProperty("jmh.ignoreLock");
+        if (ignoreLock != null) {
+            cmd.add("-Djmh.ignoreLock=" + ignoreLock);
+        }
+        cmd.addAll(List.of("-cp", String.join(File.pathSeparator, classPath), BENCH_MAIN,
                 "regex=" + regex, "forks=" + forks, "warmup=" + warmup, "iterations=" + iterations,
                 "prof=" + (profiler == null ? "" : profiler), "verbose=" + verbose));
         Process child = new ProcessBuilder(cmd).start();

@@ -3,6 +3,7 @@ package io.viommu.cli;
 import io.viommu.linux.BootReport;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.device.MachineLog;
 import java.io.IOException;
@@ -59,7 +60,7 @@ public final class BootCommand implements Callable<Integer> {
         Machine m;
         Kernel k;
         try {
-            m = Machine.fromCommandLine(qemuArgs, MachineLog.SILENT);
+            m = MachineBuilder.fromCommandLine(qemuArgs, MachineLog.SILENT);
             k = Kernel.boot(m);
         } catch (MachineConfigException e) {
             System.err.println(e.getMessage()); // QEMU's own text, "qemu-system-x86_64: -device ...: ..."

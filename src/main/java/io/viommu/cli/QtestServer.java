@@ -1,6 +1,7 @@
 package io.viommu.cli;
 
 import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.config.QemuCommandLine;
 import io.viommu.machine.device.MachineLog;
@@ -72,7 +73,7 @@ public final class QtestServer {
         };
         Machine machine;
         try {
-            machine = Machine.fromCommandLine(qemuArgs, log);
+            machine = MachineBuilder.fromCommandLine(qemuArgs, log);
         } catch (MachineConfigException e) {
             err.println(e.getMessage());
             return 1;

@@ -102,7 +102,7 @@ public final class Kernel {
 
     /** Boots with the machine's {@code -append} and the fixtures' kernel (Debian 6.1). */
     public static Kernel boot(Machine machine) {
-        String append = machine.commandLine() == null ? null : machine.commandLine().guest().append();
+        String append = machine.guest().append();
         return boot(machine, KernelCommandLine.parse(append), KernelConfig.DEBIAN_6_1);
     }
 

@@ -114,7 +114,7 @@ public final class PciHost {
     }
 
     /** Places (or with {@code base < 0} removes) the ECAM window; called by the MCH. */
-    public void placeEcam(long base, long size) {
+    void placeEcam(long base, long size) {
         this.ecamBase = base;
         this.ecamSize = size;
     }

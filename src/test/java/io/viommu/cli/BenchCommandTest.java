@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -11,6 +13,17 @@ import org.junit.jupiter.api.Test;
  * jar: these tests fail if the build stops producing them or the CLI stops finding them.
  */
 class BenchCommandTest {
+    /** Smoke runs, not measurements: they need not wait for another JMH run on this machine. */
+    @BeforeAll
+    static void ignoreJmhLock() {
+        System.setProperty("jmh.ignoreLock", "true");
+    }
+
+    @AfterAll
+    static void restoreJmhLock() {
+        System.clearProperty("jmh.ignoreLock");
+    }
+
     @Test
     void benchRunsOneShortBenchmarkAndPrintsItsResultLine() {
         // The cheapest benchmark (no machine to build), in the child JVM itself, one 1 s iteration.

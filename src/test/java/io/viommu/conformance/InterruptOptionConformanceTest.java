@@ -2,7 +2,7 @@ package io.viommu.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.device.MachineLog;
 import java.util.List;
@@ -18,7 +18,7 @@ class InterruptOptionConformanceTest {
 
     static String viommuError(List<String> args) {
         try {
-            Machine.fromCommandLine(Differential.commandLine(args), MachineLog.SILENT);
+            MachineBuilder.fromCommandLine(Differential.commandLine(args), MachineLog.SILENT);
             return null;
         } catch (MachineConfigException e) {
             return e.getMessage();

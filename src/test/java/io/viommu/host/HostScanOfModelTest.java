@@ -6,7 +6,7 @@ import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
@@ -94,7 +94,7 @@ class HostScanOfModelTest {
     @ParameterizedTest(name = "{0}")
     @MethodSource("guests")
     void hostScanOfTheExportedGuestAgreesWithTheKernelModel(Guest g, @TempDir Path dir) throws Exception {
-        Kernel k = Kernel.boot(Machine.fromCommandLine(g.args(), MachineLog.SILENT));
+        Kernel k = Kernel.boot(MachineBuilder.fromCommandLine(g.args(), MachineLog.SILENT));
         g.action().accept(k);
         k.exportTo(dir);
         HostSnapshot s = HostReader.read(new SavedTree(dir));
@@ -180,7 +180,7 @@ class HostScanOfModelTest {
     }
 
     static Kernel boot(String args) throws Exception {
-        return Kernel.boot(Machine.fromCommandLine(LinuxCapture.shellSplit(args), MachineLog.SILENT));
+        return Kernel.boot(MachineBuilder.fromCommandLine(LinuxCapture.shellSplit(args), MachineLog.SILENT));
     }
 
     @org.junit.jupiter.api.Test

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
@@ -29,7 +30,7 @@ class IommuGroupsTest {
     static Machine machine(String args) throws Exception {
         List<String> a = new ArrayList<>(Arrays.asList("-machine q35 -m 1G -nodefaults".split(" ")));
         a.addAll(LinuxCapture.shellSplit(args));
-        return Machine.fromCommandLine(a, MachineLog.SILENT);
+        return MachineBuilder.fromCommandLine(a, MachineLog.SILENT);
     }
 
     static int group(Kernel k, String bdf) {

@@ -1,6 +1,5 @@
 package io.viommu.machine.config;
 
-import io.viommu.machine.Machine;
 import io.viommu.machine.device.Bridges;
 import io.viommu.machine.device.Endpoints;
 import io.viommu.pci.PciBus;
@@ -32,7 +31,7 @@ import java.util.Set;
  * failover_pair_id and acpi-index. Properties a model only records (iommu_platform, ats on
  * conventional placements, hotplug, ...) stay visible through {@link PciFunction#properties()}.
  */
-public final class DeviceCatalog {
+final class DeviceCatalog {
     private DeviceCatalog() {
     }
 
@@ -43,7 +42,7 @@ public final class DeviceCatalog {
             "xio3130-downstream", "pcie-pci-bridge", "pci-bridge", "VGA", "e1000", "e1000e",
             "virtio-net-pci", "virtio-blk-pci", "nvme", "igb-82576", "igb");
 
-    public static boolean isPciDevice(String driver) {
+    static boolean isPciDevice(String driver) {
         return DEVICES.contains(driver);
     }
 
@@ -53,11 +52,11 @@ public final class DeviceCatalog {
         return s;
     }
 
-    public static void realize(Machine m, String driver, String id, DeviceProps p) throws MachineConfigException {
+    static void realize(MachineBuilder m, String driver, String id, DeviceProps p) throws MachineConfigException {
         PciBus bus = m.resolveBus(p);
         int devfn = -1;
         if (p.has("addr")) {
-            devfn = Machine.parseDevfn(p.string("addr", ""));
+            devfn = MachineBuilder.parseDevfn(p.string("addr", ""));
             if (devfn < 0) {
                 throw p.error("Property '" + driver + ".addr' doesn't take value '" + p.string("addr", "") + "'");
             }
@@ -145,7 +144,7 @@ public final class DeviceCatalog {
      * virtio-pci's modern/legacy choice (virtio_pci_realize, QEMU 7.2): disable-legacy=auto means
      * modern-only below a PCIe port (a PCIe bus that is not the root bus), transitional elsewhere.
      */
-    private static PciFunction virtio(Machine m, String driver, DeviceProps p, Endpoints.Placement at)
+    private static PciFunction virtio(MachineBuilder m, String driver, DeviceProps p, Endpoints.Placement at)
             throws MachineConfigException {
         boolean net = driver.equals("virtio-net-pci");
         p.checkKnown(known("disable-legacy", "disable-modern", "iommu_platform", "ats", "aer", "vectors",

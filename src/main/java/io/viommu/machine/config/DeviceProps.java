@@ -9,26 +9,26 @@ import java.util.Set;
  * QEMU 7.2's parsing rules and error texts ({@code Parameter 'x' expects ...},
  * {@code Property 'type.x' not found}); every error carries the option prefix QEMU prints.
  */
-public final class DeviceProps {
+final class DeviceProps {
     private final String prefix;
     private final String type;
     private final Map<String, String> props;
 
-    public DeviceProps(String prefix, String type, Map<String, String> props) {
+    DeviceProps(String prefix, String type, Map<String, String> props) {
         this.prefix = prefix;
         this.type = type;
         this.props = new LinkedHashMap<>(props);
     }
 
-    public String prefix() {
+    String prefix() {
         return prefix;
     }
 
-    public String type() {
+    String type() {
         return type;
     }
 
-    public MachineConfigException error(String message) {
+    MachineConfigException error(String message) {
         return new MachineConfigException(prefix + message);
     }
 
@@ -36,7 +36,7 @@ public final class DeviceProps {
      * Refuses the first property (in command-line order) the device does not have, as QEMU
      * does when it sets them one by one.
      */
-    public void checkKnown(Set<String> known) throws MachineConfigException {
+    void checkKnown(Set<String> known) throws MachineConfigException {
         for (String k : props.keySet()) {
             if (!known.contains(k)) {
                 throw error("Property '" + type + "." + k + "' not found");
@@ -45,20 +45,20 @@ public final class DeviceProps {
     }
 
     /** Every property as given (without id). */
-    public Map<String, String> all() {
+    Map<String, String> all() {
         return props;
     }
 
-    public boolean has(String key) {
+    boolean has(String key) {
         return props.containsKey(key);
     }
 
-    public String string(String key, String dflt) {
+    String string(String key, String dflt) {
         return props.getOrDefault(key, dflt);
     }
 
     /** QEMU bool: on/off/true/false/yes/no. */
-    public boolean bool(String key, boolean dflt) throws MachineConfigException {
+    boolean bool(String key, boolean dflt) throws MachineConfigException {
         String v = props.get(key);
         if (v == null) {
             return dflt;
@@ -71,7 +71,7 @@ public final class DeviceProps {
     }
 
     /** QEMU OnOffAuto: null means auto. */
-    public Boolean onOffAuto(String key) throws MachineConfigException {
+    Boolean onOffAuto(String key) throws MachineConfigException {
         String v = props.get(key);
         if (v == null || v.equals("auto")) {
             return null;
@@ -84,7 +84,7 @@ public final class DeviceProps {
     }
 
     /** An unsigned integer property of {@code bits} bits ({@code expects uint8_t}, ...). */
-    public long unsigned(String key, int bits, long dflt) throws MachineConfigException {
+    long unsigned(String key, int bits, long dflt) throws MachineConfigException {
         String v = props.get(key);
         if (v == null) {
             return dflt;

@@ -1,6 +1,5 @@
 package io.viommu.machine.config;
 
-import io.viommu.machine.Machine;
 import io.viommu.machine.device.Endpoints;
 import io.viommu.pci.PciFunction;
 import java.util.Set;
@@ -21,7 +20,7 @@ final class Nvme {
     static final int MAX_IOQPAIRS = 0xffff;
     static final int MAX_MSIX_QSIZE = 2048;
 
-    static PciFunction realize(Machine m, DeviceProps p, Endpoints.Placement at) throws MachineConfigException {
+    static PciFunction realize(MachineBuilder m, DeviceProps p, Endpoints.Placement at) throws MachineConfigException {
         p.checkKnown(Set.of("bus", "addr", "multifunction", "rombar", "romfile", "romsize", "bootindex",
                 "failover_pair_id", "acpi-index", "serial", "subsys", "drive", "max_ioqpairs", "num_queues",
                 "msix_qsize", "sriov_max_vfs", "sriov_vq_flexible", "sriov_vi_flexible", "sriov_max_vq_per_vf",

@@ -1,5 +1,6 @@
 package io.viommu.machine.config;
 
+import io.viommu.machine.GuestOptions;
 import io.viommu.machine.SmpTopology;
 import java.math.BigDecimal;
 import java.util.ArrayList;
@@ -26,7 +27,7 @@ import java.util.Set;
  */
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
-                              Guest guest, SmpTopology smp, Accelerator accelerator, String bios) {
+                              GuestOptions guest, SmpTopology smp, Accelerator accelerator, String bios) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -47,11 +48,6 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
 
     /** A NIC QEMU creates at machine init from -nic or -net nic (model defaults to e1000e). */
     public record NicOption(String model, String mac, String argument) {
-    }
-
-    /** Options a guest model reads (kernel command line, CPUs) with no effect on the machine. */
-    public record Guest(int cpus, String append, String kernel, String initrd, String cpu,
-                        boolean kvm, boolean nographic, String name) {
     }
 
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
@@ -201,14 +197,14 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         SmpTopology smp = SmpTopology.SINGLE;
         if (smpArg != null) {
             try {
-                smp = SmpTopology.parse(smpArg, machineName, preferSockets(machineName));
+                smp = SmpConfig.parse(smpArg, machineName, preferSockets(machineName));
             } catch (MachineConfigException e) {
                 throw new MachineConfigException(PROGRAM + ": " + e.getMessage());
             }
         }
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
-                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios);
+                new GuestOptions(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios);
     }
 
     /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */

@@ -1,6 +1,5 @@
 package io.viommu.machine.device;
 
-import io.viommu.machine.PciHost;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.PciFunction;
 
@@ -34,9 +33,17 @@ public final class Mch extends PciFunction {
     static final long PCIEXBAR_64ADMSK = 1L << 25;
     public static final int SMBASE = 0x9c;
 
-    private final PciHost host;
+    /**
+     * The host bridge's ECAM (MMCFG) window that PCIEXBAR places, as QEMU's
+     * {@code pcie_host_mmcfg_update}: {@code base < 0} removes it.
+     */
+    public interface EcamWindow {
+        void place(long base, long size);
+    }
 
-    public Mch(PciHost host) {
+    private final EcamWindow host;
+
+    public Mch(EcamWindow host) {
         super("mch", VENDOR_INTEL, DEVICE_ID, 0x060000, 0, false, ConfigSpace.CONVENTIONAL_SIZE);
         this.host = host;
         config.define(GGC, 2, 0x0010, 0x0010, 0);
@@ -74,9 +81,9 @@ public final class Mch extends PciFunction {
             }
         }
         if ((v & PCIEXBAR_ENABLE) != 0) {
-            host.placeEcam(v & mask, length);
+            host.place(v & mask, length);
         } else {
-            host.placeEcam(-1, 0);
+            host.place(-1, 0);
         }
     }
 }

@@ -19,22 +19,22 @@ import org.junit.jupiter.api.Test;
 class PlatformOptionsTest {
 
     static Machine machine(String... args) throws MachineConfigException {
-        return Machine.fromCommandLine(List.of(args), MachineLog.SILENT);
+        return MachineBuilder.fromCommandLine(List.of(args), MachineLog.SILENT);
     }
 
     @Test
     void apicIdsLeaveGapsForNonPowerOfTwoCounts() throws Exception {
-        SmpTopology t = SmpTopology.parse("1,maxcpus=255,cores=3", "pc-q35-7.2", false);
+        SmpTopology t = SmpConfig.parse("1,maxcpus=255,cores=3", "pc-q35-7.2", false);
         assertThat(t.sockets()).isEqualTo(85);
         assertThat(t.apicId(3)).isEqualTo(4); // socket 1, core 0
         assertThat(t.apicIdLimit()).isEqualTo((84 << 2 | 2) + 1);
-        assertThat(SmpTopology.parse("1,maxcpus=256", "pc-q35-7.2", false).apicIdLimit()).isEqualTo(256);
+        assertThat(SmpConfig.parse("1,maxcpus=256", "pc-q35-7.2", false).apicIdLimit()).isEqualTo(256);
     }
 
     @Test
     void missingCountIsCoresFrom62AndSocketsBefore() throws Exception {
-        assertThat(SmpTopology.parse("8", "pc-q35-7.2", false).cores()).isEqualTo(8);
-        assertThat(SmpTopology.parse("8", "pc-q35-6.1", true).sockets()).isEqualTo(8);
+        assertThat(SmpConfig.parse("8", "pc-q35-7.2", false).cores()).isEqualTo(8);
+        assertThat(SmpConfig.parse("8", "pc-q35-6.1", true).sockets()).isEqualTo(8);
         assertThat(QemuCommandLine.preferSockets("pc-q35-6.1")).isTrue();
         assertThat(QemuCommandLine.preferSockets("pc-q35-7.2")).isFalse();
     }
