@@ -1,6 +1,7 @@
 package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -128,5 +129,21 @@ class MultifunctionSlotTest {
         assertThat(members(k, "00:06.0")).containsExactly("0000:00:06.0", "0000:01:00.0");
         assertThat(members(k, "00:06.1")).containsExactly("0000:00:06.1");
         assertThat(members(k, "00:06.2")).containsExactly("0000:00:06.2");
+    }
+
+    /**
+     * QEMU 7.2's pci_init_multifunction, checked with qemu-system-x86_64 7.2 on these exact
+     * arguments: a function above 0 beside a single-function function 0 is refused, in either
+     * order; a function above 0 with no function 0 at all is accepted (and Linux never sees it:
+     * BootCommandTest#aFunctionLinuxCannotSeeIsNamedNotDropped).
+     */
+    @Test
+    void qemuRefusesSiblingsOfASingleFunctionFunctionZero() {
+        assertThatThrownBy(() -> IommuGroupsTest.machine(port("a", 1, "0x6.0", "") + port("b", 2, "0x6.1", "")))
+                .hasMessage("qemu-system-x86_64: -device pcie-root-port,id=b,chassis=2,slot=2,addr=0x6.1: "
+                        + "PCI: single function device can't be populated in function 6.1");
+        assertThatThrownBy(() -> IommuGroupsTest.machine(port("b", 2, "0x6.1", "") + port("a", 1, "0x6.0", "")))
+                .hasMessage("qemu-system-x86_64: -device pcie-root-port,id=a,chassis=1,slot=1,addr=0x6.0: "
+                        + "PCI: 6.0 indicates single function, but 6.1 is already populated.");
     }
 }
