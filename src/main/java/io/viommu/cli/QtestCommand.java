@@ -13,8 +13,8 @@ import picocli.CommandLine.Parameters;
 /** {@code viommu qtest [QEMU arguments]}: QEMU's qtest protocol on stdin/stdout. */
 @Command(name = "qtest", mixinStandardHelpOptions = true,
         description = {
-            "Serve QEMU's qtest protocol on stdin/stdout for a q35 machine built from",
-            "QEMU-style arguments, e.g.:",
+            "Serve QEMU's qtest protocol on stdin/stdout for a q35 machine built from QEMU-style arguments.",
+            "For example:",
             "  viommu qtest -machine q35 -m 256M -device intel-iommu -device edu < script",
             "Accepted: -machine/-M q35[,...]  -m SIZE  -device intel-iommu[,...]",
             "  -device edu[,dma_mask=N][,bus=pcie.0][,addr=SLOT[.FN]][,id=ID]",
