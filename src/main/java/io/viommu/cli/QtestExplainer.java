@@ -29,9 +29,11 @@ import java.util.List;
  */
 final class QtestExplainer {
     /** What the reader is looking at, printed once before the first command. */
-    static final String PREAMBLE = "# viommu qtest --explain: stdout carries the qtest replies (OK ...) unchanged;"
-            + " these # lines on stderr name each command that made the model do something (line number: command)"
-            + " and what it did. Commands without a # line only wrote or read RAM (e.g. the page tables).";
+    static final String PREAMBLE = String.join(System.lineSeparator(),
+            "# viommu qtest --explain: the qtest replies (OK ...) are on stdout, unchanged. These # lines",
+            "# (stderr) come before the reply of each command that made the model do something:",
+            "# \"# <line>: <command>\", then what the model did. The other commands only moved data the",
+            "# model merely stores (RAM such as the page tables, a device register before the DMA starts).");
 
     /** The model's state that explanations compare across one step. */
     private record Snapshot(int gsts, long rtaddr, int fsts, long[] frcd, int[] command, long[][] bars) {
