@@ -84,6 +84,10 @@ public final class BootReport {
             PciBridge above = bus == null ? null : bus.parentBridge();
             if (above != null && !seen(k.topology(), above)) {
                 why = "it sits behind " + describe(above) + ", which Linux does not see either";
+            } else if (above != null && above.portType() != null && above.portType().isDownstreamPort()
+                    && f.devfn() >> 3 != 0) {
+                why = String.format("it is device %02x below %s, and below a root or downstream port Linux scans"
+                        + " device 0 only (only_one_child); QEMU 7.2 accepts it", f.devfn() >> 3, describe(above));
             } else if (bus != null && f.devfn() % 8 != 0 && bus.function(f.devfn() & ~7) == null) {
                 why = String.format("slot %02x has no function 0, and Linux's pci_scan_slot (like SeaBIOS)"
                         + " scans no further without one; QEMU 7.2 accepts it", f.devfn() >> 3);

@@ -78,6 +78,17 @@ class BootCommandTest {
                         + " pcie-root-port id=b");
     }
 
+    /** QEMU 7.2 takes device 1 below a root port (checked); Linux scans device 0 only there. */
+    @Test
+    void aDeviceBeyondSlotZeroBelowAPortIsNamed() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "pcie-root-port,id=rp,chassis=1",
+                "-device", "e1000e,bus=rp,addr=1.0");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("=== NOTE e1000e (bus rp, addr 01.0) is not enumerated by the guest: it is device 01"
+                + " below pcie-root-port id=rp (bus pcie.0, addr 01.0), and below a root or downstream port Linux scans"
+                + " device 0 only (only_one_child)");
+    }
+
     /** The interrupt-remapping NOTE agrees with the DMAR-IR line printed beside it. */
     @Test
     void interruptRemappingNoteDoesNotContradictTheDmesg() {
