@@ -13,6 +13,8 @@ import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.machine.Machine;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdRegisters;
 import java.io.IOException;
@@ -194,8 +196,8 @@ public final class Kernel {
         if (!sm) {
             return false;
         }
-        boolean fl = VtdBits.flts(ecap);
-        boolean sl = VtdBits.slts(ecap);
+        boolean fl = EcapReg.firstLevel(ecap);
+        boolean sl = EcapReg.secondLevel(ecap);
         return fl ^ sl ? fl : true;
     }
 
@@ -247,17 +249,17 @@ public final class Kernel {
         IntelIommu unit = machine.iommu();
         long cap = unit.load(VtdRegisters.CAP, 8);
         long ecap = unit.load(VtdRegisters.ECAP, 8);
-        boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
+        boolean sm = cmdline.scalableModeAllowed(config) && EcapReg.scalableMode(ecap);
         // init_dmars through the registers (IntelIommuDriver): its lines say what the unit
         // actually did (QI enabled, root table, TE). Scalable mode is not driven yet: then only
         // the line Linux prints for the invalidation method.
         iommuDriver = IntelIommuDriver.start(this, this::printk);
         if (iommuDriver == null) {
-            printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
+            printk(DMAR + "dmar0: " + (EcapReg.queuedInvalidation(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
         }
         gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
         // intel_iommu_init: CM with second-level tables forces strict invalidation
-        if (VtdBits.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
+        if (CapReg.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
             printk(DMAR + "IOMMU batching disallowed due to virtualization");
             strict = true;
             if (defaultType == DomainType.DMA_FQ) {

@@ -427,7 +427,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             }
             case IQA -> {
                 plainWrite(off, size, val);
-                iqDw = (ecap & VtdConfig.ECAP_SMTS) != 0 && (val & IQA_DW) != 0;
+                iqDw = EcapReg.scalableMode(ecap) && (val & IQA_DW) != 0;
             }
             case ICS -> {
                 regs.write32(off, (int) val);
@@ -907,7 +907,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     private boolean levelSupported(int levels) {
         int bit = levels - 2; // SAGAW bit: 1 = 3-level, 2 = 4-level, 3 = 5-level
-        return bit >= 0 && bit <= 4 && (cap & (1L << (VtdConfig.CAP_SAGAW_SHIFT + bit))) != 0;
+        return CapReg.supportsAgaw(cap, bit);
     }
 
     private DmaFault fault(DmaRequest request, int code, boolean fpd, long pvBits) {

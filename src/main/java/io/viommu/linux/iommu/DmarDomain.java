@@ -5,6 +5,8 @@ import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import io.viommu.vtd.SlPte;
 import io.viommu.vtd.notify.Permission;
 import java.util.ArrayList;
@@ -65,8 +67,8 @@ final class DmarDomain implements IommuDomain {
         this.tally = unit.tally;
         this.passThrough = passThrough;
         this.agaw = unit.agaw;
-        this.gaw = Math.min(30 + 9 * agaw, DmarUnit.mgaw(unit.cap));
-        this.superpage = superpagesAllowed ? 32 - Integer.numberOfLeadingZeros(DmarUnit.superPageMask(unit.cap)) : 0;
+        this.gaw = Math.min(30 + 9 * agaw, CapReg.mgaw(unit.cap));
+        this.superpage = superpagesAllowed ? 32 - Integer.numberOfLeadingZeros(CapReg.superPages(unit.cap)) : 0;
         // md_domain_init allocates the top-level table even for the pass-through si_domain.
         this.pgd = pages.allocate();
         if (pgd == null) {
@@ -408,7 +410,7 @@ final class DmarDomain implements IommuDomain {
     long protOf(Permission perm) {
         // IOMMU_CACHE is always requested on x86; SNP only when the unit snoops (ECAP.SC).
         long prot = (perm.readable() ? PTE_R : 0) | (perm.writable() ? PTE_W : 0);
-        if ((unit.ecap >>> 7 & 1) != 0) {
+        if (EcapReg.snoopControl(unit.ecap)) {
             prot |= PTE_SNP;
         }
         return prot;
@@ -446,7 +448,7 @@ final class DmarDomain implements IommuDomain {
         if (did == 0) {
             return; // not attached to a unit yet
         }
-        if (DmarUnit.cachingMode(unit.cap)) {
+        if (CapReg.cachingMode(unit.cap)) {
             iotlbFlushPsi(pfn, pageCount, false, true);
         } else {
             unit.flushWriteBuffer();
@@ -456,7 +458,7 @@ final class DmarDomain implements IommuDomain {
     /** iommu_flush_iotlb_psi with its device-TLB half. */
     void iotlbFlushPsi(long pfn, long pageCount, boolean ih, boolean map) {
         int mask = unit.flushIotlbPsi(did, pfn, pageCount, ih);
-        if (!DmarUnit.cachingMode(unit.cap) || !map) {
+        if (!CapReg.cachingMode(unit.cap) || !map) {
             flushDeviceIotlb(pfn << 12, Math.min(mask, 64 - 12));
         }
     }
@@ -521,7 +523,7 @@ final class DmarDomain implements IommuDomain {
             return;
         }
         unit.flush().flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
-        if (!DmarUnit.cachingMode(unit.cap)) {
+        if (!CapReg.cachingMode(unit.cap)) {
             flushDeviceIotlb(0, 64 - 12); // MAX_AGAW_PFN_WIDTH
         }
     }

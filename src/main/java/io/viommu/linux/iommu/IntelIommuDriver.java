@@ -13,6 +13,8 @@ import io.viommu.pci.AtsCapability;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.HashMap;
@@ -79,7 +81,7 @@ public final class IntelIommuDriver {
         this.unit = new DmarUnit("dmar0", new UnitRegisters(ram, regBase, tally), ram, pages, tally, log, false);
         this.cpus = Math.max(1, machine.smp().cpus());
         this.queued = unit.initInvalidation();
-        this.hwPassThrough = DmarUnit.passThrough(unit.ecap);
+        this.hwPassThrough = EcapReg.passThrough(unit.ecap);
         this.superpages = !kernel.commandLine().superpageDisabled();
         this.dma = new DmaApi(this, forcedac(kernel.commandLine().text()));
     }
@@ -97,7 +99,7 @@ public final class IntelIommuDriver {
         }
         long base = dmar.of(DmarTable.TYPE_DRHD).get(0).a();
         long ecap = kernel.machine().memory().read(base + io.viommu.vtd.VtdRegisters.ECAP, 8);
-        if (kernel.commandLine().scalableModeAllowed(kernel.config()) && DmarUnit.smts(ecap)) {
+        if (kernel.commandLine().scalableModeAllowed(kernel.config()) && EcapReg.scalableMode(ecap)) {
             return null;
         }
         IntelIommuDriver d = new IntelIommuDriver(kernel, dmesg, base);
@@ -120,7 +122,7 @@ public final class IntelIommuDriver {
         }
         // register_pasid_allocator: caching mode wants a virtual command interface, which needs
         // scalable mode.
-        if (DmarUnit.cachingMode(unit.cap)) {
+        if (CapReg.cachingMode(unit.cap)) {
             dmesg.accept("DMAR: VT-d Scalable Mode not enabled, no PASID allocation");
         }
         unit.flushWriteBuffer();
@@ -141,10 +143,10 @@ public final class IntelIommuDriver {
     private void enableInterruptRemapping() {
         DmarTable dmar = kernel.dmarTable();
         if (kernel.commandLine().interruptRemappingOff() || dmar == null || !dmar.interruptRemapping()
-                || !DmarUnit.interruptRemappingSupported(unit.ecap)) {
+                || !EcapReg.interruptRemapping(unit.ecap)) {
             return;
         }
-        boolean eim = !dmar.x2apicOptOut() && DmarUnit.extendedInterruptMode(unit.ecap);
+        boolean eim = !dmar.x2apicOptOut() && EcapReg.extendedInterruptMode(unit.ecap);
         interruptRemapping = unit.enableInterruptRemapping(eim);
         if (interruptRemapping) {
             dmesg.accept("DMAR-IR: Enabled IRQ remapping in " + (eim ? "x2apic" : "xapic") + " mode");
@@ -342,7 +344,7 @@ public final class IntelIommuDriver {
      * PCIe-to-PCI bridge).
      */
     private boolean atsSupported(Topology.Function f) {
-        if (!DmarUnit.deviceIotlb(unit.ecap) || !queued || f.capability(AtsCapability.ID, true).isEmpty()) {
+        if (!EcapReg.deviceIotlb(unit.ecap) || !queued || f.capability(AtsCapability.ID, true).isEmpty()) {
             return false;
         }
         Topology topo = kernel.topology();

@@ -98,6 +98,6 @@ class ParsersTest {
     void vtdFeatureNamesComeFromCapAndEcapBits() {
         assertThat(VtdFeatures.names(0x8d2078c106f0466L, 0xf020dfL))
                 .contains("SAGAW=48", "MGAW=48", "QI", "IR", "PT").doesNotContain("CM", "SMTS");
-        assertThat(VtdFeatures.cachingMode(0x00d2008c40660462L | VtdFeatures.CAP_CM)).isTrue();
+        assertThat(VtdFeatures.cachingMode(0x00d2008c40660462L | io.viommu.vtd.CapReg.CM)).isTrue();
     }
 }
