@@ -1,15 +1,21 @@
 package io.viommu.linux;
 
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.driver.DmaAliases;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.sysfs.SysfsTree;
+import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.iommu.IntelIommuDriver;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.IommuGroups;
+import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.linux.uio.Uio;
+import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
-import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.machine.Machine;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;

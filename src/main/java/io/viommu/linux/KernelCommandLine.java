@@ -1,5 +1,7 @@
 package io.viommu.linux;
 
+import io.viommu.linux.driver.AcsOverride;
+import io.viommu.linux.iommu.DomainType;
 import java.util.ArrayList;
 import java.util.List;
 

@@ -1,8 +1,12 @@
 package io.viommu.linux;
 
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.IommuGroupView;
 import io.viommu.linux.driver.ReservedRegion;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;

@@ -3,11 +3,11 @@
  *
  * <p>{@link io.viommu.linux.Kernel#boot} is the one boot path: kernel command line
  * ({@link io.viommu.linux.KernelCommandLine}, defaults from {@link io.viommu.linux.KernelConfig}),
- * the DMAR table ({@link io.viommu.linux.DmarTable}), PCI enumeration with ACS enabled
- * ({@link io.viommu.linux.AcsCheck}) and the driver core's scan
+ * the DMAR table ({@link io.viommu.linux.acpi.DmarTable}), PCI enumeration with ACS enabled
+ * ({@link io.viommu.linux.driver.AcsCheck}) and the driver core's scan
  * ({@link io.viommu.linux.driver.DriverCore}, {@code kernel.drivers()}), the intel-iommu driver's
- * init lines from the unit's real registers, IOMMU groups ({@link io.viommu.linux.IommuGroups}:
- * pci_device_group with DMA aliases from {@link io.viommu.linux.DmaAliases}; the driver core sees
+ * init lines from the unit's real registers, IOMMU groups ({@link io.viommu.linux.iommu.IommuGroups}:
+ * pci_device_group with DMA aliases from {@link io.viommu.linux.driver.DmaAliases}; the driver core sees
  * them through {@code KernelGroupView}, also for VFs added later), the built-in pcieport binding,
  * and sysfs ({@link io.viommu.linux.sysfs.SysfsTree}, {@code kernel.sysfs()}); one
  * {@link io.viommu.linux.driver.KernelLog} holds every message. {@link io.viommu.linux.BootReport} prints it in

@@ -1,7 +1,7 @@
 package io.viommu.linux.host;
 
-import io.viommu.linux.AcsCheck;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.host.HostReport.AcsHop;
 import io.viommu.linux.host.HostReport.Assignment;
 import io.viommu.linux.host.HostReport.Check;

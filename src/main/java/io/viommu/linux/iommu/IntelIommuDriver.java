@@ -1,9 +1,9 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.DmaAliases;
-import io.viommu.linux.DmarTable;
-import io.viommu.linux.DomainType;
-import io.viommu.linux.IommuGroup;
+import io.viommu.linux.driver.DmaAliases;
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.machine.Machine;

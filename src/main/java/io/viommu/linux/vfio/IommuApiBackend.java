@@ -1,8 +1,8 @@
 package io.viommu.linux.vfio;
 
-import io.viommu.linux.DomainType;
-import io.viommu.linux.IommuGroup;
-import io.viommu.linux.IommuGroups;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuDomain;

@@ -2,8 +2,8 @@ package io.viommu.linux.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.AcsCheck;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.pci.PcieCapability.PortType;
 import java.io.IOException;
 import java.nio.file.Files;

@@ -1,5 +1,7 @@
-package io.viommu.linux;
+package io.viommu.linux.acpi;
 
+import io.viommu.linux.acpi.AcpiHeader;
+import io.viommu.linux.acpi.LittleEndian;
 import java.nio.charset.StandardCharsets;
 
 /**

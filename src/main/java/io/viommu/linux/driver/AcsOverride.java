@@ -1,5 +1,6 @@
-package io.viommu.linux;
+package io.viommu.linux.driver;
 
+import io.viommu.linux.driver.AcsOverride;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -40,7 +41,7 @@ public record AcsOverride(boolean downstream, boolean multifunction, List<int[]>
     }
 
     /** The patch's pcie_acs_override_setup; its warnings go to {@code messages}. */
-    static AcsOverride parse(String value, List<String> messages) {
+    public static AcsOverride parse(String value, List<String> messages) {
         boolean down = false;
         boolean mf = false;
         List<int[]> ids = new ArrayList<>();

@@ -1,5 +1,7 @@
-package io.viommu.linux;
+package io.viommu.linux.driver;
 
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.driver.AcsOverride;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.PcieCapability.PortType;
@@ -121,7 +123,7 @@ public final class AcsCheck {
      * pci_dev_specific_acs_enabled: the first table entry that matches vendor/device and does not
      * answer -ENOTTY decides. Returns -1 (no quirk), 0 or 1.
      */
-    int quirk(Topology.Function f, int flags) {
+    public int quirk(Topology.Function f, int flags) {
         return quirk(f, multifunction(null, f), flags);
     }
 
