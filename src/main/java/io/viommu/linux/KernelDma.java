@@ -27,7 +27,7 @@ final class KernelDma implements DmaOps {
     /** One instance for the kernel's life: dma-direct keeps its masks in it. */
     private DmaApi api() {
         if (api == null) {
-            api = DmaApi.of(kernel);
+            api = DmaApi.of(kernel.iommuDriver());
         }
         return api;
     }

@@ -44,10 +44,9 @@ public final class DmaApi {
         this.forcedac = forcedac;
     }
 
-    /** The DMA API of {@code kernel}: its intel-iommu driver's, or dma-direct without one. */
-    public static DmaApi of(io.viommu.linux.Kernel kernel) {
-        IntelIommuDriver d = kernel.iommuDriver();
-        return d != null ? d.dma() : direct();
+    /** The DMA API of a kernel: its intel-iommu driver's ({@code driver} non-null), or dma-direct. */
+    public static DmaApi of(IntelIommuDriver driver) {
+        return driver != null ? driver.dma() : direct();
     }
 
     /** The DMA API of a kernel without an active IOMMU driver: dma-direct for every device. */

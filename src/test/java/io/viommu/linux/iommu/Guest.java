@@ -52,7 +52,7 @@ final class Guest {
     }
 
     DmaApi dma() {
-        return DmaApi.of(kernel);
+        return DmaApi.of(kernel.iommuDriver());
     }
 
     IommuCounters counters() {
