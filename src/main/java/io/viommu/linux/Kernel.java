@@ -7,18 +7,19 @@ import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.iommu.DeviceScope;
+import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.iommu.IntelIommuDriver;
-import io.viommu.linux.iommu.IommuKernel;
 import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.linux.iommu.IommuGroups;
+import io.viommu.linux.iommu.IommuKernel;
 import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.linux.uio.Uio;
 import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
 import io.viommu.machine.Machine;
+import io.viommu.memory.Page;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import io.viommu.vtd.CapReg;
@@ -525,7 +526,7 @@ public final class Kernel implements IommuKernel {
         if (userMemory == null) {
             long ram = machine.ram().size();
             long top = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
-            long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & -PageFrames.PAGE;
+            long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & Page.MASK;
             if (size <= 0) {
                 throw new IllegalStateException("user memory needs more than 80 MiB of RAM, the machine has "
                         + machine.ram().size());

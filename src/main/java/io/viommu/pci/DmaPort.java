@@ -2,6 +2,7 @@ package io.viommu.pci;
 
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import java.util.Arrays;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
@@ -28,7 +29,6 @@ public final class DmaPort {
         }
     }
 
-    private static final long PAGE = 4096;
 
     private final Supplier<RequesterId> requester;
     private final AddressSpace target;
@@ -102,7 +102,7 @@ public final class DmaPort {
             boolean faulted = false;
             if (remapper == null) {
                 phys = a;
-                chunkEnd = (a & -PAGE) + PAGE;
+                chunkEnd = (a & -Page.SIZE) + Page.SIZE;
             } else {
                 TranslationResult r = ats == null ? null : ats.translate(new Iova(a), len - done, access);
                 if (r == null) {
@@ -118,7 +118,7 @@ public final class DmaPort {
                     }
                     faulted = true;
                     phys = 0;
-                    chunkEnd = (a & -PAGE) + PAGE;
+                    chunkEnd = (a & -Page.SIZE) + Page.SIZE;
                 }
             }
             int n = (int) Math.min(len - done, chunkEnd - a);

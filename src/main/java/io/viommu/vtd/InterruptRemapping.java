@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.pci.MsiAddress;
 
 /**
  * Interrupt remapping of one VT-d unit (VT-d spec chapter 5 and 9.10), modelled on QEMU 7.2's
@@ -83,7 +84,7 @@ public final class InterruptRemapping implements InvalidationListener {
 
     /** The remappable-format address for {@code handle} (what a driver programs). */
     public static long remappableAddress(int handle, boolean shv) {
-        return 0xfee0_0000L | ((long) (handle & 0x7fff) << 5) | MSI_ADDR_REMAPPABLE
+        return MsiAddress.FIRST | ((long) (handle & 0x7fff) << 5) | MSI_ADDR_REMAPPABLE
                 | (shv ? MSI_ADDR_SHV : 0) | ((handle & 0x8000) != 0 ? MSI_ADDR_HANDLE_15 : 0);
     }
 

@@ -1,7 +1,9 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.pci.MsiAddress;
 import io.viommu.vtd.CapReg;
 import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.EcapReg;
@@ -150,7 +152,7 @@ final class DmarUnit {
      */
     void setFaultInterrupt(int apicId) {
         regs.writel(VtdRegisters.FEDATA, FAULT_VECTOR);
-        regs.writel(VtdRegisters.FEADDR, 0xfee0_0000 | (apicId & 0xff) << 12);
+        regs.writel(VtdRegisters.FEADDR, (int) MsiAddress.forApic(apicId));
         regs.writel(VtdRegisters.FEUADDR, 0);
         regs.writel(VtdRegisters.FECTL, 0);
         regs.readl(VtdRegisters.FECTL); // readl to flush the posted write
@@ -192,7 +194,7 @@ final class DmarUnit {
 
     /** INTR_REMAP_TABLE_REG_SIZE: IRTA.S = 15, 2^16 entries of 16 bytes: 256 pages. */
     static final int IR_TABLE_SIZE_FIELD = 0xf;
-    static final int IR_TABLE_PAGES = (1 << (IR_TABLE_SIZE_FIELD + 1)) * 16 / 4096;
+    static final int IR_TABLE_PAGES = (1 << (IR_TABLE_SIZE_FIELD + 1)) * 16 / (int) Page.SIZE;
 
     /**
      * intel_setup_irq_remapping + iommu_set_irq_remapping + iommu_enable_irq_remapping: the
@@ -347,7 +349,7 @@ final class DmarUnit {
             long shared = ~(pfn ^ endPfn) & ~bitmask;
             mask = shared != 0 ? Long.numberOfTrailingZeros(shared) : 64;
         }
-        long addr = pfn << 12;
+        long addr = pfn << Page.SHIFT;
         if (!CapReg.psi(cap) || mask > CapReg.mamv(cap)) {
             flush.flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
             return mask;

@@ -6,6 +6,7 @@ import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.machine.Machine;
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.AtsCapability;
 import io.viommu.pci.ConfigAccess;
@@ -194,10 +195,10 @@ public final class IntelIommuDriver {
     private void identityMapRam(DmarDomain d) {
         long size = platform.ramSize();
         long below = Math.min(size, Machine.BELOW_4G_LIMIT);
-        d.domainMapping(0, 0, below >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+        d.domainMapping(0, 0, below >>> Page.SHIFT, DmarDomain.PTE_R | DmarDomain.PTE_W);
         if (size > below) {
-            long pfn = 0x1_0000_0000L >>> 12;
-            d.domainMapping(pfn, pfn, (size - below) >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+            long pfn = 0x1_0000_0000L >>> Page.SHIFT;
+            d.domainMapping(pfn, pfn, (size - below) >>> Page.SHIFT, DmarDomain.PTE_R | DmarDomain.PTE_W);
         }
     }
 
@@ -257,18 +258,18 @@ public final class IntelIommuDriver {
     private void createDirectMappings(IommuGroup g, DmarDomain d) {
         for (ReservedRegion r : reservedRegions(g)) {
             if (r.type() == ReservedRegion.Type.DIRECT || r.type() == ReservedRegion.Type.DIRECT_RELAXABLE) {
-                long start = r.start() & -IommuDomain.PAGE_SIZE;
-                long end = (r.end() + IommuDomain.PAGE_SIZE) & -IommuDomain.PAGE_SIZE;
-                for (long a = start; a < end; a += IommuDomain.PAGE_SIZE) {
+                long start = r.start() & -Page.SIZE;
+                long end = (r.end() + Page.SIZE) & -Page.SIZE;
+                for (long a = start; a < end; a += Page.SIZE) {
                     if (d.iovaToPhys(new io.viommu.memory.Iova(a)).isPresent()) {
                         continue; // iommu_create_device_direct_mappings skips what is mapped
                     }
                     long run = a;
                     while (run < end && d.iovaToPhys(new io.viommu.memory.Iova(run)).isEmpty()) {
-                        run += IommuDomain.PAGE_SIZE;
+                        run += Page.SIZE;
                     }
                     d.mapPages(a, a, run - a, DmarDomain.PTE_R | DmarDomain.PTE_W);
-                    a = run - IommuDomain.PAGE_SIZE;
+                    a = run - Page.SIZE;
                 }
             }
         }
@@ -277,7 +278,7 @@ public final class IntelIommuDriver {
     /** iova_reserve_iommu_regions: every reserved region is kept out of the IOVA allocator. */
     private void reserveRegions(IommuGroup g, DmaCookie cookie) {
         for (ReservedRegion r : reservedRegions(g)) {
-            cookie.iovad.reserve(r.start() >>> 12, r.end() >>> 12);
+            cookie.iovad.reserve(r.start() >>> Page.SHIFT, r.end() >>> Page.SHIFT);
         }
     }
 
