@@ -2,7 +2,6 @@ package io.viommu.linux;
 
 import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.driver.AcsCheck;
-import io.viommu.linux.driver.DmaAliases;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;

@@ -47,7 +47,7 @@ public final class KernelCommandLine {
         KernelCommandLine c = new KernelCommandLine(text == null ? "" : text);
         List<Param> params = params(c.text);
         for (Param p : params) {
-            c.early(p.key(), p.value());
+            c.early(p);
         }
         for (Param p : params) {
             if (p.key().equals("intel_iommu") && p.value() != null) {
@@ -128,8 +128,11 @@ public final class KernelCommandLine {
         return out;
     }
 
-    private void early(String name, String value) {
-        switch (name) {
+    /** do_early_param: names compare as parameq does; an error names the parameter as given. */
+    private void early(Param p) {
+        String name = p.name();
+        String value = p.value();
+        switch (p.key()) {
             case "iommu" -> {
                 if (value != null) {
                     iommuSetup(value);

@@ -1,6 +1,5 @@
 package io.viommu.linux;
 
-import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.IommuGroupView;
 import io.viommu.linux.driver.ReservedRegion;
@@ -10,8 +9,6 @@ import io.viommu.linux.iommu.ReservedRegions;
 import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;

@@ -13,7 +13,17 @@
  * {@link io.viommu.linux.driver.KernelLog} holds every message. {@link io.viommu.linux.BootReport} prints it in
  * the format of the real-Linux captures in ../shared/fixtures/linux, which the tests hold it to.
  *
- * <p>Layering: imports memory, pci, vtd and machine, and its own sub-packages driver and sysfs
- * (which never import it); never cli.
+ * <p>Layering: imports memory, pci, vtd and machine, and its own sub-packages, which form a DAG
+ * below it and never import it:
+ * <pre>
+ *   linux  (Kernel, its command line and config, the group view, the DMA ops)
+ *    +-- uio --> vfio --> iommu --> acpi, driver
+ *    +-- sysfs --> driver
+ * </pre>
+ * {@code driver} is the PCI core (devices, drivers, ACS and DMA-alias rules), {@code acpi} the
+ * kernel's reading of the DMAR table, {@code iommu} the IOMMU core (groups, domain types, the
+ * reserved-region rule) and the intel-iommu driver, which sees the kernel through
+ * {@link io.viommu.linux.iommu.IommuKernel} and the VT-d unit only through its registers at the
+ * DRHD base. Never cli.
  */
 package io.viommu.linux;

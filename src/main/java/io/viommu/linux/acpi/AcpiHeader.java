@@ -1,7 +1,5 @@
 package io.viommu.linux.acpi;
 
-import io.viommu.linux.acpi.AcpiHeader;
-import io.viommu.linux.acpi.LittleEndian;
 import java.nio.charset.StandardCharsets;
 
 /**

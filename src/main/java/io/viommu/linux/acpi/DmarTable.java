@@ -4,8 +4,6 @@ import static io.viommu.linux.acpi.LittleEndian.u16;
 import static io.viommu.linux.acpi.LittleEndian.u64;
 import static io.viommu.linux.acpi.LittleEndian.u8;
 
-import io.viommu.linux.acpi.AcpiHeader;
-import io.viommu.linux.acpi.DmarTable;
 import io.viommu.machine.Machine;
 import java.util.ArrayList;
 import java.util.List;

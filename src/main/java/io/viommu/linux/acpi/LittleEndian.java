@@ -1,6 +1,5 @@
 package io.viommu.linux.acpi;
 
-import io.viommu.linux.acpi.LittleEndian;
 
 /**
  * Fields of byte images the kernel reads (ACPI tables, PCI configuration space): little endian,

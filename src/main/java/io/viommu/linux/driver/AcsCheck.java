@@ -1,7 +1,5 @@
 package io.viommu.linux.driver;
 
-import io.viommu.linux.driver.AcsCheck;
-import io.viommu.linux.driver.AcsOverride;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.PcieCapability.PortType;

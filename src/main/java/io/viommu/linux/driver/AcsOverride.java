@@ -1,6 +1,5 @@
 package io.viommu.linux.driver;
 
-import io.viommu.linux.driver.AcsOverride;
 import java.util.ArrayList;
 import java.util.List;
 

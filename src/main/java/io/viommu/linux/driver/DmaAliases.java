@@ -1,6 +1,5 @@
 package io.viommu.linux.driver;
 
-import io.viommu.linux.driver.DmaAliases;
 import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;

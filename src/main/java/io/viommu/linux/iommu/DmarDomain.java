@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.iommu.DomainType;
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;

@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.iommu.DomainType;
 
 /**
  * IOMMU domain types (include/linux/iommu.h), with the two names Linux prints for each:

@@ -1,8 +1,6 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.iommu.DomainType;
 import io.viommu.memory.Iova;
-import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.notify.Permission;

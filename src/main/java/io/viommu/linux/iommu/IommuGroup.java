@@ -1,7 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.iommu.DomainType;
-import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
 import java.util.Collections;

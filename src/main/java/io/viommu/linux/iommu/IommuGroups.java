@@ -2,8 +2,6 @@ package io.viommu.linux.iommu;
 
 import io.viommu.linux.driver.AcsCheck;
 import io.viommu.linux.driver.DmaAliases;
-import io.viommu.linux.iommu.IommuGroup;
-import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;

@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;

@@ -2,8 +2,6 @@ package io.viommu.linux.iommu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.iommu.DomainType;
-import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciFunction;
