@@ -81,11 +81,12 @@ final class DmarUnit {
     }
 
     /**
-     * intel_iommu_init_qi: clear old faults (dmar_fault reads FSTS), make sure QI is off
+     * intel_iommu_init_qi: clear old faults ({@link DmarFault}: FSTS, then the fault recording
+     * registers CAP.FRO/NFR locate), make sure QI is off
      * (dmar_disable_qi: reads GSTS), then try to enable it. Returns true for queued invalidation.
      */
     boolean initInvalidation() {
-        int fsts = regs.readl(VtdRegisters.FSTS);
+        int fsts = DmarFault.handle(regs, cap, log);
         if ((fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6)) != 0) {
             regs.writel(VtdRegisters.FSTS, fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6));
         }
