@@ -300,13 +300,14 @@ public final class Kernel implements IommuKernel {
                 case DmarTable.TYPE_DRHD -> {
                     printk(DMAR + String.format("DRHD base: %#016x flags: 0x%x", s.a(), s.flags()));
                     // alloc_iommu / map_iommu: the unit is known only by its registers at the base
-                    IommuUnit u = IntelIommuDriver.allocIommu(machine.memory(), "dmar" + unit++, s.a());
+                    IommuUnit u = IntelIommuDriver.allocIommu(machine.memory(), "dmar" + unit, s.a());
                     if (u == null) {
                         printk(DMAR + String.format("[Firmware Bug]: Your BIOS is broken; DMAR reported at address"
                                 + " %x returns all ones!", s.a()));
                         continue;
                     }
                     dmarUnits.add(u);
+                    unit++; // dmar_seq_ids: a unit that failed to map gives its id back
                     printk(DMAR + String.format("%s: reg_base_addr %x ver %d:%d cap %x ecap %x", u.name(),
                             u.regBase(), (u.version() >> 4) & 0xf, u.version() & 0xf, u.cap(), u.ecap()));
                 }

@@ -5,6 +5,7 @@ import io.viommu.linux.driver.KernelText;
 import io.viommu.linux.iommu.DomainType;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The IOMMU-related part of a Linux 6.1 kernel command line ({@code -append}), parsed in the two
@@ -269,6 +270,11 @@ public final class KernelCommandLine {
     /** dmar_disabled after the command line. */
     public boolean dmarDisabled(KernelConfig config) {
         return dmarDisabled != null ? dmarDisabled : !config.intelIommuDefaultOn();
+    }
+
+    /** intel_iommu=on (true) or off (false), the last one given; empty when neither is. */
+    public Optional<Boolean> intelIommuSwitch() {
+        return dmarDisabled == null ? Optional.empty() : Optional.of(!dmarDisabled);
     }
 
     /** intel_iommu_sm after the command line. */

@@ -23,6 +23,11 @@ public record KernelCmdline(String raw, List<String> args) {
         return new KernelCmdline(raw.trim(), List.copyOf(args));
     }
 
+    /** The IOMMU options as the kernel model parses them (iommu=, intel_iommu=, intremap=, ...). */
+    public KernelCommandLine kernel() {
+        return KernelCommandLine.parse(raw);
+    }
+
     /** The value of the last {@code key=value}; {@code ""} for a bare {@code key}; empty when not given. */
     public Optional<String> value(String key) {
         String want = normalise(key);
