@@ -3,6 +3,7 @@ package io.viommu.linux.iommu;
 import io.viommu.vtd.CapReg;
 import io.viommu.vtd.VtdRegisters;
 import java.util.List;
+import java.util.Map;
 import java.util.function.Consumer;
 
 /**
@@ -28,6 +29,52 @@ final class DmarFault {
             "Error accessing interrupt-remapping table pointed by IRTA_REG", "Detected reserved fields in the IRTE entry",
             "Blocked a compatibility format interrupt request",
             "Blocked an interrupt request due to source-id verification failure");
+    /** dma_remap_sm_fault_reasons, codes 0x30..0x90; the gaps read "Unknown". */
+    private static final Map<Integer, String> SCALABLE = Map.ofEntries(
+            Map.entry(0x30, "SM: Invalid Root Table Address"), Map.entry(0x31, "SM: TTM 0 for request with PASID"),
+            Map.entry(0x32, "SM: TTM 0 for page group request"),
+            Map.entry(0x38, "SM: Error attempting to access Root Entry"),
+            Map.entry(0x39, "SM: Present bit in Root Entry is clear"),
+            Map.entry(0x3a, "SM: Non-zero reserved field set in Root Entry"),
+            Map.entry(0x40, "SM: Error attempting to access Context Entry"),
+            Map.entry(0x41, "SM: Present bit in Context Entry is clear"),
+            Map.entry(0x42, "SM: Non-zero reserved field set in the Context Entry"),
+            Map.entry(0x43, "SM: Invalid Context Entry"), Map.entry(0x44, "SM: DTE field in Context Entry is clear"),
+            Map.entry(0x45, "SM: PASID Enable field in Context Entry is clear"),
+            Map.entry(0x46, "SM: PASID is larger than the max in Context Entry"),
+            Map.entry(0x47, "SM: PRE field in Context-Entry is clear"),
+            Map.entry(0x48, "SM: RID_PASID field error in Context-Entry"),
+            Map.entry(0x50, "SM: Error attempting to access the PASID Directory Entry"),
+            Map.entry(0x51, "SM: Present bit in Directory Entry is clear"),
+            Map.entry(0x52, "SM: Non-zero reserved field set in PASID Directory Entry"),
+            Map.entry(0x58, "SM: Error attempting to access PASID Table Entry"),
+            Map.entry(0x59, "SM: Present bit in PASID Table Entry is clear"),
+            Map.entry(0x5a, "SM: Non-zero reserved field set in PASID Table Entry"),
+            Map.entry(0x5b, "SM: Invalid Scalable-Mode PASID Table Entry"),
+            Map.entry(0x5c, "SM: ERE field is clear in PASID Table Entry"),
+            Map.entry(0x5d, "SM: SRE field is clear in PASID Table Entry"),
+            Map.entry(0x70, "SM: Error attempting to access first-level paging entry"),
+            Map.entry(0x71, "SM: Present bit in first-level paging entry is clear"),
+            Map.entry(0x72, "SM: Non-zero reserved field set in first-level paging entry"),
+            Map.entry(0x73, "SM: Error attempting to access FL-PML4 entry"),
+            Map.entry(0x74, "SM: First-level entry address beyond MGAW in Nested translation"),
+            Map.entry(0x75, "SM: Read permission error in FL-PML4 entry in Nested translation"),
+            Map.entry(0x76, "SM: Read permission error in first-level paging entry in Nested translation"),
+            Map.entry(0x77, "SM: Write permission error in first-level paging entry in Nested translation"),
+            Map.entry(0x78, "SM: Error attempting to access second-level paging entry"),
+            Map.entry(0x79, "SM: Read/Write permission error in second-level paging entry"),
+            Map.entry(0x7a, "SM: Non-zero reserved field set in second-level paging entry"),
+            Map.entry(0x7b, "SM: Invalid second-level page table pointer"),
+            Map.entry(0x7c, "SM: A/D bit update needed in second-level entry when set up in no snoop"),
+            Map.entry(0x80, "SM: Address in first-level translation is not canonical"),
+            Map.entry(0x81, "SM: U/S set 0 for first-level translation with user privilege"),
+            Map.entry(0x82, "SM: No execute permission for request with PASID and ER=1"),
+            Map.entry(0x83, "SM: Address beyond the DMA hardware max"),
+            Map.entry(0x84, "SM: Second-level entry address beyond the max"),
+            Map.entry(0x85, "SM: No write permission for Write/AtomicOp request"),
+            Map.entry(0x86, "SM: No read permission for Read/AtomicOp request"),
+            Map.entry(0x87, "SM: Invalid address-interrupt address"),
+            Map.entry(0x90, "SM: A/D bit update needed in first-level entry when set up in no snoop"));
     static final int FSTS_PRO = 1 << 7;
     /** F, bit 127 of a record: bit 31 of its top dword. */
     static final int FRCD_F_DWORD = 1 << 31;
@@ -67,15 +114,19 @@ final class DmarFault {
         return fsts;
     }
 
-    /** dmar_fault_do_one's line (dmar_get_fault_reason picks the text). */
+    /**
+     * dmar_fault_do_one's line (Linux 6.1 format, no "0x" before the bus and device); the text
+     * as dmar_get_fault_reason picks it: interrupt-remapping reasons from 0x20, scalable-mode
+     * ones from 0x30, legacy ones below 0x0e.
+     */
     static String line(int reason, boolean read, int pasid, int sid, long addr) {
         String device = String.format("[%02x:%02x.%d]", sid >> 8, (sid >> 3) & 0x1f, sid & 7);
         if (reason >= 0x20 && reason - 0x20 < INTR_REMAP.size()) {
             return String.format("DMAR: [INTR-REMAP] Request device %s fault index 0x%x [fault reason 0x%02x] %s",
                     device, addr >>> 48, reason, INTR_REMAP.get(reason - 0x20));
         }
-        // scalable-mode reasons (0x30 up) are not driven by this legacy-mode driver: "Unknown"
-        String text = reason < DMA_REMAP.size() ? DMA_REMAP.get(reason) : "Unknown";
+        String text = reason >= 0x30 && reason <= 0x90 ? SCALABLE.getOrDefault(reason, "Unknown")
+                : reason < DMA_REMAP.size() ? DMA_REMAP.get(reason) : "Unknown";
         String kind = read ? "DMA Read" : "DMA Write";
         String tag = pasid < 0 ? kind + " NO_PASID" : String.format("%s PASID 0x%x", kind, pasid);
         return String.format("DMAR: [%s] Request device %s fault addr 0x%x [fault reason 0x%02x] %s",
