@@ -46,7 +46,6 @@ public final class InterruptRemapping implements InvalidationListener {
     public static final int GSTS_CFIS = VtdRegisters.GCMD_CFI;
 
     static final long MSI_ADDR_HI_MASK = 0xffff_ffff_0000_0000L;
-    static final int MSI_ADDR_HEAD = 0xfee;
     static final long MSI_ADDR_REMAPPABLE = 1L << 4;
     static final long MSI_ADDR_SHV = 1L << 3;
     static final long MSI_ADDR_HANDLE_15 = 1L << 2;
@@ -176,7 +175,7 @@ public final class InterruptRemapping implements InvalidationListener {
                     "vtd_interrupt_remap_msi: MSI address high 32 bits non-zero detected: address=0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
-        if (((address >>> 20) & 0xfff) != MSI_ADDR_HEAD) {
+        if (!MsiAddress.contains(address)) { // QEMU: addr.__head != 0xfee (the high half is zero here)
             unit.trace().guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address low 32 bit invalid: 0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
