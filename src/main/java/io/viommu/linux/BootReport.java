@@ -1,5 +1,8 @@
 package io.viommu.linux;
 
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.driver.AcsOverride;
+import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.machine.QemuCommandLine;
 import io.viommu.pci.PciBridge;
 import io.viommu.pci.PciBus;

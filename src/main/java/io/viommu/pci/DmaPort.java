@@ -2,6 +2,7 @@ package io.viommu.pci;
 
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -54,7 +55,6 @@ public final class DmaPort {
         void transferred(Transfer transfer);
     }
 
-    private static final long PAGE = 4096;
     private Observer observer;
 
     private final Supplier<RequesterId> requester;
@@ -145,7 +145,7 @@ public final class DmaPort {
             TranslationResult lastResult = null;
             if (remapper == null) {
                 phys = a;
-                chunkEnd = (a & -PAGE) + PAGE;
+                chunkEnd = (a & -Page.SIZE) + Page.SIZE;
             } else {
                 TranslationResult r = ats == null ? null : ats.translate(new Iova(a), len - done, access);
                 if (r == null) {
@@ -162,7 +162,7 @@ public final class DmaPort {
                     }
                     faulted = true;
                     phys = 0;
-                    chunkEnd = (a & -PAGE) + PAGE;
+                    chunkEnd = (a & -Page.SIZE) + Page.SIZE;
                 }
             }
             int n = (int) Math.min(len - done, chunkEnd - a);

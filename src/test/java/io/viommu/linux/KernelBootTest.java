@@ -2,6 +2,9 @@ package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
