@@ -69,6 +69,7 @@ public final class BootCommand implements Callable<Integer> {
                     + String.join(" ", qemuArgs));
             return 1;
         }
+        m.commandLine().warnings().forEach(System.err::println);
         for (String line : BootReport.lines(qemuArgs, k)) {
             out.println(line);
         }

@@ -90,6 +90,7 @@ public final class QtestServer {
             err.println(e.getMessage());
             return 1;
         }
+        machine.commandLine().warnings().forEach(err::println);
         QtestServer server = new QtestServer(machine, out, err);
         if (explain) {
             server.explainer = new QtestExplainer(machine);

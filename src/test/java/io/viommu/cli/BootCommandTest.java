@@ -89,6 +89,15 @@ class BootCommandTest {
                 + " device 0 only (only_one_child)");
     }
 
+    /** An option viommu ignores but QEMU would act on is named on stderr, not dropped silently. */
+    @Test
+    void ignoredGlobalIsNamedOnStderr() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "intel-iommu",
+                "-global", "intel-iommu.caching-mode=on");
+        assertThat(r.code()).isZero();
+        assertThat(r.err()).contains("viommu: warning: -global intel-iommu.caching-mode=on is ignored");
+    }
+
     /** The interrupt-remapping NOTE agrees with the DMAR-IR line printed beside it. */
     @Test
     void interruptRemappingNoteDoesNotContradictTheDmesg() {

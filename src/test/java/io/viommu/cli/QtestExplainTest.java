@@ -53,6 +53,19 @@ class QtestExplainTest {
     }
 
     @Test
+    void ignoredOptionsThatWouldChangeTheMachineAreNamedOnStderrOnly() {
+        ByteArrayOutputStream out = new ByteArrayOutputStream();
+        ByteArrayOutputStream err = new ByteArrayOutputStream();
+        int rc = QtestServer.serve(List.of("-machine", "q35", "-object", "iothread,id=io0", "-display", "none"),
+                new BufferedReader(new StringReader("readl 0\n")), new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8));
+        assertThat(rc).isZero();
+        assertThat(out.toString(StandardCharsets.UTF_8)).isEqualTo("OK 0x0000000000000000\n");
+        assertThat(err.toString(StandardCharsets.UTF_8))
+                .isEqualTo("viommu: warning: -object iothread,id=io0 is ignored: viommu does not model it\n");
+    }
+
+    @Test
     void theExampleIsToldStepByStepFromTheModelsEvents() throws Exception {
         String err = run(script(), true).err();
         assertThat(err).startsWith(QtestExplainer.PREAMBLE + "\n");
