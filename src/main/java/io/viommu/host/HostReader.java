@@ -1,7 +1,7 @@
 package io.viommu.host;
 
-import io.viommu.linux.AcpiHeader;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.acpi.AcpiHeader;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.host.HostSnapshot.Firmware;
 import io.viommu.host.HostSnapshot.HostDevice;
 import io.viommu.host.HostSnapshot.HostGroup;

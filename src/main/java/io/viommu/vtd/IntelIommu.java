@@ -9,6 +9,7 @@ import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRemapper;
 import io.viommu.pci.DmaRequest;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.MsiSink;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.RequesterId;
@@ -29,9 +30,6 @@ import java.util.concurrent.CopyOnWriteArrayList;
 public final class IntelIommu implements Mmio, DmaRemapper {
     public static final long DEFAULT_BASE = 0xFED9_0000L;
     public static final int REGISTER_BLOCK_SIZE = 0x1000;
-    /** The interrupt address range (VT-d 3.14): DMA here is an MSI, never translated. */
-    public static final long INTERRUPT_FIRST = 0xFEE0_0000L;
-    public static final long INTERRUPT_LAST = 0xFEEF_FFFFL;
     /**
      * Source id given to the unit's own fault-event and invalidation-completion MSIs. QEMU
      * sends them straight to the APIC (vtd_generate_interrupt); they are not remappable.
@@ -427,7 +425,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             }
             case IQA -> {
                 plainWrite(off, size, val);
-                iqDw = (ecap & VtdConfig.ECAP_SMTS) != 0 && (val & IQA_DW) != 0;
+                iqDw = EcapReg.scalableMode(ecap) && (val & IQA_DW) != 0;
             }
             case ICS -> {
                 regs.write32(off, (int) val);
@@ -753,7 +751,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     private TranslationResult doTranslate(DmaRequest request) {
         long iova = request.iova().value();
-        if (!dmarEnabled() || (iova >= INTERRUPT_FIRST && iova <= INTERRUPT_LAST)) {
+        if (!dmarEnabled() || MsiAddress.contains(iova)) {
             // TE off: identity (QEMU's nodmar region). The interrupt range is QEMU's vtd-ir
             // region in both cases: a write there is an MSI, handled by the platform.
             return Translation.identity(request.iova(), 4096, true, true);
@@ -841,7 +839,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         }
         long xlat = SlPte.outputAddress(pte, aw);
         long size = SlPte.pageSize(level);
-        if (!(xlat > INTERRUPT_LAST || xlat + size - 1 < INTERRUPT_FIRST)) {
+        if (MsiAddress.overlaps(xlat, size)) {
             return fault(request, FaultReason.INTERRUPT_ADDRESS.code(), fpd, FRCD_PV_QEMU_NO_PASID);
         }
         long mask = ~(size - 1);
@@ -907,7 +905,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     private boolean levelSupported(int levels) {
         int bit = levels - 2; // SAGAW bit: 1 = 3-level, 2 = 4-level, 3 = 5-level
-        return bit >= 0 && bit <= 4 && (cap & (1L << (VtdConfig.CAP_SAGAW_SHIFT + bit))) != 0;
+        return CapReg.supportsAgaw(cap, bit);
     }
 
     private DmaFault fault(DmaRequest request, int code, boolean fpd, long pvBits) {
@@ -1162,7 +1160,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         }
         try {
             long iova = request.iova().value();
-            if (!dmarEnabled() || (iova >= INTERRUPT_FIRST && iova <= INTERRUPT_LAST)) {
+            if (!dmarEnabled() || MsiAddress.contains(iova)) {
                 return Translation.identity(request.iova(), 4096, true, true);
             }
             if (!rootScalable) {

@@ -5,6 +5,7 @@ import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.Translation;
 import io.viommu.pci.TranslationResult;
@@ -132,7 +133,7 @@ final class ScalableModeTranslator implements InvalidationListener {
         if (f != null) {
             return report(request, prefix, f, fpd, true);
         }
-        if (!(outPage > IntelIommu.INTERRUPT_LAST || outPage + outSize - 1 < IntelIommu.INTERRUPT_FIRST)) {
+        if (MsiAddress.overlaps(outPage, outSize)) {
             return report(request, prefix, ScalableFault.INTERRUPT_ADDRESS, fpd, true);
         }
         Translation t = new Translation(new Iova(iova & -outSize), new PhysAddr(outPage), outSize, outRead,

@@ -53,8 +53,20 @@ public final class MachineBuilder {
         busesById.put(machine.rootBus().name(), machine.rootBus());
     }
 
+    /**
+     * A machine and the parsed command line it was built from, whose {@link QemuCommandLine#warnings()}
+     * name the options accepted but ignored (to be printed, not to vanish).
+     */
+    public record Built(Machine machine, QemuCommandLine commandLine) {
+    }
+
     /** Builds the machine a QEMU command line describes. */
     public static Machine fromCommandLine(List<String> qemuArgs, MachineLog log) throws MachineConfigException {
+        return build(qemuArgs, log).machine();
+    }
+
+    /** Builds the machine a QEMU command line describes, and keeps the parsed command line. */
+    public static Built build(List<String> qemuArgs, MachineLog log) throws MachineConfigException {
         QemuCommandLine cl = QemuCommandLine.parse(qemuArgs);
         try {
             cl.accelerator().checkApicIdLimit(cl.smp().apicIdLimit());
@@ -69,7 +81,7 @@ public final class MachineBuilder {
         for (QemuCommandLine.DeviceOption d : cl.devices()) {
             b.addDevice(d);
         }
-        return b.machine;
+        return new Built(b.machine, cl);
     }
 
     /**

@@ -1,5 +1,6 @@
 package io.viommu.machine.device;
 
+import io.viommu.memory.Page;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigSpace;
@@ -184,7 +185,7 @@ public final class Endpoints {
     }
 
     private static long align4k(long v) {
-        return (v + 0xfff) & ~0xfffL;
+        return Page.alignUp(v);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.viommu.vtd.notify;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.IntelIommu;
@@ -53,8 +54,8 @@ final class SecondLevelWalker {
         }
     }
 
-    private static final long INTERRUPT_FIRST = IntelIommu.INTERRUPT_FIRST;
-    private static final long INTERRUPT_LAST = IntelIommu.INTERRUPT_LAST;
+    private static final long INTERRUPT_FIRST = MsiAddress.FIRST;
+    private static final long INTERRUPT_LAST = MsiAddress.LAST;
 
     private final IntelIommu iommu;
     private final AddressSpace memory;

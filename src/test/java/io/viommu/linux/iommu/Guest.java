@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
@@ -53,7 +52,7 @@ final class Guest {
     }
 
     DmaApi dma() {
-        return DmaApi.of(kernel);
+        return DmaApi.of(kernel.iommuDriver());
     }
 
     IommuCounters counters() {
