@@ -1,5 +1,7 @@
 package io.viommu.vtd;
 
+import io.viommu.memory.Iova;
+
 /**
  * Hooks called after the unit has applied an invalidation to its own caches, whether it came
  * from a register (CCMD, IOTLB), a queued descriptor, or a direct call on {@link IntelIommu}.
@@ -25,11 +27,11 @@ public interface InvalidationListener {
     }
 
     /** Page-selective: 2^{@code am} pages from {@code addr} in {@code domainId}. */
-    default void iotlbPages(int domainId, long addr, int am) {
+    default void iotlbPages(int domainId, Iova addr, int am) {
     }
 
     /** A device-TLB (ATS) invalidation for {@code sid}: {@code size} bytes at {@code addr}. */
-    default void deviceTlb(int sid, long addr, long size) {
+    default void deviceTlb(int sid, Iova addr, long size) {
     }
 
     /** Interrupt entry cache: global, or 2^{@code indexMask} entries from {@code index}. */

@@ -168,8 +168,8 @@ class InvalidationTest {
         List<String> heard = new ArrayList<>();
         b.iommu.addInvalidationListener(new InvalidationListener() {
             @Override
-            public void iotlbPages(int domainId, long addr, int am) {
-                heard.add("pages " + domainId + " " + Long.toHexString(addr) + " " + am);
+            public void iotlbPages(int domainId, Iova addr, int am) {
+                heard.add("pages " + domainId + " " + Long.toHexString(addr.value()) + " " + am);
             }
 
             @Override

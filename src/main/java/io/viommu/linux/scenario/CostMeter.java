@@ -2,6 +2,7 @@ package io.viommu.linux.scenario;
 
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuCounters;
+import io.viommu.memory.Iova;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.notify.IommuEvent;
 import io.viommu.vtd.notify.MappingListener;
@@ -60,7 +61,7 @@ final class CostMeter implements InvalidationListener, MappingListener {
     }
 
     @Override
-    public void iotlbPages(int domainId, long addr, int am) {
+    public void iotlbPages(int domainId, Iova addr, int am) {
         iotlbPage++;
     }
 

@@ -1,10 +1,12 @@
 package io.viommu.vtd.notify;
 
 import io.viommu.pci.RequesterId;
-import io.viommu.vtd.ContextEntry;
+import io.viommu.memory.Iova;
+import io.viommu.vtd.ContextResult;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.InvalidationOrigin;
+import io.viommu.vtd.SecondLevelWalk;
 import io.viommu.vtd.TranslationState;
 import io.viommu.vtd.VtdConfig;
 import java.util.EnumSet;
@@ -60,7 +62,6 @@ public final class MapNotifier {
     private final SecondLevelWalker walker;
     private final List<Registration> registrations = new CopyOnWriteArrayList<>();
     private final Hook hook = new Hook();
-    private final long[] ctx = new long[2];
     private TranslationState lastTranslation;
     private long walkBudget = DEFAULT_WALK_BUDGET;
 
@@ -273,7 +274,7 @@ public final class MapNotifier {
         SecondLevelWalker.Result w;
         try {
             w = walker.walk(r.device, clipped, walkBudget);
-        } catch (SecondLevelWalker.BudgetExceeded e) {
+        } catch (SecondLevelWalk.BudgetExceeded e) {
             r.aborted(cause, e.getMessage() + " for " + r.device + " " + clipped);
             return;
         }
@@ -303,7 +304,11 @@ public final class MapNotifier {
 
     /** The current context's domain of {@code device}, or -1 if its context does not resolve. */
     private int currentDomain(RequesterId device) {
-        return iommu.readContextEntry(device, ctx) == 0 ? ContextEntry.domainId(ctx[1]) : -1;
+        return switch (iommu.readContext(device)) {
+            case ContextResult.Legacy l -> l.domainId();
+            case ContextResult.Pasid p -> p.domainId();
+            default -> -1;
+        };
     }
 
     private boolean inDomain(Registration r, int domainId) {
@@ -377,7 +382,8 @@ public final class MapNotifier {
         }
 
         @Override
-        public void iotlbPages(int domainId, long addr, int am) {
+        public void iotlbPages(int domainId, Iova page, int am) {
+            long addr = page.value();
             // The spec ignores the low AM bits of ADDR (VT-d 6.5.1.2); QEMU walks from the
             // unaligned address. The range here is the architected one.
             long size = 4096L << am;
@@ -397,7 +403,8 @@ public final class MapNotifier {
         }
 
         @Override
-        public void deviceTlb(int sid, long addr, long size) {
+        public void deviceTlb(int sid, Iova start, long size) {
+            long addr = start.value();
             long last = addr + size - 1;
             IovaRange region = Long.compareUnsigned(last, addr) < 0 ? new IovaRange(addr, -1L)
                     : new IovaRange(addr, last);
