@@ -115,6 +115,11 @@ public final class PhysicalMemory implements AddressSpace {
         return c == null ? 0 : c.get(LE_LONG, addr & CHUNK_MASK);
     }
 
+    @Override
+    public long readQuadOrOnes(long addr) {
+        return contains(addr, 8) ? readLong(addr) : -1L;
+    }
+
     public int readInt(long addr) {
         return (int) read(addr, 4);
     }

@@ -227,12 +227,12 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
         if (!(config.scalableMode() && config.deviceIotlb())) {
             return false; // unknown descriptor type for QEMU 7.2: IQE
         }
-        long[] range = PasidInvalidationDescriptor.devTlbRange(PasidInvalidationDescriptor.addr(hi),
+        PasidInvalidationDescriptor.DeviceTlbRange range = PasidInvalidationDescriptor.devTlbRange(PasidInvalidationDescriptor.addr(hi),
                 PasidInvalidationDescriptor.devTlbSizeBit(hi));
         DeviceTlb tlb = endpoints.get(PasidInvalidationDescriptor.devTlbSid(lo));
         if (tlb != null) {
             tlb.invalidate(PasidInvalidationDescriptor.pasid(lo), PasidInvalidationDescriptor.devTlbGlobal(hi),
-                    range[0], range[1]);
+                    range.start().value(), range.size());
         }
         return true;
     }

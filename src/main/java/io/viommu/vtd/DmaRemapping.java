@@ -231,7 +231,7 @@ final class DmaRemapping {
             return legacyWalkFault(request, FaultReason.INTERRUPT_ADDRESS.code(), fpd);
         }
         Translation t = new Translation(new Iova(iova & -size), new PhysAddr(out), size, walk.reads, walk.writes);
-        iotlb.insert(sid, 0, ctx.domainId(), Iotlb.LEGACY, iova, walk.level, 0, t);
+        iotlb.insertAbsent(sid, 0, ctx.domainId(), Iotlb.LEGACY, iova, walk.level, 0, t);
         return t;
     }
 

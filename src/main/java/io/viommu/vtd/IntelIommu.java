@@ -11,8 +11,6 @@ import io.viommu.pci.MsiSink;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.TranslationResult;
-import java.util.List;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * One Intel VT-d remapping unit: the register front. Guest MMIO to its register block (an
@@ -48,9 +46,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private final FaultRing faults;
     private final DmaRemapping core;
     private final InvalidationQueue queue;
+    private final RegisterInvalidation registerInvalidation;
     private final AtsService ats;
     private final InterruptRemapping irUnit;
-    private final List<InvalidationListener> listeners = new CopyOnWriteArrayList<>();
+    private final CacheInvalidation invalidations;
 
     // Latched state (QEMU IntelIOMMUState fields outside csr[]).
     private TranslationState translation = TranslationState.DISABLED;
@@ -75,13 +74,16 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.events = new EventInterrupts(regs, msi, EVENT_SOURCE);
         this.faults = new FaultRing(regs, config.faultRecords(), events, trace);
         this.core = new DmaRemapping(config, memory, faults, trace);
-        this.queue = new InvalidationQueue(regs, memory, events, trace, new QueueTarget(),
+        this.invalidations = new CacheInvalidation(core);
+        this.queue = new InvalidationQueue(regs, memory, events, trace, invalidations,
                 (config.ecap() & VtdConfig.ECAP_SMTS) != 0, aw);
+        this.registerInvalidation = new RegisterInvalidation(regs, queue, invalidations, trace);
         this.ats = new AtsService(core, config);
         this.irUnit = new InterruptRemapping(new IrState(), memory, faults, trace);
+        invalidations.setAts(ats);
         // Helpers that follow the invalidations (device-TLBs, the interrupt entry cache).
-        listeners.add(ats);
-        listeners.add(irUnit);
+        invalidations.add(ats);
+        invalidations.add(irUnit);
     }
 
     public VtdConfig config() {
@@ -93,11 +95,11 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     }
 
     public void addInvalidationListener(InvalidationListener l) {
-        listeners.add(l);
+        invalidations.add(l);
     }
 
     public void removeInvalidationListener(InvalidationListener l) {
-        listeners.remove(l);
+        invalidations.remove(l);
     }
 
     /**
@@ -336,22 +338,22 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             case CCMD -> {
                 plainWrite(off, size, val);
                 if (size == 8) {
-                    handleCcmd();
+                    registerInvalidation.ccmdWritten();
                 }
             }
             case CCMD + 4 -> {
                 regs.write32(off, (int) val);
-                handleCcmd();
+                registerInvalidation.ccmdWritten();
             }
             case IOTLB -> {
                 plainWrite(off, size, val);
                 if (size == 8) {
-                    handleIotlb();
+                    registerInvalidation.iotlbWritten();
                 }
             }
             case IOTLB + 4 -> {
                 regs.write32(off, (int) val);
-                handleIotlb();
+                registerInvalidation.iotlbWritten();
             }
             case FSTS -> {
                 regs.write32(off, (int) val);
@@ -454,73 +456,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         irtBase = irta & VtdMath.hawMask(aw) & ~0xfffL;
         irtEime = (irta & IRTA_EIME) != 0;
         regs.clearSet32(GSTS, 0, GSTS_IRTPS);
-        for (InvalidationListener l : listeners) {
-            l.interruptEntryCache(true, 0, 0);
-        }
-    }
-
-    // ---- register-based invalidation (vtd_handle_ccmd_write / vtd_handle_iotlb_write) ----
-
-    private void handleCcmd() {
-        long val = regs.raw64(CCMD);
-        if ((val & CCMD_ICC) == 0) {
-            return;
-        }
-        if (queue.enabled()) {
-            // ICC stays set: QEMU ignores register-based invalidation while QI is enabled.
-            trace.guestError("register-based context invalidation while queued invalidation is enabled");
-            return;
-        }
-        long caig;
-        long cirg = val & CCMD_CIRG_MASK;
-        if (cirg == CCMD_CIRG_GLOBAL || cirg == CCMD_CIRG_DOMAIN) {
-            // QEMU performs (and reports) a domain-selective request as global.
-            invalidateContextCacheGlobal();
-            caig = CCMD_CAIG_GLOBAL;
-        } else if (cirg == CCMD_CIRG_DEVICE) {
-            invalidateContextCacheDevice(ccmdSid(val), ccmdFm(val));
-            caig = CCMD_CAIG_DEVICE;
-        } else {
-            trace.guestError("CCMD with CIRG=0");
-            caig = 0;
-        }
-        regs.clearSet64(CCMD, CCMD_ICC, 0);
-        regs.clearSet64(CCMD, CCMD_CAIG_MASK, caig);
-    }
-
-    private void handleIotlb() {
-        long val = regs.raw64(IOTLB);
-        if ((val & IOTLB_IVT) == 0) {
-            return;
-        }
-        if (queue.enabled()) {
-            trace.guestError("register-based IOTLB invalidation while queued invalidation is enabled");
-            return;
-        }
-        long iaig;
-        long iirg = val & IOTLB_IIRG_MASK;
-        if (iirg == IOTLB_IIRG_GLOBAL) {
-            invalidateIotlbGlobal();
-            iaig = IOTLB_IAIG_GLOBAL;
-        } else if (iirg == IOTLB_IIRG_DOMAIN) {
-            invalidateIotlbDomain(iotlbDid(val));
-            iaig = IOTLB_IAIG_DOMAIN;
-        } else if (iirg == IOTLB_IIRG_PAGE) {
-            long iva = regs.raw64(IVA);
-            int am = ivaAm(iva);
-            if (am > VtdConfig.MAMV) {
-                trace.guestError("IVA.AM " + am + " above MAMV");
-                iaig = 0;
-            } else {
-                invalidateIotlbPages(iotlbDid(val), new Iova(ivaAddr(iva)), am);
-                iaig = IOTLB_IAIG_PAGE;
-            }
-        } else {
-            trace.guestError("IOTLB invalidation with IIRG=0");
-            iaig = 0;
-        }
-        regs.clearSet64(IOTLB, IOTLB_IVT, 0);
-        regs.clearSet64(IOTLB, IOTLB_IAIG_MASK, iaig);
+        invalidations.interruptEntryCache(true, 0, 0);
     }
 
     // ====================================================================================
@@ -528,39 +464,24 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     // ====================================================================================
 
     private void resetCaches() {
-        core.resetCaches();
-        for (InvalidationListener l : listeners) {
-            l.cachesReset();
-        }
+        invalidations.cachesReset();
     }
 
     public void invalidateContextCacheGlobal() {
-        core.invalidateContextAll();
-        for (InvalidationListener l : listeners) {
-            l.contextCacheGlobal();
-        }
+        invalidations.contextGlobal();
     }
 
     /** Device-selective context invalidation with function mask {@code fm} (0..3). */
     public void invalidateContextCacheDevice(int sid, int fm) {
-        core.invalidateContextDevice(sid & 0xffff, fm & 3);
-        for (InvalidationListener l : listeners) {
-            l.contextCacheDevice(sid & 0xffff, fm & 3);
-        }
+        invalidations.contextDevice(sid, fm);
     }
 
     public void invalidateIotlbGlobal() {
-        core.invalidateIotlbAll();
-        for (InvalidationListener l : listeners) {
-            l.iotlbGlobal();
-        }
+        invalidations.iotlbGlobal();
     }
 
     public void invalidateIotlbDomain(int domainId) {
-        core.invalidateIotlbDomain(domainId & 0xffff);
-        for (InvalidationListener l : listeners) {
-            l.iotlbDomain(domainId & 0xffff);
-        }
+        invalidations.iotlbDomain(domainId);
     }
 
     /** Page-selective: 2^{@code am} pages at {@code addr} (am <= MAMV = 18). */
@@ -568,69 +489,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         if (am < 0 || am > VtdConfig.MAMV) {
             throw new IllegalArgumentException("address mask " + am + " outside 0.." + VtdConfig.MAMV);
         }
-        long page = addr.value() & ~0xfffL;
-        core.invalidateIotlbPages(domainId & 0xffff, page, am);
-        Iova typed = new Iova(page);
-        for (InvalidationListener l : listeners) {
-            l.iotlbPages(domainId & 0xffff, typed, am);
-        }
-    }
-
-    /** What queued descriptors invoke. */
-    private final class QueueTarget implements InvalidationQueue.Target {
-        @Override
-        public void contextGlobal() {
-            invalidateContextCacheGlobal();
-        }
-
-        @Override
-        public void contextDevice(int sid, int fm) {
-            invalidateContextCacheDevice(sid, fm);
-        }
-
-        @Override
-        public void iotlbGlobal() {
-            invalidateIotlbGlobal();
-        }
-
-        @Override
-        public void iotlbDomain(int domainId) {
-            invalidateIotlbDomain(domainId);
-        }
-
-        @Override
-        public void iotlbPages(int domainId, long addr, int am) {
-            invalidateIotlbPages(domainId, new Iova(addr), am);
-        }
-
-        @Override
-        public void deviceTlb(int sid, Iova addr, long size) {
-            for (InvalidationListener l : listeners) {
-                l.deviceTlb(sid, addr, size);
-            }
-        }
-
-        @Override
-        public void interruptEntryCache(boolean global, int index, int indexMask) {
-            for (InvalidationListener l : listeners) {
-                l.interruptEntryCache(global, index, indexMask);
-            }
-        }
-
-        @Override
-        public boolean pasidIotlb(long lo, long hi) {
-            return core.pasidIotlbDescriptor(lo, hi);
-        }
-
-        @Override
-        public boolean pasidCache(long lo) {
-            return core.pasidCacheDescriptor(lo);
-        }
-
-        @Override
-        public boolean pasidDeviceTlb(long lo, long hi) {
-            return ats.pasidDeviceTlbDescriptor(lo, hi);
-        }
+        invalidations.iotlbPages(domainId, addr.value(), am);
     }
 
     // ====================================================================================

@@ -24,6 +24,13 @@ final class Iotlb {
     static final int MAX_LEAF_LEVEL = 3;
 
     private final LruCache<Translation> cache;
+    // The most recently used 4 KiB entry, mirrored in fields so that a hit on it is two field
+    // compares: key part A (tag) and the page. mruPage = -1: none. Invariant: when set, it is
+    // the LRU head (so a hit on it needs no reordering); any other reordering or removal clears it.
+    private long mruPage = -1;
+    private long mruTag;
+    private int mruIndex = LruCache.NIL;
+    private Translation mruValue;
 
     Iotlb(int capacity) {
         cache = new LruCache<>(capacity);
@@ -43,6 +50,20 @@ final class Iotlb {
 
     void clear() {
         cache.clear();
+        forgetMru();
+    }
+
+    private void forgetMru() {
+        mruPage = -1;
+        mruIndex = LruCache.NIL;
+        mruValue = null;
+    }
+
+    private void rememberMru(long tag, long page, int i) {
+        mruTag = tag;
+        mruPage = page;
+        mruIndex = i;
+        mruValue = cache.value(i);
     }
 
     static long gfnAt(long addr, int level) {
@@ -76,25 +97,38 @@ final class Iotlb {
 
     /**
      * The cached translation covering {@code addr} for (sid, pasid), or null. Allocates nothing.
-     * The most recently used entry is checked first with one key compare: a stream of DMA to
-     * one 4 KiB page hits there without touching the hash or the LRU order.
+     * The most recently used 4 KiB entry is checked first with two field compares: a stream of
+     * DMA to one page hits there without touching the hash or the LRU order.
      */
     Translation lookup(int sid, int pasid, long addr) {
-        int i = index(sid, pasid, addr);
+        long page = addr >>> 12;
+        if (page == mruPage && tag(sid, pasid, 1) == mruTag) {
+            return mruValue;
+        }
+        int i = slowIndex(sid, pasid, addr);
         return i == LruCache.NIL ? null : cache.value(i);
     }
 
     /** Index of the entry covering {@code addr} for (sid, pasid), made most recent, or -1. */
     int index(int sid, int pasid, long addr) {
-        long t = tag(sid, pasid, 1);
-        int h = cache.mostRecent();
-        if (h != LruCache.NIL && cache.matches(h, t, addr >>> 12)) {
-            return h;
+        long page = addr >>> 12;
+        if (page == mruPage && tag(sid, pasid, 1) == mruTag) {
+            return mruIndex;
         }
+        return slowIndex(sid, pasid, addr);
+    }
+
+    private int slowIndex(int sid, int pasid, long addr) {
+        long t = tag(sid, pasid, 1);
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
             int i = cache.find(t + level - 1, gfnAt(addr, level));
             if (i != LruCache.NIL) {
                 cache.touch(i);
+                if (level == 1) {
+                    rememberMru(t, addr >>> 12, i);
+                } else {
+                    forgetMru(); // the remembered entry is no longer the LRU head
+                }
                 return i;
             }
         }
@@ -124,11 +158,30 @@ final class Iotlb {
     }
 
     void insert(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
-        cache.put(tag(sid, pasid, level), gfnAt(addr, level), t, meta(did, pgtt, flags));
+        long tg = tag(sid, pasid, level);
+        remember(tg, addr, level, cache.put(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+    }
+
+    /**
+     * {@link #insert} after {@link #lookup} found no entry for (sid, pasid, addr) at any level
+     * (the legacy miss path): skips the duplicate-key search.
+     */
+    void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
+        long tg = tag(sid, pasid, level);
+        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+    }
+
+    private void remember(long tg, long addr, int level, int i) {
+        if (level == 1) {
+            rememberMru(tg, addr >>> 12, i);
+        } else {
+            forgetMru(); // the insert may have evicted it
+        }
     }
 
     /** Domain-selective invalidation (QEMU vtd_hash_remove_by_domain). */
     void invalidateDomain(int did) {
+        forgetMru();
         cache.removeIf((t, g, m, v) -> domain(m) == did);
     }
 
@@ -154,6 +207,7 @@ final class Iotlb {
     void invalidatePages(int did, long addr, int am) {
         long qemuMask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
         long qemuGfn = (addr >>> 12) & qemuMask;
+        forgetMru();
         cache.removeIf((t, g, m, v) -> {
             if (domain(m) != did) {
                 return false;
@@ -169,11 +223,13 @@ final class Iotlb {
 
     /** PASID-based IOTLB invalidation (type 6), PASID-selective: first-level and nested entries. */
     void invalidatePasid(int did, int pasidValue) {
+        forgetMru();
         cache.removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m)));
     }
 
     /** PASID-based IOTLB invalidation (type 6), page-selective within the PASID. */
     void invalidatePasidPages(int did, int pasidValue, long addr, int am) {
+        forgetMru();
         cache.removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m))
                 && pageMatch(g, level(t), addr, am));
     }

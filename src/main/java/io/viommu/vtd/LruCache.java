@@ -140,30 +140,37 @@ final class LruCache<V> {
     int put(long a, long b, V v, long m) {
         int i = find(a, b);
         if (i == NIL) {
-            if (size == capacity) {
-                remove(lruTail);
-                evictions++;
-            }
-            i = freeHead;
-            freeHead = next[i];
-            keyA[i] = a;
-            keyB[i] = b;
-            int bk = bucket(a, b);
-            chain[i] = buckets[bk];
-            buckets[bk] = i;
-            prev[i] = NIL;
-            next[i] = lruHead;
-            if (lruHead != NIL) {
-                prev[lruHead] = i;
-            }
-            lruHead = i;
-            if (lruTail == NIL) {
-                lruTail = i;
-            }
-            size++;
-        } else {
-            touch(i);
+            return putAbsent(a, b, v, m);
         }
+        touch(i);
+        meta[i] = m;
+        value[i] = v;
+        return i;
+    }
+
+    /** Inserts (a, b), which the caller knows is absent, evicting the LRU entry when full. */
+    int putAbsent(long a, long b, V v, long m) {
+        if (size == capacity) {
+            remove(lruTail);
+            evictions++;
+        }
+        int i = freeHead;
+        freeHead = next[i];
+        keyA[i] = a;
+        keyB[i] = b;
+        int bk = bucket(a, b);
+        chain[i] = buckets[bk];
+        buckets[bk] = i;
+        prev[i] = NIL;
+        next[i] = lruHead;
+        if (lruHead != NIL) {
+            prev[lruHead] = i;
+        }
+        lruHead = i;
+        if (lruTail == NIL) {
+            lruTail = i;
+        }
+        size++;
         meta[i] = m;
         value[i] = v;
         return i;

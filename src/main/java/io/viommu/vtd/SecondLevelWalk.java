@@ -62,7 +62,7 @@ public final class SecondLevelWalk {
 
     /** One paging-entry read: QEMU reads an entry it cannot read as all ones. */
     private long read(long addr) {
-        return memory.probe(addr, SlPte.SIZE) == AddressSpace.Status.OK ? memory.read(addr, 8) : -1L;
+        return memory.readQuadOrOnes(addr);
     }
 
     /**

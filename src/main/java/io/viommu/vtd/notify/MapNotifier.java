@@ -304,11 +304,7 @@ public final class MapNotifier {
 
     /** The current context's domain of {@code device}, or -1 if its context does not resolve. */
     private int currentDomain(RequesterId device) {
-        return switch (iommu.readContext(device)) {
-            case ContextResult.Legacy l -> l.domainId();
-            case ContextResult.Pasid p -> p.domainId();
-            default -> -1;
-        };
+        return iommu.readContext(device) instanceof ContextResult.Legacy l ? l.domainId() : -1;
     }
 
     private boolean inDomain(Registration r, int domainId) {
