@@ -31,6 +31,8 @@ final class Iotlb {
     private long mruTag;
     private int mruIndex = LruCache.NIL;
     private Translation mruValue;
+    /** Entries per level (index 1..3): a miss looks up only levels that hold something. */
+    private final int[] levelCount = new int[MAX_LEAF_LEVEL + 1];
 
     Iotlb(int capacity) {
         cache = new LruCache<>(capacity);
@@ -51,6 +53,7 @@ final class Iotlb {
     void clear() {
         cache.clear();
         forgetMru();
+        java.util.Arrays.fill(levelCount, 0);
     }
 
     private void forgetMru() {
@@ -121,6 +124,9 @@ final class Iotlb {
     private int slowIndex(int sid, int pasid, long addr) {
         long t = tag(sid, pasid, 1);
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
+            if (levelCount[level] == 0) {
+                continue;
+            }
             int i = cache.find(t + level - 1, gfnAt(addr, level));
             if (i != LruCache.NIL) {
                 cache.touch(i);
@@ -159,6 +165,9 @@ final class Iotlb {
 
     void insert(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
+        if (cache.find(tg, gfnAt(addr, level)) == LruCache.NIL) {
+            countInsert(level);
+        }
         remember(tg, addr, level, cache.put(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
     }
 
@@ -168,7 +177,29 @@ final class Iotlb {
      */
     void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
+        countInsert(level);
         remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+    }
+
+    /** Counts a new entry at {@code level}, and the one it is about to evict. */
+    private void countInsert(int level) {
+        int victim = cache.evictionVictim();
+        if (victim != LruCache.NIL) {
+            levelCount[level(cache.keyA(victim))]--;
+        }
+        levelCount[level]++;
+    }
+
+    /** Removes what {@code s} selects, keeping the per-level counts. */
+    private void removeIf(LruCache.Selector<Translation> s) {
+        forgetMru();
+        cache.removeIf((t, g, m, v) -> {
+            if (s.test(t, g, m, v)) {
+                levelCount[level(t)]--;
+                return true;
+            }
+            return false;
+        });
     }
 
     private void remember(long tg, long addr, int level, int i) {
@@ -181,8 +212,7 @@ final class Iotlb {
 
     /** Domain-selective invalidation (QEMU vtd_hash_remove_by_domain). */
     void invalidateDomain(int did) {
-        forgetMru();
-        cache.removeIf((t, g, m, v) -> domain(m) == did);
+        removeIf((t, g, m, v) -> domain(m) == did);
     }
 
     /**
@@ -207,8 +237,7 @@ final class Iotlb {
     void invalidatePages(int did, long addr, int am) {
         long qemuMask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
         long qemuGfn = (addr >>> 12) & qemuMask;
-        forgetMru();
-        cache.removeIf((t, g, m, v) -> {
+        removeIf((t, g, m, v) -> {
             if (domain(m) != did) {
                 return false;
             }
@@ -223,14 +252,12 @@ final class Iotlb {
 
     /** PASID-based IOTLB invalidation (type 6), PASID-selective: first-level and nested entries. */
     void invalidatePasid(int did, int pasidValue) {
-        forgetMru();
-        cache.removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m)));
+        removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m)));
     }
 
     /** PASID-based IOTLB invalidation (type 6), page-selective within the PASID. */
     void invalidatePasidPages(int did, int pasidValue, long addr, int am) {
-        forgetMru();
-        cache.removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m))
+        removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m))
                 && pageMatch(g, level(t), addr, am));
     }
 

@@ -96,6 +96,11 @@ final class LruCache<V> {
         return NIL;
     }
 
+    /** The entry the next insert into a full cache evicts, or {@link #NIL} when not full. */
+    int evictionVictim() {
+        return size == capacity ? lruTail : NIL;
+    }
+
     /** The most recently used entry, or {@link #NIL} (for a one-compare fast path). */
     int mostRecent() {
         return lruHead;
