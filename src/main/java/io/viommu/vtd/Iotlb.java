@@ -78,15 +78,15 @@ final class Iotlb {
         return ((long) (sid & 0xffff) << 40) | ((long) (pasid & 0xfffff) << 12) | level;
     }
 
-    private static long meta(int did, int pgtt, int flags) {
-        return (did & 0xffff) | (long) (pgtt & 0xff) << 16 | (long) (flags & 0xff) << 24;
+    private static int meta(int did, int pgtt, int flags) {
+        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xff) << 24;
     }
 
-    private static int domain(long meta) {
+    private static int domainOf(long meta) {
         return (int) meta & 0xffff;
     }
 
-    private static int pgtt(long meta) {
+    private static int pgttOf(long meta) {
         return (int) (meta >>> 16) & 0xff;
     }
 
@@ -146,7 +146,7 @@ final class Iotlb {
     }
 
     int pgtt(int i) {
-        return pgtt(cache.meta(i));
+        return pgttOf(cache.meta(i));
     }
 
     int flags(int i) {
@@ -212,7 +212,7 @@ final class Iotlb {
 
     /** Domain-selective invalidation (QEMU vtd_hash_remove_by_domain). */
     void invalidateDomain(int did) {
-        removeIf((t, g, m, v) -> domain(m) == did);
+        removeIf((t, g, m, v) -> domainOf(m) == did);
     }
 
     /**
@@ -238,10 +238,10 @@ final class Iotlb {
         long qemuMask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
         long qemuGfn = (addr >>> 12) & qemuMask;
         removeIf((t, g, m, v) -> {
-            if (domain(m) != did) {
+            if (domainOf(m) != did) {
                 return false;
             }
-            int p = pgtt(m);
+            int p = pgttOf(m);
             if (p == LEGACY) {
                 long entryMask = ~(SlPte.pageSize(level(t)) - 1);
                 return (g & qemuMask) == qemuGfn || g == (addr & entryMask) >>> 12;
@@ -252,12 +252,12 @@ final class Iotlb {
 
     /** PASID-based IOTLB invalidation (type 6), PASID-selective: first-level and nested entries. */
     void invalidatePasid(int did, int pasidValue) {
-        removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m)));
+        removeIf((t, g, m, v) -> domainOf(m) == did && pasid(t) == pasidValue && isFirstLevel(pgttOf(m)));
     }
 
     /** PASID-based IOTLB invalidation (type 6), page-selective within the PASID. */
     void invalidatePasidPages(int did, int pasidValue, long addr, int am) {
-        removeIf((t, g, m, v) -> domain(m) == did && pasid(t) == pasidValue && isFirstLevel(pgtt(m))
+        removeIf((t, g, m, v) -> domainOf(m) == did && pasid(t) == pasidValue && isFirstLevel(pgttOf(m))
                 && pageMatch(g, level(t), addr, am));
     }
 
