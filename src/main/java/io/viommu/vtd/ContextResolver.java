@@ -26,17 +26,6 @@ sealed interface ContextResolver permits LegacyContextResolver, ScalableContextR
     /** Device-selective with function mask {@code fm} (VT-d 10.4.7 FM: masks SID bits 2, 2:1, 2:0). */
     void invalidateDevice(int sid, int fm);
 
-    /** Whether {@code other} is covered by a device-selective invalidation of {@code sid}, {@code fm}. */
-    static boolean coveredByFunctionMask(int other, int sid, int fm) {
-        int mask = switch (fm & 3) {
-            case 0 -> 0;
-            case 1 -> 4;
-            case 2 -> 6;
-            default -> 7;
-        };
-        return ((other & 0xffff) | mask) == ((sid & 0xffff) | mask);
-    }
-
     /** CAP.SAGAW supports a table of {@code levels} levels (bit 1 = 3-level ... bit 3 = 5-level). */
     static boolean levelsSupported(long cap, int levels) {
         int bit = levels - 2;

@@ -94,6 +94,6 @@ final class LegacyContextResolver implements ContextResolver {
 
     @Override
     public void invalidateDevice(int sid, int fm) {
-        cache.removeIf((s, z, m, v) -> ContextResolver.coveredByFunctionMask((int) s, sid, fm));
+        cache.removeIf((s, z, m, v) -> ContextEntry.coveredByFunctionMask((int) s, sid, fm));
     }
 }

@@ -182,8 +182,8 @@ final class ScalableContextResolver implements ContextResolver {
 
     @Override
     public void invalidateDevice(int sid, int fm) {
-        contextCache.removeIf((s, z, m, v) -> ContextResolver.coveredByFunctionMask((int) s, sid, fm));
-        pasidCache.removeIf((s, p, m, v) -> ContextResolver.coveredByFunctionMask((int) s, sid, fm));
+        contextCache.removeIf((s, z, m, v) -> ContextEntry.coveredByFunctionMask((int) s, sid, fm));
+        pasidCache.removeIf((s, p, m, v) -> ContextEntry.coveredByFunctionMask((int) s, sid, fm));
     }
 
     /** PASID-cache invalidation, domain-selective (granularity 00). */

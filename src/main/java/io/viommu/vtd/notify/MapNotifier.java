@@ -2,6 +2,7 @@ package io.viommu.vtd.notify;
 
 import io.viommu.pci.RequesterId;
 import io.viommu.memory.Iova;
+import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.ContextResult;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.InvalidationListener;
@@ -316,13 +317,7 @@ public final class MapNotifier {
      * {@code fm} covers {@code device} (VT-d 10.4.7: FM 1, 2, 3 mask SID bits 2, 2:1, 2:0).
      */
     static boolean coveredByFunctionMask(RequesterId device, int sid, int fm) {
-        int mask = switch (fm & 3) {
-            case 0 -> 0;
-            case 1 -> 4;
-            case 2 -> 6;
-            default -> 7;
-        };
-        return (device.value() | mask) == (sid | mask);
+        return ContextEntry.coveredByFunctionMask(device.value(), sid, fm);
     }
 
     private final class Hook implements InvalidationListener {
@@ -384,7 +379,7 @@ public final class MapNotifier {
             // unaligned address. The range here is the architected one.
             long size = 4096L << am;
             long first = addr & -size;
-            InvalidationCause cause = InvalidationCause.iotlbPages(iommu.invalidationOrigin(), domainId, first, am);
+            InvalidationCause cause = InvalidationCause.iotlbPages(iommu.invalidationOrigin(), domainId, new Iova(first), am);
             IovaRange region = new IovaRange(first, first + size - 1);
             for (Registration r : registrations) {
                 if (!(r.maps() || r.unmapOnly()) || !region.intersects(r.range) || !inDomain(r, domainId)) {
@@ -404,7 +399,7 @@ public final class MapNotifier {
             long last = addr + size - 1;
             IovaRange region = Long.compareUnsigned(last, addr) < 0 ? new IovaRange(addr, -1L)
                     : new IovaRange(addr, last);
-            InvalidationCause cause = InvalidationCause.deviceTlb(iommu.invalidationOrigin(), sid, addr, size);
+            InvalidationCause cause = InvalidationCause.deviceTlb(iommu.invalidationOrigin(), sid, start, size);
             for (Registration r : registrations) {
                 if (r.flags.contains(NotifierFlag.DEVIOTLB_UNMAP) && r.device.value() == sid) {
                     IovaRange c = region.intersect(r.range);
