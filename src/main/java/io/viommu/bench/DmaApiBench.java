@@ -50,7 +50,7 @@ public class DmaApiBench {
         Machine m = Machine.fromCommandLine(List.of("-machine", "q35", "-m", "512M", "-nodefaults",
                 "-device", iommu, "-device", "edu", "-append", append), MachineLog.SILENT);
         Kernel k = Kernel.boot(m);
-        dma = DmaApi.of(k);
+        dma = DmaApi.of(k.iommuDriver());
         edu = m.devices().get(0).address();
         buffer = k.iommuDriver().pages().allocate();
     }

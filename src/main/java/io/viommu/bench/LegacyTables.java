@@ -1,5 +1,6 @@
 package io.viommu.bench;
 
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.RequesterId;
@@ -13,7 +14,6 @@ import io.viommu.vtd.IntelIommu;
  * 9.8 (second-level paging entries).
  */
 public final class LegacyTables {
-    private static final long PAGE = 4096;
     private static final long ADDR_MASK = 0x000F_FFFF_FFFF_F000L;
     private static final int REG_GCMD = 0x18;
     private static final int REG_GSTS = 0x1C;
@@ -38,8 +38,8 @@ public final class LegacyTables {
 
     private long allocPage() {
         long p = nextFree;
-        nextFree += PAGE;
-        ram.fill(p, PAGE, (byte) 0);
+        nextFree += Page.SIZE;
+        ram.fill(p, Page.SIZE, (byte) 0);
         return p;
     }
 

@@ -1,24 +1,33 @@
 package io.viommu.linux;
 
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.sysfs.SysfsTree;
+import io.viommu.linux.iommu.DeviceScope;
+import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.iommu.IntelIommuDriver;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.IommuGroups;
+import io.viommu.linux.iommu.IommuKernel;
+import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.linux.uio.Uio;
+import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
-import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.machine.Machine;
+import io.viommu.memory.Page;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
-import io.viommu.vtd.IntelIommu;
-import io.viommu.vtd.VtdRegisters;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -66,7 +75,7 @@ import java.util.Optional;
  * the registers unless intremap=off (what VFIO's type1 asks for); Linux 6.1 under TCG panics with
  * it (see the fixtures' README), so there is no captured boot to hold its lines against.
  */
-public final class Kernel {
+public final class Kernel implements IommuKernel {
     /** Linux's pr_fmt prefixes. */
     static final String DMAR = "DMAR: ";
     static final String IOMMU = "iommu: ";
@@ -87,6 +96,7 @@ public final class Kernel {
     private DomainType defaultType;
     private boolean strict;
     private boolean gfxIdentity;
+    private final List<IommuUnit> dmarUnits = new ArrayList<>(); // alloc_iommu: what each DRHD's registers said
     private IntelIommuDriver iommuDriver; // programs the unit (null: scalable mode, not modelled)
     private PageFrames userMemory;
     private Vfio vfio;
@@ -194,8 +204,8 @@ public final class Kernel {
         if (!sm) {
             return false;
         }
-        boolean fl = VtdBits.flts(ecap);
-        boolean sl = VtdBits.slts(ecap);
+        boolean fl = EcapReg.firstLevel(ecap);
+        boolean sl = EcapReg.secondLevel(ecap);
         return fl ^ sl ? fl : true;
     }
 
@@ -244,20 +254,24 @@ public final class Kernel {
         if (dmar.of(DmarTable.TYPE_SATC).isEmpty()) {
             printk(DMAR + "No SATC found");
         }
-        IntelIommu unit = machine.iommu();
-        long cap = unit.load(VtdRegisters.CAP, 8);
-        long ecap = unit.load(VtdRegisters.ECAP, 8);
-        boolean sm = cmdline.scalableModeAllowed(config) && VtdBits.smts(ecap);
+        if (dmarUnits.isEmpty()) {
+            return; // no unit answered at its DRHD base
+        }
+        // What the kernel knows of the unit is what alloc_iommu read from its registers.
+        IommuUnit unit = dmarUnits.get(0);
+        long cap = unit.cap();
+        long ecap = unit.ecap();
+        boolean sm = cmdline.scalableModeAllowed(config) && EcapReg.scalableMode(ecap);
         // init_dmars through the registers (IntelIommuDriver): its lines say what the unit
         // actually did (QI enabled, root table, TE). Scalable mode is not driven yet: then only
         // the line Linux prints for the invalidation method.
-        iommuDriver = IntelIommuDriver.start(this, this::printk);
+        iommuDriver = IntelIommuDriver.start(this, platform(), driverOptions(), this::printk);
         if (iommuDriver == null) {
-            printk(DMAR + "dmar0: " + (VtdBits.qi(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
+            printk(DMAR + "dmar0: " + (EcapReg.queuedInvalidation(ecap) ? "Using Queued invalidation" : "Using Register based invalidation"));
         }
         gfxIdentity = cmdline.gfxMappingDisabled(); // IDENTMAP_GFX
         // intel_iommu_init: CM with second-level tables forces strict invalidation
-        if (VtdBits.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
+        if (CapReg.cachingMode(cap) && !firstLevelByDefault(sm, ecap)) {
             printk(DMAR + "IOMMU batching disallowed due to virtualization");
             strict = true;
             if (defaultType == DomainType.DMA_FQ) {
@@ -265,8 +279,7 @@ public final class Kernel {
             }
         }
         // iommu_device_sysfs_add: /sys/class/iommu/dmar0 with the unit's identity registers
-        long base = dmar.of(DmarTable.TYPE_DRHD).get(0).a();
-        drivers.setIommuUnit(new IommuUnit("dmar0", base, (int) unit.load(VtdRegisters.VER, 4), cap, ecap));
+        drivers.setIommuUnit(unit);
         driverActive = true;
         for (Topology.Function f : topology().functions()) {
             probeDevice(topology(), f);
@@ -286,11 +299,17 @@ public final class Kernel {
             switch (s.type()) {
                 case DmarTable.TYPE_DRHD -> {
                     printk(DMAR + String.format("DRHD base: %#016x flags: 0x%x", s.a(), s.flags()));
-                    IntelIommu iommu = machine.iommu();
-                    long ver = iommu.load(VtdRegisters.VER, 4);
-                    printk(DMAR + String.format("dmar%d: reg_base_addr %x ver %d:%d cap %x ecap %x", unit++,
-                            s.a(), (ver >> 4) & 0xf, ver & 0xf, iommu.load(VtdRegisters.CAP, 8),
-                            iommu.load(VtdRegisters.ECAP, 8)));
+                    // alloc_iommu / map_iommu: the unit is known only by its registers at the base
+                    IommuUnit u = IntelIommuDriver.allocIommu(machine.memory(), "dmar" + unit, s.a());
+                    if (u == null) {
+                        printk(DMAR + String.format("[Firmware Bug]: Your BIOS is broken; DMAR reported at address"
+                                + " %x returns all ones!", s.a()));
+                        continue;
+                    }
+                    dmarUnits.add(u);
+                    unit++; // dmar_seq_ids: a unit that failed to map gives its id back
+                    printk(DMAR + String.format("%s: reg_base_addr %x ver %d:%d cap %x ecap %x", u.name(),
+                            u.regBase(), (u.version() >> 4) & 0xf, u.version() & 0xf, u.cap(), u.ecap()));
                 }
                 case DmarTable.TYPE_RMRR -> printk(DMAR + String.format("RMRR base: %#016x end: %#016x", s.a(), s.b()));
                 case DmarTable.TYPE_ATSR -> printk(DMAR + String.format("ATSR flags: 0x%x", s.flags()));
@@ -351,35 +370,26 @@ public final class Kernel {
         return need != null ? need : defaultType;
     }
 
-    /** dmar_find_matched_drhd_unit: INCLUDE_PCI_ALL, the device's scope, or a bridge scope above it. */
+    /** dmar_find_matched_drhd_unit: does any DRHD cover the device ({@link DeviceScope#drhdCovers}). */
     boolean covered(Topology topology, Topology.Function f) {
         for (DmarTable.Structure s : dmar.of(DmarTable.TYPE_DRHD)) {
-            if ((s.flags() & DmarTable.DRHD_INCLUDE_PCI_ALL) != 0 || inScope(topology, s, f)) {
+            if (DeviceScope.drhdCovers(topology, s, f)) {
                 return true;
             }
         }
         return false;
     }
 
-    /**
-     * Whether a DMAR structure's device scope names {@code f} or a bridge above it
-     * (dmar_match_pci_path / is_downstream_to_pci_bridge); VFs are matched through their PF.
-     */
-    static boolean inScope(Topology topology, DmarTable.Structure s, Topology.Function f) {
-        Map<RequesterId, Topology.Function> byRid = DmaAliases.index(topology);
-        Topology.Function d = f;
-        if (d.virtualFunction()) {
-            d = byRid.getOrDefault(d.physicalFunction(), d);
-        }
-        for (Topology.Function a = d; a != null; a = DmaAliases.bridgeAbove(byRid, a)) {
-            for (DmarTable.Scope sc : s.scopes()) {
-                if ((sc.type() == DmarTable.SCOPE_ENDPOINT || sc.type() == DmarTable.SCOPE_BRIDGE)
-                        && sc.startBus() == a.rid().bus() && sc.path().size() == 1 && sc.devfn() == a.rid().devfn()) {
-                    return true;
-                }
-            }
-        }
-        return false;
+    /** What intel_iommu_init's driver gets from the platform: the CPU's view of memory, no unit object. */
+    private IntelIommuDriver.Platform platform() {
+        return new IntelIommuDriver.Platform(machine.memory(), machine.ram().size(), machine.smp().cpus(),
+                machine.smp().apicId(0), machine.configAccess());
+    }
+
+    /** The command-line parameters the intel-iommu driver reads. */
+    private IntelIommuDriver.Options driverOptions() {
+        return new IntelIommuDriver.Options(cmdline.scalableModeAllowed(config), !cmdline.superpageDisabled(),
+                cmdline.forcedac(), cmdline.interruptRemappingOff());
     }
 
     /**
@@ -449,11 +459,13 @@ public final class Kernel {
     }
 
     /** The DMAR table the kernel found, or null (no intel-iommu). */
+    @Override
     public DmarTable dmarTable() {
         return dmar;
     }
 
     /** The PCI hierarchy as this kernel enumerated it (after ACS was enabled; re-scanned after SR-IOV changes). */
+    @Override
     public Topology topology() {
         return drivers.topology();
     }
@@ -469,6 +481,7 @@ public final class Kernel {
     }
 
     /** IOMMU groups; empty when the VT-d driver did not initialise. */
+    @Override
     public IommuGroups groups() {
         return groups;
     }
@@ -513,7 +526,7 @@ public final class Kernel {
         if (userMemory == null) {
             long ram = machine.ram().size();
             long top = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
-            long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & -PageFrames.PAGE;
+            long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & Page.MASK;
             if (size <= 0) {
                 throw new IllegalStateException("user memory needs more than 80 MiB of RAM, the machine has "
                         + machine.ram().size());
@@ -534,6 +547,7 @@ public final class Kernel {
     }
 
     /** iommu_def_domain_type after initialisation. */
+    @Override
     public DomainType defaultDomainType() {
         return defaultType;
     }

@@ -1,7 +1,11 @@
 package io.viommu.linux;
 
+import io.viommu.linux.driver.AcsOverride;
+import io.viommu.linux.driver.KernelText;
+import io.viommu.linux.iommu.DomainType;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
 
 /**
  * The IOMMU-related part of a Linux 6.1 kernel command line ({@code -append}), parsed in the two
@@ -33,6 +37,7 @@ public final class KernelCommandLine {
     private DomainType defaultType;        // iommu_set_default_{passthrough,translated}(true)
     private Boolean dmaStrict;             // iommu.strict=
     private boolean interruptRemappingOff; // intremap=off: disable_irq_remap
+    private boolean forcedac;              // iommu_dma_forcedac (drivers/iommu/dma-iommu.c)
     private AcsOverride acsOverride = AcsOverride.NONE;
 
     private KernelCommandLine(String text) {
@@ -41,20 +46,62 @@ public final class KernelCommandLine {
 
     public static KernelCommandLine parse(String text) {
         KernelCommandLine c = new KernelCommandLine(text == null ? "" : text);
-        List<String[]> params = split(c.text);
-        for (String[] p : params) {
-            c.early(p[0], p[1]);
+        List<Param> params = params(c.text);
+        for (Param p : params) {
+            c.early(p);
         }
-        for (String[] p : params) {
-            if (p[0].equals("intel_iommu") && p[1] != null) {
-                c.intelIommu(p[1]);
+        for (Param p : params) {
+            if (p.key().equals("intel_iommu") && p.value() != null) {
+                c.intelIommu(p.value());
             }
         }
         return c;
     }
 
+    /**
+     * One parameter: {@code name} or {@code name=value} (value null without '='), quotes
+     * removed, as next_arg returns it.
+     */
+    public record Param(String name, String value) {
+        /** The name as parameq compares it: dashes and underscores are the same. */
+        public String key() {
+            return name.replace('-', '_');
+        }
+
+        /** The text as given, without quotes: {@code name} or {@code name=value}. */
+        @Override
+        public String toString() {
+            return value == null ? name : name + "=" + value;
+        }
+    }
+
+    /**
+     * The kernel's one command-line lexer (kernel/params.c parse_args with next_arg): whitespace
+     * separated, double quotes group, a lone {@code --} ends the kernel's part (the rest is for
+     * init). Host tooling reads /proc/cmdline with it too.
+     */
+    public static List<Param> params(String text) {
+        List<Param> out = new ArrayList<>();
+        for (String[] p : split(text == null ? "" : text)) {
+            if (p[0].equals("--") && p[1] == null) {
+                break;
+            }
+            out.add(new Param(p[0], p[1]));
+        }
+        return out;
+    }
+
+    /** kstrtobool (lib/kstrtox.c): TRUE, FALSE or null when the text is not a boolean. */
+    public static Boolean kstrtobool(String s) {
+        if (s == null) {
+            return null;
+        }
+        KernelText.Parsed b = KernelText.kstrtobool(s);
+        return b.ok() ? b.value() == 1 : null;
+    }
+
     /** Linux's next_arg: whitespace separated, double quotes group, "param" or "param=value". */
-    static List<String[]> split(String s) {
+    private static List<String[]> split(String s) {
         List<String[]> out = new ArrayList<>();
         int i = 0;
         int n = s.length();
@@ -82,8 +129,11 @@ public final class KernelCommandLine {
         return out;
     }
 
-    private void early(String name, String value) {
-        switch (name) {
+    /** do_early_param: names compare as parameq does; an error names the parameter as given. */
+    private void early(Param p) {
+        String name = p.name();
+        String value = p.value();
+        switch (p.key()) {
             case "iommu" -> {
                 if (value != null) {
                     iommuSetup(value);
@@ -105,6 +155,17 @@ public final class KernelCommandLine {
                     defaultType = b ? DomainType.IDENTITY : DomainType.DMA;
                 }
             }
+            case "iommu.forcedac" -> { // iommu_dma_forcedac_setup
+                Boolean b = kstrtobool(value);
+                if (b == null) {
+                    malformed(name);
+                } else {
+                    forcedac = b;
+                    if (b) {
+                        earlyMessages.add("Forcing DAC for PCI devices");
+                    }
+                }
+            }
             case "intremap" -> {
                 if (value != null && value.startsWith("off")) {
                     interruptRemappingOff = true;
@@ -122,36 +183,6 @@ public final class KernelCommandLine {
     /** init/main.c do_early_param: a handler's error prints this. */
     private void malformed(String name) {
         earlyMessages.add("Malformed early option '" + name + "'");
-    }
-
-    /** lib/kstrtox.c kstrtobool: y/Y/1 true, n/N/0 false, on/off; anything else an error. */
-    static Boolean kstrtobool(String s) {
-        if (s == null || s.isEmpty()) {
-            return null;
-        }
-        switch (s.charAt(0)) {
-            case 'y', 'Y', '1' -> {
-                return true;
-            }
-            case 'n', 'N', '0' -> {
-                return false;
-            }
-            case 'o', 'O' -> {
-                if (s.length() > 1) {
-                    char c1 = Character.toLowerCase(s.charAt(1));
-                    if (c1 == 'n') {
-                        return true;
-                    }
-                    if (c1 == 'f') {
-                        return false;
-                    }
-                }
-                return null;
-            }
-            default -> {
-                return null;
-            }
-        }
     }
 
     /** arch/x86/kernel/pci-dma.c iommu_setup: comma separated, prefix matches, several may hit. */
@@ -193,6 +224,7 @@ public final class KernelCommandLine {
                 setupMessages.add("DMAR: Disable GFX device mapping");
             } else if (str.startsWith("forcedac")) {
                 setupMessages.add("DMAR: intel_iommu=forcedac deprecated; use iommu.forcedac instead");
+                forcedac = true;
             } else if (str.startsWith("strict")) {
                 setupMessages.add("DMAR: intel_iommu=strict deprecated; use iommu.strict=1 instead");
                 strictFromIntelOption = true;
@@ -240,6 +272,11 @@ public final class KernelCommandLine {
         return dmarDisabled != null ? dmarDisabled : !config.intelIommuDefaultOn();
     }
 
+    /** intel_iommu=on (true) or off (false), the last one given; empty when neither is. */
+    public Optional<Boolean> intelIommuSwitch() {
+        return dmarDisabled == null ? Optional.empty() : Optional.of(!dmarDisabled);
+    }
+
     /** intel_iommu_sm after the command line. */
     public boolean scalableModeAllowed(KernelConfig config) {
         return scalableMode != null ? scalableMode : config.scalableModeDefaultOn();
@@ -277,6 +314,11 @@ public final class KernelCommandLine {
     /** intremap=off: the DMAR table is parsed by the IOMMU driver, not earlier by IRQ remapping. */
     public boolean interruptRemappingOff() {
         return interruptRemappingOff;
+    }
+
+    /** iommu_dma_forcedac: iommu-dma allocates PCI devices' IOVAs above 4 GiB first. */
+    public boolean forcedac() {
+        return forcedac;
     }
 
     public AcsOverride acsOverride() {

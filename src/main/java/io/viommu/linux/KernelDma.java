@@ -6,6 +6,7 @@ import io.viommu.linux.iommu.DmaDirection;
 import io.viommu.linux.iommu.GuestPages;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 
@@ -27,7 +28,7 @@ final class KernelDma implements DmaOps {
     /** One instance for the kernel's life: dma-direct keeps its masks in it. */
     private DmaApi api() {
         if (api == null) {
-            api = DmaApi.of(kernel);
+            api = DmaApi.of(kernel.iommuDriver());
         }
         return api;
     }
@@ -63,7 +64,7 @@ final class KernelDma implements DmaOps {
     @Override
     public void freePages(long phys, int n) {
         for (int i = 0; i < n; i++) {
-            pages().free(new PhysAddr(phys + i * GuestPages.PAGE));
+            pages().free(new PhysAddr(phys + i * Page.SIZE));
         }
     }
 

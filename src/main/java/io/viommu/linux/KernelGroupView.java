@@ -3,10 +3,12 @@ package io.viommu.linux;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.IommuGroupView;
 import io.viommu.linux.driver.ReservedRegion;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.ReservedRegions;
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 import java.util.Optional;
 import java.util.OptionalInt;
@@ -18,10 +20,6 @@ import java.util.OptionalInt;
  * leave their group and an emptied group frees its id ({@link Kernel#releaseDevice}).
  */
 final class KernelGroupView implements IommuGroupView {
-    private static final int CLASS_BRIDGE_ISA = 0x0601;
-    private static final int CLASS_SERIAL_USB = 0x0c03;
-    private static final int BASE_CLASS_DISPLAY = 0x03;
-
     private final Kernel kernel;
 
     KernelGroupView(Kernel kernel) {
@@ -53,47 +51,11 @@ final class KernelGroupView implements IommuGroupView {
         return group(group).map(IommuGroup::devices).orElse(List.of());
     }
 
-    /**
-     * iommu_get_group_resv_regions over intel_iommu_get_resv_regions for each member: the RMRRs
-     * whose scope covers it (relaxable for USB and graphics devices, device_rmrr_is_relaxable),
-     * the ISA floppy window for an ISA bridge (CONFIG_INTEL_IOMMU_FLOPPY_WA, set in Debian's
-     * config), and the IOAPIC/MSI window; sorted by start, duplicates merged.
-     */
+    /** iommu_get_group_resv_regions: the one rule, {@link ReservedRegions#ofGroup}. */
     @Override
     public List<ReservedRegion> reservedRegions(int group) {
-        Optional<IommuGroup> g = group(group);
-        if (g.isEmpty()) {
-            return List.of();
-        }
-        Topology topology = kernel.topology();
-        List<ReservedRegion> out = new ArrayList<>();
-        for (RequesterId rid : g.get().devices()) {
-            Optional<Topology.Function> f = topology.function(rid);
-            if (f.isEmpty()) {
-                continue;
-            }
-            int cls = f.get().classCode();
-            DmarTable dmar = kernel.dmarTable();
-            for (DmarTable.Structure rmrr : dmar == null ? List.<DmarTable.Structure>of() : dmar.of(DmarTable.TYPE_RMRR)) {
-                if (Kernel.inScope(topology, rmrr, f.get())) {
-                    boolean relaxable = (cls >> 8) == CLASS_SERIAL_USB || (cls >> 16) == BASE_CLASS_DISPLAY;
-                    add(out, new ReservedRegion(rmrr.a(), rmrr.b(),
-                            relaxable ? ReservedRegion.Type.DIRECT_RELAXABLE : ReservedRegion.Type.DIRECT));
-                }
-            }
-            if ((cls >> 8) == CLASS_BRIDGE_ISA) {
-                add(out, ReservedRegion.INTEL_ISA_FLOPPY);
-            }
-            add(out, ReservedRegion.INTEL_MSI);
-        }
-        out.sort(Comparator.comparingLong(ReservedRegion::start));
-        return out;
-    }
-
-    private static void add(List<ReservedRegion> out, ReservedRegion r) {
-        if (!out.contains(r)) {
-            out.add(r);
-        }
+        return group(group).map(g -> ReservedRegions.ofGroup(kernel.topology(), kernel.dmarTable(), g.devices()))
+                .orElse(List.of());
     }
 
     /** iommu_probe_device from the PCI bus notifier (BUS_NOTIFY_ADD_DEVICE). */

@@ -1,14 +1,15 @@
 package io.viommu.machine;
 
+import io.viommu.memory.Page;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.MsixCapability;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
-import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PcieCapability.Layout;
 import io.viommu.pci.PcieCapability.PortType;
+import io.viommu.pci.PcieCapability;
 import io.viommu.pci.PmCapability;
 import io.viommu.pci.SriovCapability;
 import io.viommu.pci.VirtualFunction;
@@ -184,7 +185,7 @@ final class Endpoints {
     }
 
     private static long align4k(long v) {
-        return (v + 0xfff) & ~0xfffL;
+        return Page.alignUp(v);
     }
 
     /**

@@ -1,6 +1,7 @@
 package io.viommu.machine;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.MsiSink;
 import io.viommu.pci.RequesterId;
 import java.util.function.Supplier;
@@ -14,9 +15,6 @@ import java.util.function.Supplier;
  * 4 bytes (unaligned or short) are dropped. Reads there return zeros (vtd_mem_ir_read).
  */
 final class MsiWindow implements AddressSpace {
-    static final long FIRST = 0xFEE0_0000L;
-    static final long LAST = 0xFEEF_FFFFL;
-
     private final AddressSpace memory;
     private final Supplier<RequesterId> requester;
     private final MsiSink sink;
@@ -28,7 +26,7 @@ final class MsiWindow implements AddressSpace {
     }
 
     static boolean inWindow(long addr) {
-        return addr >= FIRST && addr <= LAST;
+        return MsiAddress.contains(addr);
     }
 
     @Override
@@ -86,7 +84,7 @@ final class MsiWindow implements AddressSpace {
 
     /** Bytes from {@code a} that stay on the same side of the window boundary. */
     private static int runLength(long a, int remaining) {
-        long boundary = inWindow(a) ? LAST + 1 : (a < FIRST ? FIRST : Long.MAX_VALUE);
+        long boundary = inWindow(a) ? MsiAddress.LAST + 1 : (a < MsiAddress.FIRST ? MsiAddress.FIRST : Long.MAX_VALUE);
         return (int) Math.min(remaining, boundary - a);
     }
 

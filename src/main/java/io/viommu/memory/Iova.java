@@ -16,7 +16,7 @@ public record Iova(long value) implements Comparable<Iova> {
     }
 
     public long pageNumber() {
-        return value >>> 12;
+        return Page.pfn(value);
     }
 
     /** The physical address this IOVA reaches when nothing translates it (bypass). */

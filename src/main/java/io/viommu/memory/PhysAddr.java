@@ -24,7 +24,7 @@ public record PhysAddr(long value) implements Comparable<PhysAddr> {
     }
 
     public long pageNumber() {
-        return value >>> 12;
+        return Page.pfn(value);
     }
 
     @Override

@@ -91,7 +91,7 @@ public final class PhysicalMemory implements AddressSpace {
             l2 = new MemorySegment[1 << L2_BITS];
             directory[i1] = l2;
         }
-        c = arena.allocate(CHUNK_SIZE, 4096);
+        c = arena.allocate(CHUNK_SIZE, Page.SIZE);
         l2[(int) (idx & ((1 << L2_BITS) - 1))] = c;
         allocatedChunks++;
         cachedChunkIndex = idx;

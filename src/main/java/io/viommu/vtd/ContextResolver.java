@@ -28,7 +28,6 @@ sealed interface ContextResolver permits LegacyContextResolver, ScalableContextR
 
     /** CAP.SAGAW supports a table of {@code levels} levels (bit 1 = 3-level ... bit 3 = 5-level). */
     static boolean levelsSupported(long cap, int levels) {
-        int bit = levels - 2;
-        return bit >= 0 && bit <= 4 && (cap & (1L << (VtdConfig.CAP_SAGAW_SHIFT + bit))) != 0;
+        return CapReg.supportsAgaw(cap, levels - 2);
     }
 }

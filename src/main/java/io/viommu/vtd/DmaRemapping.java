@@ -5,6 +5,7 @@ import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.Translation;
 import io.viommu.pci.TranslationResult;
@@ -148,7 +149,7 @@ final class DmaRemapping {
     TranslationResult translate(DmaRequest request) {
         try {
             long iova = request.iova().value();
-            if (legacyActive && !VtdMath.inInterruptRange(iova)) {
+            if (legacyActive && !MsiAddress.contains(iova)) {
                 return translateLegacy(request, iova);
             }
             return translateOther(request, null);
@@ -174,7 +175,7 @@ final class DmaRemapping {
     }
 
     private TranslationResult translateOther(DmaRequest request, PasidPrefix prefix) {
-        if (!enabled || VtdMath.inInterruptRange(request.iova().value())) {
+        if (!enabled || MsiAddress.contains(request.iova().value())) {
             // TE off: identity (QEMU's nodmar region). The interrupt range is QEMU's vtd-ir
             // region in both cases: a write there is an MSI, handled by the platform.
             return Translation.identity(request.iova(), 4096, true, true);
@@ -227,7 +228,7 @@ final class DmaRemapping {
         }
         long size = SlPte.pageSize(walk.level);
         long out = walk.outputPage();
-        if (VtdMath.overlapsInterruptRange(out, size)) {
+        if (MsiAddress.overlaps(out, size)) {
             return legacyWalkFault(request, FaultReason.INTERRUPT_ADDRESS.code(), fpd);
         }
         Translation t = new Translation(new Iova(iova & -size), new PhysAddr(out), size, walk.reads, walk.writes);

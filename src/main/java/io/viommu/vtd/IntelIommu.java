@@ -29,9 +29,6 @@ import io.viommu.pci.TranslationResult;
 public final class IntelIommu implements Mmio, DmaRemapper {
     public static final long DEFAULT_BASE = 0xFED9_0000L;
     public static final int REGISTER_BLOCK_SIZE = 0x1000;
-    /** The interrupt address range (VT-d 3.14): DMA here is an MSI, never translated. */
-    public static final long INTERRUPT_FIRST = VtdMath.INTERRUPT_FIRST;
-    public static final long INTERRUPT_LAST = VtdMath.INTERRUPT_LAST;
     /**
      * Source id given to the unit's own fault-event and invalidation-completion MSIs. QEMU
      * sends them straight to the APIC (vtd_generate_interrupt); they are not remappable.
@@ -76,7 +73,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.core = new DmaRemapping(config, memory, faults, trace);
         this.invalidations = new CacheInvalidation(core);
         this.queue = new InvalidationQueue(regs, memory, events, trace, invalidations,
-                (config.ecap() & VtdConfig.ECAP_SMTS) != 0, aw);
+                EcapReg.scalableMode(config.ecap()), aw);
         this.registerInvalidation = new RegisterInvalidation(regs, queue, invalidations, trace);
         this.ats = new AtsService(core, config);
         this.irUnit = new InterruptRemapping(new IrState(), memory, faults, trace);

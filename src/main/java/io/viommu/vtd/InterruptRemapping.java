@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.pci.MsiAddress;
 
 /**
  * Interrupt remapping of one VT-d unit (VT-d spec chapter 5 and 9.10), modelled on QEMU 7.2's
@@ -45,7 +46,6 @@ public final class InterruptRemapping implements InvalidationListener {
     public static final int GSTS_CFIS = VtdRegisters.GCMD_CFI;
 
     static final long MSI_ADDR_HI_MASK = 0xffff_ffff_0000_0000L;
-    static final int MSI_ADDR_HEAD = 0xfee;
     static final long MSI_ADDR_REMAPPABLE = 1L << 4;
     static final long MSI_ADDR_SHV = 1L << 3;
     static final long MSI_ADDR_HANDLE_15 = 1L << 2;
@@ -101,7 +101,7 @@ public final class InterruptRemapping implements InvalidationListener {
 
     /** The remappable-format address for {@code handle} (what a driver programs). */
     public static long remappableAddress(int handle, boolean shv) {
-        return 0xfee0_0000L | ((long) (handle & 0x7fff) << 5) | MSI_ADDR_REMAPPABLE
+        return MsiAddress.FIRST | ((long) (handle & 0x7fff) << 5) | MSI_ADDR_REMAPPABLE
                 | (shv ? MSI_ADDR_SHV : 0) | ((handle & 0x8000) != 0 ? MSI_ADDR_HANDLE_15 : 0);
     }
 
@@ -193,7 +193,7 @@ public final class InterruptRemapping implements InvalidationListener {
                     "vtd_interrupt_remap_msi: MSI address high 32 bits non-zero detected: address=0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
-        if (((address >>> 20) & 0xfff) != MSI_ADDR_HEAD) {
+        if (!MsiAddress.contains(address)) { // QEMU: addr.__head != 0xfee (the high half is zero here)
             trace.guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address low 32 bit invalid: 0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);

@@ -5,6 +5,7 @@ import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.Translation;
 import io.viommu.pci.TranslationResult;
@@ -118,7 +119,7 @@ final class ScalableModeTranslator {
             return Translation.identity(request.iova(), 4096, true, true);
         }
         ScalableFault f = walk(pe, iova, write, user, exec);
-        if (f == null && VtdMath.overlapsInterruptRange(outPage, outSize)) {
+        if (f == null && MsiAddress.overlaps(outPage, outSize)) {
             f = ScalableFault.INTERRUPT_ADDRESS;
         }
         if (f != null) {

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.pci.MsiAddress;
 import java.util.Arrays;
 import java.util.HashMap;
 
@@ -15,7 +16,7 @@ import java.util.HashMap;
  * and the requested permission is checked BEFORE the reserved bits (so a not-present entry with
  * reserved bits is a permission fault); a leaf ends the walk. Input addresses at or above
  * 2^min(AGAW, aw-bits) are refused before any read (fault 1 / 4, {@link #inputLimit}). The
- * interrupt-range check of the output is the caller's ({@link VtdMath#overlapsInterruptRange}),
+ * interrupt-range check of the output is the caller's ({@link MsiAddress#overlaps}),
  * as first-level outputs need it too.
  *
  * <p>{@link #walk} follows one address and leaves its result in fields (no allocation);
@@ -207,7 +208,7 @@ public final class SecondLevelWalk {
                 long l = Math.min(last, entryLast);
                 long output = SlPte.outputAddress(v, aw);
                 if (verdict == LEAF) {
-                    if (VtdMath.overlapsInterruptRange(output, entrySize)) {
+                    if (MsiAddress.overlaps(output, entrySize)) {
                         continue; // translate faults with reason 0xE here
                     }
                     out.append(f, l, output + (f - entryFirst), p);

@@ -76,99 +76,67 @@ public record VtdConfig(boolean intremap, boolean eim, boolean cachingMode, bool
         return new VtdConfig(true, false, false, false, true, 39, false, false, false, true, true, 1, 1024);
     }
 
-    // ---- CAP / ECAP composition (QEMU 7.2 vtd_init; bit layout in reference/vtd.md) ----
+    // ---- CAP / ECAP composition (QEMU 7.2 vtd_init; bit layout in CapReg and EcapReg) ----
 
     /** CAP.ND = 6: 16-bit domain ids (2^(4+2*6) domains). */
-    static final long CAP_ND = 6;
-    static final long CAP_CM = 1L << 7;
-    static final int CAP_SAGAW_SHIFT = 8;
-    static final long CAP_SAGAW_39 = 0x2L << CAP_SAGAW_SHIFT;
-    static final long CAP_SAGAW_48 = 0x4L << CAP_SAGAW_SHIFT;
-    static final long CAP_SAGAW_57 = 0x8L << CAP_SAGAW_SHIFT;
-    /** FRO 33:24 in 16-byte units. */
-    static final long CAP_FRO = ((long) FRCD_OFFSET >> 4) << 24;
-    /** SLLPS 37:34: 2 MiB (bit 34) and 1 GiB (bit 35) second-level pages. */
-    static final long CAP_SLLPS = (1L << 34) | (1L << 35);
-    static final long CAP_PSI = 1L << 39;
-    static final int CAP_NFR_SHIFT = 40;
+    static final long ND_16_BIT = 6;
     /** Maximum address mask value for page-selective invalidation (QEMU VTD_MAMV). */
     static final int MAMV = 18;
-    static final long CAP_MAMV = (long) MAMV << 48;
-    static final long CAP_DWD = 1L << 54;
-    static final long CAP_DRD = 1L << 55;
-    static final long CAP_FL1GP = 1L << 56;
-    static final long CAP_FL5LP = 1L << 60;
-
-    static final long ECAP_QI = 1L << 1;
-    static final long ECAP_DT = 1L << 2;
-    static final long ECAP_IR = 1L << 3;
-    static final long ECAP_EIM = 1L << 4;
-    static final long ECAP_PT = 1L << 6;
-    static final long ECAP_SC = 1L << 7;
-    /** IRO 17:8 in 16-byte units: IOTLB registers at 0xF0. */
-    static final long ECAP_IRO = ((long) VtdRegisters.IVA >> 4) << 8;
-    static final long ECAP_MHMV = 0xfL << 20;
-    static final long ECAP_NEST = 1L << 26;
-    static final long ECAP_SRS = 1L << 31;
-    static final long ECAP_PASID = 1L << 40;
-    static final long ECAP_SMTS = 1L << 43;
-    static final long ECAP_SLTS = 1L << 46;
-    static final long ECAP_FLTS = 1L << 47;
 
     /** The Capability register as QEMU 7.2 composes it (vtd_init), plus NFR for fault-records. */
     public long cap() {
-        long cap = CAP_FRO | ((long) (faultRecords - 1) << CAP_NFR_SHIFT) | CAP_ND | CAP_MAMV
-                | CAP_PSI | CAP_SLLPS | ((long) ((awBits - 1) & 0x3f) << 16);
+        long cap = CapReg.fro(FRCD_OFFSET) | CapReg.nfr(faultRecords) | ND_16_BIT | CapReg.mamvField(MAMV)
+                | CapReg.PSI | CapReg.SLLPS_2M | CapReg.SLLPS_1G | CapReg.mgawField(awBits);
         if (dmaDrain) {
-            cap |= CAP_DRD | CAP_DWD;
+            cap |= CapReg.DRD | CapReg.DWD;
         }
         if (dmaTranslation) {
-            cap |= CAP_SAGAW_39;
+            cap |= CapReg.SAGAW_39;
             if (awBits >= 48) {
-                cap |= CAP_SAGAW_48;
+                cap |= CapReg.SAGAW_48;
             }
             if (awBits >= 57) {
-                cap |= CAP_SAGAW_57;
+                cap |= CapReg.SAGAW_57;
             }
         }
         if (cachingMode) {
-            cap |= CAP_CM;
+            cap |= CapReg.CM;
         }
         if (firstLevel) {
-            cap |= CAP_FL1GP | CAP_FL5LP; // extension: 1 GiB pages and 5-level first-level tables
+            cap |= CapReg.FL1GP | CapReg.FL5LP; // extension: 1 GiB pages and 5-level first-level tables
         }
         return cap;
     }
 
     /** The Extended Capability register as QEMU 7.2 composes it (vtd_init). */
     public long ecap() {
-        long ecap = ECAP_QI | ECAP_IRO;
+        long ecap = EcapReg.QI | EcapReg.iro(VtdRegisters.IVA);
         if (intremap) {
-            ecap |= ECAP_IR | ECAP_MHMV;
+            ecap |= EcapReg.IR | EcapReg.MHMV_MASK;
             if (eim) {
-                ecap |= ECAP_EIM;
+                ecap |= EcapReg.EIM;
             }
         }
         if (deviceIotlb) {
-            ecap |= ECAP_DT;
+            ecap |= EcapReg.DT;
         }
         if (pt) {
-            ecap |= ECAP_PT;
+            ecap |= EcapReg.PT;
         }
         if (scalableMode) {
-            ecap |= ECAP_SMTS | ECAP_SRS | ECAP_SLTS;
+            ecap |= EcapReg.SMTS | EcapReg.SRS | EcapReg.SLTS;
         }
         if (snoopControl) {
-            ecap |= ECAP_SC;
+            ecap |= EcapReg.SC;
         }
         if (pasidMode) {
-            ecap |= ECAP_PASID;
+            ecap |= EcapReg.PASID;
         }
         if (firstLevel) {
-            ecap |= ECAP_FLTS; // extension (not in QEMU 7.2)
+            ecap |= EcapReg.FLTS; // extension (not in QEMU 7.2)
         }
         if (nested) {
-            ecap |= ECAP_NEST; // extension (not in QEMU 7.2)
+            ecap |= EcapReg.NEST; // extension (not in QEMU 7.2)
         }
         return ecap;
     }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.viommu.fixtures.LinuxCapture;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.RequesterId;

@@ -3,6 +3,10 @@ package io.viommu.linux;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.driver.AcsOverride;
+import io.viommu.linux.driver.DmaAliases;
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.machine.Machine;
 import io.viommu.machine.MachineLog;
 import io.viommu.pci.AcsCapability;

@@ -2,6 +2,9 @@ package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.iommu.DomainType;
+import io.viommu.linux.iommu.IommuGroup;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -151,7 +154,7 @@ class KernelBootTest {
     }
 
     @Test
-    void reportLabelsInterruptRemappingAsNotModelled() throws Exception {
+    void reportNotesThatNoCaptureChecksTheInterruptRemappingLine() throws Exception {
         Kernel k = boot("-device intel-iommu");
         assertThat(BootReport.lines(List.of(), k)).anyMatch(l -> l.startsWith("=== NOTE interrupt remapping"));
     }

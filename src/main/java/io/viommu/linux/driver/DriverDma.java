@@ -1,5 +1,6 @@
 package io.viommu.linux.driver;
 
+import io.viommu.memory.Page;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -29,7 +30,6 @@ public final class DriverDma {
     public static final int NIC_RX_BUFFERS = 4;
     /** e1000e/igb/e1000 rx_buffer_len for a 1500-byte MTU: 2 KiB buffers. */
     static final int NIC_RX_BUFFER_LEN = 2048;
-    private static final long PAGE = 4096;
 
     /** One buffer's layout: {@code pages} contiguous pages, {@code length} bytes mapped. */
     public record Spec(String name, int pages, long length, boolean coherent, DmaOps.Direction dir) {
@@ -59,8 +59,8 @@ public final class DriverDma {
     /** A NIC (e1000, e1000e, igb, igbvf): TX and RX descriptor rings, and receive buffers. */
     static DriverDma nic(int maskBits) {
         List<Spec> l = new ArrayList<>();
-        l.add(new Spec("tx-ring", 1, PAGE, true, DmaOps.Direction.BIDIRECTIONAL));
-        l.add(new Spec("rx-ring", 1, PAGE, true, DmaOps.Direction.BIDIRECTIONAL));
+        l.add(new Spec("tx-ring", 1, Page.SIZE, true, DmaOps.Direction.BIDIRECTIONAL));
+        l.add(new Spec("rx-ring", 1, Page.SIZE, true, DmaOps.Direction.BIDIRECTIONAL));
         for (int i = 0; i < NIC_RX_BUFFERS; i++) {
             l.add(new Spec("rx-buffer" + i, 1, NIC_RX_BUFFER_LEN, false, DmaOps.Direction.FROM_DEVICE));
         }

@@ -1,5 +1,7 @@
 package io.viommu.linux.driver;
 
+import io.viommu.vtd.CapReg;
+
 /**
  * A DMAR unit the IOMMU driver registered ({@code iommu_device_sysfs_add}): what
  * /sys/class/iommu/NAME and its intel-iommu/ attributes show.
@@ -13,6 +15,6 @@ package io.viommu.linux.driver;
 public record IommuUnit(String name, long regBase, int version, long cap, long ecap) {
     /** {@code cap_ndoms}: 2^(4 + 2*ND). */
     public long domainsSupported() {
-        return 1L << (4 + 2 * (cap & 7));
+        return CapReg.domains(cap);
     }
 }

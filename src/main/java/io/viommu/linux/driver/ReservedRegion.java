@@ -1,5 +1,7 @@
 package io.viommu.linux.driver;
 
+import io.viommu.pci.MsiAddress;
+
 /**
  * One line of {@code /sys/kernel/iommu_groups/N/reserved_regions}
  * ({@code iommu_get_group_resv_regions}): an IOVA range the group's domains must not map.
@@ -21,7 +23,7 @@ public record ReservedRegion(long start, long end, Type type) {
     }
 
     /** The interrupt window every Intel VT-d group reports ({@code IOAPIC_RANGE_START..END}). */
-    public static final ReservedRegion INTEL_MSI = new ReservedRegion(0xfee0_0000L, 0xfeef_ffffL, Type.MSI);
+    public static final ReservedRegion INTEL_MSI = new ReservedRegion(MsiAddress.FIRST, MsiAddress.LAST, Type.MSI);
     /**
      * The ISA DMA window intel-iommu reports for ISA bridges (CONFIG_INTEL_IOMMU_FLOPPY_WA,
      * {@code intel_iommu_get_resv_regions}): the first 16 MiB, relaxable.

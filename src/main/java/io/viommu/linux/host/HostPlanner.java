@@ -1,7 +1,7 @@
 package io.viommu.linux.host;
 
-import io.viommu.linux.AcsCheck;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.host.HostReport.AcsHop;
 import io.viommu.linux.host.HostReport.Assignment;
 import io.viommu.linux.host.HostReport.Check;
@@ -231,7 +231,7 @@ public final class HostPlanner {
                 r.add("the firmware has an IVRS table but the kernel is built without CONFIG_AMD_IOMMU");
             }
         }
-        if (cl.has("iommu", "off")) {
+        if (cl.kernel().noIommu()) {
             r.add("the kernel command line has iommu=off, which disables every IOMMU driver");
         }
         if (dmar) {
@@ -281,7 +281,7 @@ public final class HostPlanner {
                 && cfg.getOrDefault("CONFIG_AMD_IOMMU", "n").equals("n") && cfg.getOrDefault("CONFIG_VIRTIO_IOMMU", "n").equals("n")) {
             parts.add("the kernel has no IOMMU driver");
         }
-        if (s.cmdline().has("iommu", "off")) {
+        if (s.cmdline().kernel().noIommu()) {
             parts.add("iommu=off is on the kernel command line");
         }
         if (dmar) {
@@ -311,17 +311,9 @@ public final class HostPlanner {
                 || cfg.getOrDefault("CONFIG_INTEL_IOMMU_DEFAULT_ON_INTGPU_OFF", "n").equals("y");
     }
 
-    /** intel_iommu=on/off, last one wins (intel_iommu_setup parses options left to right). */
+    /** intel_iommu=on/off as the kernel's parser reads it (intel_iommu_setup, last one wins). */
     static Optional<Boolean> intelIommuSwitch(KernelCmdline cl) {
-        Optional<Boolean> out = Optional.empty();
-        for (String o : cl.options("intel_iommu")) {
-            if (o.equals("on")) {
-                out = Optional.of(true);
-            } else if (o.equals("off")) {
-                out = Optional.of(false);
-            }
-        }
-        return out;
+        return cl.kernel().intelIommuSwitch();
     }
 
     static Optional<String> vmmName(String oemId) {
@@ -339,7 +331,7 @@ public final class HostPlanner {
             r.add("no IOMMU is enabled, and interrupt remapping is done by the IOMMU");
             return new InterruptRemapping("unavailable", r, unsafeAllowed);
         }
-        if (s.cmdline().has("intremap", "off")) {
+        if (s.cmdline().kernel().interruptRemappingOff()) {
             r.add("the kernel command line has intremap=off");
             r.add(unsafeNote);
             return new InterruptRemapping("disabled", r, unsafeAllowed);

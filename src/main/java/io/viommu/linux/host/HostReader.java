@@ -1,7 +1,7 @@
 package io.viommu.linux.host;
 
-import io.viommu.linux.AcpiHeader;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.acpi.AcpiHeader;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.host.HostSnapshot.Firmware;
 import io.viommu.linux.host.HostSnapshot.HostDevice;
 import io.viommu.linux.host.HostSnapshot.HostGroup;

@@ -1,6 +1,6 @@
 package io.viommu.linux.host;
 
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.acpi.DmarTable;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;

@@ -1,6 +1,6 @@
 package io.viommu.linux.host;
 
-import io.viommu.linux.AcpiHeader;
+import io.viommu.linux.acpi.AcpiHeader;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;

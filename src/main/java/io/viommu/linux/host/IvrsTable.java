@@ -1,11 +1,11 @@
 package io.viommu.linux.host;
 
-import static io.viommu.linux.LittleEndian.u16;
-import static io.viommu.linux.LittleEndian.u32;
-import static io.viommu.linux.LittleEndian.u64;
-import static io.viommu.linux.LittleEndian.u8;
+import static io.viommu.linux.acpi.LittleEndian.u16;
+import static io.viommu.linux.acpi.LittleEndian.u32;
+import static io.viommu.linux.acpi.LittleEndian.u64;
+import static io.viommu.linux.acpi.LittleEndian.u8;
 
-import io.viommu.linux.AcpiHeader;
+import io.viommu.linux.acpi.AcpiHeader;
 import java.util.ArrayList;
 import java.util.List;
 

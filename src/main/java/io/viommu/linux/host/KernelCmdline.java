@@ -1,5 +1,6 @@
 package io.viommu.linux.host;
 
+import io.viommu.linux.KernelCommandLine;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -13,17 +14,18 @@ import java.util.Optional;
  * parameters here, which are parsed in order and overwrite each other's state.
  */
 public record KernelCmdline(String raw, List<String> args) {
+    /** Split by the kernel model's own lexer ({@link KernelCommandLine#params}). */
     public static KernelCmdline parse(String raw) {
         List<String> args = new ArrayList<>();
-        for (String a : raw.trim().split("\\s+")) {
-            if (a.equals("--")) {
-                break;
-            }
-            if (!a.isEmpty()) {
-                args.add(a);
-            }
+        for (KernelCommandLine.Param p : KernelCommandLine.params(raw)) {
+            args.add(p.toString());
         }
         return new KernelCmdline(raw.trim(), List.copyOf(args));
+    }
+
+    /** The IOMMU options as the kernel model parses them (iommu=, intel_iommu=, intremap=, ...). */
+    public KernelCommandLine kernel() {
+        return KernelCommandLine.parse(raw);
     }
 
     /** The value of the last {@code key=value}; {@code ""} for a bare {@code key}; empty when not given. */
@@ -67,16 +69,12 @@ public record KernelCmdline(String raw, List<String> args) {
         }).toList();
     }
 
-    /** Kernel boolean parsing ({@code kstrtobool}): 1/y/Y/on true, 0/n/N/off false. */
+    /**
+     * A boolean parameter's value (param_set_bool): a bare {@code key} is true, else
+     * {@link KernelCommandLine#kstrtobool}.
+     */
     public static Optional<Boolean> bool(String v) {
-        String s = v.toLowerCase();
-        if (s.equals("1") || s.startsWith("y") || s.equals("on") || s.equals("")) {
-            return Optional.of(true);
-        }
-        if (s.equals("0") || s.startsWith("n") || s.equals("off")) {
-            return Optional.of(false);
-        }
-        return Optional.empty();
+        return v.isEmpty() ? Optional.of(true) : Optional.ofNullable(KernelCommandLine.kstrtobool(v));
     }
 
     private static String normalise(String k) {

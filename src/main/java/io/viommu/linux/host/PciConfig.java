@@ -1,8 +1,8 @@
 package io.viommu.linux.host;
 
-import static io.viommu.linux.LittleEndian.u16;
-import static io.viommu.linux.LittleEndian.u32;
-import static io.viommu.linux.LittleEndian.u8;
+import static io.viommu.linux.acpi.LittleEndian.u16;
+import static io.viommu.linux.acpi.LittleEndian.u32;
+import static io.viommu.linux.acpi.LittleEndian.u8;
 
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PciRegs;

@@ -1,6 +1,7 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
@@ -44,10 +45,9 @@ public final class DmaApi {
         this.forcedac = forcedac;
     }
 
-    /** The DMA API of {@code kernel}: its intel-iommu driver's, or dma-direct without one. */
-    public static DmaApi of(io.viommu.linux.Kernel kernel) {
-        IntelIommuDriver d = kernel.iommuDriver();
-        return d != null ? d.dma() : direct();
+    /** The DMA API of a kernel: its intel-iommu driver's ({@code driver} non-null), or dma-direct. */
+    public static DmaApi of(IntelIommuDriver driver) {
+        return driver != null ? driver.dma() : direct();
     }
 
     /** The DMA API of a kernel without an active IOMMU driver: dma-direct for every device. */
@@ -105,7 +105,7 @@ public final class DmaApi {
         }
         long prot = c.domain.protOf(dir.permission());
         if (c.domain.mapPages(iova, phys.value() - iovaOff, len, prot) != 0) {
-            c.iovad.freeFast(cpu, iova >>> 12, len >>> 12);
+            c.iovad.freeFast(cpu, iova >>> Page.SHIFT, len >>> Page.SHIFT);
             return MAPPING_ERROR;
         }
         return new Iova(iova + iovaOff);
@@ -128,16 +128,16 @@ public final class DmaApi {
         List<PhysAddr> freelist = new ArrayList<>();
         long unmapped = c.domain.unmapNoSync(dmaAddr, size, freelist);
         if (c.lazy()) {
-            c.queue(cpu, dmaAddr >>> 12, size >>> 12, freelist);
+            c.queue(cpu, dmaAddr >>> Page.SHIFT, size >>> Page.SHIFT, freelist);
         } else {
             c.domain.iotlbSync(dmaAddr, unmapped, freelist);
-            c.iovad.freeFast(cpu, dmaAddr >>> 12, size >>> 12);
+            c.iovad.freeFast(cpu, dmaAddr >>> Page.SHIFT, size >>> Page.SHIFT);
         }
     }
 
     /** iommu_dma_alloc_iova: below 4 GiB first for PCI devices, then up to the mask. */
     private long allocIova(DmaCookie c, long size, long dmaLimit) {
-        long len = size >>> 12;
+        long len = size >>> Page.SHIFT;
         long aperture = c.domain.apertureEnd().value();
         if (Long.compareUnsigned(dmaLimit, aperture) > 0) { // masks are unsigned
             dmaLimit = aperture;
@@ -145,19 +145,19 @@ public final class DmaApi {
         long pfn = 0;
         long hitsBefore = c.iovad.cacheHits();
         if (Long.compareUnsigned(dmaLimit, DMA_BIT_MASK_32) > 0 && !forcedac) {
-            pfn = c.iovad.allocFast(cpu, len, DMA_BIT_MASK_32 >>> 12, false);
+            pfn = c.iovad.allocFast(cpu, len, DMA_BIT_MASK_32 >>> Page.SHIFT, false);
         }
         if (pfn == 0) {
-            pfn = c.iovad.allocFast(cpu, len, dmaLimit >>> 12, true);
+            pfn = c.iovad.allocFast(cpu, len, dmaLimit >>> Page.SHIFT, true);
         }
         IommuCounters.Tally t = driver.tally();
         t.iovaAllocs++;
         t.iovaCacheHits += c.iovad.cacheHits() - hitsBefore;
-        return pfn << 12;
+        return pfn << Page.SHIFT;
     }
 
     private static long align(long n) {
-        return (n + 0xfff) & ~0xfffL;
+        return Page.alignUp(n);
     }
 
     // ---- scatter lists ----
@@ -221,7 +221,7 @@ public final class DmaApi {
                         c.domain.unmapNoSync(iova, mapped, freelist);
                         c.domain.iotlbSync(iova, mapped, freelist);
                     }
-                    c.iovad.freeFast(cpu, iova >>> 12, total >>> 12);
+                    c.iovad.freeFast(cpu, iova >>> Page.SHIFT, total >>> Page.SHIFT);
                     sg.setDma(List.of());
                     return 0;
                 }
@@ -237,7 +237,7 @@ public final class DmaApi {
                 }
             }
         }
-        c.domain.notifyMapped(iova >>> 12, mapped >>> 12);
+        c.domain.notifyMapped(iova >>> Page.SHIFT, mapped >>> Page.SHIFT);
         // __finalise_sg
         long dmaAddr = iova;
         long curLen = 0;

@@ -1,10 +1,12 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.DomainType;
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import io.viommu.vtd.SlPte;
 import io.viommu.vtd.notify.Permission;
 import java.util.ArrayList;
@@ -65,8 +67,8 @@ final class DmarDomain implements IommuDomain {
         this.tally = unit.tally;
         this.passThrough = passThrough;
         this.agaw = unit.agaw;
-        this.gaw = Math.min(30 + 9 * agaw, DmarUnit.mgaw(unit.cap));
-        this.superpage = superpagesAllowed ? 32 - Integer.numberOfLeadingZeros(DmarUnit.superPageMask(unit.cap)) : 0;
+        this.gaw = Math.min(30 + 9 * agaw, CapReg.mgaw(unit.cap));
+        this.superpage = superpagesAllowed ? 32 - Integer.numberOfLeadingZeros(CapReg.superPages(unit.cap)) : 0;
         // md_domain_init allocates the top-level table even for the pass-through si_domain.
         this.pgd = pages.allocate();
         if (pgd == null) {
@@ -257,7 +259,7 @@ final class DmarDomain implements IommuDomain {
                 return -12;
             }
             long lvlPages = 1L << levelShift(lvl);
-            long pteval = (physPfn << 12) | attr;
+            long pteval = (physPfn << Page.SHIFT) | attr;
             if (lvl > 1) {
                 pteval |= PTE_LARGE;
                 long toNextTable = 512 - ((pte & 0xfff) >>> 3);
@@ -276,7 +278,7 @@ final class DmarDomain implements IommuDomain {
                 nrPages -= lvlPages;
                 iovPfn += lvlPages;
                 physPfn += lvlPages;
-                pteval += lvlPages << 12;
+                pteval += lvlPages << Page.SHIFT;
                 pte += 8;
             } while (nrPages > 0 && (pte & 0xfff) != 0 && !(lvl > 1 && nrPages < lvlPages));
         }
@@ -397,7 +399,7 @@ final class DmarDomain implements IommuDomain {
         if (!type.isDma() && type != DomainType.UNMANAGED) {
             return -22; // not a paging domain (iommu_map checks __IOMMU_DOMAIN_PAGING)
         }
-        if (((iova.value() | paddr.value() | size) & (PAGE_SIZE - 1)) != 0 || size <= 0) {
+        if (((iova.value() | paddr.value() | size) & (Page.SIZE - 1)) != 0 || size <= 0) {
             unit.log.accept(String.format("iommu: unaligned: iova 0x%x pa 0x%x size 0x%x min_pagesz 0x1000",
                     iova.value(), paddr.value(), size));
             return -22;
@@ -408,7 +410,7 @@ final class DmarDomain implements IommuDomain {
     long protOf(Permission perm) {
         // IOMMU_CACHE is always requested on x86; SNP only when the unit snoops (ECAP.SC).
         long prot = (perm.readable() ? PTE_R : 0) | (perm.writable() ? PTE_W : 0);
-        if ((unit.ecap >>> 7 & 1) != 0) {
+        if (EcapReg.snoopControl(unit.ecap)) {
             prot |= PTE_SNP;
         }
         return prot;
@@ -418,7 +420,7 @@ final class DmarDomain implements IommuDomain {
     int mapPages(long iova, long hpa, long size, long prot) {
         int rc = mapNoNotify(iova, hpa, size, prot);
         if (rc == 0) {
-            notifyMapped(iova >>> 12, size >>> 12);
+            notifyMapped(iova >>> Page.SHIFT, size >>> Page.SHIFT);
         }
         return rc;
     }
@@ -435,7 +437,7 @@ final class DmarDomain implements IommuDomain {
             this.maxAddr = maxAddr;
         }
         tally.maps++;
-        return domainMapping(iova >>> 12, hpa >>> 12, size >>> 12, prot);
+        return domainMapping(iova >>> Page.SHIFT, hpa >>> Page.SHIFT, size >>> Page.SHIFT, prot);
     }
 
     /**
@@ -446,7 +448,7 @@ final class DmarDomain implements IommuDomain {
         if (did == 0) {
             return; // not attached to a unit yet
         }
-        if (DmarUnit.cachingMode(unit.cap)) {
+        if (CapReg.cachingMode(unit.cap)) {
             iotlbFlushPsi(pfn, pageCount, false, true);
         } else {
             unit.flushWriteBuffer();
@@ -456,8 +458,8 @@ final class DmarDomain implements IommuDomain {
     /** iommu_flush_iotlb_psi with its device-TLB half. */
     void iotlbFlushPsi(long pfn, long pageCount, boolean ih, boolean map) {
         int mask = unit.flushIotlbPsi(did, pfn, pageCount, ih);
-        if (!DmarUnit.cachingMode(unit.cap) || !map) {
-            flushDeviceIotlb(pfn << 12, Math.min(mask, 64 - 12));
+        if (!CapReg.cachingMode(unit.cap) || !map) {
+            flushDeviceIotlb(pfn << Page.SHIFT, Math.min(mask, 64 - Page.SHIFT));
         }
     }
 
@@ -477,12 +479,12 @@ final class DmarDomain implements IommuDomain {
      */
     long unmapNoSync(long iova, long size, List<PhysAddr> freelist) {
         int[] level = {0};
-        long pte = pfnToPte(iova >>> 12, 0, level);
-        if (pte >= 0 && size < (PAGE_SIZE << levelShift(level[0]))) {
-            size = PAGE_SIZE << levelShift(level[0]);
+        long pte = pfnToPte(iova >>> Page.SHIFT, 0, level);
+        if (pte >= 0 && size < (Page.SIZE << levelShift(level[0]))) {
+            size = Page.SIZE << levelShift(level[0]);
         }
-        long startPfn = iova >>> 12;
-        long lastPfn = (iova + size - 1) >>> 12;
+        long startPfn = iova >>> Page.SHIFT;
+        long lastPfn = (iova + size - 1) >>> Page.SHIFT;
         unmapRange(startPfn, lastPfn, freelist);
         if (maxAddr == iova + size) {
             maxAddr = iova;
@@ -496,7 +498,7 @@ final class DmarDomain implements IommuDomain {
         if (!type.isDma() && type != DomainType.UNMANAGED) {
             return 0;
         }
-        if (((iova.value() | size) & (PAGE_SIZE - 1)) != 0 || size <= 0) {
+        if (((iova.value() | size) & (Page.SIZE - 1)) != 0 || size <= 0) {
             unit.log.accept(String.format("iommu: unaligned: iova 0x%x size 0x%x min_pagesz 0x1000", iova.value(), size));
             return 0;
         }
@@ -509,8 +511,8 @@ final class DmarDomain implements IommuDomain {
     /** intel_iommu_tlb_sync: PSI of the gathered range (IH set when no table was freed), then free the tables. */
     void iotlbSync(long start, long size, List<PhysAddr> freelist) {
         if (did != 0) {
-            long pages = ((start & (PAGE_SIZE - 1)) + size + PAGE_SIZE - 1) >>> 12;
-            iotlbFlushPsi(start >>> 12, pages, freelist.isEmpty(), false);
+            long pages = ((start & (Page.SIZE - 1)) + size + Page.SIZE - 1) >>> Page.SHIFT;
+            iotlbFlushPsi(start >>> Page.SHIFT, pages, freelist.isEmpty(), false);
         }
         freePages(freelist);
     }
@@ -521,8 +523,8 @@ final class DmarDomain implements IommuDomain {
             return;
         }
         unit.flush().flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
-        if (!DmarUnit.cachingMode(unit.cap)) {
-            flushDeviceIotlb(0, 64 - 12); // MAX_AGAW_PFN_WIDTH
+        if (!CapReg.cachingMode(unit.cap)) {
+            flushDeviceIotlb(0, 64 - Page.SHIFT); // MAX_AGAW_PFN_WIDTH
         }
     }
 
@@ -532,7 +534,7 @@ final class DmarDomain implements IommuDomain {
             return Optional.of(iova.identity());
         }
         int[] level = {0};
-        long pte = walkExisting(iova.value() >>> 12, level);
+        long pte = walkExisting(iova.value() >>> Page.SHIFT, level);
         if (pte < 0) {
             return Optional.empty();
         }
@@ -540,7 +542,7 @@ final class DmarDomain implements IommuDomain {
         if (!present(v)) {
             return Optional.empty();
         }
-        long span = PAGE_SIZE << levelShift(level[0]);
+        long span = Page.SIZE << levelShift(level[0]);
         return Optional.of(new PhysAddr((v & PTE_ADDR & -span) | (iova.value() & (span - 1))));
     }
 

@@ -1,8 +1,12 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.pci.MsiAddress;
+import io.viommu.vtd.CapReg;
 import io.viommu.vtd.ContextEntry;
+import io.viommu.vtd.EcapReg;
 import io.viommu.vtd.RootEntry;
 import io.viommu.vtd.VtdRegisters;
 import java.util.BitSet;
@@ -21,63 +25,9 @@ import java.util.function.Consumer;
 final class DmarUnit {
     static final int POLL_LIMIT = 1000;
 
-    // CAP fields (VT-d spec 10.4.2; Linux cap_* macros)
-    static int ndoms(long cap) {
-        return 1 << (4 + 2 * (int) (cap & 7));
-    }
-
-    static boolean rwbf(long cap) {
-        return (cap >>> 4 & 1) != 0;
-    }
-
-    static boolean cachingMode(long cap) {
-        return (cap >>> 7 & 1) != 0;
-    }
-
-    static int sagaw(long cap) {
-        return (int) (cap >>> 8) & 0x1f;
-    }
-
-    static int mgaw(long cap) {
-        return (int) ((cap >>> 16) & 0x3f) + 1;
-    }
-
-    static int superPageMask(long cap) {
-        return (int) (cap >>> 34) & 0xf;
-    }
-
-    static boolean psi(long cap) {
-        return (cap >>> 39 & 1) != 0;
-    }
-
-    static int mamv(long cap) {
-        return (int) (cap >>> 48) & 0x3f;
-    }
-
-    static boolean esrtps(long cap) {
-        return (cap >>> 63 & 1) != 0;
-    }
-
-    // ECAP fields
-    static boolean qi(long ecap) {
-        return (ecap >>> 1 & 1) != 0;
-    }
-
-    static boolean deviceIotlb(long ecap) {
-        return (ecap >>> 2 & 1) != 0;
-    }
-
-    static boolean passThrough(long ecap) {
-        return (ecap >>> 6 & 1) != 0;
-    }
-
-    static boolean smts(long ecap) {
-        return (ecap >>> 43 & 1) != 0;
-    }
-
     /** __iommu_calculate_agaw: the largest SAGAW bit not above width_to_agaw(maxWidth). */
     static int calculateAgaw(long cap, int maxWidth) {
-        int sagaw = sagaw(cap);
+        int sagaw = CapReg.sagaw(cap);
         for (int agaw = (maxWidth - 30) / 9; agaw >= 0; agaw--) {
             if ((sagaw >>> agaw & 1) != 0) {
                 return agaw;
@@ -131,15 +81,16 @@ final class DmarUnit {
     }
 
     /**
-     * intel_iommu_init_qi: clear old faults (dmar_fault reads FSTS), make sure QI is off
+     * intel_iommu_init_qi: clear old faults ({@link DmarFault}: FSTS, then the fault recording
+     * registers CAP.FRO/NFR locate), make sure QI is off
      * (dmar_disable_qi: reads GSTS), then try to enable it. Returns true for queued invalidation.
      */
     boolean initInvalidation() {
-        int fsts = regs.readl(VtdRegisters.FSTS);
+        int fsts = DmarFault.handle(regs, cap, log);
         if ((fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6)) != 0) {
             regs.writel(VtdRegisters.FSTS, fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6));
         }
-        if (qi(ecap)) {
+        if (EcapReg.queuedInvalidation(ecap)) {
             int sts = regs.readl(VtdRegisters.GSTS);
             if ((sts & VtdRegisters.GSTS_QIES) != 0) { // left on by firmware or a previous kernel
                 gcmd[0] = sts & ~VtdRegisters.GCMD_QIE & ~VtdRegisters.GCMD_SRTP;
@@ -188,7 +139,7 @@ final class DmarUnit {
 
     /** iommu_flush_write_buffer: only with CAP.RWBF (QEMU never sets it). */
     void flushWriteBuffer() {
-        if (!rwbf(cap)) {
+        if (!CapReg.rwbf(cap)) {
             return;
         }
         tally.writeBufferFlushes++;
@@ -202,7 +153,7 @@ final class DmarUnit {
      */
     void setFaultInterrupt(int apicId) {
         regs.writel(VtdRegisters.FEDATA, FAULT_VECTOR);
-        regs.writel(VtdRegisters.FEADDR, 0xfee0_0000 | (apicId & 0xff) << 12);
+        regs.writel(VtdRegisters.FEADDR, (int) MsiAddress.forApic(apicId));
         regs.writel(VtdRegisters.FEUADDR, 0);
         regs.writel(VtdRegisters.FECTL, 0);
         regs.readl(VtdRegisters.FECTL); // readl to flush the posted write
@@ -222,7 +173,7 @@ final class DmarUnit {
         regs.writeq(VtdRegisters.RTADDR, addr);
         regs.writel(VtdRegisters.GCMD, gcmd[0] | VtdRegisters.GCMD_SRTP);
         boolean ok = waitStatus(regs, VtdRegisters.GSTS_RTPS, true);
-        if (esrtps(cap)) {
+        if (CapReg.esrtps(cap)) {
             return ok;
         }
         flush.flushContext(0, 0, 0, Invalidation.CCMD_GLOBAL);
@@ -242,18 +193,9 @@ final class DmarUnit {
         return translationEnabled;
     }
 
-    /** ECAP.IR (bit 3) and ECAP.EIM (bit 4), VT-d 3.4 section 11.4.3. */
-    static boolean interruptRemappingSupported(long ecap) {
-        return (ecap >>> 3 & 1) != 0;
-    }
-
-    static boolean extendedInterruptMode(long ecap) {
-        return (ecap >>> 4 & 1) != 0;
-    }
-
     /** INTR_REMAP_TABLE_REG_SIZE: IRTA.S = 15, 2^16 entries of 16 bytes: 256 pages. */
     static final int IR_TABLE_SIZE_FIELD = 0xf;
-    static final int IR_TABLE_PAGES = (1 << (IR_TABLE_SIZE_FIELD + 1)) * 16 / 4096;
+    static final int IR_TABLE_PAGES = (1 << (IR_TABLE_SIZE_FIELD + 1)) * 16 / (int) Page.SIZE;
 
     /**
      * intel_setup_irq_remapping + iommu_set_irq_remapping + iommu_enable_irq_remapping: the
@@ -298,7 +240,7 @@ final class DmarUnit {
     /** find_first_zero_bit over the domain ids; -1 when all are used ("No free domain ids"). */
     int allocateDomainId() {
         int num = domainIds.nextClearBit(0);
-        if (num >= ndoms(cap)) {
+        if (num >= CapReg.domains(cap)) {
             log.accept("DMAR: " + name + ": No free domain ids");
             return -1;
         }
@@ -363,7 +305,7 @@ final class DmarUnit {
         lo |= ContextEntry.P; // context_set_fault_enable leaves FPD clear
         ram.write(at + 8, hi, 8);
         ram.write(at, lo, 8);
-        if (cachingMode(cap)) {
+        if (CapReg.cachingMode(cap)) {
             flush.flushContext(0, bus << 8 | devfn, 0, Invalidation.CCMD_DEVICE);
             flush.flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
         } else {
@@ -408,8 +350,8 @@ final class DmarUnit {
             long shared = ~(pfn ^ endPfn) & ~bitmask;
             mask = shared != 0 ? Long.numberOfTrailingZeros(shared) : 64;
         }
-        long addr = pfn << 12;
-        if (!psi(cap) || mask > mamv(cap)) {
+        long addr = pfn << Page.SHIFT;
+        if (!CapReg.psi(cap) || mask > CapReg.mamv(cap)) {
             flush.flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
             return mask;
         }

@@ -1,6 +1,7 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import java.util.ArrayDeque;
 
@@ -17,7 +18,6 @@ import java.util.ArrayDeque;
  * (LIFO, like the per-CPU page lists).
  */
 public final class GuestPages {
-    public static final long PAGE = 4096;
     public static final long DEFAULT_BASE = 0x0100_0000L;
     public static final long DEFAULT_SIZE = 0x0400_0000L;
 
@@ -27,10 +27,10 @@ public final class GuestPages {
     private long next;
     private final ArrayDeque<Long> free = new ArrayDeque<>();
     private long inUse;
-    private static final byte[] ZERO = new byte[(int) PAGE];
+    private static final byte[] ZERO = new byte[(int) Page.SIZE];
 
     public GuestPages(AddressSpace ram, long base, long size) {
-        if ((base & (PAGE - 1)) != 0 || size <= 0 || (size & (PAGE - 1)) != 0) {
+        if ((base & (Page.SIZE - 1)) != 0 || size <= 0 || (size & (Page.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("page region must be page aligned: " + base + "+" + size);
         }
         this.ram = ram;
@@ -42,7 +42,7 @@ public final class GuestPages {
     /** The default region of a machine with {@code ramSize} bytes of RAM (at least 17 MiB). */
     public static GuestPages forRam(AddressSpace ram, long ramSize) {
         long top = Math.min(ramSize, 0x1_0000_0000L);
-        long size = Math.min(DEFAULT_SIZE, top - DEFAULT_BASE) & -PAGE;
+        long size = Math.min(DEFAULT_SIZE, top - DEFAULT_BASE) & -Page.SIZE;
         if (size <= 0) {
             throw new IllegalArgumentException("the kernel model needs more than 16 MiB of RAM");
         }
@@ -56,7 +56,7 @@ public final class GuestPages {
             p = free.pop();
         } else if (next < end) {
             p = next;
-            next += PAGE;
+            next += Page.SIZE;
         } else {
             return null;
         }
@@ -70,13 +70,13 @@ public final class GuestPages {
         if (n == 1) {
             return allocate();
         }
-        if (next + n * PAGE > end) {
+        if (next + n * Page.SIZE > end) {
             return null;
         }
         long p = next;
-        next += n * PAGE;
+        next += n * Page.SIZE;
         for (int i = 0; i < n; i++) {
-            ram.writeBytes(p + i * PAGE, ZERO, 0, ZERO.length);
+            ram.writeBytes(p + i * Page.SIZE, ZERO, 0, ZERO.length);
         }
         inUse += n;
         return new PhysAddr(p);
@@ -84,7 +84,7 @@ public final class GuestPages {
 
     public void free(PhysAddr page) {
         long p = page.value();
-        if (p < base || p >= end || (p & (PAGE - 1)) != 0) {
+        if (p < base || p >= end || (p & (Page.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("not a page of this allocator: " + page);
         }
         free.push(p);

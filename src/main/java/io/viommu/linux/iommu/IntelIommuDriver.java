@@ -1,20 +1,22 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.DmaAliases;
-import io.viommu.linux.DmarTable;
-import io.viommu.linux.DomainType;
-import io.viommu.linux.IommuGroup;
-import io.viommu.linux.Kernel;
+import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.driver.DmaAliases;
+import io.viommu.linux.driver.IommuUnit;
 import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.machine.Machine;
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.AtsCapability;
+import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
+import io.viommu.vtd.VtdRegisters;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -27,7 +29,7 @@ import java.util.function.Consumer;
  * model: it programs the machine's VT-d unit through its registers and tables in RAM, and
  * keeps the IOMMU domains of the kernel's groups.
  *
- * <p>Boot ({@link #start}, called by {@link Kernel} where intel_iommu_init runs init_dmars):
+ * <p>Boot ({@link #start}, called by the kernel where intel_iommu_init runs init_dmars):
  * <ol>
  * <li>intel_iommu_init_qi: clear old faults, QI off, then the queue page in RAM, IQT 0, IQA,
  *     GCMD.QIE and a poll of GSTS.QIES. "dmar0: Using Queued invalidation" is printed only when
@@ -46,8 +48,9 @@ import java.util.function.Consumer;
  * {@link #start} returns null, the kernel keeps its old report and devices get no domains.
  */
 public final class IntelIommuDriver {
-    private final Kernel kernel;
-    private final Machine machine;
+    private final IommuKernel kernel;
+    private final Platform platform;
+    private final Options options;
     private final AddressSpace ram;
     private final Consumer<String> dmesg;
     private final List<String> messages = new ArrayList<>();
@@ -69,38 +72,75 @@ public final class IntelIommuDriver {
     private final Map<DmarDomain, DmaCookie> cookies = new HashMap<>();
     private final DmaApi dma;
 
-    private IntelIommuDriver(Kernel kernel, Consumer<String> dmesg, long regBase) {
+    /**
+     * What the driver gets from the platform, as Linux's driver does: the CPU's physical address
+     * space (the unit's registers at the DRHD base, RAM for its tables), the RAM size, the CPUs
+     * (per-CPU IOVA caches, the boot CPU's APIC id for the fault interrupt) and PCI configuration
+     * access. Nothing else: the unit is seen only through its registers.
+     */
+    public record Platform(AddressSpace cpu, long ramSize, int cpus, int bootApicId, ConfigAccess config) {
+    }
+
+    /**
+     * The parameters of the kernel command line that reach this driver (parsed once by the
+     * kernel's command-line parser): intel_iommu_sm, intel_iommu_superpage, iommu_dma_forcedac
+     * (iommu.forcedac= or intel_iommu=forcedac) and intremap=off.
+     */
+    public record Options(boolean scalableModeAllowed, boolean superpage, boolean forcedac,
+                          boolean interruptRemappingOff) {
+    }
+
+    private IntelIommuDriver(IommuKernel kernel, Platform platform, Options options, Consumer<String> dmesg,
+                             long regBase) {
         this.kernel = kernel;
-        this.machine = kernel.machine();
-        this.ram = machine.memory();
+        this.platform = platform;
+        this.options = options;
+        this.ram = platform.cpu();
         this.dmesg = dmesg;
-        this.pages = GuestPages.forRam(ram, machine.ram().size());
+        this.pages = GuestPages.forRam(ram, platform.ramSize());
         Consumer<String> log = messages::add;
         this.unit = new DmarUnit("dmar0", new UnitRegisters(ram, regBase, tally), ram, pages, tally, log, false);
-        this.cpus = Math.max(1, machine.smp().cpus());
+        this.cpus = Math.max(1, platform.cpus());
         this.queued = unit.initInvalidation();
-        this.hwPassThrough = DmarUnit.passThrough(unit.ecap);
-        this.superpages = !kernel.commandLine().superpageDisabled();
-        this.dma = new DmaApi(this, forcedac(kernel.commandLine().text()));
+        this.hwPassThrough = EcapReg.passThrough(unit.ecap);
+        this.superpages = options.superpage();
+        this.dma = new DmaApi(this, options.forcedac());
+    }
+
+    /**
+     * alloc_iommu / map_iommu (drivers/iommu/intel/dmar.c): what the kernel learns of a DMAR unit
+     * by reading its registers at the DRHD's base address: CAP and ECAP (both all ones means
+     * firmware pointed at nothing: warn_invalid_dmar, the unit is dropped), then VER. Null for
+     * such a unit.
+     */
+    public static IommuUnit allocIommu(AddressSpace cpu, String name, long regBase) {
+        long cap = cpu.read(regBase + VtdRegisters.CAP, 8);
+        long ecap = cpu.read(regBase + VtdRegisters.ECAP, 8);
+        if (cap == -1L && ecap == -1L) {
+            return null;
+        }
+        int ver = (int) cpu.read(regBase + VtdRegisters.VER, 4);
+        return new IommuUnit(name, regBase, ver, cap, ecap);
     }
 
     /**
      * init_dmars for the (single) DRHD of the kernel's DMAR table. Prints the invalidation line
      * (and, in caching mode without scalable mode, "VT-d Scalable Mode not enabled, no PASID
-     * allocation") through {@code dmesg}. Returns null when there is no DRHD or scalable mode
-     * would be used (not modelled).
+     * allocation") through {@code dmesg}. Returns null when there is no DRHD, its registers read
+     * as all ones, or scalable mode would be used (not modelled).
      */
-    public static IntelIommuDriver start(Kernel kernel, Consumer<String> dmesg) {
+    public static IntelIommuDriver start(IommuKernel kernel, Platform platform, Options options,
+                                         Consumer<String> dmesg) {
         DmarTable dmar = kernel.dmarTable();
-        if (dmar == null || dmar.of(DmarTable.TYPE_DRHD).isEmpty() || kernel.machine().iommu() == null) {
+        if (dmar == null || dmar.of(DmarTable.TYPE_DRHD).isEmpty()) {
             return null;
         }
         long base = dmar.of(DmarTable.TYPE_DRHD).get(0).a();
-        long ecap = kernel.machine().memory().read(base + io.viommu.vtd.VtdRegisters.ECAP, 8);
-        if (kernel.commandLine().scalableModeAllowed(kernel.config()) && DmarUnit.smts(ecap)) {
+        IommuUnit hw = allocIommu(platform.cpu(), "dmar0", base);
+        if (hw == null || options.scalableModeAllowed() && EcapReg.scalableMode(hw.ecap())) {
             return null;
         }
-        IntelIommuDriver d = new IntelIommuDriver(kernel, dmesg, base);
+        IntelIommuDriver d = new IntelIommuDriver(kernel, platform, options, dmesg, base);
         d.initDmars();
         return d;
     }
@@ -120,11 +160,11 @@ public final class IntelIommuDriver {
         }
         // register_pasid_allocator: caching mode wants a virtual command interface, which needs
         // scalable mode.
-        if (DmarUnit.cachingMode(unit.cap)) {
+        if (CapReg.cachingMode(unit.cap)) {
             dmesg.accept("DMAR: VT-d Scalable Mode not enabled, no PASID allocation");
         }
         unit.flushWriteBuffer();
-        unit.setFaultInterrupt(machine.smp().apicId(0));
+        unit.setFaultInterrupt(platform.bootApicId());
         unit.setRootEntry();
     }
 
@@ -135,16 +175,16 @@ public final class IntelIommuDriver {
      * is set (intel_prepare_irq_remapping), then the table and GCMD.IRE through the registers.
      * Linux does this at APIC setup, before intel_iommu_init; here it follows the QI set-up,
      * which it needs, and the unit ends in the same state. Linux 6.1 under QEMU's TCG panics
-     * with interrupt remapping (see {@link Kernel}), so there is no captured line to match:
+     * with interrupt remapping (see io.viommu.linux.Kernel), so there is no captured line to match:
      * "DMAR-IR: Enabled IRQ remapping in ... mode" is Linux's text for the outcome.
      */
     private void enableInterruptRemapping() {
         DmarTable dmar = kernel.dmarTable();
-        if (kernel.commandLine().interruptRemappingOff() || dmar == null || !dmar.interruptRemapping()
-                || !DmarUnit.interruptRemappingSupported(unit.ecap)) {
+        if (options.interruptRemappingOff() || dmar == null || !dmar.interruptRemapping()
+                || !EcapReg.interruptRemapping(unit.ecap)) {
             return;
         }
-        boolean eim = !dmar.x2apicOptOut() && DmarUnit.extendedInterruptMode(unit.ecap);
+        boolean eim = !dmar.x2apicOptOut() && EcapReg.extendedInterruptMode(unit.ecap);
         interruptRemapping = unit.enableInterruptRemapping(eim);
         if (interruptRemapping) {
             dmesg.accept("DMAR-IR: Enabled IRQ remapping in " + (eim ? "x2apic" : "xapic") + " mode");
@@ -153,30 +193,13 @@ public final class IntelIommuDriver {
 
     /** si_domain_init without pass-through: every RAM range mapped 1:1, read and write. */
     private void identityMapRam(DmarDomain d) {
-        long size = machine.ram().size();
+        long size = platform.ramSize();
         long below = Math.min(size, Machine.BELOW_4G_LIMIT);
-        d.domainMapping(0, 0, below >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+        d.domainMapping(0, 0, below >>> Page.SHIFT, DmarDomain.PTE_R | DmarDomain.PTE_W);
         if (size > below) {
-            long pfn = 0x1_0000_0000L >>> 12;
-            d.domainMapping(pfn, pfn, (size - below) >>> 12, DmarDomain.PTE_R | DmarDomain.PTE_W);
+            long pfn = 0x1_0000_0000L >>> Page.SHIFT;
+            d.domainMapping(pfn, pfn, (size - below) >>> Page.SHIFT, DmarDomain.PTE_R | DmarDomain.PTE_W);
         }
-    }
-
-    private static boolean forcedac(String cmdline) {
-        boolean on = false;
-        for (String tok : cmdline.trim().split("\\s+")) {
-            if (tok.startsWith("iommu.forcedac=")) {
-                String v = tok.substring("iommu.forcedac=".length()).toLowerCase();
-                on = v.startsWith("1") || v.startsWith("y") || v.equals("on");
-            } else if (tok.startsWith("intel_iommu=")) {
-                for (String o : tok.substring("intel_iommu=".length()).split(",")) {
-                    if (o.startsWith("forcedac")) {
-                        on = true;
-                    }
-                }
-            }
-        }
-        return on;
     }
 
     // ---- probing and default domains ----
@@ -235,18 +258,18 @@ public final class IntelIommuDriver {
     private void createDirectMappings(IommuGroup g, DmarDomain d) {
         for (ReservedRegion r : reservedRegions(g)) {
             if (r.type() == ReservedRegion.Type.DIRECT || r.type() == ReservedRegion.Type.DIRECT_RELAXABLE) {
-                long start = r.start() & -IommuDomain.PAGE_SIZE;
-                long end = (r.end() + IommuDomain.PAGE_SIZE) & -IommuDomain.PAGE_SIZE;
-                for (long a = start; a < end; a += IommuDomain.PAGE_SIZE) {
+                long start = r.start() & -Page.SIZE;
+                long end = (r.end() + Page.SIZE) & -Page.SIZE;
+                for (long a = start; a < end; a += Page.SIZE) {
                     if (d.iovaToPhys(new io.viommu.memory.Iova(a)).isPresent()) {
                         continue; // iommu_create_device_direct_mappings skips what is mapped
                     }
                     long run = a;
                     while (run < end && d.iovaToPhys(new io.viommu.memory.Iova(run)).isEmpty()) {
-                        run += IommuDomain.PAGE_SIZE;
+                        run += Page.SIZE;
                     }
                     d.mapPages(a, a, run - a, DmarDomain.PTE_R | DmarDomain.PTE_W);
-                    a = run - IommuDomain.PAGE_SIZE;
+                    a = run - Page.SIZE;
                 }
             }
         }
@@ -255,7 +278,7 @@ public final class IntelIommuDriver {
     /** iova_reserve_iommu_regions: every reserved region is kept out of the IOVA allocator. */
     private void reserveRegions(IommuGroup g, DmaCookie cookie) {
         for (ReservedRegion r : reservedRegions(g)) {
-            cookie.iovad.reserve(r.start() >>> 12, r.end() >>> 12);
+            cookie.iovad.reserve(r.start() >>> Page.SHIFT, r.end() >>> Page.SHIFT);
         }
     }
 
@@ -297,9 +320,9 @@ public final class IntelIommuDriver {
         int qdep = 0;
         if (atsSupported && !d.passThrough()) {
             int off = f.capability(AtsCapability.ID, true).map(Topology.Capability::offset).orElse(-1);
-            long capReg = machine.configAccess().read(rid, off + AtsCapability.CAPABILITY, 2);
+            long capReg = platform.config().read(rid, off + AtsCapability.CAPABILITY, 2);
             if ((capReg & AtsCapability.CAP_PAGE_ALIGNED_REQUEST) != 0) {
-                machine.configAccess().write(rid, off + AtsCapability.CONTROL, AtsCapability.CONTROL_ENABLE, 2);
+                platform.config().write(rid, off + AtsCapability.CONTROL, AtsCapability.CONTROL_ENABLE, 2);
                 atsEnabled = true;
             }
             qdep = (int) (capReg & 0x1f);
@@ -314,7 +337,7 @@ public final class IntelIommuDriver {
         DmarDomain.DeviceInfo info = d.deviceInfos().get(f.rid());
         if (info != null && info.atsEnabled()) { // iommu_disable_dev_iotlb
             int off = f.capability(AtsCapability.ID, true).map(Topology.Capability::offset).orElse(-1);
-            machine.configAccess().write(f.rid(), off + AtsCapability.CONTROL, 0, 2);
+            platform.config().write(f.rid(), off + AtsCapability.CONTROL, 0, 2);
         }
         List<RequesterId> aliases = aliases(f);
         for (RequesterId a : aliases) {
@@ -342,7 +365,7 @@ public final class IntelIommuDriver {
      * PCIe-to-PCI bridge).
      */
     private boolean atsSupported(Topology.Function f) {
-        if (!DmarUnit.deviceIotlb(unit.ecap) || !queued || f.capability(AtsCapability.ID, true).isEmpty()) {
+        if (!EcapReg.deviceIotlb(unit.ecap) || !queued || f.capability(AtsCapability.ID, true).isEmpty()) {
             return false;
         }
         Topology topo = kernel.topology();
@@ -371,8 +394,8 @@ public final class IntelIommuDriver {
             if ((s.flags() & DmarTable.ATSR_ALL_PORTS) != 0) {
                 return true;
             }
-            for (DmarTable.Scope sc : s.scopes()) {
-                if (sc.startBus() == rootPort.rid().bus() && sc.devfn() == rootPort.rid().devfn()) {
+            for (DmarTable.Scope sc : s.scopes()) { // for_each_dev_scope: tmp == &bridge->dev
+                if (DeviceScope.resolve(kernel.topology(), sc).filter(d -> d.rid().equals(rootPort.rid())).isPresent()) {
                     return true;
                 }
             }
@@ -443,43 +466,9 @@ public final class IntelIommuDriver {
         return defaultDomains.get(group);
     }
 
-    /**
-     * iommu_get_group_resv_regions on intel-iommu (intel_iommu_get_resv_regions): RMRRs whose
-     * scope names a member (direct; relaxable for USB and graphics devices), the ISA DMA window
-     * for ISA bridges (CONFIG_INTEL_IOMMU_FLOPPY_WA, direct-relaxable), and the interrupt
-     * window 0xfee00000-0xfeefffff (msi). Sorted by start, duplicates removed.
-     */
+    /** iommu_get_group_resv_regions: the one rule, {@link ReservedRegions#ofGroup}. */
     public List<ReservedRegion> reservedRegions(IommuGroup group) {
-        List<ReservedRegion> out = new ArrayList<>();
-        Topology topo = kernel.topology();
-        for (RequesterId rid : group.devices()) {
-            Topology.Function f = topo.function(rid).orElse(null);
-            if (f == null) {
-                continue;
-            }
-            for (DmarTable.Structure s : kernel.dmarTable().of(DmarTable.TYPE_RMRR)) {
-                for (DmarTable.Scope sc : s.scopes()) {
-                    if (sc.startBus() == rid.bus() && sc.devfn() == rid.devfn()) {
-                        int base = f.classCode() >> 16;
-                        boolean relaxable = f.classCode() >> 8 == 0x0c03 || base == 0x03;
-                        add(out, new ReservedRegion(s.a(), s.b(), relaxable
-                                ? ReservedRegion.Type.DIRECT_RELAXABLE : ReservedRegion.Type.DIRECT));
-                    }
-                }
-            }
-            if (f.classCode() >> 8 == 0x0601) {
-                add(out, ReservedRegion.INTEL_ISA_FLOPPY);
-            }
-        }
-        add(out, ReservedRegion.INTEL_MSI);
-        out.sort(Comparator.comparingLong(ReservedRegion::start));
-        return out;
-    }
-
-    private static void add(List<ReservedRegion> out, ReservedRegion r) {
-        if (!out.contains(r)) {
-            out.add(r);
-        }
+        return ReservedRegions.ofGroup(kernel.topology(), kernel.dmarTable(), group.devices());
     }
 
     /**
@@ -488,8 +477,8 @@ public final class IntelIommuDriver {
      * GSTS.IRES, so it is what the hardware does, not what was asked.
      */
     public boolean hasInterruptRemapping() {
-        return interruptRemapping && (unit.regs.readl(io.viommu.vtd.VtdRegisters.GSTS)
-                & io.viommu.vtd.VtdRegisters.GSTS_IRES) != 0;
+        return interruptRemapping && (unit.regs.readl(VtdRegisters.GSTS)
+                & VtdRegisters.GSTS_IRES) != 0;
     }
 
     // ---- state for the DMA API, tests and reports ----
@@ -555,7 +544,4 @@ public final class IntelIommuDriver {
         return siDomain;
     }
 
-    Kernel kernel() {
-        return kernel;
-    }
 }

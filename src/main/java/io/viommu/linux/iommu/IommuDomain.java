@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.DomainType;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
@@ -24,9 +23,6 @@ import java.util.Set;
  * ({@link #unmap}).
  */
 public interface IommuDomain {
-    /** The smallest page size this domain maps (VT-d: 4 KiB; {@code pgsize_bitmap} bit 12). */
-    long PAGE_SIZE = 4096;
-
     /** identity, DMA, DMA-FQ, unmanaged or blocked. */
     DomainType type();
 

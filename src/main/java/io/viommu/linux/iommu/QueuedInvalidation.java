@@ -2,6 +2,7 @@ package io.viommu.linux.iommu;
 
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.PhysAddr;
+import io.viommu.vtd.CapReg;
 import io.viommu.vtd.VtdRegisters;
 import java.util.function.Consumer;
 
@@ -107,8 +108,8 @@ final class QueuedInvalidation implements Invalidation {
 
     @Override
     public void flushIotlb(int did, long addr, int sizeOrder, long type) {
-        long dw = (cap >>> 54 & 1) != 0 ? 1 : 0; // CAP.DWD
-        long dr = (cap >>> 55 & 1) != 0 ? 1 : 0; // CAP.DRD
+        long dw = CapReg.writeDrain(cap) ? 1 : 0;
+        long dr = CapReg.readDrain(cap) ? 1 : 0;
         long gran = type >>> (60 - 4); // QI_IOTLB_GRAN: IIRG 61:60 -> G 5:4
         long lo = (long) (did & 0xffff) << 16 | dr << 7 | dw << 6 | gran | 2; // type 2: IOTLB
         // QI_IOTLB_ADDR masks the page offset, so the hint iommu_flush_iotlb_psi folded into

@@ -1,5 +1,7 @@
 package io.viommu.linux.iommu;
 
+import io.viommu.vtd.CapReg;
+import io.viommu.vtd.EcapReg;
 import io.viommu.vtd.VtdRegisters;
 import java.util.function.Consumer;
 
@@ -20,7 +22,7 @@ final class RegisterInvalidation implements Invalidation {
         this.tally = tally;
         this.log = log;
         this.cap = cap;
-        this.iotlbOffset = (int) ((ecap >>> 8) & 0x3ff) * 16; // ECAP.IRO
+        this.iotlbOffset = EcapReg.iotlbOffset(ecap);
     }
 
     @Override
@@ -63,10 +65,10 @@ final class RegisterInvalidation implements Invalidation {
             valIva = sizeOrder | addr; // IH (bit 6) survives here, unlike the queued path
             tally.iotlbPage++;
         }
-        if ((cap >>> 55 & 1) != 0) {
+        if (CapReg.readDrain(cap)) {
             val |= 1L << 49; // DMA_TLB_READ_DRAIN
         }
-        if ((cap >>> 54 & 1) != 0) {
+        if (CapReg.writeDrain(cap)) {
             val |= 1L << 48; // DMA_TLB_WRITE_DRAIN
         }
         if (valIva != 0) {

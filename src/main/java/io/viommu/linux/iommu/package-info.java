@@ -1,8 +1,12 @@
 /**
- * The intel-iommu driver of the Linux 6.1 model and the DMA API on top of it.
+ * The IOMMU layer of the Linux 6.1 model: the IOMMU core's groups
+ * ({@link io.viommu.linux.iommu.IommuGroups}, pci_device_group), default domain types and the
+ * one reserved-region rule ({@link io.viommu.linux.iommu.ReservedRegions}); the intel-iommu
+ * driver; and the DMA API on top of it.
  *
  * <p>{@link io.viommu.linux.iommu.IntelIommuDriver} is started by
- * {@link io.viommu.linux.Kernel} during boot and programs the machine's VT-d unit exactly as a
+ * {@code io.viommu.linux.Kernel} during boot (it sees the kernel only through
+ * {@link io.viommu.linux.iommu.IommuKernel}; this package never imports the kernel) and programs the machine's VT-d unit exactly as a
  * kernel does: through its registers at the DRHD's base address (every access counted, each is
  * a VM exit under a vIOMMU) and through tables it writes into guest RAM — queued-invalidation
  * ring, root table, context tables, second-level page tables — allocated by

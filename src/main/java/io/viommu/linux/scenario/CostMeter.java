@@ -3,6 +3,7 @@ package io.viommu.linux.scenario;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuCounters;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.notify.IommuEvent;
 import io.viommu.vtd.notify.MappingListener;
@@ -70,7 +71,7 @@ final class CostMeter implements InvalidationListener, MappingListener {
     @Override
     public void onEvent(IommuEvent event) {
         events++;
-        long pages = event.range().size() >>> 12;
+        long pages = event.range().size() >>> Page.SHIFT;
         switch (event) {
             case IommuEvent.Map m -> pagesMapped += pages;
             case IommuEvent.Unmap u -> pagesUnmapped += pages;

@@ -114,7 +114,7 @@ public final class NicRingScenario {
         RequesterId rid = edu.address();
         // the edu driver's probe: pci_enable_device, pci_set_master, dma_set_mask(28 bits)
         g.enableDevice();
-        DmaApi dma = DmaApi.of(g.kernel);
+        DmaApi dma = DmaApi.of(g.kernel.iommuDriver());
         dma.setDmaMask(rid, edu.dmaMask());
         if (!dma.translated(rid)) {
             throw new IllegalStateException("edu's DMA does not go through an IOMMU DMA domain");

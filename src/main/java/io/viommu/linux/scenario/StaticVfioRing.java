@@ -10,6 +10,7 @@ import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioDevice;
 import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.pci.PciRegs;
 import java.util.Arrays;
 
@@ -61,7 +62,7 @@ final class StaticVfioRing {
         VfioDevice device = group.deviceFd(bdf);
         long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
         device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
-        long area = ((long) ringSize * NicRingScenario.BUFFER_BYTES + 0xfff) & ~0xfffL;
+        long area = Page.alignUp((long) ringSize * NicRingScenario.BUFFER_BYTES);
         long vaddr = dpdk.mmap(area);
         container.mapDma(vaddr, AREA_IOVA, area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         meter.maps++;

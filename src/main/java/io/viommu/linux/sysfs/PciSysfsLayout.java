@@ -9,6 +9,7 @@ import io.viommu.linux.driver.PciDeviceId;
 import io.viommu.linux.driver.PciDriver;
 import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.linux.driver.ResetMethod;
+import io.viommu.memory.Page;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
 import java.util.List;
@@ -41,8 +42,6 @@ final class PciSysfsLayout {
     static final String BUS_PCI = "/sys/bus/pci";
     static final String DRIVERS = "/sys/bus/pci/drivers";
     static final String GROUPS = "/sys/kernel/iommu_groups";
-    /** PAGE_SIZE: sysfs hands a store at most one page. */
-    static final int PAGE_SIZE = 4096;
 
     private final DriverCore core;
     private final SysfsNode.Dir root = new SysfsNode.Dir();
@@ -265,7 +264,7 @@ final class PciSysfsLayout {
      * first newline. Does not rebind.
      */
     long driverOverrideStore(PciDevice dev, String buf) {
-        if (buf.length() >= PAGE_SIZE - 1) {
+        if (buf.length() >= Page.SIZE - 1) {
             return Errno.EINVAL.negative();
         }
         String s = KernelText.cstr(buf);

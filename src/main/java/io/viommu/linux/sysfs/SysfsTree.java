@@ -2,6 +2,7 @@ package io.viommu.linux.sysfs;
 
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
+import io.viommu.memory.Page;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.FileSystems;
@@ -333,7 +334,7 @@ public final class SysfsTree {
                 }
                 rc = a.binWrite().write(offset, Arrays.copyOf(data, n));
             } else {
-                int n = Math.min(data.length, PciSysfsLayout.PAGE_SIZE);
+                int n = (int) Math.min(data.length, Page.SIZE); // sysfs hands a store at most one page
                 if (n == 0) {
                     return SysfsWrite.of(0);
                 }

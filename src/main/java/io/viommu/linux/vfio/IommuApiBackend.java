@@ -1,12 +1,13 @@
 package io.viommu.linux.vfio;
 
-import io.viommu.linux.DomainType;
-import io.viommu.linux.IommuGroup;
-import io.viommu.linux.IommuGroups;
 import io.viommu.linux.driver.Errno;
+import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuDomain;
+import io.viommu.linux.iommu.IommuGroup;
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.vtd.notify.Permission;
 import java.util.ArrayList;
@@ -36,7 +37,7 @@ public final class IommuApiBackend implements Type1Backend {
      * INTEL_IOMMU_PGSIZES of Linux 6.1 ({@code ~0xFFFUL}): every power of two from 4 KiB, which
      * is what VFIO_IOMMU_GET_INFO reports as iova_pgsizes on intel-iommu.
      */
-    static final long PGSIZE_BITMAP = ~0xfffL;
+    static final long PGSIZE_BITMAP = Page.MASK; // every power of two from 4 KiB
 
     private final IntelIommuDriver driver;
     private final IommuGroups groups;

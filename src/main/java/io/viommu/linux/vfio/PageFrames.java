@@ -1,5 +1,6 @@
 package io.viommu.linux.vfio;
 
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import java.util.ArrayDeque;
@@ -17,8 +18,6 @@ import java.util.Deque;
  * allocations are real frames of the machine's RAM that DMA can reach.
  */
 public final class PageFrames {
-    public static final long PAGE = 4096;
-
     private final PhysicalMemory ram;
     private final long base;
     private final long limit;
@@ -28,7 +27,7 @@ public final class PageFrames {
 
     /** Frames in {@code [base, base + size)}; both page aligned and inside RAM. */
     public PageFrames(PhysicalMemory ram, long base, long size) {
-        if ((base | size) % PAGE != 0 || size <= 0 || !ram.contains(base, 0) || base + size > ram.size()) {
+        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(base, 0) || base + size > ram.size()) {
             throw new IllegalArgumentException(String.format("frame range %#x+%#x not page aligned inside RAM", base, size));
         }
         this.ram = ram;
@@ -48,18 +47,18 @@ public final class PageFrames {
             f = free.pop();
         } else if (next < limit) {
             f = next;
-            next += PAGE;
+            next += Page.SIZE;
         } else {
             return null;
         }
-        ram.fill(f, PAGE, (byte) 0);
+        ram.fill(f, Page.SIZE, (byte) 0);
         inUse++;
         return new PhysAddr(f);
     }
 
     public void release(PhysAddr frame) {
         long f = frame.value();
-        if (f < base || f >= limit || f % PAGE != 0) {
+        if (f < base || f >= limit || f % Page.SIZE != 0) {
             throw new IllegalArgumentException("not a frame of this allocator: " + frame);
         }
         free.push(f);

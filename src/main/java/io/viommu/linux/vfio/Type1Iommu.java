@@ -3,6 +3,7 @@ package io.viommu.linux.vfio;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.memory.Iova;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -26,10 +27,6 @@ final class Type1Iommu {
     static final int UNMAP_GET_DIRTY_BITMAP = 1;
     static final int UNMAP_ALL = 2;
     static final int UNMAP_VADDR = 4;
-    static final long PAGE = PageFrames.PAGE;
-    /** {@code iommu->pgsize_bitmap} before any domain: PAGE_MASK, every size from 4 KiB up. */
-    static final long PAGE_MASK = -PAGE;
-
     private final class Dma {
         final DmaMapping user;
         final UserProcess task;
@@ -56,7 +53,7 @@ final class Type1Iommu {
     private final TreeMap<Long, Dma> dmas = new TreeMap<>(Long::compareUnsigned);
     private final List<DomainEntry> domains = new ArrayList<>();
     private List<IovaRange> iovaList = List.of();
-    private long pgsizeBitmap = PAGE_MASK;
+    private long pgsizeBitmap = Page.MASK; // iommu->pgsize_bitmap before any domain: every size from 4 KiB
     private int dmaAvail;
 
     Type1Iommu(Vfio vfio, boolean v2) {
@@ -181,7 +178,7 @@ final class Type1Iommu {
     }
 
     private long updatePgsizes() {
-        long bitmap = PAGE_MASK;
+        long bitmap = Page.MASK;
         for (DomainEntry d : domains) {
             bitmap &= d.domain.pageSizeBitmap();
         }
@@ -283,7 +280,7 @@ final class Type1Iommu {
         }
         DmaMapping m = new DmaMapping(iova, vaddr, size, (flags & MAP_READ) != 0, (flags & MAP_WRITE) != 0);
         // vfio_pin_map_dma: pin (pin_user_pages_remote), charge locked_vm, map into each domain
-        long npages = size / PAGE;
+        long npages = size / Page.SIZE;
         List<PhysAddr> pinned = task.pin(vaddr, npages);
         if (!task.accountLocked(npages)) {
             task.unpin(pinned);
@@ -315,13 +312,13 @@ final class Type1Iommu {
         int i = 0;
         while (i < p.size()) {
             int j = i + 1;
-            while (j < p.size() && p.get(j).value() == p.get(j - 1).value() + PAGE) {
+            while (j < p.size() && p.get(j).value() == p.get(j - 1).value() + Page.SIZE) {
                 j++;
             }
-            int rc = domain.map(new Iova(d.user.iova() + i * PAGE), p.get(i), (j - i) * PAGE,
+            int rc = domain.map(new Iova(d.user.iova() + i * Page.SIZE), p.get(i), (j - i) * Page.SIZE,
                     d.user.readable(), d.user.writable());
             if (rc < 0) {
-                domain.unmap(new Iova(d.user.iova()), i * PAGE);
+                domain.unmap(new Iova(d.user.iova()), i * Page.SIZE);
                 Errnos.check(rc, "iommu_map");
             }
             i = j;

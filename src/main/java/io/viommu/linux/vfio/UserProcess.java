@@ -1,6 +1,7 @@
 package io.viommu.linux.vfio;
 
 import io.viommu.linux.driver.Errno;
+import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import java.util.ArrayList;
 import java.util.Collections;
@@ -37,7 +38,6 @@ public final class UserProcess {
     public static final long DEFAULT_MEMLOCK = 8L << 20;
     /** Where {@link #mmap} starts placing mappings (below the x86-64 user-space top). */
     public static final long MMAP_BASE = 0x7f00_0000_0000L;
-    static final long PAGE = PageFrames.PAGE;
 
     private record Vma(long start, long length) {
         long end() {
@@ -103,7 +103,7 @@ public final class UserProcess {
     public long mmap(long length) {
         long len = roundUp(length);
         long at = nextMmap;
-        nextMmap += len + PAGE; // a guard gap keeps mappings apart
+        nextMmap += len + Page.SIZE; // a guard gap keeps mappings apart
         vmas.put(at, new Vma(at, len));
         return at;
     }
@@ -114,8 +114,8 @@ public final class UserProcess {
         if (v == null) {
             throw new VfioException(Errno.EINVAL, String.format("no mapping at %#x", addr));
         }
-        for (long a = v.start(); a < v.end(); a += PAGE) {
-            Long f = pages.remove(a / PAGE);
+        for (long a = v.start(); a < v.end(); a += Page.SIZE) {
+            Long f = pages.remove(a / Page.SIZE);
             if (f != null) {
                 drop(f);
             }
@@ -132,14 +132,14 @@ public final class UserProcess {
         if (vmaOf(vaddr) == null) {
             return null;
         }
-        Long f = pages.get(vaddr / PAGE);
+        Long f = pages.get(vaddr / Page.SIZE);
         if (f == null) {
             PhysAddr p = frames.allocate();
             if (p == null) {
                 return null;
             }
             f = p.value();
-            pages.put(vaddr / PAGE, f);
+            pages.put(vaddr / Page.SIZE, f);
             refs.put(f, 1);
         }
         return f;
@@ -147,8 +147,8 @@ public final class UserProcess {
 
     /** Where {@code vaddr} is in physical memory now (without faulting it in), if it is. */
     public PhysAddr physical(long vaddr) {
-        Long f = pages.get(vaddr / PAGE);
-        return f == null ? null : new PhysAddr(f + (vaddr & (PAGE - 1)));
+        Long f = pages.get(vaddr / Page.SIZE);
+        return f == null ? null : new PhysAddr(f + (vaddr & (Page.SIZE - 1)));
     }
 
     /**
@@ -162,7 +162,7 @@ public final class UserProcess {
         if (f == null || !capable(Cap.SYS_ADMIN)) {
             return 0;
         }
-        return f / PAGE;
+        return f / Page.SIZE;
     }
 
     /** A store by the process; outside its mappings it is a segmentation fault (-EFAULT here). */
@@ -173,8 +173,8 @@ public final class UserProcess {
             if (f == null) {
                 throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: store at %#x", a));
             }
-            int n = (int) Math.min(data.length - done, PAGE - (a & (PAGE - 1)));
-            frames.ram().writeBytes(f + (a & (PAGE - 1)), data, done, n);
+            int n = (int) Math.min(data.length - done, Page.SIZE - (a & (Page.SIZE - 1)));
+            frames.ram().writeBytes(f + (a & (Page.SIZE - 1)), data, done, n);
             done += n;
         }
     }
@@ -187,8 +187,8 @@ public final class UserProcess {
             if (f == null) {
                 throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: load at %#x", a));
             }
-            int n = (int) Math.min(len - done, PAGE - (a & (PAGE - 1)));
-            frames.ram().readBytes(f + (a & (PAGE - 1)), out, done, n);
+            int n = (int) Math.min(len - done, Page.SIZE - (a & (Page.SIZE - 1)));
+            frames.ram().readBytes(f + (a & (Page.SIZE - 1)), out, done, n);
             done += n;
         }
         return out;
@@ -204,10 +204,10 @@ public final class UserProcess {
     List<PhysAddr> pin(long vaddr, long npages) {
         List<PhysAddr> out = new ArrayList<>();
         for (long i = 0; i < npages; i++) {
-            Long f = fault(vaddr + i * PAGE);
+            Long f = fault(vaddr + i * Page.SIZE);
             if (f == null) {
                 unpin(out);
-                throw new VfioException(Errno.EFAULT, String.format("vaddr %#x is not mapped", vaddr + i * PAGE));
+                throw new VfioException(Errno.EFAULT, String.format("vaddr %#x is not mapped", vaddr + i * Page.SIZE));
             }
             refs.merge(f, 1, Integer::sum);
             out.add(new PhysAddr(f));
@@ -235,7 +235,7 @@ public final class UserProcess {
      * -ENOMEM when the charge would pass RLIMIT_MEMLOCK and the process lacks CAP_IPC_LOCK.
      */
     boolean accountLocked(long npages) {
-        if (npages > 0 && !capable(Cap.IPC_LOCK) && (lockedPages + npages) * PAGE > memlockLimit) {
+        if (npages > 0 && !capable(Cap.IPC_LOCK) && (lockedPages + npages) * Page.SIZE > memlockLimit) {
             return false;
         }
         lockedPages = Math.max(0, lockedPages + npages);
@@ -259,7 +259,7 @@ public final class UserProcess {
         if (length <= 0) {
             throw new VfioException(Errno.EINVAL, "mmap of length " + length);
         }
-        return (length + PAGE - 1) & -PAGE;
+        return (length + Page.SIZE - 1) & -Page.SIZE;
     }
 
     @Override

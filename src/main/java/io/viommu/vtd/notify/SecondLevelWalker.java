@@ -1,6 +1,7 @@
 package io.viommu.vtd.notify;
 
 import io.viommu.memory.PhysAddr;
+import io.viommu.pci.MsiAddress;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.ContextResult;
 import io.viommu.vtd.IntelIommu;
@@ -37,8 +38,8 @@ final class SecondLevelWalker {
     record Result(Status status, int domainId, int faultReason, List<Mapping> mappings) {
     }
 
-    private static final long INTERRUPT_FIRST = IntelIommu.INTERRUPT_FIRST;
-    private static final long INTERRUPT_LAST = IntelIommu.INTERRUPT_LAST;
+    private static final long INTERRUPT_FIRST = MsiAddress.FIRST;
+    private static final long INTERRUPT_LAST = MsiAddress.LAST;
 
     private final IntelIommu iommu;
     private long spent;

@@ -3,7 +3,7 @@ package io.viommu.linux.host;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
-import io.viommu.linux.IommuGroup;
+import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.machine.Machine;

@@ -2,8 +2,8 @@ package io.viommu.linux.host;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.AcsCheck;
-import io.viommu.linux.DmarTable;
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.acpi.DmarTable;
 import io.viommu.pci.PcieCapability.PortType;
 import java.io.IOException;
 import java.nio.file.Files;
@@ -98,6 +98,6 @@ class ParsersTest {
     void vtdFeatureNamesComeFromCapAndEcapBits() {
         assertThat(VtdFeatures.names(0x8d2078c106f0466L, 0xf020dfL))
                 .contains("SAGAW=48", "MGAW=48", "QI", "IR", "PT").doesNotContain("CM", "SMTS");
-        assertThat(VtdFeatures.cachingMode(0x00d2008c40660462L | VtdFeatures.CAP_CM)).isTrue();
+        assertThat(VtdFeatures.cachingMode(0x00d2008c40660462L | io.viommu.vtd.CapReg.CM)).isTrue();
     }
 }

@@ -2,8 +2,6 @@ package io.viommu.linux.iommu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.DomainType;
-import io.viommu.linux.IommuGroup;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.RootEntry;

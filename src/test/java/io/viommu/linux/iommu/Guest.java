@@ -1,6 +1,5 @@
 package io.viommu.linux.iommu;
 
-import io.viommu.linux.IommuGroup;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
@@ -52,7 +51,7 @@ final class Guest {
     }
 
     DmaApi dma() {
-        return DmaApi.of(kernel);
+        return DmaApi.of(kernel.iommuDriver());
     }
 
     IommuCounters counters() {

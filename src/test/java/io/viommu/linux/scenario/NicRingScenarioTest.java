@@ -109,7 +109,7 @@ class NicRingScenarioTest {
         for (Policy p : Policy.values()) {
             NicRingScenario.Guest g = NicRingScenario.Guest.boot(false, "intel_iommu=on " + p.option());
             g.enableDevice();
-            DmaApi dma = DmaApi.of(g.kernel);
+            DmaApi dma = DmaApi.of(g.kernel.iommuDriver());
             var rid = g.edu.address();
             dma.setDmaMask(rid, g.edu.dmaMask());
             EduNic nic = new EduNic(g.edu, (off, v) -> g.machine.memory().write(NicRingScenario.EDU_BAR + off, v, 8));

@@ -2,7 +2,7 @@ package io.viommu.linux.uio;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.DomainType;
+import io.viommu.linux.iommu.DomainType;
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;

@@ -42,7 +42,7 @@ class VfioDmaTest {
         // the mapping went through the intel-iommu driver: the group sits in an unmanaged domain
         // whose tables are in the driver's page region, not in user memory
         var group = bed.kernel.groups().group(bed.groupOf(EDU)).orElseThrow();
-        assertThat(bed.driver.domainOf(group).type()).isEqualTo(io.viommu.linux.DomainType.UNMANAGED);
+        assertThat(bed.driver.domainOf(group).type()).isEqualTo(io.viommu.linux.iommu.DomainType.UNMANAGED);
         assertThat(bed.driver.counters().maps()).isEqualTo(maps + 1);
         assertThat(bed.driver.pages().contains(bed.driver.rootTable())).isTrue();
         assertThat(bed.frames.contains(bed.driver.rootTable())).isFalse();

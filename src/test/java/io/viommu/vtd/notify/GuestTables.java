@@ -251,7 +251,7 @@ final class GuestTables {
         oracle.store(GCMD, GCMD_TE, 4);
         MappingView v = new MappingView();
         for (long iova = range.first(); Long.compareUnsigned(iova, range.last()) < 0; iova += PAGE) {
-            if (iova >= IntelIommu.INTERRUPT_FIRST && iova <= IntelIommu.INTERRUPT_LAST) {
+            if (io.viommu.pci.MsiAddress.contains(iova)) {
                 continue;
             }
             TranslationResult r = oracle.translate(new DmaRequest(sid, Iova.of(iova), 8, DmaAccess.READ));

@@ -1,5 +1,7 @@
-package io.viommu.linux;
+package io.viommu.linux.iommu;
 
+import io.viommu.linux.driver.AcsCheck;
+import io.viommu.linux.driver.DmaAliases;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;

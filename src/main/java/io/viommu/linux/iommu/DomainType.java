@@ -1,4 +1,5 @@
-package io.viommu.linux;
+package io.viommu.linux.iommu;
+
 
 /**
  * IOMMU domain types (include/linux/iommu.h), with the two names Linux prints for each:

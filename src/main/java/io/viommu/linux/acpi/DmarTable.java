@@ -1,8 +1,8 @@
-package io.viommu.linux;
+package io.viommu.linux.acpi;
 
-import static io.viommu.linux.LittleEndian.u16;
-import static io.viommu.linux.LittleEndian.u64;
-import static io.viommu.linux.LittleEndian.u8;
+import static io.viommu.linux.acpi.LittleEndian.u16;
+import static io.viommu.linux.acpi.LittleEndian.u64;
+import static io.viommu.linux.acpi.LittleEndian.u8;
 
 import io.viommu.machine.Machine;
 import java.util.ArrayList;

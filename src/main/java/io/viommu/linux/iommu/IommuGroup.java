@@ -1,4 +1,4 @@
-package io.viommu.linux;
+package io.viommu.linux.iommu;
 
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;

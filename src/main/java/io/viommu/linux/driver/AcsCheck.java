@@ -1,4 +1,4 @@
-package io.viommu.linux;
+package io.viommu.linux.driver;
 
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
@@ -121,7 +121,7 @@ public final class AcsCheck {
      * pci_dev_specific_acs_enabled: the first table entry that matches vendor/device and does not
      * answer -ENOTTY decides. Returns -1 (no quirk), 0 or 1.
      */
-    int quirk(Topology.Function f, int flags) {
+    public int quirk(Topology.Function f, int flags) {
         return quirk(f, multifunction(null, f), flags);
     }
 

@@ -1,4 +1,4 @@
-package io.viommu.linux;
+package io.viommu.linux.acpi;
 
 import java.nio.charset.StandardCharsets;
 

@@ -1,4 +1,4 @@
-package io.viommu.linux;
+package io.viommu.linux.driver;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -40,7 +40,7 @@ public record AcsOverride(boolean downstream, boolean multifunction, List<int[]>
     }
 
     /** The patch's pcie_acs_override_setup; its warnings go to {@code messages}. */
-    static AcsOverride parse(String value, List<String> messages) {
+    public static AcsOverride parse(String value, List<String> messages) {
         boolean down = false;
         boolean mf = false;
         List<int[]> ids = new ArrayList<>();

@@ -1,4 +1,5 @@
-package io.viommu.linux;
+package io.viommu.linux.acpi;
+
 
 /**
  * Fields of byte images the kernel reads (ACPI tables, PCI configuration space): little endian,

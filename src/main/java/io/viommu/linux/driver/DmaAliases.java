@@ -1,5 +1,6 @@
-package io.viommu.linux;
+package io.viommu.linux.driver;
 
+import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -86,7 +87,7 @@ public final class DmaAliases {
         return out;
     }
 
-    static Map<RequesterId, Topology.Function> index(Topology topology) {
+    public static Map<RequesterId, Topology.Function> index(Topology topology) {
         Map<RequesterId, Topology.Function> m = new java.util.HashMap<>();
         for (Topology.Function f : topology.functions()) {
             m.put(f.rid(), f);
@@ -99,7 +100,7 @@ public final class DmaAliases {
      * (no bridge) continues from its PF's bus, whose parent Linux made the virtual bus's parent.
      * Null on the root bus.
      */
-    static Topology.Function bridgeAbove(Map<RequesterId, Topology.Function> byRid, Topology.Function f) {
+    public static Topology.Function bridgeAbove(Map<RequesterId, Topology.Function> byRid, Topology.Function f) {
         Topology.Function cur = f;
         while (cur.onVirtualBus()) {
             cur = byRid.get(cur.physicalFunction());
@@ -111,7 +112,7 @@ public final class DmaAliases {
     }
 
     /** pci_is_root_bus(dev->bus). */
-    static boolean onRootBus(Topology.Function f) {
+    public static boolean onRootBus(Topology.Function f) {
         return f.parentBridge() == null && !f.onVirtualBus();
     }
 }
