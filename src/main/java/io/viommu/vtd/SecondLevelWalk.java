@@ -37,8 +37,13 @@ public final class SecondLevelWalk {
 
     private final AddressSpace memory;
     private final int aw;
-    private final boolean snpAllowed;
-    private final boolean tmAllowed;
+
+    /**
+     * {@link SlPte#reservedMask} per level (index 1..6) for entries without and with PS, worked
+     * out once: the rule stays in SlPte, the walk only avoids recomputing it per entry.
+     */
+    private final long[] reservedNoPs = new long[7];
+    private final long[] reservedPs = new long[7];
 
     /** Leaf entry, its level, and the permissions granted along the way (after a success). */
     long pte;
@@ -51,8 +56,12 @@ public final class SecondLevelWalk {
         this.aw = config.awBits();
         // QEMU 7.2 vtd_init: SNP is not reserved in leaf entries with scalable mode or snoop
         // control; TM is not reserved in leaf entries when device-IOTLB is supported.
-        this.snpAllowed = config.scalableMode() || config.snoopControl();
-        this.tmAllowed = config.deviceIotlb();
+        boolean snpAllowed = config.scalableMode() || config.snoopControl();
+        boolean tmAllowed = config.deviceIotlb();
+        for (int l = 1; l <= 6; l++) {
+            reservedNoPs[l] = SlPte.reservedMask(0, l, aw, snpAllowed, tmAllowed);
+            reservedPs[l] = SlPte.reservedMask(SlPte.PS, l, aw, snpAllowed, tmAllowed);
+        }
     }
 
     /** The highest input address a table of input width {@code agaw} translates. */
@@ -77,7 +86,7 @@ public final class SecondLevelWalk {
         if ((perm & need) == 0) {
             return NO_PERMISSION;
         }
-        if ((v & SlPte.reservedMask(v, level, aw, snpAllowed, tmAllowed)) != 0) {
+        if ((v & ((v & SlPte.PS) != 0 ? reservedPs[level] : reservedNoPs[level])) != 0) {
             return RESERVED;
         }
         return SlPte.isLeaf(v, level) ? LEAF : TABLE;
