@@ -215,8 +215,8 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
 
     /** Type 3 (through the unit's invalidation hook): requests without PASID of {@code sid}. */
     @Override
-    public void deviceTlb(int sid, Iova addr, long size) {
-        DeviceTlb tlb = endpoints.get(sid);
+    public void deviceTlb(RequesterId sid, Iova addr, long size) {
+        DeviceTlb tlb = endpoints.get(sid.value());
         if (tlb != null) {
             tlb.invalidate(DeviceTlb.NO_PASID, false, addr.value(), size);
         }

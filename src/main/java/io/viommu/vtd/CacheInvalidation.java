@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.Iova;
+import io.viommu.pci.RequesterId;
 import java.util.List;
 import java.util.concurrent.CopyOnWriteArrayList;
 
@@ -50,8 +51,9 @@ final class CacheInvalidation implements InvalidationQueue.Target {
     @Override
     public void contextDevice(int sid, int fm) {
         core.invalidateContextDevice(sid & 0xffff, fm & 3);
+        RequesterId device = new RequesterId(sid & 0xffff);
         for (InvalidationListener l : listeners) {
-            l.contextCacheDevice(sid & 0xffff, fm & 3);
+            l.contextCacheDevice(device, fm & 3);
         }
     }
 
@@ -83,8 +85,9 @@ final class CacheInvalidation implements InvalidationQueue.Target {
 
     @Override
     public void deviceTlb(int sid, Iova addr, long size) {
+        RequesterId device = new RequesterId(sid & 0xffff);
         for (InvalidationListener l : listeners) {
-            l.deviceTlb(sid, addr, size);
+            l.deviceTlb(device, addr, size);
         }
     }
 

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.Iova;
+import io.viommu.pci.RequesterId;
 
 /**
  * Hooks called after the unit has applied an invalidation to its own caches, whether it came
@@ -17,7 +18,7 @@ public interface InvalidationListener {
     }
 
     /** Device-selective: {@code sid} with function mask {@code fm} (0..3). */
-    default void contextCacheDevice(int sid, int fm) {
+    default void contextCacheDevice(RequesterId sid, int fm) {
     }
 
     default void iotlbGlobal() {
@@ -31,7 +32,7 @@ public interface InvalidationListener {
     }
 
     /** A device-TLB (ATS) invalidation for {@code sid}: {@code size} bytes at {@code addr}. */
-    default void deviceTlb(int sid, Iova addr, long size) {
+    default void deviceTlb(RequesterId sid, Iova addr, long size) {
     }
 
     /** Interrupt entry cache: global, or 2^{@code indexMask} entries from {@code index}. */

@@ -173,8 +173,8 @@ class InvalidationTest {
             }
 
             @Override
-            public void contextCacheDevice(int sid, int fm) {
-                heard.add("ctx " + sid + " " + fm);
+            public void contextCacheDevice(RequesterId sid, int fm) {
+                heard.add("ctx " + sid.value() + " " + fm);
             }
         });
         b.writeq(IVA, 0x200000 | 2);

@@ -4,6 +4,7 @@ import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuCounters;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
+import io.viommu.pci.RequesterId;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.notify.IommuEvent;
 import io.viommu.vtd.notify.MappingListener;
@@ -47,7 +48,7 @@ final class CostMeter implements InvalidationListener, MappingListener {
     }
 
     @Override
-    public void contextCacheDevice(int sid, int fm) {
+    public void contextCacheDevice(RequesterId sid, int fm) {
         context++;
     }
 

@@ -344,7 +344,8 @@ public final class MapNotifier {
         }
 
         @Override
-        public void contextCacheDevice(int sid, int fm) {
+        public void contextCacheDevice(RequesterId device, int fm) {
+            int sid = device.value();
             InvalidationCause cause = InvalidationCause.contextDevice(iommu.invalidationOrigin(), sid, fm);
             for (Registration r : registrations) {
                 if (coveredByFunctionMask(r.device, sid, fm)) {
@@ -394,7 +395,8 @@ public final class MapNotifier {
         }
 
         @Override
-        public void deviceTlb(int sid, Iova start, long size) {
+        public void deviceTlb(RequesterId device, Iova start, long size) {
+            int sid = device.value();
             long addr = start.value();
             long last = addr + size - 1;
             IovaRange region = Long.compareUnsigned(last, addr) < 0 ? new IovaRange(addr, -1L)
