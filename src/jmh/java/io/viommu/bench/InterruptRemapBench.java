@@ -1,5 +1,6 @@
 package io.viommu.bench;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.IntelIommu;
@@ -59,8 +60,8 @@ public class InterruptRemapBench {
         hole = bh;
         PhysicalMemory ram = new PhysicalMemory(64L << 20);
         for (int i = 0; i < 256; i++) {
-            ram.writeLong(IRT + 16L * i, 1 | ((long) (0x30 + (i & 0x7f)) << 16) | ((long) (i & 0xff) << 40));
-            ram.writeLong(IRT + 16L * i + 8, (1L << 18) | DEVICE.value());
+            ram.writeLong(PhysAddr.of(IRT + 16L * i), 1 | ((long) (0x30 + (i & 0x7f)) << 16) | ((long) (i & 0xff) << 40));
+            ram.writeLong(PhysAddr.of(IRT + 16L * i + 8), (1L << 18) | DEVICE.value());
         }
         cached = unit(ram, 256);
         uncached = unit(ram, 0);

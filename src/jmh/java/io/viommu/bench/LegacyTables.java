@@ -1,6 +1,7 @@
 package io.viommu.bench;
 
 import io.viommu.memory.Page;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.RequesterId;
@@ -39,7 +40,7 @@ public final class LegacyTables {
     private long allocPage() {
         long p = nextFree;
         nextFree += Page.SIZE;
-        ram.fill(p, Page.SIZE, (byte) 0);
+        ram.fill(PhysAddr.of(p), Page.SIZE, (byte) 0);
         return p;
     }
 
@@ -50,15 +51,15 @@ public final class LegacyTables {
      */
     public long contextFor(RequesterId rid, int did, int agaw) {
         long rootEntry = root + rid.bus() * 16L;
-        long ctxTable = ram.readLong(rootEntry) & ADDR_MASK;
-        if ((ram.readLong(rootEntry) & 1) == 0) {
+        long ctxTable = ram.readLong(PhysAddr.of(rootEntry)) & ADDR_MASK;
+        if ((ram.readLong(PhysAddr.of(rootEntry)) & 1) == 0) {
             ctxTable = allocPage();
-            ram.writeLong(rootEntry, ctxTable | 1);
+            ram.writeLong(PhysAddr.of(rootEntry), ctxTable | 1);
         }
         long top = allocPage();
         long ce = ctxTable + rid.devfn() * 16L;
-        ram.writeLong(ce, top | 1);                              // P, TT=00, SLPTPTR
-        ram.writeLong(ce + 8, ((long) did << 8) | agaw);          // DID 23:8, AW 2:0
+        ram.writeLong(PhysAddr.of(ce), top | 1);                              // P, TT=00, SLPTPTR
+        ram.writeLong(PhysAddr.of(ce + 8), ((long) did << 8) | agaw);          // DID 23:8, AW 2:0
         topLevels = agaw + 2;
         return top;
     }
@@ -66,13 +67,13 @@ public final class LegacyTables {
     /** Maps one 4 KiB page. */
     public void map4k(long top, long iova, long phys, boolean read, boolean write) {
         long table = tableAt(top, iova, topLevels, 1);
-        ram.writeLong(table + index(iova, 1) * 8, (phys & ADDR_MASK) | perms(read, write));
+        ram.writeLong(PhysAddr.of(table + index(iova, 1) * 8), (phys & ADDR_MASK) | perms(read, write));
     }
 
     /** Maps one 2 MiB page (PS=1 in a level-2 entry). */
     public void map2m(long top, long iova, long phys, boolean read, boolean write) {
         long table = tableAt(top, iova, topLevels, 2);
-        ram.writeLong(table + index(iova, 2) * 8, (phys & ~((1L << 21) - 1) & ADDR_MASK) | 1L << 7
+        ram.writeLong(PhysAddr.of(table + index(iova, 2) * 8), (phys & ~((1L << 21) - 1) & ADDR_MASK) | 1L << 7
                 | perms(read, write));
     }
 
@@ -89,10 +90,10 @@ public final class LegacyTables {
         long table = top;
         for (int l = level; l > target; l--) {
             long slot = table + index(iova, l) * 8;
-            long e = ram.readLong(slot);
+            long e = ram.readLong(PhysAddr.of(slot));
             if ((e & 3) == 0) {
                 long next = allocPage();
-                ram.writeLong(slot, next | 3);
+                ram.writeLong(PhysAddr.of(slot), next | 3);
                 table = next;
             } else {
                 table = e & ADDR_MASK;

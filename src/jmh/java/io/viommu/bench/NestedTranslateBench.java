@@ -1,6 +1,7 @@
 package io.viommu.bench;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaRequest;
@@ -54,7 +55,7 @@ public class NestedTranslateBench {
     private long page() {
         long p = bump;
         bump += 4096;
-        ram.fill(p, 4096, (byte) 0);
+        ram.fill(PhysAddr.of(p), 4096, (byte) 0);
         return p;
     }
 
@@ -75,34 +76,34 @@ public class NestedTranslateBench {
         long sl4 = page();
         long sl3 = page();
         long sl2 = page();
-        ram.writeLong(sl4, sl3 | 3);
-        ram.writeLong(sl3, sl2 | 3);
+        ram.writeLong(PhysAddr.of(sl4), sl3 | 3);
+        ram.writeLong(PhysAddr.of(sl3), sl2 | 3);
         for (int i = 0; i < 512; i++) {
-            ram.writeLong(sl2 + 8L * i, ((long) i << 21) | 0x80 | 3);
+            ram.writeLong(PhysAddr.of(sl2 + 8L * i), ((long) i << 21) | 0x80 | 3);
         }
         // first level (guest tables, all below 1 GiB): IOVA_BASE + i*4K -> DATA_GPA + i*4K
         long fl4 = page();
         long fl3 = page();
         long fl2 = page();
-        ram.writeLong(fl4, fl3 | 7);
-        ram.writeLong(fl3 + 8L * ((IOVA_BASE >>> 30) & 511), fl2 | 7);
+        ram.writeLong(PhysAddr.of(fl4), fl3 | 7);
+        ram.writeLong(PhysAddr.of(fl3 + 8L * ((IOVA_BASE >>> 30) & 511)), fl2 | 7);
         for (int i = 0; i < MISS_PAGES; i++) {
             long iova = IOVA_BASE + i * 4096L;
             int pde = (int) (iova >>> 21) & 511;
-            long fl1 = ram.readLong(fl2 + 8L * pde) & ~0xfffL;
+            long fl1 = ram.readLong(PhysAddr.of(fl2 + 8L * pde)) & ~0xfffL;
             if (fl1 == 0) {
                 fl1 = page();
-                ram.writeLong(fl2 + 8L * pde, fl1 | 7);
+                ram.writeLong(PhysAddr.of(fl2 + 8L * pde), fl1 | 7);
             }
-            ram.writeLong(fl1 + 8L * ((iova >>> 12) & 511), (DATA_GPA + i * 4096L) | 0x67); // P RW US A D
+            ram.writeLong(PhysAddr.of(fl1 + 8L * ((iova >>> 12) & 511)), (DATA_GPA + i * 4096L) | 0x67); // P RW US A D
         }
         // root (lower half) -> context (devfn 8) -> PASID dir -> PASID 0: nested, AW 2 (48-bit), DID 1
-        ram.writeLong(root, ctx | 1);
-        ram.writeLong(ctx + 32L * DEVICE.devfn(), pdir | 1);
-        ram.writeLong(pdir, ptbl | 1);
-        ram.writeLong(ptbl, sl4 | (2 << 2) | (3 << 6) | 1);
-        ram.writeLong(ptbl + 8, 1);
-        ram.writeLong(ptbl + 16, fl4);
+        ram.writeLong(PhysAddr.of(root), ctx | 1);
+        ram.writeLong(PhysAddr.of(ctx + 32L * DEVICE.devfn()), pdir | 1);
+        ram.writeLong(PhysAddr.of(pdir), ptbl | 1);
+        ram.writeLong(PhysAddr.of(ptbl), sl4 | (2 << 2) | (3 << 6) | 1);
+        ram.writeLong(PhysAddr.of(ptbl + 8), 1);
+        ram.writeLong(PhysAddr.of(ptbl + 16), fl4);
         iommu.store(0x20, root | (1 << 10), 8);
         iommu.store(0x18, 1L << 30, 4);
         iommu.store(0x18, 1L << 31, 4);

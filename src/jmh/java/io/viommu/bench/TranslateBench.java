@@ -1,6 +1,7 @@
 package io.viommu.bench;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaRequest;
@@ -72,7 +73,7 @@ public class TranslateBench {
                     DmaAccess.WRITE);
         }
         ramAddr = 0x2000_0000L + 0x120;
-        ram.writeLong(ramAddr, 0x1122_3344_5566_7788L);
+        ram.writeLong(PhysAddr.of(ramAddr), 0x1122_3344_5566_7788L);
         LegacyTables.requireTranslation(iommu.translate(hit));
         LegacyTables.requireTranslation(iommu.translate(superPages[7]));
     }
@@ -98,6 +99,6 @@ public class TranslateBench {
 
     @Benchmark
     public long ramRead8() {
-        return ram.readLong(ramAddr);
+        return ram.readLong(PhysAddr.of(ramAddr));
     }
 }

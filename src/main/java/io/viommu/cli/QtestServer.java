@@ -5,6 +5,7 @@ import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.config.QemuCommandLine;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciFunction;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -174,26 +175,26 @@ public final class QtestServer {
                 long addr = port(w);
                 long value = number(w, 2);
                 int size = ioSize(cmd.charAt(3));
-                machine.io().write(addr, value & mask(size), size);
+                machine.io().write(PhysAddr.of(addr), value & mask(size), size);
                 yield "OK";
             }
             case "inb", "inw", "inl" -> {
                 long addr = port(w);
                 int size = ioSize(cmd.charAt(2));
-                long v = machine.io().read(addr, size) & mask(size);
+                long v = machine.io().read(PhysAddr.of(addr), size) & mask(size);
                 yield String.format("OK 0x%04x", v);
             }
             case "writeb", "writew", "writel", "writeq" -> {
                 long addr = number(w, 1);
                 long value = number(w, 2);
                 int size = ioSize(cmd.charAt(5));
-                machine.memory().write(addr, value & mask(size), size);
+                machine.memory().write(PhysAddr.of(addr), value & mask(size), size);
                 yield "OK";
             }
             case "readb", "readw", "readl", "readq" -> {
                 long addr = number(w, 1);
                 int size = ioSize(cmd.charAt(4));
-                long v = machine.memory().read(addr, size) & mask(size);
+                long v = machine.memory().read(PhysAddr.of(addr), size) & mask(size);
                 if (explainer != null) {
                     explainer.read(addr, size, v);
                 }
@@ -203,7 +204,7 @@ public final class QtestServer {
                 long addr = number(w, 1);
                 int len = span(w, 2, false);
                 byte[] data = new byte[len];
-                machine.memory().readBytes(addr, data, 0, len);
+                machine.memory().readBytes(PhysAddr.of(addr), data, 0, len);
                 StringBuilder sb = new StringBuilder(2 * len + 5).append("OK 0x");
                 for (byte b : data) {
                     sb.append(Character.forDigit((b >> 4) & 0xf, 16)).append(Character.forDigit(b & 0xf, 16));
@@ -214,7 +215,7 @@ public final class QtestServer {
                 long addr = number(w, 1);
                 int len = span(w, 2, true);
                 byte[] data = new byte[len];
-                machine.memory().readBytes(addr, data, 0, len);
+                machine.memory().readBytes(PhysAddr.of(addr), data, 0, len);
                 yield "OK " + Base64.getEncoder().encodeToString(data);
             }
             case "write" -> {
@@ -224,7 +225,7 @@ public final class QtestServer {
                 if (data.length() < 3) {
                     yield "ERR invalid argument size";
                 }
-                machine.memory().writeBytes(addr, decodeHexData(data, len), 0, len);
+                machine.memory().writeBytes(PhysAddr.of(addr), decodeHexData(data, len), 0, len);
                 yield "OK";
             }
             case "memset" -> {
@@ -233,7 +234,7 @@ public final class QtestServer {
                 long pattern = number(w, 3);
                 byte[] data = new byte[len];
                 Arrays.fill(data, (byte) pattern);
-                machine.memory().writeBytes(addr, data, 0, len);
+                machine.memory().writeBytes(PhysAddr.of(addr), data, 0, len);
                 yield "OK";
             }
             case "b64write" -> {
@@ -243,7 +244,7 @@ public final class QtestServer {
                 if (data.length() < 3) {
                     yield "ERR invalid argument size";
                 }
-                machine.memory().writeBytes(addr, decodeBase64InPlace(data, len), 0, len);
+                machine.memory().writeBytes(PhysAddr.of(addr), decodeBase64InPlace(data, len), 0, len);
                 yield "OK";
             }
             case "endianness" -> "OK little";

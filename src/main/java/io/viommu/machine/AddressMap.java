@@ -1,6 +1,7 @@
 package io.viommu.machine;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.Mmio;
 import io.viommu.pci.AccessRules;
 import java.util.ArrayList;
@@ -62,12 +63,12 @@ public final class AddressMap implements AddressSpace {
         Mmio view = new Mmio() {
             @Override
             public long load(long offset, int sz) {
-                return ram.read(ramOffset + offset, sz);
+                return ram.read(PhysAddr.of(ramOffset + offset), sz);
             }
 
             @Override
             public void store(long offset, long value, int sz) {
-                ram.write(ramOffset + offset, value, sz);
+                ram.write(PhysAddr.of(ramOffset + offset), value, sz);
             }
         };
         Hit hit = new Hit(regionName, base, size, view, AccessRules.ANY, ram, ramOffset);
@@ -112,7 +113,8 @@ public final class AddressMap implements AddressSpace {
     }
 
     @Override
-    public long read(long addr, int size) {
+    public long read(PhysAddr pa, int size) {
+        long addr = pa.value();
         long v = 0;
         int done = 0;
         while (done < size) {
@@ -136,7 +138,8 @@ public final class AddressMap implements AddressSpace {
     }
 
     @Override
-    public void write(long addr, long value, int size) {
+    public void write(PhysAddr pa, long value, int size) {
+        long addr = pa.value();
         int done = 0;
         while (done < size) {
             long a = addr + done;
@@ -156,7 +159,8 @@ public final class AddressMap implements AddressSpace {
     }
 
     @Override
-    public Status probe(long addr, int size) {
+    public Status probe(PhysAddr pa, int size) {
+        long addr = pa.value();
         for (int i = 0; i < size; i++) {
             if (lookup(addr + i) == null) {
                 return Status.DECODE_ERROR;
@@ -167,13 +171,13 @@ public final class AddressMap implements AddressSpace {
 
     /** Bulk read (qtest {@code read}, device DMA): RAM runs are copied directly. */
     @Override
-    public void readBytes(long addr, byte[] dst, int off, int len) {
-        copy(addr, dst, off, len, false);
+    public void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
+        copy(addr.value(), dst, off, len, false);
     }
 
     @Override
-    public void writeBytes(long addr, byte[] src, int off, int len) {
-        copy(addr, src, off, len, true);
+    public void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
+        copy(addr.value(), src, off, len, true);
     }
 
     /**
@@ -191,9 +195,9 @@ public final class AddressMap implements AddressSpace {
                 long rel = a - h.base();
                 n = (int) Math.min(len - done, Math.min(h.size() - rel, Integer.MAX_VALUE));
                 if (write) {
-                    h.ram().writeBytes(h.ramOffset() + rel, buf, off + done, n);
+                    h.ram().writeBytes(PhysAddr.of(h.ramOffset() + rel), buf, off + done, n);
                 } else {
-                    h.ram().readBytes(h.ramOffset() + rel, buf, off + done, n);
+                    h.ram().readBytes(PhysAddr.of(h.ramOffset() + rel), buf, off + done, n);
                 }
             } else {
                 n = h == null ? 1 : (int) Math.min(Math.min(8, len - done), h.size() - (a - h.base()));
@@ -202,9 +206,9 @@ public final class AddressMap implements AddressSpace {
                     for (int i = 0; i < n; i++) {
                         v |= (buf[off + done + i] & 0xffL) << (8 * i);
                     }
-                    write(a, v, n);
+                    write(PhysAddr.of(a), v, n);
                 } else {
-                    long v = read(a, n);
+                    long v = read(PhysAddr.of(a), n);
                     for (int i = 0; i < n; i++) {
                         buf[off + done + i] = (byte) (v >>> (8 * i));
                     }

@@ -6,6 +6,7 @@ import io.viommu.machine.acpi.TableLoader;
 import io.viommu.machine.device.FwCfg;
 import io.viommu.machine.device.Ich9Functions;
 import io.viommu.machine.device.Mch;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.AccessRules;
 import io.viommu.pci.Bar;
@@ -171,7 +172,7 @@ public final class Machine {
             throw new IllegalArgumentException("firmware image of " + image.length + " bytes: not a multiple of 64 KiB");
         }
         PhysicalMemory rom = new PhysicalMemory(image.length);
-        rom.writeBytes(0, image, 0, image.length);
+        rom.writeBytes(PhysAddr.of(0), image, 0, image.length);
         long size = image.length;
         int isaSize = Math.min(image.length, ISA_BIOS_MAX);
         memory.map("pc.bios", (1L << 32) - size, size, readOnly(rom, 0), AccessRules.ANY, -2);
@@ -182,7 +183,7 @@ public final class Machine {
         return new io.viommu.memory.Mmio() {
             @Override
             public long load(long off, int sz) {
-                return rom.read(offset + off, sz);
+                return rom.read(PhysAddr.of(offset + off), sz);
             }
 
             @Override

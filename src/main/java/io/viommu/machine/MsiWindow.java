@@ -1,6 +1,7 @@
 package io.viommu.machine;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.MsiAddress;
 import io.viommu.pci.MsiSink;
 import io.viommu.pci.RequesterId;
@@ -30,13 +31,13 @@ final class MsiWindow implements AddressSpace {
     }
 
     @Override
-    public long read(long addr, int size) {
-        return inWindow(addr) ? 0 : memory.read(addr, size);
+    public long read(PhysAddr addr, int size) {
+        return inWindow(addr.value()) ? 0 : memory.read(addr, size);
     }
 
     @Override
-    public void write(long addr, long value, int size) {
-        if (!inWindow(addr)) {
+    public void write(PhysAddr addr, long value, int size) {
+        if (!inWindow(addr.value())) {
             memory.write(addr, value, size);
             return;
         }
@@ -48,12 +49,13 @@ final class MsiWindow implements AddressSpace {
     }
 
     @Override
-    public Status probe(long addr, int size) {
-        return inWindow(addr) ? Status.OK : memory.probe(addr, size);
+    public Status probe(PhysAddr addr, int size) {
+        return inWindow(addr.value()) ? Status.OK : memory.probe(addr, size);
     }
 
     @Override
-    public void readBytes(long addr, byte[] dst, int off, int len) {
+    public void readBytes(PhysAddr pa, byte[] dst, int off, int len) {
+        long addr = pa.value();
         int done = 0;
         while (done < len) {
             long a = addr + done;
@@ -61,14 +63,15 @@ final class MsiWindow implements AddressSpace {
             if (inWindow(a)) {
                 java.util.Arrays.fill(dst, off + done, off + done + n, (byte) 0);
             } else {
-                memory.readBytes(a, dst, off + done, n);
+                memory.readBytes(new PhysAddr(a), dst, off + done, n);
             }
             done += n;
         }
     }
 
     @Override
-    public void writeBytes(long addr, byte[] src, int off, int len) {
+    public void writeBytes(PhysAddr pa, byte[] src, int off, int len) {
+        long addr = pa.value();
         int done = 0;
         while (done < len) {
             long a = addr + done;
@@ -76,7 +79,7 @@ final class MsiWindow implements AddressSpace {
             if (inWindow(a)) {
                 interruptWrites(a, src, off + done, n);
             } else {
-                memory.writeBytes(a, src, off + done, n);
+                memory.writeBytes(new PhysAddr(a), src, off + done, n);
             }
             done += n;
         }

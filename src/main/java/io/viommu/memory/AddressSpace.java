@@ -11,58 +11,37 @@ public interface AddressSpace {
     enum Status { OK, DECODE_ERROR }
 
     /** Reads {@code size} bytes, zero-extended; an undecoded address reads as 0. */
-    long read(long addr, int size);
+    long read(PhysAddr addr, int size);
 
-    void write(long addr, long value, int size);
+    void write(PhysAddr addr, long value, int size);
 
     /** Whether a {@code size}-byte access at {@code addr} is decoded by something. */
-    Status probe(long addr, int size);
+    Status probe(PhysAddr addr, int size);
 
     /**
      * An 8-byte read for page walks: the value, or all ones when nothing decodes the address
      * (what QEMU's failed dma_memory_read leaves in a paging entry). One call instead of
      * {@link #probe} then {@link #read}; implementations with a cheaper combined path override it.
+     *
+     * <p>The one raw-address accessor of this interface, on purpose: it is the inner load of
+     * every paging-structure walk (the IOTLB-miss hot loop), whose entry addresses are computed
+     * as {@code table | index << 3} and would otherwise be wrapped once per level; through the
+     * interface call escape analysis cannot always remove that wrapper. Nothing else should call it.
      */
     default long readQuadOrOnes(long addr) {
-        return probe(addr, 8) == Status.OK ? read(addr, 8) : -1L;
-    }
-
-    default void readBytes(long addr, byte[] dst, int off, int len) {
-        for (int i = 0; i < len; i++) {
-            dst[off + i] = (byte) read(addr + i, 1);
-        }
-    }
-
-    default void writeBytes(long addr, byte[] src, int off, int len) {
-        for (int i = 0; i < len; i++) {
-            write(addr + i, src[off + i] & 0xff, 1);
-        }
-    }
-
-    // ------------------------------------------------------------ typed entry points
-    // The boundary form: callers name a PhysAddr. The raw-long forms above remain the
-    // implementations' primitive (and the page walk's allocation-free path).
-
-    /** {@link #read(long, int)} at a typed address. */
-    default long read(PhysAddr addr, int size) {
-        return read(addr.value(), size);
-    }
-
-    /** {@link #write(long, long, int)} at a typed address. */
-    default void write(PhysAddr addr, long value, int size) {
-        write(addr.value(), value, size);
-    }
-
-    /** {@link #probe(long, int)} at a typed address. */
-    default Status probe(PhysAddr addr, int size) {
-        return probe(addr.value(), size);
+        PhysAddr a = new PhysAddr(addr);
+        return probe(a, 8) == Status.OK ? read(a, 8) : -1L;
     }
 
     default void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
-        readBytes(addr.value(), dst, off, len);
+        for (int i = 0; i < len; i++) {
+            dst[off + i] = (byte) read(new PhysAddr(addr.value() + i), 1);
+        }
     }
 
     default void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
-        writeBytes(addr.value(), src, off, len);
+        for (int i = 0; i < len; i++) {
+            write(new PhysAddr(addr.value() + i), src[off + i] & 0xff, 1);
+        }
     }
 }

@@ -53,13 +53,17 @@ public final class PhysicalMemory implements AddressSpace {
         return allocatedChunks;
     }
 
-    public boolean contains(long addr, int len) {
+    public boolean contains(PhysAddr addr, int len) {
+        return inRange(addr.value(), len);
+    }
+
+    private boolean inRange(long addr, int len) {
         return addr >= 0 && len >= 0 && addr <= size - len;
     }
 
     @Override
-    public Status probe(long addr, int len) {
-        return contains(addr, len) ? Status.OK : Status.DECODE_ERROR;
+    public Status probe(PhysAddr addr, int len) {
+        return inRange(addr.value(), len) ? Status.OK : Status.DECODE_ERROR;
     }
 
     private MemorySegment chunkForRead(long addr) {
@@ -104,8 +108,9 @@ public final class PhysicalMemory implements AddressSpace {
     }
 
     /** Little-endian 8-byte read; the hot path of page walks. */
-    public long readLong(long addr) {
-        if (!contains(addr, 8)) {
+    public long readLong(PhysAddr pa) {
+        long addr = pa.value();
+        if (!inRange(addr, 8)) {
             return 0;
         }
         if (crossesChunk(addr, 8)) {
@@ -115,10 +120,13 @@ public final class PhysicalMemory implements AddressSpace {
         return c == null ? 0 : c.get(LE_LONG, addr & CHUNK_MASK);
     }
 
-    /** {@link #readLong} with one range check, for page walks (the hot loop of a translation miss). */
+    /**
+     * {@link #readLong} with one range check, for page walks (the hot loop of a translation
+     * miss). Raw address on purpose, see {@link AddressSpace#readQuadOrOnes}.
+     */
     @Override
     public long readQuadOrOnes(long addr) {
-        if (!contains(addr, 8)) {
+        if (!inRange(addr, 8)) {
             return -1L;
         }
         if (crossesChunk(addr, 8)) {
@@ -128,21 +136,33 @@ public final class PhysicalMemory implements AddressSpace {
         return c == null ? 0 : c.get(LE_LONG, addr & CHUNK_MASK);
     }
 
-    public int readInt(long addr) {
-        return (int) read(addr, 4);
+    public int readInt(PhysAddr addr) {
+        return (int) load(addr.value(), 4);
     }
 
-    public void writeLong(long addr, long value) {
-        write(addr, value, 8);
+    public void writeLong(PhysAddr addr, long value) {
+        store(addr.value(), value, 8);
     }
 
-    public void writeInt(long addr, int value) {
-        write(addr, value & 0xffffffffL, 4);
+    public void writeInt(PhysAddr addr, int value) {
+        store(addr.value(), value & 0xffffffffL, 4);
     }
 
     @Override
-    public long read(long addr, int len) {
-        if (!contains(addr, len)) {
+    public long read(PhysAddr addr, int len) {
+        return load(addr.value(), len);
+    }
+
+    @Override
+    public void write(PhysAddr addr, long value, int len) {
+        store(addr.value(), value, len);
+    }
+
+    // The chunk accessors below take the raw value: they are this class's inside, called per
+    // byte or per piece in loops, and never cross the AddressSpace boundary.
+
+    private long load(long addr, int len) {
+        if (!inRange(addr, len)) {
             return 0;
         }
         if (crossesChunk(addr, len)) {
@@ -165,19 +185,18 @@ public final class PhysicalMemory implements AddressSpace {
     private long readSlow(long addr, int len) {
         long v = 0;
         for (int i = 0; i < len; i++) {
-            v |= read(addr + i, 1) << (8 * i);
+            v |= load(addr + i, 1) << (8 * i);
         }
         return v;
     }
 
-    @Override
-    public void write(long addr, long value, int len) {
-        if (!contains(addr, len)) {
+    private void store(long addr, long value, int len) {
+        if (!inRange(addr, len)) {
             return;
         }
         if (crossesChunk(addr, len)) {
             for (int i = 0; i < len; i++) {
-                write(addr + i, (value >>> (8 * i)) & 0xff, 1);
+                store(addr + i, (value >>> (8 * i)) & 0xff, 1);
             }
             return;
         }
@@ -193,12 +212,13 @@ public final class PhysicalMemory implements AddressSpace {
     }
 
     @Override
-    public void readBytes(long addr, byte[] dst, int off, int len) {
+    public void readBytes(PhysAddr pa, byte[] dst, int off, int len) {
+        long addr = pa.value();
         int done = 0;
         while (done < len) {
             long a = addr + done;
             int n = (int) Math.min(len - done, CHUNK_SIZE - (a & CHUNK_MASK));
-            MemorySegment c = contains(a, n) ? chunkForRead(a) : null;
+            MemorySegment c = inRange(a, n) ? chunkForRead(a) : null;
             if (c == null) {
                 java.util.Arrays.fill(dst, off + done, off + done + n, (byte) 0);
             } else {
@@ -209,12 +229,13 @@ public final class PhysicalMemory implements AddressSpace {
     }
 
     @Override
-    public void writeBytes(long addr, byte[] src, int off, int len) {
+    public void writeBytes(PhysAddr pa, byte[] src, int off, int len) {
+        long addr = pa.value();
         int done = 0;
         while (done < len) {
             long a = addr + done;
             int n = (int) Math.min(len - done, CHUNK_SIZE - (a & CHUNK_MASK));
-            if (contains(a, n)) {
+            if (inRange(a, n)) {
                 MemorySegment c = chunkForWrite(a);
                 MemorySegment.copy(src, off + done, c, ValueLayout.JAVA_BYTE, a & CHUNK_MASK, n);
             }
@@ -223,12 +244,13 @@ public final class PhysicalMemory implements AddressSpace {
     }
 
     /** Fills {@code len} bytes with {@code value}. */
-    public void fill(long addr, long len, byte value) {
+    public void fill(PhysAddr pa, long len, byte value) {
+        long addr = pa.value();
         long done = 0;
         while (done < len) {
             long a = addr + done;
             long n = Math.min(len - done, CHUNK_SIZE - (a & CHUNK_MASK));
-            if (contains(a, (int) n)) {
+            if (inRange(a, (int) n)) {
                 if (value != 0 || chunkForRead(a) != null) {
                     chunkForWrite(a).asSlice(a & CHUNK_MASK, n).fill(value);
                 }

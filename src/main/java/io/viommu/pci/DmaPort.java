@@ -3,6 +3,7 @@ package io.viommu.pci;
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
+import io.viommu.memory.PhysAddr;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -178,9 +179,9 @@ public final class DmaPort {
                 }
             } else {
                 if (access.isWrite()) {
-                    target.writeBytes(phys, buf, off + done, n);
+                    target.writeBytes(PhysAddr.of(phys), buf, off + done, n);
                 } else {
-                    target.readBytes(phys, buf, off + done, n);
+                    target.readBytes(PhysAddr.of(phys), buf, off + done, n);
                 }
                 moved += n;
             }

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 
 /**
  * A first-level walk (VT-d 3.6: x86-64 4- or 5-level paging) for PASID entries with PGTT 1,
@@ -65,10 +66,10 @@ final class FirstLevelWalk {
                 }
                 entryAddr = stage2.output(entryGpa);
             }
-            if (memory.probe(entryAddr, 8) != AddressSpace.Status.OK) {
+            if (memory.probe(PhysAddr.of(entryAddr), 8) != AddressSpace.Status.OK) {
                 return level == levels ? ScalableFault.FL_TOP_ACCESS : ScalableFault.FL_ACCESS;
             }
-            v = memory.read(entryAddr, 8);
+            v = memory.read(PhysAddr.of(entryAddr), 8);
             if (!FlPte.isPresent(v)) {
                 return ScalableFault.FL_NOT_PRESENT;
             }
@@ -144,7 +145,7 @@ final class FirstLevelWalk {
                 return f == ScalableFault.SL_PERMISSION ? ScalableFault.NESTED_FL_WRITE : f;
             }
         }
-        memory.write(entryAddr, value, 8);
+        memory.write(PhysAddr.of(entryAddr), value, 8);
         return null;
     }
 

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.MsiAddress;
 
 /**
@@ -244,12 +245,12 @@ public final class InterruptRemapping implements InvalidationListener {
                 return FaultReason.IR_INDEX_BEYOND_TABLE.code();
             }
             long addr = Irte.address(unit.tableBase(), index);
-            if (memory.probe(addr, Irte.SIZE) != AddressSpace.Status.OK) {
+            if (memory.probe(PhysAddr.of(addr), Irte.SIZE) != AddressSpace.Status.OK) {
                 trace.guestError(String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
                 return FaultReason.IR_TABLE_ACCESS.code();
             }
-            entry[0] = memory.read(addr, 8);
-            entry[1] = memory.read(addr + 8, 8);
+            entry[0] = memory.read(PhysAddr.of(addr), 8);
+            entry[1] = memory.read(PhysAddr.of(addr + 8), 8);
             if (!Irte.isPresent(entry[0])) {
                 trace.guestError(String.format(
                         "vtd_irte_get: detected non-present IRTE (index=%d, high=0x%x, low=0x%x)",

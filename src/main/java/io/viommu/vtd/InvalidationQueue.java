@@ -12,6 +12,7 @@ import static io.viommu.vtd.VtdRegisters.IQT;
 
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 
 /**
  * Queued invalidation (VT-d 6.5.2): the queue latched at QIE time, its head and tail, and the
@@ -238,13 +239,13 @@ final class InvalidationQueue {
     private boolean processDescriptor() {
         int descSize = dw ? 32 : 16;
         long addr = base + (long) head * descSize;
-        if (memory.probe(addr, descSize) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(addr), descSize) != AddressSpace.Status.OK) {
             lastType = InvalidationDescriptor.TYPE_NONE;
             trace.guestError("cannot read invalidation descriptor at 0x" + Long.toHexString(addr));
             return false;
         }
-        long lo = memory.read(addr, 8);
-        long hi = memory.read(addr + 8, 8);
+        long lo = memory.read(PhysAddr.of(addr), 8);
+        long hi = memory.read(PhysAddr.of(addr + 8), 8);
         int type = InvalidationDescriptor.type(lo);
         lastType = type;
         boolean ok = switch (type) {
@@ -337,10 +338,10 @@ final class InvalidationQueue {
             return false; // QEMU treats a wait without SW or IF as invalid
         }
         if (sw) {
-            if (memory.probe(hi, 4) != AddressSpace.Status.OK) {
+            if (memory.probe(PhysAddr.of(hi), 4) != AddressSpace.Status.OK) {
                 return false;
             }
-            memory.write(hi, InvalidationDescriptor.waitStatusData(lo) & 0xffffffffL, 4);
+            memory.write(PhysAddr.of(hi), InvalidationDescriptor.waitStatusData(lo) & 0xffffffffL, 4);
         }
         if (intr) {
             // Deviation: QEMU asserts when SW and IF are both set; the spec allows both, so

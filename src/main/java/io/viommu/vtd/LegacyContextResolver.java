@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 
 /**
  * Legacy-mode context resolution (RTADDR.TTM = 00): root entry -> 128-bit context entry with
@@ -44,11 +45,11 @@ final class LegacyContextResolver implements ContextResolver {
     @Override
     public ContextResult fetch(int sid) {
         long rootAddr = RootEntry.address(rootTable, sid >>> 8);
-        if (memory.probe(rootAddr, RootEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(rootAddr), RootEntry.SIZE) != AddressSpace.Status.OK) {
             return ContextResult.Fault.legacy(FaultReason.ROOT_TABLE_INVALID, false);
         }
-        long rlo = memory.read(rootAddr, 8);
-        long rhi = memory.read(rootAddr + 8, 8);
+        long rlo = memory.read(PhysAddr.of(rootAddr), 8);
+        long rhi = memory.read(PhysAddr.of(rootAddr + 8), 8);
         if (!RootEntry.isPresent(rlo)) {
             return ContextResult.Fault.legacy(FaultReason.ROOT_ENTRY_NOT_PRESENT, false);
         }
@@ -56,11 +57,11 @@ final class LegacyContextResolver implements ContextResolver {
             return ContextResult.Fault.legacy(FaultReason.ROOT_ENTRY_RESERVED, false);
         }
         long ctxAddr = ContextEntry.address(RootEntry.contextTable(rlo), sid & 0xff);
-        if (memory.probe(ctxAddr, ContextEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(ctxAddr), ContextEntry.SIZE) != AddressSpace.Status.OK) {
             return ContextResult.Fault.legacy(FaultReason.CONTEXT_TABLE_INVALID, false);
         }
-        long lo = memory.read(ctxAddr, 8);
-        long hi = memory.read(ctxAddr + 8, 8);
+        long lo = memory.read(PhysAddr.of(ctxAddr), 8);
+        long hi = memory.read(PhysAddr.of(ctxAddr + 8), 8);
         // From here the context entry was read: its FPD applies to the fault.
         boolean fpd = ContextEntry.faultProcessingDisabled(lo);
         if (!ContextEntry.isPresent(lo)) {

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 
 /**
  * Scalable-mode context resolution (RTADDR.TTM = 01, VT-d 3.4.3 and 9.4-9.6): scalable root
@@ -62,11 +63,11 @@ final class ScalableContextResolver implements ContextResolver {
     public ContextResult fetch(int sid) {
         int devfn = sid & 0xff;
         long rootAddr = ScalableRootEntry.address(rootTable, sid >>> 8);
-        if (memory.probe(rootAddr, ScalableRootEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(rootAddr), ScalableRootEntry.SIZE) != AddressSpace.Status.OK) {
             return fault(ScalableFault.ROOT_TABLE_ACCESS, false);
         }
-        long rlo = memory.read(rootAddr, 8);
-        long rhi = memory.read(rootAddr + 8, 8);
+        long rlo = memory.read(PhysAddr.of(rootAddr), 8);
+        long rhi = memory.read(PhysAddr.of(rootAddr + 8), 8);
         if (!ScalableRootEntry.isPresent(rlo, rhi, devfn)) {
             return fault(ScalableFault.ROOT_NOT_PRESENT, false);
         }
@@ -74,13 +75,13 @@ final class ScalableContextResolver implements ContextResolver {
             return fault(ScalableFault.ROOT_RESERVED, false);
         }
         long ctxAddr = ScalableContextEntry.address(ScalableRootEntry.contextTable(rlo, rhi, devfn), devfn);
-        if (memory.probe(ctxAddr, ScalableContextEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(ctxAddr), ScalableContextEntry.SIZE) != AddressSpace.Status.OK) {
             return fault(ScalableFault.CONTEXT_ACCESS, false);
         }
-        long q0 = memory.read(ctxAddr, 8);
-        long q1 = memory.read(ctxAddr + 8, 8);
-        long q2 = memory.read(ctxAddr + 16, 8);
-        long q3 = memory.read(ctxAddr + 24, 8);
+        long q0 = memory.read(PhysAddr.of(ctxAddr), 8);
+        long q1 = memory.read(PhysAddr.of(ctxAddr + 8), 8);
+        long q2 = memory.read(PhysAddr.of(ctxAddr + 16), 8);
+        long q3 = memory.read(PhysAddr.of(ctxAddr + 24), 8);
         boolean fpd = ScalableContextEntry.faultProcessingDisabled(q0);
         if (!ScalableContextEntry.isPresent(q0)) {
             return fault(ScalableFault.CONTEXT_NOT_PRESENT, fpd);
@@ -113,10 +114,10 @@ final class ScalableContextResolver implements ContextResolver {
             return cached;
         }
         long dirAddr = PasidDirEntry.address(ScalableContextEntry.pasidDirTable(ctx.q0()), pasid);
-        if (memory.probe(dirAddr, PasidDirEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(dirAddr), PasidDirEntry.SIZE) != AddressSpace.Status.OK) {
             return fault(ScalableFault.PASID_DIR_ACCESS, fpd);
         }
-        long dir = memory.read(dirAddr, 8);
+        long dir = memory.read(PhysAddr.of(dirAddr), 8);
         // QEMU vtd_ce_get_pasid_fpd: the directory entry's FPD counts before its present bit.
         boolean dirFpd = PasidDirEntry.faultProcessingDisabled(dir);
         fpd |= dirFpd;
@@ -127,12 +128,12 @@ final class ScalableContextResolver implements ContextResolver {
             return fault(ScalableFault.PASID_DIR_RESERVED, fpd);
         }
         long peAddr = PasidEntry.address(PasidDirEntry.pasidTable(dir), pasid);
-        if (memory.probe(peAddr, PasidEntry.SIZE) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(peAddr), PasidEntry.SIZE) != AddressSpace.Status.OK) {
             return fault(ScalableFault.PASID_TABLE_ACCESS, fpd);
         }
-        long q0 = memory.read(peAddr, 8);
-        long q1 = memory.read(peAddr + 8, 8);
-        long q2 = memory.read(peAddr + 16, 8);
+        long q0 = memory.read(PhysAddr.of(peAddr), 8);
+        long q1 = memory.read(PhysAddr.of(peAddr + 8), 8);
+        long q2 = memory.read(PhysAddr.of(peAddr + 16), 8);
         if (!PasidEntry.isPresent(q0)) {
             return fault(ScalableFault.PASID_NOT_PRESENT, fpd);
         }

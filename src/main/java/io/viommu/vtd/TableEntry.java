@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 
 /**
  * A flyweight over one entry of a VT-d structure in guest memory (root, context, PASID
@@ -25,7 +26,7 @@ public abstract sealed class TableEntry<T extends TableEntry<T>>
 
     /** Quad {@code i} of the entry: bytes 8i..8i+7, little endian. */
     public final long quad(int i) {
-        return memory.read(address + 8L * i, 8);
+        return memory.read(PhysAddr.of(address + 8L * i), 8);
     }
 
     /** Where the entry is bound. */

@@ -6,6 +6,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.PhysAddr;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -41,22 +42,22 @@ class BiosRomTest {
         // QEMU 7.2 with a 256 KiB image: read 0xfffc0000 -> 0x11, 0xfffe0000 -> 0x22,
         // 0xe0000 -> 0x22 (the isa-bios alias), 0xc0000 -> 0x00.
         Machine m = machine(image(256 << 10));
-        assertThat(m.memory().read(0xfffc_0000L, 1)).isEqualTo(0x11);
-        assertThat(m.memory().read(0xfffe_0000L, 1)).isEqualTo(0x22);
-        assertThat(m.memory().read(0xe_0000L, 1)).isEqualTo(0x22);
-        assertThat(m.memory().read(0xf_0000L, 8)).isEqualTo(0xf4f4_f4f4_f4f4_f4f4L);
-        assertThat(m.memory().read(0xc_0000L, 1)).isZero();
-        assertThat(m.memory().read(0xfffb_fff8L, 8)).isZero();
+        assertThat(m.memory().read(PhysAddr.of(0xfffc_0000L), 1)).isEqualTo(0x11);
+        assertThat(m.memory().read(PhysAddr.of(0xfffe_0000L), 1)).isEqualTo(0x22);
+        assertThat(m.memory().read(PhysAddr.of(0xe_0000L), 1)).isEqualTo(0x22);
+        assertThat(m.memory().read(PhysAddr.of(0xf_0000L), 8)).isEqualTo(0xf4f4_f4f4_f4f4_f4f4L);
+        assertThat(m.memory().read(PhysAddr.of(0xc_0000L), 1)).isZero();
+        assertThat(m.memory().read(PhysAddr.of(0xfffb_fff8L), 8)).isZero();
     }
 
     @Test
     void writesToTheBiosRomAreDropped() throws Exception {
         // QEMU 7.2: write 0xfffff000 / 0xf0000 then read returns the image bytes unchanged.
         Machine m = machine(image(64 << 10));
-        m.memory().write(0xffff_f000L, 0x1122_3344L, 4);
-        m.memory().writeBytes(0xf_0004L, new byte[] {1, 2, 3, 4}, 0, 4);
-        assertThat(m.memory().read(0xffff_f000L, 4)).isEqualTo(0xf4f4_f4f4L);
-        assertThat(m.memory().read(0xf_0004L, 4)).isEqualTo(0xf4f4_f4f4L);
+        m.memory().write(PhysAddr.of(0xffff_f000L), 0x1122_3344L, 4);
+        m.memory().writeBytes(PhysAddr.of(0xf_0004L), new byte[] {1, 2, 3, 4}, 0, 4);
+        assertThat(m.memory().read(PhysAddr.of(0xffff_f000L), 4)).isEqualTo(0xf4f4_f4f4L);
+        assertThat(m.memory().read(PhysAddr.of(0xf_0004L), 4)).isEqualTo(0xf4f4_f4f4L);
     }
 
     @Test

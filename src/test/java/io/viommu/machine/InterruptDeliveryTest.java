@@ -7,6 +7,7 @@ import io.viommu.machine.device.EduDevice;
 import io.viommu.machine.device.LocalApicSink.ApicInterrupt;
 import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.IntelIommu;
@@ -43,14 +44,14 @@ class InterruptDeliveryTest {
     }
 
     static void enableIr(Machine m) {
-        m.memory().write(VTD + VtdRegisters.IRTA, IRT | 7, 8);
-        m.memory().write(VTD + VtdRegisters.GCMD, VtdRegisters.GCMD_SIRTP & 0xffffffffL, 4);
-        m.memory().write(VTD + VtdRegisters.GCMD, VtdRegisters.GCMD_IRE & 0xffffffffL, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IRTA), IRT | 7, 8);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.GCMD), VtdRegisters.GCMD_SIRTP & 0xffffffffL, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.GCMD), VtdRegisters.GCMD_IRE & 0xffffffffL, 4);
     }
 
     static void irte(Machine m, int index, long lo, long hi) {
-        m.ram().writeLong(IRT + 16L * index, lo);
-        m.ram().writeLong(IRT + 16L * index + 8, hi);
+        m.ram().writeLong(PhysAddr.of(IRT + 16L * index), lo);
+        m.ram().writeLong(PhysAddr.of(IRT + 16L * index + 8), hi);
     }
 
     static List<ApicInterrupt> apic(Machine m) {
@@ -63,7 +64,7 @@ class InterruptDeliveryTest {
         enableIr(m);
         irte(m, 2, 0x0000_0700_0063_0001L, (1L << 18) | EDU.value());
         programMsi(m, InterruptRemapping.remappableAddress(2, false), 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).containsExactly(new ApicInterrupt(0x63, 7, false, 0, false, false, EDU, 2));
     }
 
@@ -71,7 +72,7 @@ class InterruptDeliveryTest {
     void eduMsiWithoutInterruptRemappingIsDecodedInCompatibilityFormat() throws Exception {
         Machine m = boot("-device", "intel-iommu", "-device", "edu");
         programMsi(m, 0xfee0_300cL, 0x8141); // dest 3, logical, RH; level, lowest priority, vector 0x41
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).containsExactly(new ApicInterrupt(0x41, 3, true, 1, true, true, EDU, -1));
     }
 
@@ -80,22 +81,22 @@ class InterruptDeliveryTest {
         Machine m = boot("-device", "intel-iommu", "-device", "edu");
         enableIr(m);
         programMsi(m, InterruptRemapping.remappableAddress(9, false), 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).isEmpty();
         assertThat(m.interrupts().blockedMsis()).isEqualTo(1);
-        assertThat(m.memory().read(VTD + 0x220, 8)).isEqualTo(9L << 48);
-        assertThat(m.memory().read(VTD + 0x228, 8)).isEqualTo(0x8000002200000008L);
+        assertThat(m.memory().read(PhysAddr.of(VTD + 0x220), 8)).isEqualTo(9L << 48);
+        assertThat(m.memory().read(PhysAddr.of(VTD + 0x228), 8)).isEqualTo(0x8000002200000008L);
     }
 
     @Test
     void vtdFaultEventReachesTheApicUnremapped() throws Exception {
         Machine m = boot("-device", "intel-iommu", "-device", "edu");
-        m.memory().write(VTD + VtdRegisters.FEDATA, 0x7e, 4);
-        m.memory().write(VTD + VtdRegisters.FEADDR, 0xfee0_1000L, 4);
-        m.memory().write(VTD + VtdRegisters.FECTL, 0, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.FEDATA), 0x7e, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.FEADDR), 0xfee0_1000L, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.FECTL), 0, 4);
         enableIr(m); // remapping on: the unit's own event must still not be remapped
         programMsi(m, InterruptRemapping.remappableAddress(9, false), 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).containsExactly(new ApicInterrupt(0x7e, 1, false, 0, false, false,
                 IntelIommu.EVENT_SOURCE, -1));
     }
@@ -103,13 +104,13 @@ class InterruptDeliveryTest {
     @Test
     void invalidationCompletionEventReachesTheApic() throws Exception {
         Machine m = boot("-device", "intel-iommu");
-        m.memory().write(VTD + VtdRegisters.IEDATA, 0x7d, 4);
-        m.memory().write(VTD + VtdRegisters.IEADDR, 0xfee0_0000L, 4);
-        m.memory().write(VTD + VtdRegisters.IECTL, 0, 4);
-        m.memory().write(VTD + VtdRegisters.IQA, 0x110000L, 8);
-        m.memory().write(VTD + VtdRegisters.GCMD, VtdRegisters.GCMD_QIE & 0xffffffffL, 4);
-        m.ram().writeLong(0x110000, 5 | (1 << 4)); // wait descriptor with IF
-        m.memory().write(VTD + VtdRegisters.IQT, 1 << 4, 8);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IEDATA), 0x7d, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IEADDR), 0xfee0_0000L, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IECTL), 0, 4);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IQA), 0x110000L, 8);
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.GCMD), VtdRegisters.GCMD_QIE & 0xffffffffL, 4);
+        m.ram().writeLong(PhysAddr.of(0x110000), 5 | (1 << 4)); // wait descriptor with IF
+        m.memory().write(PhysAddr.of(VTD + VtdRegisters.IQT), 1 << 4, 8);
         assertThat(apic(m)).extracting(ApicInterrupt::vector).containsExactly(0x7d);
     }
 
@@ -122,7 +123,7 @@ class InterruptDeliveryTest {
         assertThat(m.interrupts().msiLog()).extracting(PlatformInterrupts.MsiMessage::data)
                 .containsExactly(0x41, 0x42);
         assertThat(apic(m)).extracting(ApicInterrupt::source).containsOnly(EDU);
-        assertThat(m.ram().readInt(0)).isZero();
+        assertThat(m.ram().readInt(PhysAddr.of(0))).isZero();
     }
 
     @Test
@@ -152,7 +153,7 @@ class InterruptDeliveryTest {
         Machine m = boot("-device", "edu", "-device", "intel-iommu");
         enableIr(m);
         programMsi(m, InterruptRemapping.remappableAddress(9, false), 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).singleElement().satisfies(i -> assertThat(i.remapped()).isFalse());
         assertThat(m.interrupts().blockedMsis()).isZero();
     }
@@ -164,9 +165,9 @@ class InterruptDeliveryTest {
         enableIr(m);
         irte(m, 0, 0x0000_0000_0040_0001L, 0);
         programMsi(m, InterruptRemapping.remappableAddress(0, false), 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         irte(m, 0, 0x0000_0000_0041_0001L, 0);
-        m.memory().write(BAR + EduDevice.REG_IRQ_RAISE, 1, 4);
+        m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
         assertThat(apic(m)).extracting(ApicInterrupt::vector).containsExactly(0x40, 0x40);
     }
 

@@ -8,6 +8,7 @@ import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.config.QemuCommandLine;
 import io.viommu.machine.device.MachineLog;
 import io.viommu.machine.device.Mch;
+import io.viommu.memory.PhysAddr;
 import java.util.List;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -23,23 +24,23 @@ class MachineTest {
     }
 
     static long cf8Read(Machine m, int dev, int fn, int reg, int size) {
-        m.io().write(0xcf8, 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
-        return m.io().read(0xcfc + (reg & 3), size);
+        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
+        return m.io().read(PhysAddr.of(0xcfc + (reg & 3)), size);
     }
 
     static void cf8Write(Machine m, int dev, int fn, int reg, long v, int size) {
-        m.io().write(0xcf8, 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
-        m.io().write(0xcfc + (reg & 3), v, size);
+        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
+        m.io().write(PhysAddr.of(0xcfc + (reg & 3)), v, size);
     }
 
     static long cf8Read(Machine m, io.viommu.pci.RequesterId rid, int reg, int size) {
-        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
-        return m.io().read(0xcfc + (reg & 3), size);
+        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        return m.io().read(PhysAddr.of(0xcfc + (reg & 3)), size);
     }
 
     static void cf8Write(Machine m, io.viommu.pci.RequesterId rid, int reg, long v, int size) {
-        m.io().write(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
-        m.io().write(0xcfc + (reg & 3), v, size);
+        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        m.io().write(PhysAddr.of(0xcfc + (reg & 3)), v, size);
     }
 
     static void enableEcam(Machine m) {
@@ -49,10 +50,10 @@ class MachineTest {
     @Test
     void ecamIsOffUntilPciexbarIsEnabledAsWithoutFirmwareInQemu() throws Exception {
         Machine m = machine();
-        assertThat(m.memory().read(0xb000_0000L, 4)).isZero();
+        assertThat(m.memory().read(PhysAddr.of(0xb000_0000L), 4)).isZero();
         assertThat(cf8Read(m, 0, 0, Mch.PCIEXBAR, 4)).isEqualTo(0xb000_0000L);
         enableEcam(m);
-        assertThat(m.memory().read(0xb000_0000L, 4)).isEqualTo(0x29c0_8086L);
+        assertThat(m.memory().read(PhysAddr.of(0xb000_0000L), 4)).isEqualTo(0x29c0_8086L);
     }
 
     @Test
@@ -81,7 +82,7 @@ class MachineTest {
         int dev = fns[which][0];
         int fn = fns[which][1];
         int r = reg & -size;
-        long viaEcam = m.memory().read(0xb000_0000L | dev << 15 | fn << 12 | r, size);
+        long viaEcam = m.memory().read(PhysAddr.of(0xb000_0000L | dev << 15 | fn << 12 | r), size);
         assertThat(viaEcam).isEqualTo(cf8Read(m, dev, fn, r, size));
     }
 
@@ -90,15 +91,15 @@ class MachineTest {
         Machine m = machine("-device", "edu");
         enableEcam(m);
         // Values read from QEMU 7.2 for the same accesses.
-        assertThat(m.memory().read(0xb000_8000L, 8)).isEqualTo(0x0010_0000_11e8_1234L);
-        assertThat(m.memory().read(0xb000_8002L, 4)).isEqualTo(0x0000_11e8L);
-        assertThat(m.memory().read(0xb000_8001L, 2)).isEqualTo(0xe812L);
-        assertThat(m.memory().read(0xb000_80feL, 4)).isEqualTo(0xffff_0000L);
-        m.io().write(0xcf8, 0x8000_0002L, 4);
-        assertThat(m.io().read(0xcfd, 4)).isEqualTo(0xff29_c029L);
-        assertThat(m.io().read(0xcf8, 2)).isEqualTo(0x0002L);
-        m.io().write(0xcf8, 0x1234, 2); // narrow writes do not reach CONFIG_ADDRESS
-        assertThat(m.io().read(0xcf8, 4)).isEqualTo(0x8000_0002L);
+        assertThat(m.memory().read(PhysAddr.of(0xb000_8000L), 8)).isEqualTo(0x0010_0000_11e8_1234L);
+        assertThat(m.memory().read(PhysAddr.of(0xb000_8002L), 4)).isEqualTo(0x0000_11e8L);
+        assertThat(m.memory().read(PhysAddr.of(0xb000_8001L), 2)).isEqualTo(0xe812L);
+        assertThat(m.memory().read(PhysAddr.of(0xb000_80feL), 4)).isEqualTo(0xffff_0000L);
+        m.io().write(PhysAddr.of(0xcf8), 0x8000_0002L, 4);
+        assertThat(m.io().read(PhysAddr.of(0xcfd), 4)).isEqualTo(0xff29_c029L);
+        assertThat(m.io().read(PhysAddr.of(0xcf8), 2)).isEqualTo(0x0002L);
+        m.io().write(PhysAddr.of(0xcf8), 0x1234, 2); // narrow writes do not reach CONFIG_ADDRESS
+        assertThat(m.io().read(PhysAddr.of(0xcf8), 4)).isEqualTo(0x8000_0002L);
     }
 
     @Test
@@ -128,8 +129,8 @@ class MachineTest {
     @Test
     void ramEndsAtItsSizeAndDefaultIs128MiB() throws Exception {
         Machine m = machine();
-        m.memory().write(0x7ff_fffeL, 0x1122_3344L, 4); // QEMU 7.2: upper half dropped
-        assertThat(m.memory().read(0x7ff_fffcL, 4)).isEqualTo(0x3344_0000L);
+        m.memory().write(PhysAddr.of(0x7ff_fffeL), 0x1122_3344L, 4); // QEMU 7.2: upper half dropped
+        assertThat(m.memory().read(PhysAddr.of(0x7ff_fffcL), 4)).isEqualTo(0x3344_0000L);
         assertThat(machine("-m", "256M").ram().size()).isEqualTo(256L << 20);
         assertThat(machine("-m", "1G").ram().size()).isEqualTo(1L << 30);
         assertThat(machine("-m", "512").ram().size()).isEqualTo(512L << 20);
@@ -138,10 +139,10 @@ class MachineTest {
     @Test
     void unassignedMemoryReadsZeroAndUnassignedPortsReadAllOnes() throws Exception {
         Machine m = machine();
-        assertThat(m.memory().read(0xc000_0000L, 4)).isZero();
-        assertThat(m.io().read(0x1234, 2)).isEqualTo(0xffffL);
-        m.memory().write(0xc0000, 0x1234_5678L, 4); // QEMU: PAM hole at reset, write dropped
-        assertThat(m.memory().read(0xc0000, 4)).isZero();
+        assertThat(m.memory().read(PhysAddr.of(0xc000_0000L), 4)).isZero();
+        assertThat(m.io().read(PhysAddr.of(0x1234), 2)).isEqualTo(0xffffL);
+        m.memory().write(PhysAddr.of(0xc0000), 0x1234_5678L, 4); // QEMU: PAM hole at reset, write dropped
+        assertThat(m.memory().read(PhysAddr.of(0xc0000), 4)).isZero();
     }
 
     @Test

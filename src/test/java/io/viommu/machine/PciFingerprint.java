@@ -1,5 +1,6 @@
 package io.viommu.machine;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -26,7 +27,7 @@ final class PciFingerprint {
         byte[] b = new byte[4096];
         long base = 0xb000_0000L | (long) rid.value() << 12;
         for (int o = 0; o < 4096; o += 4) {
-            long v = m.memory().read(base + o, 4);
+            long v = m.memory().read(PhysAddr.of(base + o), 4);
             for (int i = 0; i < 4; i++) {
                 b[o + i] = (byte) (v >>> (8 * i));
             }

@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
 import java.io.InputStream;
@@ -100,7 +101,7 @@ class QemuPciGoldenTest {
                 case "writel" -> 4;
                 default -> throw new IllegalArgumentException(c);
             };
-            m.memory().write(Long.decode(w[1]), Long.decode(w[2]), size);
+            m.memory().write(PhysAddr.of(Long.decode(w[1])), Long.decode(w[2]), size);
         }
         found.addAll(s.extra());
         List<String> actual = new ArrayList<>();

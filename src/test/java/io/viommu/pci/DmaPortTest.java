@@ -26,7 +26,7 @@ class DmaPortTest {
         DmaPort port = new DmaPort(RID, ram, null, () -> true);
         byte[] data = {1, 2, 3, 4};
         assertThat(port.write(new Iova(0x1ffe), data, 0, 4).ok()).isTrue();
-        assertThat(ram.read(0x1ffe, 4)).isEqualTo(0x04030201L);
+        assertThat(ram.read(PhysAddr.of(0x1ffe), 4)).isEqualTo(0x04030201L);
     }
 
     @Test
@@ -55,7 +55,7 @@ class DmaPortTest {
         // QEMU 7.2 + intel-iommu, edu reading IOVA 0xff8..0x1007 with page 0 unmapped: the first
         // 8 bytes came back zero and the next 8 came from the mapped page.
         PhysicalMemory ram = new PhysicalMemory(1 << 20);
-        ram.writeLong(0x20000, 0x0807060504030201L);
+        ram.writeLong(PhysAddr.of(0x20000), 0x0807060504030201L);
         DmaPort port = new DmaPort(RID, ram, ONE_PAGE, () -> true);
         byte[] buf = new byte[16];
         Arrays.fill(buf, (byte) 0x55);
@@ -74,14 +74,14 @@ class DmaPortTest {
         Arrays.fill(buf, (byte) 0x77);
         DmaPort.Outcome o = port.write(new Iova(0xff8), buf, 0, 16);
         assertThat(o.bytesDone()).isEqualTo(8);
-        assertThat(ram.readLong(0x20000)).isEqualTo(0x7777777777777777L);
-        assertThat(ram.readLong(0xff8)).isZero();
+        assertThat(ram.readLong(PhysAddr.of(0x20000))).isEqualTo(0x7777777777777777L);
+        assertThat(ram.readLong(PhysAddr.of(0xff8))).isZero();
     }
 
     @Test
     void busMasterOffDropsWritesAndReadsZeros() {
         PhysicalMemory ram = new PhysicalMemory(1 << 20);
-        ram.writeLong(0x100, -1L);
+        ram.writeLong(PhysAddr.of(0x100), -1L);
         AtomicBoolean master = new AtomicBoolean(false);
         DmaPort port = new DmaPort(RID, ram, null, master::get);
         byte[] buf = {9, 9, 9, 9, 9, 9, 9, 9};
@@ -89,7 +89,7 @@ class DmaPortTest {
         assertThat(r.masterDisabled()).isTrue();
         assertThat(buf).containsOnly(0); // QEMU 7.2: edu's buffer became zeros
         port.write(new Iova(0x200), new byte[]{1, 1, 1, 1}, 0, 4);
-        assertThat(ram.read(0x200, 4)).isZero();
+        assertThat(ram.read(PhysAddr.of(0x200), 4)).isZero();
         master.set(true);
         assertThat(port.read(new Iova(0x100), buf, 0, 8).ok()).isTrue();
         assertThat(buf).containsOnly(-1);

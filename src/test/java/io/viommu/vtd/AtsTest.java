@@ -4,6 +4,7 @@ import static io.viommu.vtd.VtdBench.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.AtsCapability;
 import io.viommu.pci.AtsCompletion;
 import io.viommu.pci.AtsEndpoint;
@@ -28,7 +29,7 @@ class AtsTest {
     /** Legacy bench with device-iotlb and edu's context entry set to TT = 01. */
     static VtdBench legacy(boolean deviceIotlb) {
         VtdBench b = VtdBench.withProps(Map.of("device-iotlb", deviceIotlb ? "on" : "off")).tables();
-        b.ram.writeLong(b.contextLo(EDU), L3 | TT01 | 1);
+        b.ram.writeLong(PhysAddr.of(b.contextLo(EDU)), L3 | TT01 | 1);
         return b;
     }
 
@@ -88,7 +89,7 @@ class AtsTest {
     @Test
     void superpageCompletionCarriesTheAtsSizeEncoding() {
         VtdBench b = legacy(true);
-        b.ram.writeLong(L2 + 8, 0x400000 | 0x80 | 3);
+        b.ram.writeLong(PhysAddr.of(L2 + 8), 0x400000 | 0x80 | 3);
         b.enable();
         AtsCompletion c = b.iommu.ats().translationRequest(EDU, null, Iova.of(0x234000), true);
         assertThat(c.size()).isEqualTo(2 << 20);
@@ -118,7 +119,7 @@ class AtsTest {
     @Test
     void translationRequestToUntranslatedOnlyContextIsUnsupportedAndRecords0xD() {
         VtdBench b = legacy(true);
-        b.ram.writeLong(b.contextLo(EDU), L3 | 1); // TT = 00
+        b.ram.writeLong(PhysAddr.of(b.contextLo(EDU)), L3 | 1); // TT = 00
         b.enable();
         AtsCompletion c = b.iommu.ats().translationRequest(EDU, null, Iova.of(0x200000), true);
         assertThat(c.status()).isEqualTo(AtsCompletion.Status.UNSUPPORTED_REQUEST);
@@ -138,7 +139,7 @@ class AtsTest {
     @Test
     void translatedRequestFromUntranslatedOnlyContextIsBlockedWith0xD() {
         VtdBench b = legacy(true);
-        b.ram.writeLong(b.contextLo(EDU), L3 | 1);
+        b.ram.writeLong(PhysAddr.of(b.contextLo(EDU)), L3 | 1);
         b.enable();
         var r = b.iommu.ats().translatedRequest(new DmaRequest(EDU, Iova.of(0x300000), 8, DmaAccess.WRITE));
         assertThat(r).isInstanceOf(DmaFault.class);
@@ -151,14 +152,14 @@ class AtsTest {
         VtdBench b = legacy(true).enable().enableQueue();
         Device d = device(b);
         d.enableAts();
-        b.ram.writeLong(0x300000, 0x1111);
+        b.ram.writeLong(PhysAddr.of(0x300000), 0x1111);
         byte[] buf = new byte[8];
         assertThat(d.port().read(Iova.of(0x200000), buf, 0, 8).ok()).isTrue();
         assertThat(buf[0]).isEqualTo((byte) 0x11);
         assertThat(d.tlb().size()).isEqualTo(1);
         // Remap the page and flush the IOMMU's own IOTLB: the device still uses its cached entry.
-        b.ram.writeLong(L1, 0x305000 | 3);
-        b.ram.writeLong(0x305000, 0x2222);
+        b.ram.writeLong(PhysAddr.of(L1), 0x305000 | 3);
+        b.ram.writeLong(PhysAddr.of(0x305000), 0x2222);
         b.iommu.invalidateIotlbGlobal();
         d.port().read(Iova.of(0x200000), buf, 0, 8);
         assertThat(buf[0]).isEqualTo((byte) 0x11);
@@ -206,10 +207,10 @@ class AtsTest {
         VtdBench b = legacy(true).enable();
         Device d = device(b);
         d.enableAts();
-        b.ram.writeLong(0x301000, 0x55);
+        b.ram.writeLong(PhysAddr.of(0x301000), 0x55);
         DmaPort.Outcome o = d.port().write(Iova.of(0x201000), new byte[] {1, 2, 3, 4, 5, 6, 7, 8}, 0, 8);
         assertThat(o.ok()).isFalse();
-        assertThat(b.ram.readLong(0x301000)).isEqualTo(0x55);
+        assertThat(b.ram.readLong(PhysAddr.of(0x301000))).isEqualTo(0x55);
     }
 
     // ---- scalable mode ----

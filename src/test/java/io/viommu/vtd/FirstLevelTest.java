@@ -6,6 +6,7 @@ import static io.viommu.vtd.ScalableModeTest.ok;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.PasidPrefix;
 import io.viommu.pci.Translation;
@@ -51,10 +52,10 @@ class FirstLevelTest {
         Translation t = ok(s.read(0x1010));
         assertThat(t.outputValue(0x1010)).isEqualTo(0x200010);
         for (long e : new long[] {FL4, FL3, FL2, FL1 + 8}) {
-            assertThat(s.b.ram.readLong(e) & FlPte.A).as("A at 0x%x", e).isNotZero();
+            assertThat(s.b.ram.readLong(PhysAddr.of(e)) & FlPte.A).as("A at 0x%x", e).isNotZero();
         }
-        assertThat(s.b.ram.readLong(FL1 + 8) & FlPte.D).isZero();
-        assertThat(s.b.ram.readLong(FL1 + 16) & FlPte.A).as("entry not walked").isZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 8)) & FlPte.D).isZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 16)) & FlPte.A).as("entry not walked").isZero();
     }
 
     @Test
@@ -62,8 +63,8 @@ class FirstLevelTest {
         ScalableBench s = fl(0).enable();
         assertThat(ok(s.read(0x1000)).writable()).isFalse(); // D clear: cached read-only
         assertThat(ok(s.write(0x1000)).writable()).isTrue();
-        assertThat(s.b.ram.readLong(FL1 + 8) & FlPte.D).isNotZero();
-        assertThat(s.b.ram.readLong(FL2) & FlPte.D).isZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 8)) & FlPte.D).isNotZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL2)) & FlPte.D).isZero();
         assertThat(s.b.fsts()).isZero();
     }
 
@@ -72,7 +73,7 @@ class FirstLevelTest {
         ScalableBench s = fl(0).enable();
         assertThat(fault(s.write(0x2000)).reason()).isEqualTo(0x85);
         assertThat(s.frcdHi()).isEqualTo(0x8000008580000008L); // write (T=0), PP=1, PV=RID_PASID 0
-        assertThat(s.b.ram.readLong(FL1 + 16) & FlPte.D).isZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 16)) & FlPte.D).isZero();
     }
 
     @Test
@@ -117,11 +118,11 @@ class FirstLevelTest {
     @Test
     void fiveLevelFirstLevelWalksFromPml5() {
         ScalableBench s = fl(1L << 2); // FLPM = 01
-        s.b.ram.writeLong(0x10c000, FL4 | 7);
+        s.b.ram.writeLong(PhysAddr.of(0x10c000), FL4 | 7);
         s.pasidEntry(0, (1 << 6) | 1, 1, 0x10c000 | (1L << 2));
         s.enable();
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x200000);
-        assertThat(s.b.ram.readLong(0x10c000) & FlPte.A).isNotZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(0x10c000)) & FlPte.A).isNotZero();
         // bit 48 indexes PML5 entry 1 (absent); a 48-bit canonical check would call it non-canonical
         assertThat(fault(s.read(1L << 48)).reason()).isEqualTo(0x71);
         s.clearFault();
@@ -131,12 +132,12 @@ class FirstLevelTest {
     @Test
     void twoMegabyteFirstLevelPageAndReservedPsInPml4() {
         ScalableBench s = fl(0);
-        s.b.ram.writeLong(FL2 + 8, 0x400000 | 0x80 | 7); // 0x200000..0x3fffff -> 0x400000, 2 MiB
+        s.b.ram.writeLong(PhysAddr.of(FL2 + 8), 0x400000 | 0x80 | 7); // 0x200000..0x3fffff -> 0x400000, 2 MiB
         s.enable();
         Translation t = ok(s.read(0x234000));
         assertThat(t.pageSize()).isEqualTo(2 << 20);
         assertThat(t.outputValue(0x234567)).isEqualTo(0x434567);
-        s.b.ram.writeLong(FL4 + 8, FL3 | 0x80 | 7); // PS in a PML4 entry is reserved
+        s.b.ram.writeLong(PhysAddr.of(FL4 + 8), FL3 | 0x80 | 7); // PS in a PML4 entry is reserved
         assertThat(fault(s.read(1L << 39)).reason()).isEqualTo(0x72);
     }
 
@@ -144,7 +145,7 @@ class FirstLevelTest {
     void pasidIotlbInvalidationMakesAChangedFirstLevelEntryVisible() {
         ScalableBench s = fl(0).enable().enableQueue();
         ok(s.read(0x1000));
-        s.b.ram.writeLong(FL1 + 8, 0x600000 | 7);
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 8), 0x600000 | 7);
         assertThat(ok(s.read(0x1000)).physPage().value()).as("IOTLB hit").isEqualTo(0x200000);
         s.submit(0x26 | (2L << 16), 0); // other domain
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x200000);
@@ -152,7 +153,7 @@ class FirstLevelTest {
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x200000);
         s.submit(0x36 | (1L << 16), 0x1000); // page-selective within PASID 0, domain 1
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x600000);
-        s.b.ram.writeLong(FL1 + 8, 0x700000 | 7);
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 8), 0x700000 | 7);
         s.submit(0x26 | (1L << 16), 0); // PASID-selective
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x700000);
     }
@@ -160,7 +161,7 @@ class FirstLevelTest {
     @Test
     void firstLevelEntryTableThatCannotBeReadFaults0x70() {
         ScalableBench s = fl(0);
-        s.b.ram.writeLong(FL2, 0x7f_0000_0000L | 7); // PD entry -> table outside RAM
+        s.b.ram.writeLong(PhysAddr.of(FL2), 0x7f_0000_0000L | 7); // PD entry -> table outside RAM
         s.enable();
         assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x70);
     }
@@ -177,11 +178,11 @@ class FirstLevelTest {
         System.arraycopy(more, 0, props, 2, more.length);
         ScalableBench s = new ScalableBench(props).nested(SL3, 0);
         for (long gpa = FL4; gpa <= FL1; gpa += 0x1000) {
-            s.b.ram.writeLong(SL1 + (gpa >>> 12) * 8, gpa | 3);
+            s.b.ram.writeLong(PhysAddr.of(SL1 + (gpa >>> 12) * 8), gpa | 3);
         }
-        s.b.ram.writeLong(SL2 + 8, SL1B | 3);
-        s.b.ram.writeLong(SL1B, 0x700000 | 3);
-        s.b.ram.writeLong(SL1B + 8, 0x701000 | 1);
+        s.b.ram.writeLong(PhysAddr.of(SL2 + 8), SL1B | 3);
+        s.b.ram.writeLong(PhysAddr.of(SL1B), 0x700000 | 3);
+        s.b.ram.writeLong(PhysAddr.of(SL1B + 8), 0x701000 | 1);
         return s;
     }
 
@@ -190,14 +191,14 @@ class FirstLevelTest {
         ScalableBench s = nested().enable();
         Translation t = ok(s.write(0x1008));
         assertThat(t.outputValue(0x1008)).isEqualTo(0x700008);
-        assertThat(s.b.ram.readLong(FL1 + 8) & (FlPte.A | FlPte.D)).isEqualTo(FlPte.A | FlPte.D);
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 8)) & (FlPte.A | FlPte.D)).isEqualTo(FlPte.A | FlPte.D);
         assertThat(s.b.fsts()).isZero();
     }
 
     @Test
     void secondLevelFaultWhileReadingAFirstLevelTableIsReported0x76() {
         ScalableBench s = nested();
-        s.b.ram.writeLong(SL1 + (FL2 >>> 12) * 8, 0); // FL2 page not mapped at stage 2
+        s.b.ram.writeLong(PhysAddr.of(SL1 + (FL2 >>> 12) * 8), 0); // FL2 page not mapped at stage 2
         s.enable();
         assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x76);
         assertThat(s.frcdHi() & (1L << 31)).as("PP like QEMU's walk faults").isNotZero();
@@ -206,7 +207,7 @@ class FirstLevelTest {
     @Test
     void secondLevelFaultOnTheTopFirstLevelTableIsReported0x75() {
         ScalableBench s = nested();
-        s.b.ram.writeLong(SL1 + (FL4 >>> 12) * 8, 0);
+        s.b.ram.writeLong(PhysAddr.of(SL1 + (FL4 >>> 12) * 8), 0);
         s.enable();
         assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x75);
     }
@@ -214,17 +215,17 @@ class FirstLevelTest {
     @Test
     void readOnlyStage2MappingOfAFirstLevelTableBlocksTheAccessedUpdateWith0x77() {
         ScalableBench s = nested();
-        s.b.ram.writeLong(SL1 + (FL2 >>> 12) * 8, FL2 | 1);
+        s.b.ram.writeLong(PhysAddr.of(SL1 + (FL2 >>> 12) * 8), FL2 | 1);
         s.enable();
         assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x77);
-        assertThat(s.b.ram.readLong(FL2) & FlPte.A).isZero();
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL2)) & FlPte.A).isZero();
     }
 
     @Test
     void firstLevelTableAddressBeyondSecondLevelWidthFaults0x74() {
         // 48-bit unit, 39-bit (3-level) stage 2: a GPA of 2^40 is a legal first-level address
         ScalableBench s = nested("aw-bits=48");
-        s.b.ram.writeLong(FL3, (1L << 40) | 7);
+        s.b.ram.writeLong(PhysAddr.of(FL3), (1L << 40) | 7);
         s.enable();
         assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x74);
     }
@@ -234,12 +235,12 @@ class FirstLevelTest {
         ScalableBench q = nested().enable();
         assertThat(ok(q.read(0x1000)).outputValue(0x1000)).isEqualTo(0x700000);
         ScalableBench s = nested();
-        s.b.ram.writeLong(FL1 + 16, 0x201000 | 7); // IOVA 0x2000 -> GPA 0x201000 (stage 2 read-only)
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 16), 0x201000 | 7); // IOVA 0x2000 -> GPA 0x201000 (stage 2 read-only)
         s.enable();
         assertThat(ok(s.read(0x2000)).physPage().value()).isEqualTo(0x701000);
         assertThat(fault(s.write(0x2000)).reason()).isEqualTo(5); // QEMU's second-level write code
         ScalableBench spec = nested("x-sm-spec-faults=on");
-        spec.b.ram.writeLong(FL1 + 16, 0x201000 | 7);
+        spec.b.ram.writeLong(PhysAddr.of(FL1 + 16), 0x201000 | 7);
         spec.enable();
         assertThat(fault(spec.write(0x2000)).reason()).isEqualTo(0x79);
     }
@@ -248,7 +249,7 @@ class FirstLevelTest {
     void secondLevelIotlbInvalidationDropsNestedEntriesOfTheDomain() {
         ScalableBench s = nested().enable().enableQueue();
         ok(s.read(0x1000));
-        s.b.ram.writeLong(SL1B, 0x780000 | 3);
+        s.b.ram.writeLong(PhysAddr.of(SL1B), 0x780000 | 3);
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x700000);
         // page-selective second-level invalidation of GPA 0x200000 (type 2, G=11, DID 1)
         s.submit(0x32 | (1L << 16), 0x200000);

@@ -3,6 +3,7 @@ package io.viommu.vtd;
 import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import java.util.ArrayList;
 import java.util.List;
@@ -45,8 +46,8 @@ class InterruptRemappingTest {
     }
 
     void irte(int index, long lo, long hi) {
-        b.ram.writeLong(Irte.address(IRT, index), lo);
-        b.ram.writeLong(Irte.address(IRT, index) + 8, hi);
+        b.ram.writeLong(PhysAddr.of(Irte.address(IRT, index)), lo);
+        b.ram.writeLong(PhysAddr.of(Irte.address(IRT, index) + 8), hi);
     }
 
     /** Present, fixed, edge, vector {@code v}, xAPIC destination {@code apic} (bits 47:40). */

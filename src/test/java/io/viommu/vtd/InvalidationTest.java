@@ -5,6 +5,7 @@ import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.RequesterId;
@@ -19,7 +20,7 @@ class InvalidationTest {
     final VtdBench b = new VtdBench().tables().enable();
 
     void remap(long newPhys) {
-        b.ram.writeLong(L1, newPhys | 3);
+        b.ram.writeLong(PhysAddr.of(L1), newPhys | 3);
     }
 
     long out(long iova) {
@@ -64,7 +65,7 @@ class InvalidationTest {
 
     @Test
     void pageSelectiveInvalidationInsideASuperpageRemovesIt() {
-        b.ram.writeLong(L2 + 8, 0x400000 | 0x80 | 3);
+        b.ram.writeLong(PhysAddr.of(L2 + 8), 0x400000 | 0x80 | 3);
         b.writeq(IOTLB, IOTLB_IVT | IOTLB_IIRG_GLOBAL);
         out(0x2ff000);
         b.writeq(IVA, 0x234000);
@@ -84,7 +85,7 @@ class InvalidationTest {
     @Test
     void contextCacheServesStaleEntryUntilContextInvalidation() {
         out(0x200000);
-        b.ram.writeLong(CTX + 0x80, 0); // device removed from its domain
+        b.ram.writeLong(PhysAddr.of(CTX + 0x80), 0); // device removed from its domain
         b.writeq(IOTLB, IOTLB_IVT | IOTLB_IIRG_GLOBAL);
         assertThat(out(0x200000)).isEqualTo(0x300000);
         b.writeq(CCMD, CCMD_ICC | CCMD_CIRG_DEVICE | (0x08L << 16));
@@ -119,7 +120,7 @@ class InvalidationTest {
     void iotlbEvictsLeastRecentlyUsedAtItsBound() {
         VtdBench small = VtdBench.withProps(Map.of("iotlb-entries", "4")).tables();
         for (int i = 0; i < 8; i++) {
-            small.ram.writeLong(L1 + 8L * (16 + i), (0x400000L + 0x1000L * i) | 3);
+            small.ram.writeLong(PhysAddr.of(L1 + 8L * (16 + i)), (0x400000L + 0x1000L * i) | 3);
         }
         small.enable();
         for (int i = 0; i < 4; i++) {
@@ -140,9 +141,9 @@ class InvalidationTest {
     @Test
     void faultsAreNeverCachedEvenInCachingMode() {
         VtdBench cm = VtdBench.withProps(Map.of("caching-mode", "on")).tables().enable();
-        cm.ram.writeLong(L1 + 3 * 8, 0); // not present
+        cm.ram.writeLong(PhysAddr.of(L1 + 3 * 8), 0); // not present
         assertThat(cm.write(0x203000)).isInstanceOf(DmaFault.class);
-        cm.ram.writeLong(L1 + 3 * 8, 0x303000 | 3); // guest makes it present (then would invalidate)
+        cm.ram.writeLong(PhysAddr.of(L1 + 3 * 8), 0x303000 | 3); // guest makes it present (then would invalidate)
         assertThat(((Translation) cm.write(0x203000)).physPage().value()).isEqualTo(0x303000);
     }
 

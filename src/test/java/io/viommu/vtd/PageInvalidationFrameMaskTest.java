@@ -5,6 +5,7 @@ import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -19,8 +20,8 @@ class PageInvalidationFrameMaskTest {
     final VtdBench b = new VtdBench().tables().enable();
 
     PageInvalidationFrameMaskTest() {
-        b.ram.writeLong(L1 + 0x100 * 8, 0x400000 | 3); // IOVA 0x300000: 1 MiB above 0x200000
-        b.ram.writeLong(L1 + 0x12 * 8, 0x412000 | 3); // IOVA 0x212000
+        b.ram.writeLong(PhysAddr.of(L1 + 0x100 * 8), 0x400000 | 3); // IOVA 0x300000: 1 MiB above 0x200000
+        b.ram.writeLong(PhysAddr.of(L1 + 0x12 * 8), 0x412000 | 3); // IOVA 0x212000
         b.write(0x200000);
         b.write(0x212000);
         b.write(0x300000);

@@ -4,6 +4,7 @@ import static io.viommu.vtd.VtdBench.*;
 import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.Translation;
 import java.util.ArrayList;
 import java.util.List;
@@ -28,7 +29,7 @@ class QueuedInvalidationTest {
         b.descriptor(1, wait(0xabcd), STATUS);
         b.tail(2);
         assertThat(b.readq(IQH)).isEqualTo(0x20);
-        assertThat(b.ram.readInt(STATUS)).isEqualTo(0xabcd);
+        assertThat(b.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(0xabcd);
         assertThat(b.fsts()).isZero();
     }
 
@@ -42,7 +43,7 @@ class QueuedInvalidationTest {
         b.descriptor(3, wait(0x1111), STATUS);
         b.tail(4);
         assertThat(b.readq(IQH)).isEqualTo(0x20);
-        assertThat(b.ram.readInt(STATUS)).isEqualTo(0xabcd);
+        assertThat(b.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(0xabcd);
         assertThat(b.fsts()).isEqualTo(FSTS_IQE);
         assertThat(b.readl(FECTL)).isEqualTo(0xc0000000L);
         assertThat(b.readq(IQER)).isZero();
@@ -58,7 +59,7 @@ class QueuedInvalidationTest {
         assertThat(b.iommu.queueState()).isEqualTo(QueueState.ENABLED);
         b.tail(4);
         assertThat(b.readq(IQH)).isEqualTo(0x40);
-        assertThat(b.ram.readInt(STATUS)).isEqualTo(0x1111);
+        assertThat(b.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(0x1111);
         // last descriptor was a wait and the queue is drained: QI can be disabled, IQH resets
         b.writel(GCMD, 0);
         assertThat(b.readl(GSTS)).isZero();
@@ -89,7 +90,7 @@ class QueuedInvalidationTest {
         b.descriptor(0, wait(0x99), STATUS);
         b.tail(1);
         b.enableQueue();
-        assertThat(b.ram.readInt(STATUS)).isEqualTo(0x99);
+        assertThat(b.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(0x99);
         assertThat(b.readq(IQH)).isEqualTo(0x10);
     }
 
@@ -127,7 +128,7 @@ class QueuedInvalidationTest {
         b.writel(IECTL, 0);
         b.descriptor(0, 0x35 | (7L << 32), STATUS);
         b.tail(1);
-        assertThat(b.ram.readInt(STATUS)).isEqualTo(7);
+        assertThat(b.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(7);
         assertThat(b.readl(ICS)).isEqualTo(1);
         assertThat(b.msis).hasSize(1);
         assertThat(b.fsts()).isZero();
@@ -137,7 +138,7 @@ class QueuedInvalidationTest {
     void queuedIotlbInvalidationRemovesStaleEntry() {
         b.tables().enable().enableQueue();
         assertThat(((Translation) b.write(0x200000)).physPage().value()).isEqualTo(0x300000);
-        b.ram.writeLong(L1, 0x310003);
+        b.ram.writeLong(PhysAddr.of(L1), 0x310003);
         assertThat(((Translation) b.write(0x200000)).physPage().value()).isEqualTo(0x300000);
         b.descriptor(0, 0x32 | (1L << 16), 0x200000); // page-selective, domain 1
         b.descriptor(1, wait(1), STATUS);
@@ -192,15 +193,15 @@ class QueuedInvalidationTest {
     @Test
     void wideDescriptorsOnlyInScalableModeWithHeadInUnitsOf32Bytes() {
         VtdBench sm = VtdBench.withProps(java.util.Map.of("x-scalable-mode", "on"));
-        sm.ram.writeLong(IQ, wait(0x77));
-        sm.ram.writeLong(IQ + 8, STATUS);
+        sm.ram.writeLong(PhysAddr.of(IQ), wait(0x77));
+        sm.ram.writeLong(PhysAddr.of(IQ + 8), STATUS);
         sm.writeq(IQA, IQ | IQA_DW);
         sm.writel(GCMD, GCMD_QIE);
         sm.writeq(IQT, 0x10); // bit 4 with 256-bit descriptors: ignored, as QEMU 7.2
         assertThat(sm.readq(IQH)).isZero();
         sm.writeq(IQT, 0x20);
         assertThat(sm.readq(IQH)).isEqualTo(0x20);
-        assertThat(sm.ram.readInt(STATUS)).isEqualTo(0x77);
+        assertThat(sm.ram.readInt(PhysAddr.of(STATUS))).isEqualTo(0x77);
         // legacy mode: DW is stored but descriptors stay 128-bit
         b.writeq(IQA, IQ | IQA_DW);
         b.writel(GCMD, GCMD_QIE);

@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaRequest;
 import io.viommu.pci.PasidPrefix;
@@ -48,22 +49,22 @@ final class ScalableBench {
             m.put(kv[0], kv[1]);
         }
         b = VtdBench.withProps(m);
-        b.ram.writeLong(ROOT, CTX | 1);
-        b.ram.writeLong(CTX_EDU, PDIR | 1);
-        b.ram.writeLong(PDIR, PTBL | 1);
+        b.ram.writeLong(PhysAddr.of(ROOT), CTX | 1);
+        b.ram.writeLong(PhysAddr.of(CTX_EDU), PDIR | 1);
+        b.ram.writeLong(PhysAddr.of(PDIR), PTBL | 1);
         pasidEntry(0, SL_PE, 1, 0);
-        b.ram.writeLong(SL3, SL2 | 3);
-        b.ram.writeLong(SL2, SL1 | 3);
-        b.ram.writeLong(SL1 + 8, 0x200000 | 1);
-        b.ram.writeLong(SL1 + 16, 0x300000 | 3);
+        b.ram.writeLong(PhysAddr.of(SL3), SL2 | 3);
+        b.ram.writeLong(PhysAddr.of(SL2), SL1 | 3);
+        b.ram.writeLong(PhysAddr.of(SL1 + 8), 0x200000 | 1);
+        b.ram.writeLong(PhysAddr.of(SL1 + 16), 0x300000 | 3);
         // first level: P | RW | US = 7
-        b.ram.writeLong(FL4, FL3 | 7);
-        b.ram.writeLong(FL3, FL2 | 7);
-        b.ram.writeLong(FL2, FL1 | 7);
-        b.ram.writeLong(FL1 + 8, 0x200000 | 7);
-        b.ram.writeLong(FL1 + 16, 0x300000 | 5);
-        b.ram.writeLong(FL1 + 24, 0x310000 | 3);
-        b.ram.writeLong(FL1 + 32, 0x320000 | 7 | FlPte.XD);
+        b.ram.writeLong(PhysAddr.of(FL4), FL3 | 7);
+        b.ram.writeLong(PhysAddr.of(FL3), FL2 | 7);
+        b.ram.writeLong(PhysAddr.of(FL2), FL1 | 7);
+        b.ram.writeLong(PhysAddr.of(FL1 + 8), 0x200000 | 7);
+        b.ram.writeLong(PhysAddr.of(FL1 + 16), 0x300000 | 5);
+        b.ram.writeLong(PhysAddr.of(FL1 + 24), 0x310000 | 3);
+        b.ram.writeLong(PhysAddr.of(FL1 + 32), 0x320000 | 7 | FlPte.XD);
     }
 
     IntelIommu iommu() {
@@ -72,9 +73,9 @@ final class ScalableBench {
 
     void pasidEntry(int pasid, long q0, long q1, long q2) {
         long a = PTBL + 64L * pasid;
-        b.ram.writeLong(a, q0);
-        b.ram.writeLong(a + 8, q1);
-        b.ram.writeLong(a + 16, q2);
+        b.ram.writeLong(PhysAddr.of(a), q0);
+        b.ram.writeLong(PhysAddr.of(a + 8), q1);
+        b.ram.writeLong(PhysAddr.of(a + 16), q2);
     }
 
     /** A first-level PASID entry (PGTT 1, FLPTPTR FL4) with extra Q2 bits {@code q2bits}. */
@@ -90,8 +91,8 @@ final class ScalableBench {
     }
 
     ScalableBench context(long q0, long q1) {
-        b.ram.writeLong(CTX_EDU, q0);
-        b.ram.writeLong(CTX_EDU + 8, q1);
+        b.ram.writeLong(PhysAddr.of(CTX_EDU), q0);
+        b.ram.writeLong(PhysAddr.of(CTX_EDU + 8), q1);
         return this;
     }
 
@@ -115,10 +116,10 @@ final class ScalableBench {
 
     /** Submits one 256-bit descriptor and waits for it (the queue head follows the tail). */
     void submit(long lo, long hi) {
-        b.ram.writeLong(IQ + tail * 32L, lo);
-        b.ram.writeLong(IQ + tail * 32L + 8, hi);
-        b.ram.writeLong(IQ + tail * 32L + 16, 0);
-        b.ram.writeLong(IQ + tail * 32L + 24, 0);
+        b.ram.writeLong(PhysAddr.of(IQ + tail * 32L), lo);
+        b.ram.writeLong(PhysAddr.of(IQ + tail * 32L + 8), hi);
+        b.ram.writeLong(PhysAddr.of(IQ + tail * 32L + 16), 0);
+        b.ram.writeLong(PhysAddr.of(IQ + tail * 32L + 24), 0);
         tail++;
         b.writeq(VtdRegisters.IQT, (long) tail << 5);
     }

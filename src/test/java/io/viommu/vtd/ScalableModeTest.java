@@ -3,6 +3,7 @@ package io.viommu.vtd;
 import static io.viommu.vtd.ScalableBench.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.PasidPrefix;
@@ -92,16 +93,16 @@ class ScalableModeTest {
         ScalableBench s = new ScalableBench();
         long v = Long.decode(value.trim());
         switch (where.trim()) {
-            case "pe0" -> s.b.ram.writeLong(PTBL, v);
-            case "pdir" -> s.b.ram.writeLong(PDIR, v);
-            case "ctx0" -> s.b.ram.writeLong(CTX_EDU, v);
-            case "ctx1" -> s.b.ram.writeLong(CTX_EDU + 8, v);
+            case "pe0" -> s.b.ram.writeLong(PhysAddr.of(PTBL), v);
+            case "pdir" -> s.b.ram.writeLong(PhysAddr.of(PDIR), v);
+            case "ctx0" -> s.b.ram.writeLong(PhysAddr.of(CTX_EDU), v);
+            case "ctx1" -> s.b.ram.writeLong(PhysAddr.of(CTX_EDU + 8), v);
             case "both" -> {
-                s.b.ram.writeLong(CTX_EDU, v);
-                s.b.ram.writeLong(PTBL, SL_PE & ~1L);
+                s.b.ram.writeLong(PhysAddr.of(CTX_EDU), v);
+                s.b.ram.writeLong(PhysAddr.of(PTBL), SL_PE & ~1L);
             }
-            case "root" -> s.b.ram.writeLong(ROOT, v);
-            case "rooth" -> s.b.ram.writeLong(ROOT + 8, v);
+            case "root" -> s.b.ram.writeLong(PhysAddr.of(ROOT), v);
+            case "rooth" -> s.b.ram.writeLong(PhysAddr.of(ROOT + 8), v);
             default -> throw new IllegalArgumentException(where);
         }
         s.enable();
@@ -113,9 +114,9 @@ class ScalableModeTest {
     @Test
     void upperRootHalfServesDevfn128AndAbove() {
         ScalableBench s = new ScalableBench();
-        s.b.ram.writeLong(ROOT, 0);
-        s.b.ram.writeLong(ROOT + 8, 0x10c000 | 1);
-        s.b.ram.writeLong(0x10c000, PDIR | 1); // devfn 0x80 -> index 0 of the upper table
+        s.b.ram.writeLong(PhysAddr.of(ROOT), 0);
+        s.b.ram.writeLong(PhysAddr.of(ROOT + 8), 0x10c000 | 1);
+        s.b.ram.writeLong(PhysAddr.of(0x10c000), PDIR | 1); // devfn 0x80 -> index 0 of the upper table
         s.enable();
         TranslationResult r = s.b.dma(io.viommu.pci.RequesterId.of(0, 0x80), 0x2000, DmaAccess.WRITE);
         assertThat(ok(r).physPage().value()).isEqualTo(0x300000);
@@ -158,11 +159,11 @@ class ScalableModeTest {
         ScalableBench s = new ScalableBench("x-sm-spec-faults=on");
         long v = Long.decode(value.trim());
         switch (where.trim()) {
-            case "pe0" -> s.b.ram.writeLong(PTBL, v);
-            case "pdir" -> s.b.ram.writeLong(PDIR, v);
-            case "ctx0" -> s.b.ram.writeLong(CTX_EDU, v);
-            case "ctx1" -> s.b.ram.writeLong(CTX_EDU + 8, v);
-            case "root" -> s.b.ram.writeLong(ROOT, v);
+            case "pe0" -> s.b.ram.writeLong(PhysAddr.of(PTBL), v);
+            case "pdir" -> s.b.ram.writeLong(PhysAddr.of(PDIR), v);
+            case "ctx0" -> s.b.ram.writeLong(PhysAddr.of(CTX_EDU), v);
+            case "ctx1" -> s.b.ram.writeLong(PhysAddr.of(CTX_EDU + 8), v);
+            case "root" -> s.b.ram.writeLong(PhysAddr.of(ROOT), v);
             default -> throw new IllegalArgumentException(where);
         }
         s.enable();
@@ -173,7 +174,7 @@ class ScalableModeTest {
     @Test
     void secondLevelReservedBitAndAddressBeyondAgawHaveSpecCodes() {
         ScalableBench s = new ScalableBench("x-sm-spec-faults=on");
-        s.b.ram.writeLong(SL1 + 16, 0x300000 | 3 | (1L << 50));
+        s.b.ram.writeLong(PhysAddr.of(SL1 + 16), 0x300000 | 3 | (1L << 50));
         s.enable();
         assertThat(fault(s.write(0x2000)).reason()).isEqualTo(0x7a);
         assertThat(fault(s.read(1L << 40)).reason()).isEqualTo(0x83);
@@ -218,16 +219,16 @@ class ScalableModeTest {
         ScalableBench s = new ScalableBench().enable().enableQueue();
         ok(s.read(0x1000));
         // Repoint PASID 0 to a second-level table that maps 0x1000 elsewhere, and drop the IOTLB.
-        s.b.ram.writeLong(0x10d000, SL2 | 3);
-        s.b.ram.writeLong(0x10e000, 0); // unused
-        s.b.ram.writeLong(PTBL, 0x10d000 | (1 << 2) | (2 << 6) | 1);
-        s.b.ram.writeLong(SL2, 0x10f000 | 3);
-        s.b.ram.writeLong(0x10f008, 0x500000 | 1);
+        s.b.ram.writeLong(PhysAddr.of(0x10d000), SL2 | 3);
+        s.b.ram.writeLong(PhysAddr.of(0x10e000), 0); // unused
+        s.b.ram.writeLong(PhysAddr.of(PTBL), 0x10d000 | (1 << 2) | (2 << 6) | 1);
+        s.b.ram.writeLong(PhysAddr.of(SL2), 0x10f000 | 3);
+        s.b.ram.writeLong(PhysAddr.of(0x10f008), 0x500000 | 1);
         s.submit(0x12, 0); // IOTLB global (type 2, G=01)
         assertThat(ok(s.read(0x1000)).physPage().value()).as("cached PASID entry, old table -> same SL2")
                 .isEqualTo(0x500000);
         // The PASID cache keeps the old SLPTPTR; prove it by breaking the new table only.
-        s.b.ram.writeLong(0x10d000, 0);
+        s.b.ram.writeLong(PhysAddr.of(0x10d000), 0);
         s.submit(0x12, 0);
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x500000);
         s.submit(0x37, 0); // PASID-cache global (type 7, G=11)

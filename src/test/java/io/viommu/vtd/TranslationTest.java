@@ -4,6 +4,7 @@ import static io.viommu.vtd.VtdBench.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.Translation;
@@ -52,7 +53,7 @@ class TranslationTest {
 
     @Test
     void twoMegabyteSuperpage() {
-        b.ram.writeLong(L2 + 8, 0x400000 | 0x80 | 3);
+        b.ram.writeLong(PhysAddr.of(L2 + 8), 0x400000 | 0x80 | 3);
         b.enable();
         Translation t = ok(b.write(0x2ff000));
         assertThat(t.pageSize()).isEqualTo(2 << 20);
@@ -61,7 +62,7 @@ class TranslationTest {
 
     @Test
     void oneGigabyteSuperpage() {
-        b.ram.writeLong(L3, 0x40000000L | 0x80 | 3);
+        b.ram.writeLong(PhysAddr.of(L3), 0x40000000L | 0x80 | 3);
         b.enable();
         Translation t = ok(b.write(0x201000));
         assertThat(t.pageSize()).isEqualTo(1 << 30);
@@ -71,9 +72,9 @@ class TranslationTest {
     @Test
     void fourLevelWalkWithAwBits48() {
         VtdBench b4 = VtdBench.withProps(Map.of("aw-bits", "48")).tables();
-        b4.ram.writeLong(b4.contextLo(EDU) + 8, 0x102);
-        b4.ram.writeLong(b4.contextLo(EDU), L4 | 1);
-        b4.ram.writeLong(L4 + 8, L3 | 3);
+        b4.ram.writeLong(PhysAddr.of(b4.contextLo(EDU) + 8), 0x102);
+        b4.ram.writeLong(PhysAddr.of(b4.contextLo(EDU)), L4 | 1);
+        b4.ram.writeLong(PhysAddr.of(L4 + 8), L3 | 3);
         b4.enable();
         assertThat(ok(b4.write(0x8000200000L)).outputValue(0x8000200008L)).isEqualTo(0x300008);
         DmaFault f = fault(b4.write(0x200000));
@@ -85,10 +86,10 @@ class TranslationTest {
     void fiveLevelWalkWithAwBits57Extension() {
         VtdBench b5 = VtdBench.withProps(Map.of("aw-bits", "57")).tables();
         long l5 = 0x106000;
-        b5.ram.writeLong(b5.contextLo(EDU) + 8, 0x103);
-        b5.ram.writeLong(b5.contextLo(EDU), l5 | 1);
-        b5.ram.writeLong(l5 + 2 * 8, L4 | 3);
-        b5.ram.writeLong(L4 + 8, L3 | 3);
+        b5.ram.writeLong(PhysAddr.of(b5.contextLo(EDU) + 8), 0x103);
+        b5.ram.writeLong(PhysAddr.of(b5.contextLo(EDU)), l5 | 1);
+        b5.ram.writeLong(PhysAddr.of(l5 + 2 * 8), L4 | 3);
+        b5.ram.writeLong(PhysAddr.of(L4 + 8), L3 | 3);
         b5.enable();
         long iova = (2L << 48) | (1L << 39) | 0x200000;
         assertThat(ok(b5.write(iova)).outputValue(iova)).isEqualTo(0x300000);
@@ -185,7 +186,7 @@ class TranslationTest {
             default -> throw new IllegalArgumentException(kv[0]);
         };
         if (addr >= 0) {
-            b.ram.writeLong(addr, v);
+            b.ram.writeLong(PhysAddr.of(addr), v);
         }
     }
 
@@ -207,34 +208,34 @@ class TranslationTest {
 
     @Test
     void fpdSuppressesQualifiedFaultsOnly() {
-        b.ram.writeLong(CTX + 0x80, L3 | 1 | 2);
+        b.ram.writeLong(PhysAddr.of(CTX + 0x80), L3 | 1 | 2);
         b.enable();
         DmaFault f = fault(b.read(0x202000));
         assertThat(f.reason()).isEqualTo(6);
         assertThat(f.recorded()).isFalse();
         assertThat(fault(b.write(0x8000000000L)).recorded()).isFalse();
-        b.ram.writeLong(L1, 0xfee00003L);
+        b.ram.writeLong(PhysAddr.of(L1), 0xfee00003L);
         assertThat(fault(b.write(0x200000)).recorded()).isFalse();
         assertThat(b.fsts()).isZero();
         // context not present with FPD set: suppressed (QEMU honours FPD of a non-present entry)
-        b.ram.writeLong(CTX + 0x80, 2);
+        b.ram.writeLong(PhysAddr.of(CTX + 0x80), 2);
         b.writeq(VtdRegisters.CCMD, VtdRegisters.CCMD_ICC | VtdRegisters.CCMD_CIRG_GLOBAL);
         assertThat(fault(b.write(0x200000)).recorded()).isFalse();
         // root not present is not qualified: recorded despite FPD
-        b.ram.writeLong(ROOT, 0);
+        b.ram.writeLong(PhysAddr.of(ROOT), 0);
         b.writeq(VtdRegisters.CCMD, VtdRegisters.CCMD_ICC | VtdRegisters.CCMD_CIRG_GLOBAL);
         assertThat(fault(b.write(0x200000)).recorded()).isTrue();
     }
 
     @Test
     void passThroughIsIdentityAndNeedsPt() {
-        b.ram.writeLong(CTX + 0x80, L3 | 1 | 8);
+        b.ram.writeLong(PhysAddr.of(CTX + 0x80), L3 | 1 | 8);
         b.enable();
         assertThat(ok(b.write(0x5000)).outputValue(0x5000)).isEqualTo(0x5000);
         assertThat(b.iommu.iotlbSize()).isZero();
 
         VtdBench noPt = VtdBench.withProps(Map.of("pt", "off")).tables();
-        noPt.ram.writeLong(CTX + 0x80, L3 | 1 | 8);
+        noPt.ram.writeLong(PhysAddr.of(CTX + 0x80), L3 | 1 | 8);
         noPt.enable();
         assertThat(fault(noPt.write(0x5000)).reason()).isEqualTo(3);
     }
@@ -242,8 +243,8 @@ class TranslationTest {
     @Test
     void deviceIotlbAllowsTt01AndTmBit() {
         VtdBench dt = VtdBench.withProps(Map.of("device-iotlb", "on")).tables();
-        dt.ram.writeLong(CTX + 0x80, L3 | 1 | 4);
-        dt.ram.writeLong(L1, 0x4000000000300003L);
+        dt.ram.writeLong(PhysAddr.of(CTX + 0x80), L3 | 1 | 4);
+        dt.ram.writeLong(PhysAddr.of(L1), 0x4000000000300003L);
         dt.enable();
         assertThat(ok(dt.write(0x200000)).physPage().value()).isEqualTo(0x300000);
     }
@@ -251,14 +252,14 @@ class TranslationTest {
     @Test
     void snoopControlAllowsSnpInLeaves() {
         VtdBench sc = VtdBench.withProps(Map.of("snoop-control", "on")).tables();
-        sc.ram.writeLong(L1, 0x300803L);
+        sc.ram.writeLong(PhysAddr.of(L1), 0x300803L);
         sc.enable();
         ok(sc.write(0x200000));
     }
 
     @Test
     void ignoredBitsDoNotFault() {
-        b.ram.writeLong(L1, 0x300003L | (1L << 55) | (1L << 63) | (1L << 8));
+        b.ram.writeLong(PhysAddr.of(L1), 0x300003L | (1L << 55) | (1L << 63) | (1L << 8));
         b.enable();
         ok(b.write(0x200000));
     }

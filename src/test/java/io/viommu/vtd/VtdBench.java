@@ -1,6 +1,7 @@
 package io.viommu.vtd;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaRequest;
@@ -66,14 +67,14 @@ final class VtdBench {
 
     /** Root/context entries for {@code sid} (domain 1, AW 1 = 3-level) and the standard mappings. */
     VtdBench tables(RequesterId sid) {
-        ram.writeLong(ROOT + sid.bus() * 16L, CTX | 1);
-        ram.writeLong(CTX + sid.devfn() * 16L, L3 | 1);
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, (1 << 8) | 1);
-        ram.writeLong(L3, L2 | 3);
-        ram.writeLong(L2 + 8, L1 | 3);
-        ram.writeLong(L1, 0x300000 | 3);
-        ram.writeLong(L1 + 8, 0x301000 | 1);
-        ram.writeLong(L1 + 16, 0x302000 | 2);
+        ram.writeLong(PhysAddr.of(ROOT + sid.bus() * 16L), CTX | 1);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L), L3 | 1);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L + 8), (1 << 8) | 1);
+        ram.writeLong(PhysAddr.of(L3), L2 | 3);
+        ram.writeLong(PhysAddr.of(L2 + 8), L1 | 3);
+        ram.writeLong(PhysAddr.of(L1), 0x300000 | 3);
+        ram.writeLong(PhysAddr.of(L1 + 8), 0x301000 | 1);
+        ram.writeLong(PhysAddr.of(L1 + 16), 0x302000 | 2);
         return this;
     }
 
@@ -101,8 +102,8 @@ final class VtdBench {
     }
 
     void descriptor(int index, long lo, long hi) {
-        ram.writeLong(IQ + index * 16L, lo);
-        ram.writeLong(IQ + index * 16L + 8, hi);
+        ram.writeLong(PhysAddr.of(IQ + index * 16L), lo);
+        ram.writeLong(PhysAddr.of(IQ + index * 16L + 8), hi);
     }
 
     void tail(int index) {

@@ -5,6 +5,7 @@ import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
@@ -110,7 +111,7 @@ class VtdRobustnessProperties {
                     b.descriptor(d.index(), d.lo(), d.hi());
                     b.tail(d.tail());
                 }
-                case Poke p -> b.ram.writeLong(p.addr(), p.value());
+                case Poke p -> b.ram.writeLong(PhysAddr.of(p.addr()), p.value());
                 case Dma d -> {
                     TranslationResult r = b.iommu.translate(new DmaRequest(new RequesterId(d.sid()),
                             Iova.of(d.iova()), 8, d.write() ? DmaAccess.WRITE : DmaAccess.READ));

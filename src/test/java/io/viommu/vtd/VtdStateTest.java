@@ -5,6 +5,7 @@ import static io.viommu.vtd.VtdRegisters.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.Translation;
 import java.util.ArrayList;
 import java.util.List;
@@ -26,7 +27,7 @@ class VtdStateTest {
         assertThat(s.iqHead()).isEqualTo(1);
 
         VtdBench b = new VtdBench();
-        b.ram.writeBytes(0, new byte[0], 0, 0);
+        b.ram.writeBytes(PhysAddr.of(0), new byte[0], 0, 0);
         a.tables(); // same RAM layout in b
         b.tables();
         b.iommu.restore(s);

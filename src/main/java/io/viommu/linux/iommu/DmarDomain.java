@@ -189,7 +189,7 @@ final class DmarDomain implements IommuDomain {
         long pte;
         while (true) {
             pte = parent + 8L * levelOffset(pfn, level);
-            long v = ram.read(pte, 8);
+            long v = ram.read(PhysAddr.of(pte), 8);
             if (targetLevel == 0 && ((v & PTE_LARGE) != 0 || !present(v))) {
                 break;
             }
@@ -203,7 +203,7 @@ final class DmarDomain implements IommuDomain {
                 }
                 tally.pageTablePages++;
                 v = t.value() | PTE_R | PTE_W;
-                ram.write(pte, v, 8);
+                ram.write(PhysAddr.of(pte), v, 8);
             }
             if (level == 1) {
                 break;
@@ -268,12 +268,12 @@ final class DmarDomain implements IommuDomain {
             }
             // Fill PTEs up to the end of this table page (or of the run at this level).
             do {
-                long old = ram.read(pte, 8);
+                long old = ram.read(PhysAddr.of(pte), 8);
                 if (old != 0) {
                     unit.log.accept(String.format("DMAR: ERROR: DMA PTE for vPFN 0x%x already set (to %x not %x)",
                             iovPfn, old, pteval));
                 } else {
-                    ram.write(pte, pteval, 8);
+                    ram.write(PhysAddr.of(pte), pteval, 8);
                 }
                 nrPages -= lvlPages;
                 iovPfn += lvlPages;
@@ -295,11 +295,11 @@ final class DmarDomain implements IommuDomain {
             int[] got = {0};
             long pte = walkTo(startPfn, level);
             if (pte >= 0) {
-                long v = ram.read(pte, 8);
+                long v = ram.read(PhysAddr.of(pte), 8);
                 if (present(v) && (v & PTE_LARGE) == 0) {
                     List<PhysAddr> freed = new ArrayList<>();
                     listPageTables(level - 1, v & PTE_ADDR, freed);
-                    ram.write(pte, 0, 8);
+                    ram.write(PhysAddr.of(pte), 0, 8);
                     if (did != 0) {
                         unit.flushIotlbPsi(did, startPfn, lvlPages, false);
                     }
@@ -319,7 +319,7 @@ final class DmarDomain implements IommuDomain {
             if (l == level) {
                 return pte;
             }
-            long v = ram.read(pte, 8);
+            long v = ram.read(PhysAddr.of(pte), 8);
             if (!present(v) || (v & PTE_LARGE) != 0) {
                 return -1;
             }
@@ -335,7 +335,7 @@ final class DmarDomain implements IommuDomain {
             return;
         }
         for (int i = 0; i < 512; i++) {
-            long v = ram.read(table + 8L * i, 8);
+            long v = ram.read(PhysAddr.of(table + 8L * i), 8);
             if (present(v) && (v & PTE_LARGE) == 0) {
                 listPageTables(level - 1, v & PTE_ADDR, out);
             }
@@ -357,13 +357,13 @@ final class DmarDomain implements IommuDomain {
         do {
             long pte = table + 8L * idx;
             long levelPfn = pfn & -levelSize;
-            long v = ram.read(pte, 8);
+            long v = ram.read(PhysAddr.of(pte), 8);
             if (present(v)) {
                 if (startPfn <= levelPfn && lastPfn >= levelPfn + levelSize - 1) {
                     if (level > 1 && (v & PTE_LARGE) == 0) {
                         listPageTables(level - 1, v & PTE_ADDR, freelist);
                     }
-                    ram.write(pte, 0, 8);
+                    ram.write(PhysAddr.of(pte), 0, 8);
                 } else if (level > 1 && (v & PTE_LARGE) == 0) {
                     clearLevel(level - 1, v & PTE_ADDR, levelPfn, startPfn, lastPfn, freelist);
                 }
@@ -538,7 +538,7 @@ final class DmarDomain implements IommuDomain {
         if (pte < 0) {
             return Optional.empty();
         }
-        long v = ram.read(pte, 8);
+        long v = ram.read(PhysAddr.of(pte), 8);
         if (!present(v)) {
             return Optional.empty();
         }
@@ -552,7 +552,7 @@ final class DmarDomain implements IommuDomain {
         long parent = pgd.value();
         while (true) {
             long pte = parent + 8L * levelOffset(pfn, level);
-            long v = ram.read(pte, 8);
+            long v = ram.read(PhysAddr.of(pte), 8);
             if (!present(v)) {
                 return -1;
             }

@@ -258,7 +258,7 @@ final class DmarUnit {
      */
     long contextEntryAddress(int bus, int devfn, boolean alloc) {
         long root = RootEntry.address(rootTable.value(), bus);
-        long lo = ram.read(root, 8);
+        long lo = ram.read(PhysAddr.of(root), 8);
         if (!RootEntry.isPresent(lo)) {
             if (!alloc) {
                 return -1;
@@ -268,8 +268,8 @@ final class DmarUnit {
                 return -1;
             }
             tally.pageTablePages++;
-            ram.write(root, table.value() | RootEntry.P, 8);
-            lo = ram.read(root, 8);
+            ram.write(PhysAddr.of(root), table.value() | RootEntry.P, 8);
+            lo = ram.read(PhysAddr.of(root), 8);
         }
         return ContextEntry.address(RootEntry.contextTable(lo), devfn);
     }
@@ -288,7 +288,7 @@ final class DmarUnit {
         if (at < 0) {
             return false;
         }
-        if (ContextEntry.isPresent(ram.read(at, 8))) {
+        if (ContextEntry.isPresent(ram.read(PhysAddr.of(at), 8))) {
             return false;
         }
         long lo;
@@ -303,8 +303,8 @@ final class DmarUnit {
             lo = domain.pgd().value() | (long) tt << ContextEntry.TT_SHIFT;
         }
         lo |= ContextEntry.P; // context_set_fault_enable leaves FPD clear
-        ram.write(at + 8, hi, 8);
-        ram.write(at, lo, 8);
+        ram.write(PhysAddr.of(at + 8), hi, 8);
+        ram.write(PhysAddr.of(at), lo, 8);
         if (CapReg.cachingMode(cap)) {
             flush.flushContext(0, bus << 8 | devfn, 0, Invalidation.CCMD_DEVICE);
             flush.flushIotlb(did, 0, 0, Invalidation.TLB_DSI);
@@ -323,10 +323,10 @@ final class DmarUnit {
         if (at < 0) {
             return;
         }
-        long hi = ram.read(at + 8, 8);
+        long hi = ram.read(PhysAddr.of(at + 8), 8);
         int didOld = ContextEntry.domainId(hi);
-        ram.write(at, 0, 8);
-        ram.write(at + 8, 0, 8);
+        ram.write(PhysAddr.of(at), 0, 8);
+        ram.write(PhysAddr.of(at + 8), 0, 8);
         flush.flushContext(didOld, bus << 8 | devfn, 0, Invalidation.CCMD_DEVICE);
         flush.flushIotlb(didOld, 0, 0, Invalidation.TLB_DSI);
     }

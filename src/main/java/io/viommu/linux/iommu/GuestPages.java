@@ -60,7 +60,7 @@ public final class GuestPages {
         } else {
             return null;
         }
-        ram.writeBytes(p, ZERO, 0, ZERO.length);
+        ram.writeBytes(PhysAddr.of(p), ZERO, 0, ZERO.length);
         inUse++;
         return new PhysAddr(p);
     }
@@ -76,7 +76,7 @@ public final class GuestPages {
         long p = next;
         next += n * Page.SIZE;
         for (int i = 0; i < n; i++) {
-            ram.writeBytes(p + i * Page.SIZE, ZERO, 0, ZERO.length);
+            ram.writeBytes(PhysAddr.of(p + i * Page.SIZE), ZERO, 0, ZERO.length);
         }
         inUse += n;
         return new PhysAddr(p);

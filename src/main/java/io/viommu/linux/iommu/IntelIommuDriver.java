@@ -114,12 +114,12 @@ public final class IntelIommuDriver {
      * such a unit.
      */
     public static IommuUnit allocIommu(AddressSpace cpu, String name, long regBase) {
-        long cap = cpu.read(regBase + VtdRegisters.CAP, 8);
-        long ecap = cpu.read(regBase + VtdRegisters.ECAP, 8);
+        long cap = cpu.read(PhysAddr.of(regBase + VtdRegisters.CAP), 8);
+        long ecap = cpu.read(PhysAddr.of(regBase + VtdRegisters.ECAP), 8);
         if (cap == -1L && ecap == -1L) {
             return null;
         }
-        int ver = (int) cpu.read(regBase + VtdRegisters.VER, 4);
+        int ver = (int) cpu.read(PhysAddr.of(regBase + VtdRegisters.VER), 4);
         return new IommuUnit(name, regBase, ver, cap, ecap);
     }
 

@@ -185,15 +185,15 @@ final class QueuedInvalidation implements Invalidation {
         for (int i = 0; i < count; i++) {
             int slot = (index + i) % QI_LENGTH;
             long at = queue.value() + (long) slot * DESC_SIZE;
-            ram.write(at, descs[2 * i], 8);
-            ram.write(at + 8, descs[2 * i + 1], 8);
-            ram.write(statusAddr(slot), QI_IN_USE, 4);
+            ram.write(PhysAddr.of(at), descs[2 * i], 8);
+            ram.write(PhysAddr.of(at + 8), descs[2 * i + 1], 8);
+            ram.write(PhysAddr.of(statusAddr(slot)), QI_IN_USE, 4);
         }
-        ram.write(statusAddr(waitIndex), QI_IN_USE, 4);
+        ram.write(PhysAddr.of(statusAddr(waitIndex)), QI_IN_USE, 4);
         long waitLo = (long) QI_DONE << 32 | 1L << 5 | 5; // QI_IWD_STATUS_DATA(QI_DONE) | STATUS_WRITE | type 5
         long at = queue.value() + (long) waitIndex * DESC_SIZE;
-        ram.write(at, waitLo, 8);
-        ram.write(at + 8, statusAddr(waitIndex), 8);
+        ram.write(PhysAddr.of(at), waitLo, 8);
+        ram.write(PhysAddr.of(at + 8), statusAddr(waitIndex), 8);
         tally.descriptors += count + 1;
         tally.waitDescriptors++;
         freeHead = (freeHead + count + 1) % QI_LENGTH;
@@ -202,7 +202,7 @@ final class QueuedInvalidation implements Invalidation {
         // The poll: the status word is in RAM (no exit); qi_check_fault reads FSTS only while
         // the hardware has not written QI_DONE yet.
         boolean ok = true;
-        while ((int) ram.read(statusAddr(waitIndex), 4) != QI_DONE) {
+        while ((int) ram.read(PhysAddr.of(statusAddr(waitIndex)), 4) != QI_DONE) {
             int fsts = regs.readl(VtdRegisters.FSTS);
             int head = (int) (regs.readq(VtdRegisters.IQH) >>> DESC_SHIFT);
             if ((fsts & VtdRegisters.FSTS_IQE) != 0 && head != waitIndex) {
@@ -210,9 +210,9 @@ final class QueuedInvalidation implements Invalidation {
                 // descriptor so the queue can move on at the next submission, clear IQE.
                 long bad = queue.value() + (long) head * DESC_SIZE;
                 log.accept(String.format("DMAR: VT-d detected invalid descriptor: qw0 = %x, qw1 = %x",
-                        ram.read(bad, 8), ram.read(bad + 8, 8)));
-                ram.write(bad, waitLo, 8);
-                ram.write(bad + 8, statusAddr(waitIndex), 8);
+                        ram.read(PhysAddr.of(bad), 8), ram.read(PhysAddr.of(bad + 8), 8)));
+                ram.write(PhysAddr.of(bad), waitLo, 8);
+                ram.write(PhysAddr.of(bad + 8), statusAddr(waitIndex), 8);
                 regs.writel(VtdRegisters.FSTS, VtdRegisters.FSTS_IQE);
                 log.accept("DMAR: Invalidation Queue Error (IQE) cleared");
                 ok = false;
@@ -225,7 +225,7 @@ final class QueuedInvalidation implements Invalidation {
             return false;
         }
         for (int i = 0; i < count; i++) {
-            ram.write(statusAddr((index + i) % QI_LENGTH), QI_DONE, 4);
+            ram.write(PhysAddr.of(statusAddr((index + i) % QI_LENGTH)), QI_DONE, 4);
         }
         reclaim();
         return ok;
@@ -233,8 +233,8 @@ final class QueuedInvalidation implements Invalidation {
 
     /** reclaim_free_desc. */
     private void reclaim() {
-        while (freeCount < QI_LENGTH && (int) ram.read(statusAddr(freeTail), 4) == QI_DONE) {
-            ram.write(statusAddr(freeTail), QI_FREE, 4);
+        while (freeCount < QI_LENGTH && (int) ram.read(PhysAddr.of(statusAddr(freeTail)), 4) == QI_DONE) {
+            ram.write(PhysAddr.of(statusAddr(freeTail)), QI_FREE, 4);
             freeTail = (freeTail + 1) % QI_LENGTH;
             freeCount++;
         }

@@ -1,6 +1,7 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
 
 /**
  * The CPU's view of one DMAR unit's register block: accesses go to the CPU's physical address
@@ -24,21 +25,21 @@ final class UnitRegisters {
 
     int readl(int offset) {
         tally.mmioReads++;
-        return (int) cpu.read(base + offset, 4);
+        return (int) cpu.read(PhysAddr.of(base + offset), 4);
     }
 
     long readq(int offset) {
         tally.mmioReads++;
-        return cpu.read(base + offset, 8);
+        return cpu.read(PhysAddr.of(base + offset), 8);
     }
 
     void writel(int offset, int value) {
         tally.mmioWrites++;
-        cpu.write(base + offset, value & 0xffff_ffffL, 4);
+        cpu.write(PhysAddr.of(base + offset), value & 0xffff_ffffL, 4);
     }
 
     void writeq(int offset, long value) {
         tally.mmioWrites++;
-        cpu.write(base + offset, value, 8);
+        cpu.write(PhysAddr.of(base + offset), value, 8);
     }
 }

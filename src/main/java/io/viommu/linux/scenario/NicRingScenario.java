@@ -120,7 +120,7 @@ public final class NicRingScenario {
         if (!dma.translated(rid)) {
             throw new IllegalStateException("edu's DMA does not go through an IOMMU DMA domain");
         }
-        EduNic nic = new EduNic(edu, (off, v) -> g.machine.memory().write(EDU_BAR + off, v, 8));
+        EduNic nic = new EduNic(edu, (off, v) -> g.machine.memory().write(PhysAddr.of(EDU_BAR + off), v, 8));
 
         CostMeter meter = g.meter(driver);
         NicRingCost start = meter.snapshot();
@@ -143,7 +143,7 @@ public final class NicRingScenario {
             // completion (NAPI poll): unmap, then the stack reads the bytes
             dma.unmapSingle(rid, slots[s], BUFFER_BYTES, DmaDirection.FROM_DEVICE);
             meter.unmaps++;
-            g.machine.ram().readBytes(buffers[s].value(), got, 0, got.length);
+            g.machine.ram().readBytes(PhysAddr.of(buffers[s].value()), got, 0, got.length);
             if (!ok) {
                 faults++;
             } else if (Arrays.equals(frame, got)) {

@@ -27,7 +27,7 @@ public final class PageFrames {
 
     /** Frames in {@code [base, base + size)}; both page aligned and inside RAM. */
     public PageFrames(PhysicalMemory ram, long base, long size) {
-        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(base, 0) || base + size > ram.size()) {
+        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(PhysAddr.of(base), 0) || base + size > ram.size()) {
             throw new IllegalArgumentException(String.format("frame range %#x+%#x not page aligned inside RAM", base, size));
         }
         this.ram = ram;
@@ -51,7 +51,7 @@ public final class PageFrames {
         } else {
             return null;
         }
-        ram.fill(f, Page.SIZE, (byte) 0);
+        ram.fill(PhysAddr.of(f), Page.SIZE, (byte) 0);
         inUse++;
         return new PhysAddr(f);
     }

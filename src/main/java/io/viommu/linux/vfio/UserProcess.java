@@ -200,7 +200,7 @@ public final class UserProcess {
                 throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: store at %#x", a));
             }
             int n = (int) Math.min(data.length - done, Page.SIZE - (a & (Page.SIZE - 1)));
-            frames.ram().writeBytes(f + (a & (Page.SIZE - 1)), data, done, n);
+            frames.ram().writeBytes(PhysAddr.of(f + (a & (Page.SIZE - 1))), data, done, n);
             done += n;
         }
     }
@@ -214,7 +214,7 @@ public final class UserProcess {
                 throw new VfioException(Errno.EFAULT, String.format("SIGSEGV: load at %#x", a));
             }
             int n = (int) Math.min(len - done, Page.SIZE - (a & (Page.SIZE - 1)));
-            frames.ram().readBytes(f + (a & (Page.SIZE - 1)), out, done, n);
+            frames.ram().readBytes(PhysAddr.of(f + (a & (Page.SIZE - 1))), out, done, n);
             done += n;
         }
         return out;

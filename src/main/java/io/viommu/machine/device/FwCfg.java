@@ -2,6 +2,7 @@ package io.viommu.machine.device;
 
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Mmio;
+import io.viommu.memory.PhysAddr;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -124,7 +125,7 @@ public final class FwCfg {
     private static long readBe(AddressSpace m, long addr, int n) {
         long v = 0;
         for (int i = 0; i < n; i++) {
-            v = v << 8 | (m.read(addr + i, 1) & 0xff);
+            v = v << 8 | (m.read(PhysAddr.of(addr + i), 1) & 0xff);
         }
         return v;
     }
@@ -192,7 +193,7 @@ public final class FwCfg {
     private void dmaTransfer() {
         long at = dmaAddress;
         dmaAddress = 0;
-        if (memory.probe(at, 16) != AddressSpace.Status.OK) {
+        if (memory.probe(PhysAddr.of(at), 16) != AddressSpace.Status.OK) {
             return;
         }
         int control = (int) readBe(memory, at, 4);
@@ -213,7 +214,7 @@ public final class FwCfg {
             if (d == null || offset >= d.length) {
                 len = length;
                 if (read) {
-                    memory.writeBytes(address, new byte[(int) Math.min(len, 1 << 20)], 0, (int) Math.min(len, 1 << 20));
+                    memory.writeBytes(PhysAddr.of(address), new byte[(int) Math.min(len, 1 << 20)], 0, (int) Math.min(len, 1 << 20));
                     len = Math.min(len, 1 << 20);
                 }
                 if (write) {
@@ -222,7 +223,7 @@ public final class FwCfg {
             } else {
                 len = Math.min(length, d.length - offset);
                 if (read) {
-                    memory.writeBytes(address, d, offset, (int) len);
+                    memory.writeBytes(PhysAddr.of(address), d, offset, (int) len);
                 }
                 if (write) {
                     status |= DMA_CTL_ERROR; // no writable items
@@ -232,6 +233,6 @@ public final class FwCfg {
             address += len;
             length -= len;
         }
-        memory.write(at, Integer.reverseBytes(status) & 0xffffffffL, 4);
+        memory.write(PhysAddr.of(at), Integer.reverseBytes(status) & 0xffffffffL, 4);
     }
 }

@@ -61,7 +61,7 @@ class DmaApiTest {
         Guest g = Guest.boot("iommu.strict=1", Guest.NO_CM, "edu");
         PciFunction edu = g.device("edu");
         PhysAddr page = g.buffer(0);
-        g.machine.memory().write(page.value() + 0x234, 0xcafe, 2);
+        g.machine.memory().write(PhysAddr.of(page.value() + 0x234), 0xcafe, 2);
         Iova iova = g.dma().mapSingle(edu.address(), page.checkedAdd(0x234), 100, DmaDirection.BIDIRECTIONAL);
         assertThat(iova.value() & 0xfff).isEqualTo(0x234);
         byte[] got = new byte[2];
@@ -99,7 +99,7 @@ class DmaApiTest {
         assertThat(d.flushQueueFlushes()).isEqualTo(1);
         assertThat(d.iotlbDomain()).isEqualTo(1);
         assertThat(dma.flushQueueLength(rid)).isZero();
-        g.machine.memory().write(buf.value(), 0, 1);
+        g.machine.memory().write(buf, 0, 1);
         var late = g.deviceWrite(edu, iova, new byte[] {(byte) 0x77});
         assertThat(late.fault()).isNotNull();
         assertThat(g.ram(buf.value(), 1)).isZero();
@@ -304,7 +304,7 @@ class DmaApiTest {
         Guest g = Guest.boot("iommu.strict=1", Guest.NO_CM, "edu");
         PciFunction edu = g.device("edu");
         PhysAddr base = PhysAddr.of(0x0800_0000L); // 128 MiB: 2 MiB aligned, outside the page allocator
-        g.machine.memory().write(base.value() + 0x1f_fff0L, 0x42, 1);
+        g.machine.memory().write(PhysAddr.of(base.value() + 0x1f_fff0L), 0x42, 1);
         List<ScatterList.Segment> segs = new ArrayList<>();
         for (int i = 0; i < 512; i++) {
             segs.add(new ScatterList.Segment(base.checkedAdd(4096L * i), 4096));

@@ -6,6 +6,7 @@ import io.viommu.linux.driver.DriverDma;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.driver.PciDriver;
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
@@ -48,7 +49,7 @@ class DriverDmaTest {
                 new DmaRequest(nic.address(), new Iova(ring.dma()), 16, DmaAccess.READ));
         assertThat(t).isInstanceOf(Translation.class);
         assertThat(((Translation) t).output(new Iova(ring.dma())).value()).isEqualTo(ring.phys());
-        g.machine.memory().write(ring.phys() + 8, 0x1234_5678L, 4);
+        g.machine.memory().write(PhysAddr.of(ring.phys() + 8), 0x1234_5678L, 4);
         byte[] got = new byte[4];
         assertThat(g.deviceRead(nic, new Iova(ring.dma() + 8), got).ok()).isTrue();
         assertThat(got).containsExactly(0x78, 0x56, 0x34, 0x12);

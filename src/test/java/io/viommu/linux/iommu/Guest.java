@@ -77,10 +77,10 @@ final class Guest {
     /** edu's DMA engine: {@code count} bytes from {@code iova} into its buffer (command 1). */
     DmaPort.Outcome eduReadFromRam(EduDevice e, Iova iova, int count) {
         var mem = machine.memory();
-        mem.write(EDU_BAR + EduDevice.REG_DMA_SRC, iova.value(), 8);
-        mem.write(EDU_BAR + EduDevice.REG_DMA_DST, EduDevice.DMA_BUFFER_BASE, 8);
-        mem.write(EDU_BAR + EduDevice.REG_DMA_COUNT, count, 8);
-        mem.write(EDU_BAR + EduDevice.REG_DMA_CMD, EduDevice.DMA_CMD_START, 8);
+        mem.write(PhysAddr.of(EDU_BAR + EduDevice.REG_DMA_SRC), iova.value(), 8);
+        mem.write(PhysAddr.of(EDU_BAR + EduDevice.REG_DMA_DST), EduDevice.DMA_BUFFER_BASE, 8);
+        mem.write(PhysAddr.of(EDU_BAR + EduDevice.REG_DMA_COUNT), count, 8);
+        mem.write(PhysAddr.of(EDU_BAR + EduDevice.REG_DMA_CMD), EduDevice.DMA_CMD_START, 8);
         return e.lastDma();
     }
 
@@ -98,7 +98,7 @@ final class Guest {
         PhysAddr p = driver() != null ? driver().pages().allocate() : new PhysAddr(0x0300_0000L);
         byte[] b = new byte[4096];
         Arrays.fill(b, (byte) fill);
-        machine.memory().writeBytes(p.value(), b, 0, b.length);
+        machine.memory().writeBytes(p, b, 0, b.length);
         return p;
     }
 
@@ -107,6 +107,6 @@ final class Guest {
     }
 
     long ram(long addr, int size) {
-        return machine.memory().read(addr, size);
+        return machine.memory().read(PhysAddr.of(addr), size);
     }
 }

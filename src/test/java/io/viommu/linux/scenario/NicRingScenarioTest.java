@@ -112,7 +112,7 @@ class NicRingScenarioTest {
             DmaApi dma = DmaApi.of(g.kernel.iommuDriver());
             var rid = g.edu.address();
             dma.setDmaMask(rid, g.edu.dmaMask());
-            EduNic nic = new EduNic(g.edu, (off, v) -> g.machine.memory().write(NicRingScenario.EDU_BAR + off, v, 8));
+            EduNic nic = new EduNic(g.edu, (off, v) -> g.machine.memory().write(PhysAddr.of(NicRingScenario.EDU_BAR + off), v, 8));
             PhysAddr buf = g.kernel.iommuDriver().pages().allocate();
             Iova iova = dma.mapSingle(rid, buf, NicRingScenario.BUFFER_BYTES, DmaDirection.FROM_DEVICE);
             assertThat(iova.value()).as("an IOVA, not the physical address").isNotEqualTo(buf.value());
@@ -120,13 +120,13 @@ class NicRingScenarioTest {
             NicRingScenario.fillFrame(frame, 7);
             assertThat(nic.receive(frame, iova)).isTrue();
             byte[] got = new byte[64];
-            g.machine.ram().readBytes(buf.value(), got, 0, got.length);
+            g.machine.ram().readBytes(buf, got, 0, got.length);
             assertThat(got).isEqualTo(frame);
 
             dma.unmapSingle(rid, iova, NicRingScenario.BUFFER_BYTES, DmaDirection.FROM_DEVICE);
             NicRingScenario.fillFrame(frame, 8);
             boolean late = nic.receive(frame, iova);
-            g.machine.ram().readBytes(buf.value(), got, 0, got.length);
+            g.machine.ram().readBytes(buf, got, 0, got.length);
             if (p == Policy.STRICT) {
                 assertThat(late).as("DMA after a strict unmap").isFalse();
                 assertThat(got[0]).isEqualTo((byte) 7);

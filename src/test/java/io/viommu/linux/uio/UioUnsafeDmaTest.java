@@ -19,6 +19,7 @@ import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.EduDevice;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.PciRegs;
 import io.viommu.vtd.VtdRegisters;
@@ -65,7 +66,7 @@ class UioUnsafeDmaTest {
 
     static byte[] kernelImage(PhysicalMemory ram) {
         byte[] b = new byte[KERNEL_SPAN];
-        ram.readBytes(KERNEL_LOW, b, 0, b.length);
+        ram.readBytes(PhysAddr.of(KERNEL_LOW), b, 0, b.length);
         return b;
     }
 
@@ -82,7 +83,7 @@ class UioUnsafeDmaTest {
         assertThat(m.iommu().load(VtdRegisters.GSTS, 4) & VtdRegisters.GSTS_TES).isNotZero();
         PhysicalMemory ram = m.ram();
         for (long a = KERNEL_LOW; a < KERNEL_LOW + KERNEL_SPAN; a += 8) {
-            ram.writeLong(a, 0x6b65726e656c2121L ^ a); // the kernel's data, recognisable
+            ram.writeLong(PhysAddr.of(a), 0x6b65726e656c2121L ^ a); // the kernel's data, recognisable
         }
         UserProcess dpdk = UserProcess.root("dpdk", kernel.userMemory());
         long buf = dpdk.mmap(4096);
@@ -116,7 +117,7 @@ class UioUnsafeDmaTest {
         assertThat(Arrays.copyOfRange(before, off, off + 8)).isNotEqualTo(Arrays.copyOfRange(after, off, off + 8));
 
         // ---- 2. the kernel is "repaired"; the same program through VFIO with the IOMMU
-        ram.writeBytes(KERNEL_LOW, before, 0, before.length);
+        ram.writeBytes(PhysAddr.of(KERNEL_LOW), before, 0, before.length);
         core.deviceReleaseDriver(edu);
         assertThat(uio.devNodes()).isEmpty();
         Fails.assertErrno(Errno.ENODEV, () -> u.barRead(0, 0, 4));
@@ -136,7 +137,7 @@ class UioUnsafeDmaTest {
         long rootTable = m.iommu().load(VtdRegisters.RTADDR, 8) & ~0xfffL; // the table the kernel programmed
         assertThat(rootTable).isNotZero();
         byte[] rootBefore = new byte[4096];
-        ram.readBytes(rootTable, rootBefore, 0, 4096);
+        ram.readBytes(PhysAddr.of(rootTable), rootBefore, 0, 4096);
         long wrong2 = runBuggyDriver((o, v) -> d.write(o, v, 8), dpdk, buf, iova);
         assertThat(wrong2).isEqualTo(wrong);
         assertThat(kernelImage(ram)).isEqualTo(before); // nothing corrupted
@@ -150,7 +151,7 @@ class UioUnsafeDmaTest {
         // the same bug aimed at the IOMMU's own root table cannot reach it either
         runBuggyDriver((o, v) -> d.write(o, v, 8), dpdk, buf, rootTable << 12);
         byte[] rootAfter = new byte[4096];
-        ram.readBytes(rootTable, rootAfter, 0, 4096);
+        ram.readBytes(PhysAddr.of(rootTable), rootAfter, 0, 4096);
         assertThat(rootAfter).isEqualTo(rootBefore);
     }
 

@@ -3,6 +3,7 @@ package io.viommu.vtd.notify;
 import static io.viommu.vtd.VtdRegisters.*;
 
 import io.viommu.memory.Iova;
+import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaRequest;
@@ -50,7 +51,7 @@ final class GuestTables {
         config = VtdConfig.fromQemuProperties(p);
         iommu = new IntelIommu(config, ram, (a, d, s) -> { });
         notifier = MapNotifier.attach(iommu);
-        ram.writeLong(ROOT, CTX | 1);
+        ram.writeLong(PhysAddr.of(ROOT), CTX | 1);
     }
 
     static GuestTables cachingMode() {
@@ -60,7 +61,7 @@ final class GuestTables {
     long allocTable() {
         long t = nextTable;
         nextTable += PAGE;
-        ram.fill(t, PAGE, (byte) 0);
+        ram.fill(PhysAddr.of(t), PAGE, (byte) 0);
         return t;
     }
 
@@ -77,19 +78,19 @@ final class GuestTables {
 
     /** Context for {@code sid} pointing at an existing top table (a shared domain). */
     void context(RequesterId sid, int did, int aw, long top) {
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | aw);
-        ram.writeLong(CTX + sid.devfn() * 16L, top | 1);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L + 8), ((long) did << 8) | aw);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L), top | 1);
         tops.put(sid, new long[] {top, aw + 2});
     }
 
     void passThrough(RequesterId sid, int did) {
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | 1);
-        ram.writeLong(CTX + sid.devfn() * 16L, 2L << 2 | 1);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L + 8), ((long) did << 8) | 1);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L), 2L << 2 | 1);
     }
 
     void clearContext(RequesterId sid) {
-        ram.writeLong(CTX + sid.devfn() * 16L, 0);
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, 0);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L), 0);
+        ram.writeLong(PhysAddr.of(CTX + sid.devfn() * 16L + 8), 0);
     }
 
     static long perms(Permission p) {
@@ -102,10 +103,10 @@ final class GuestTables {
         long table = t[0];
         for (int l = (int) t[1]; l > level; l--) {
             long slot = table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8;
-            long e = ram.readLong(slot);
+            long e = ram.readLong(PhysAddr.of(slot));
             if ((e & 3) == 0 || (e & 0x80) != 0) {
                 long next = allocTable();
-                ram.writeLong(slot, next | 3);
+                ram.writeLong(PhysAddr.of(slot), next | 3);
                 table = next;
             } else {
                 table = e & ADDR;
@@ -115,15 +116,15 @@ final class GuestTables {
     }
 
     void map4k(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 1), (phys & ADDR) | perms(p));
+        ram.writeLong(PhysAddr.of(slot(sid, iova, 1)), (phys & ADDR) | perms(p));
     }
 
     void map2m(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 2), (phys & ADDR) | 0x80 | perms(p));
+        ram.writeLong(PhysAddr.of(slot(sid, iova, 2)), (phys & ADDR) | 0x80 | perms(p));
     }
 
     void map1g(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 3), (phys & ADDR) | 0x80 | perms(p));
+        ram.writeLong(PhysAddr.of(slot(sid, iova, 3)), (phys & ADDR) | 0x80 | perms(p));
     }
 
     void mapRange(RequesterId sid, long iova, long size, long phys, Permission p) {
@@ -133,11 +134,11 @@ final class GuestTables {
     }
 
     void clear(RequesterId sid, long iova, int level) {
-        ram.writeLong(slot(sid, iova, level), 0);
+        ram.writeLong(PhysAddr.of(slot(sid, iova, level)), 0);
     }
 
     void writeEntry(RequesterId sid, long iova, int level, long value) {
-        ram.writeLong(slot(sid, iova, level), value);
+        ram.writeLong(PhysAddr.of(slot(sid, iova, level)), value);
     }
 
     /** RTADDR, SRTP, then TE, as a driver does. */
@@ -191,8 +192,8 @@ final class GuestTables {
     /** Queues one descriptor and rings the tail; returns its index in the queue. */
     int queue(long lo, long hi) {
         int index = queueTail;
-        ram.writeLong(IQ + index * 16L, lo);
-        ram.writeLong(IQ + index * 16L + 8, hi);
+        ram.writeLong(PhysAddr.of(IQ + index * 16L), lo);
+        ram.writeLong(PhysAddr.of(IQ + index * 16L + 8), hi);
         queueTail = (queueTail + 1) % 256;
         iommu.store(IQT, (long) queueTail << 4, 8);
         return index;
@@ -219,13 +220,13 @@ final class GuestTables {
         long[] t = tops.get(sid);
         long table = t[0];
         for (int l = (int) t[1]; l > level; l--) {
-            long e = ram.readLong(table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8);
+            long e = ram.readLong(PhysAddr.of(table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8));
             if ((e & 3) == 0 || (e & 0x80) != 0) {
                 return 0;
             }
             table = e & ADDR;
         }
-        return ram.readLong(table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8);
+        return ram.readLong(PhysAddr.of(table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8));
     }
 
     int queuedContextDevice(RequesterId sid, int fm) {

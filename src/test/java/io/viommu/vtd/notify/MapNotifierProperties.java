@@ -3,6 +3,7 @@ package io.viommu.vtd.notify;
 import static io.viommu.vtd.notify.GuestTables.*;
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.memory.PhysAddr;
 import io.viommu.vtd.InvalidationOrigin;
 import io.viommu.vtd.notify.InvalidationCause.Kind;
 import java.util.List;
@@ -121,7 +122,7 @@ class MapNotifierProperties {
                     hi = lo + count * PAGE - 1;
                     for (long a = lo; a < hi; a += PAGE) {
                         if (!isSuperpage(g, a)) {
-                            g.ram.writeLong(g.slot(DEV, a, 1), 0);
+                            g.ram.writeLong(PhysAddr.of(g.slot(DEV, a, 1)), 0);
                         }
                     }
                 }
@@ -141,7 +142,7 @@ class MapNotifierProperties {
                     lo = superpage ? iova & -MB2 : iova;
                     hi = superpage ? lo + MB2 - 1 : iova + PAGE - 1;
                     long slot = g.slot(DEV, iova, superpage ? 2 : 1);
-                    g.ram.writeLong(slot, g.ram.readLong(slot) | 1L << 45);
+                    g.ram.writeLong(PhysAddr.of(slot), g.ram.readLong(PhysAddr.of(slot)) | 1L << 45);
                 }
                 case ContextOff x -> {
                     g.clearContext(DEV);

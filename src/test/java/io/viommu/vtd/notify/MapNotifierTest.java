@@ -208,9 +208,9 @@ class MapNotifierTest {
         // The guest replaces the superpage by a table with the same translations, except one page.
         long table = g.allocTable();
         for (int i = 0; i < 512; i++) {
-            g.ram.writeLong(table + i * 8L, (0x400000 + i * PAGE) | 3);
+            g.ram.writeLong(PhysAddr.of(table + i * 8L), (0x400000 + i * PAGE) | 3);
         }
-        g.ram.writeLong(table + 5 * 8L, 0x900000 | 1);
+        g.ram.writeLong(PhysAddr.of(table + 5 * 8L), 0x900000 | 1);
         g.writeEntry(DEV, 0x200000, 2, table | 3);
         g.psi(1, 0x200000, 9);
         List<IommuEvent> ev = l.take();
@@ -503,7 +503,7 @@ class MapNotifierTest {
         register();
         l.take();
         long l2 = g.slot(DEV, 0x200000, 2);
-        g.ram.writeLong(l2, g.ram.readLong(l2) | 1L << 45); // reserved above aw-bits=39
+        g.ram.writeLong(PhysAddr.of(l2), g.ram.readLong(PhysAddr.of(l2)) | 1L << 45); // reserved above aw-bits=39
         g.psi(1, 0x200000, 9);
         List<IommuEvent> ev = l.take();
         assertThat(ev).singleElement().isEqualTo(new IommuEvent.Unmap(new IovaRange(0x200000, 0x203fff), ev.get(0).cause()));
@@ -518,7 +518,7 @@ class MapNotifierTest {
         g.map4k(DEV, 0x1000, 0x2000, READ_WRITE);
         g.map4k(DEV, 0x200000, 0x3000, READ_WRITE);
         long l2 = g.slot(DEV, 0x1000, 2);
-        g.ram.writeLong(l2, g.ram.readLong(l2) & ~2L); // directory entry read-only
+        g.ram.writeLong(PhysAddr.of(l2), g.ram.readLong(PhysAddr.of(l2)) & ~2L); // directory entry read-only
         g.enable();
         register();
         assertThat(l.view.mappings()).containsExactly(m(0x1000, PAGE, 0x2000, READ_ONLY), m(0x200000, PAGE, 0x3000, READ_WRITE));
@@ -561,10 +561,10 @@ class MapNotifierTest {
         long top = w.context(DEV, 1, 2);
         for (int i = 0; i < 512; i++) {
             long l3 = w.allocTable();
-            w.ram.writeLong(top + i * 8L, l3 | 3);
+            w.ram.writeLong(PhysAddr.of(top + i * 8L), l3 | 3);
             for (int j = 0; j < 512; j++) {
                 long iova = ((long) i << 39) | ((long) j << 30);
-                w.ram.writeLong(l3 + j * 8L, iova | 0x80 | 3); // identity, 1 GiB
+                w.ram.writeLong(PhysAddr.of(l3 + j * 8L), iova | 0x80 | 3); // identity, 1 GiB
             }
         }
         w.enable();
@@ -580,9 +580,9 @@ class MapNotifierTest {
         long l2 = g.allocTable();
         long l1 = g.allocTable();
         for (int i = 0; i < 512; i++) {
-            g.ram.writeLong(top + i * 8L, l2 | 3);
-            g.ram.writeLong(l2 + i * 8L, l1 | 3);
-            g.ram.writeLong(l1 + i * 8L, (0x100000 + i * PAGE) | 3);
+            g.ram.writeLong(PhysAddr.of(top + i * 8L), l2 | 3);
+            g.ram.writeLong(PhysAddr.of(l2 + i * 8L), l1 | 3);
+            g.ram.writeLong(PhysAddr.of(l1 + i * 8L), (0x100000 + i * PAGE) | 3);
         }
         g.enable();
         register();
