@@ -10,6 +10,8 @@ import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -39,7 +41,7 @@ public class VfioMapBench {
     public String cachingMode;
 
     VfioContainer container;
-    long vaddr;
+    VirtAddr vaddr;
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
@@ -57,13 +59,13 @@ public class VfioMapBench {
         VfioGroup g = vfio.openGroup(p, "/dev/vfio/" + core.groupOf(edu).getAsInt());
         g.setContainer(container);
         container.setIommu(Vfio.TYPE1v2_IOMMU);
-        vaddr = p.mmap(4096);
+        vaddr = p.mmapAnon(4096);
         p.write(vaddr, new byte[1]); // faulted in once: the benchmark measures pinning, not page faults
     }
 
     @Benchmark
     public long mapUnmapOnePage() {
-        container.mapDma(vaddr, IOVA, 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
-        return container.unmapDma(IOVA, 4096);
+        container.mapDma(vaddr, Iova.of(IOVA), 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        return container.unmapDma(Iova.of(IOVA), 4096);
     }
 }

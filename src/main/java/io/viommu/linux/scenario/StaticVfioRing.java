@@ -11,6 +11,7 @@ import io.viommu.linux.vfio.VfioDevice;
 import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.PciRegs;
 import java.util.Arrays;
 
@@ -63,8 +64,8 @@ final class StaticVfioRing {
         long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
         device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         long area = Page.alignUp((long) ringSize * NicRingScenario.BUFFER_BYTES);
-        long vaddr = dpdk.mmap(area);
-        container.mapDma(vaddr, AREA_IOVA, area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        VirtAddr vaddr = dpdk.mmapAnon(area);
+        container.mapDma(vaddr, Iova.of(AREA_IOVA), area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         meter.maps++;
         NicRingCost afterSetup = meter.snapshot();
 
@@ -79,7 +80,7 @@ final class StaticVfioRing {
             // the poll-mode driver reads the packet in place: its memory, its IOVA, nothing to unmap
             if (!ok) {
                 faults++;
-            } else if (Arrays.equals(frame, dpdk.read(vaddr + off, frame.length))) {
+            } else if (Arrays.equals(frame, dpdk.read(vaddr.checkedAdd(off), frame.length))) {
                 delivered++;
             }
             driver.clock().advance(NicRingScenario.INTER_PACKET_NANOS);

@@ -101,41 +101,17 @@ public final class UserProcess {
     // ---------------------------------------------------------------- mappings
 
     /** {@code mmap(NULL, length, PROT_READ|PROT_WRITE, MAP_PRIVATE|MAP_ANONYMOUS)}: page aligned. */
-    public long mmap(long length) {
+    public VirtAddr mmapAnon(long length) {
         long len = roundUp(length);
         long at = nextMmap;
         nextMmap += len + Page.SIZE; // a guard gap keeps mappings apart
         vmas.put(at, new Vma(at, len));
-        return at;
-    }
-
-    /** {@link #mmap(long)} returning the typed address: an anonymous private mapping. */
-    public VirtAddr mmapAnon(long length) {
-        return new VirtAddr(mmap(length));
-    }
-
-    public void munmap(VirtAddr addr) {
-        munmap(addr.value());
-    }
-
-    public PhysAddr physical(VirtAddr vaddr) {
-        return physical(vaddr.value());
-    }
-
-    public long pagemapPfn(VirtAddr vaddr) {
-        return pagemapPfn(vaddr.value());
-    }
-
-    public void write(VirtAddr vaddr, byte[] data) {
-        write(vaddr.value(), data);
-    }
-
-    public byte[] read(VirtAddr vaddr, int len) {
-        return read(vaddr.value(), len);
+        return new VirtAddr(at);
     }
 
     /** {@code munmap} of a whole mapping made by {@link #mmap}; frames still pinned stay allocated. */
-    public void munmap(long addr) {
+    public void munmap(VirtAddr va) {
+        long addr = va.value();
         Vma v = vmas.remove(addr);
         if (v == null) {
             throw new VfioException(Errno.EINVAL, String.format("no mapping at %#x", addr));
@@ -172,7 +148,8 @@ public final class UserProcess {
     }
 
     /** Where {@code vaddr} is in physical memory now (without faulting it in), if it is. */
-    public PhysAddr physical(long vaddr) {
+    public PhysAddr physical(VirtAddr va) {
+        long vaddr = va.value();
         Long f = pages.get(vaddr / Page.SIZE);
         return f == null ? null : new PhysAddr(f + (vaddr & (Page.SIZE - 1)));
     }
@@ -183,8 +160,8 @@ public final class UserProcess {
      * outside the mappings. What a UIO driver in user space needs to program a device with a
      * physical address.
      */
-    public long pagemapPfn(long vaddr) {
-        Long f = fault(vaddr);
+    public long pagemapPfn(VirtAddr vaddr) {
+        Long f = fault(vaddr.value());
         if (f == null || !capable(Cap.SYS_ADMIN)) {
             return 0;
         }
@@ -192,7 +169,8 @@ public final class UserProcess {
     }
 
     /** A store by the process; outside its mappings it is a segmentation fault (-EFAULT here). */
-    public void write(long vaddr, byte[] data) {
+    public void write(VirtAddr va, byte[] data) {
+        long vaddr = va.value();
         for (int done = 0; done < data.length; ) {
             long a = vaddr + done;
             Long f = fault(a);
@@ -205,7 +183,8 @@ public final class UserProcess {
         }
     }
 
-    public byte[] read(long vaddr, int len) {
+    public byte[] read(VirtAddr va, int len) {
+        long vaddr = va.value();
         byte[] out = new byte[len];
         for (int done = 0; done < len; ) {
             long a = vaddr + done;

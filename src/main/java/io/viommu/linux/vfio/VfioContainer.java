@@ -198,31 +198,17 @@ public final class VfioContainer {
      * {@code vaddr} to {@code iova} for the container's devices; {@code flags} is
      * {@link #MAP_READ} and/or {@link #MAP_WRITE}.
      */
-    public void mapDma(long vaddr, long iova, long size, int flags) {
-        type1().map(process, vaddr, iova, size, flags);
+    public void mapDma(VirtAddr vaddr, Iova iova, long size, int flags) {
+        type1().map(process, vaddr.value(), iova.value(), size, flags);
     }
 
     /** {@code VFIO_IOMMU_UNMAP_DMA}: returns the size unmapped (0 when nothing was mapped there). */
-    public long unmapDma(long iova, long size, int flags) {
-        return type1().unmap(iova, size, flags);
-    }
-
-    public long unmapDma(long iova, long size) {
-        return unmapDma(iova, size, 0);
-    }
-
-    /** {@code VFIO_IOMMU_MAP_DMA} with typed addresses: process virtual {@code vaddr} to {@code iova}. */
-    public void mapDma(VirtAddr vaddr, Iova iova, long size, int flags) {
-        mapDma(vaddr.value(), iova.value(), size, flags);
-    }
-
-    /** {@code VFIO_IOMMU_UNMAP_DMA} with a typed IOVA. */
     public long unmapDma(Iova iova, long size, int flags) {
-        return unmapDma(iova.value(), size, flags);
+        return type1().unmap(iova.value(), size, flags);
     }
 
     public long unmapDma(Iova iova, long size) {
-        return unmapDma(iova.value(), size, 0);
+        return unmapDma(iova, size, 0);
     }
 
     /** The type1 mappings, by IOVA (what the kernel's vfio_dma tree holds). */
@@ -231,12 +217,8 @@ public final class VfioContainer {
     }
 
     /** {@code iommu_iova_to_phys} in the container's domain: where a device's DMA to {@code iova} goes. */
-    public PhysAddr iovaToPhys(long iova) {
-        return type1 == null ? null : type1.iovaToPhys(iova);
-    }
-
     public PhysAddr iovaToPhys(Iova iova) {
-        return iovaToPhys(iova.value());
+        return type1 == null ? null : type1.iovaToPhys(iova.value());
     }
 
     /** Whether a type1 instance is v2 (TYPE1v2 or nesting). */

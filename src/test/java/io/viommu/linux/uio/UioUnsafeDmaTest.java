@@ -19,8 +19,10 @@ import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.EduDevice;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.memory.PhysicalMemory;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.PciRegs;
 import io.viommu.vtd.VtdRegisters;
 import java.util.Arrays;
@@ -51,7 +53,7 @@ class UioUnsafeDmaTest {
     static long runBuggyDriver(Registers regs, UserProcess p, long buf, long dmaBase) {
         byte[] payload = new byte[64];
         Arrays.fill(payload, (byte) 0xEE);
-        p.write(buf, payload);
+        p.write(VirtAddr.of(buf), payload);
         regs.write8(EduDevice.REG_DMA_SRC, dmaBase);
         regs.write8(EduDevice.REG_DMA_DST, EduDevice.DMA_BUFFER_BASE);
         regs.write8(EduDevice.REG_DMA_COUNT, payload.length);
@@ -86,7 +88,7 @@ class UioUnsafeDmaTest {
             ram.writeLong(PhysAddr.of(a), 0x6b65726e656c2121L ^ a); // the kernel's data, recognisable
         }
         UserProcess dpdk = UserProcess.root("dpdk", kernel.userMemory());
-        long buf = dpdk.mmap(4096);
+        long buf = dpdk.mmapAnon(4096).value();
         PciDevice edu = core.device(EDU).orElseThrow();
 
         // ---- 1. UIO: uio_pci_generic (modprobe loads uio first), the IOMMU not translating
@@ -99,7 +101,7 @@ class UioUnsafeDmaTest {
         assertThat(uio.classAttribute(0, "name")).isEqualTo("uio_pci_generic\n");
         UioDevice u = uio.open(dpdk, "/dev/uio0");
         u.configWrite(PciRegs.COMMAND, u.configRead(PciRegs.COMMAND, 2) | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
-        long phys = dpdk.pagemapPfn(buf) << 12; // what DPDK reads from /proc/self/pagemap
+        long phys = dpdk.pagemapPfn(VirtAddr.of(buf)) << 12; // what DPDK reads from /proc/self/pagemap
         byte[] before = kernelImage(ram);
         long wrong = runBuggyDriver((off, v) -> u.barWrite(0, off, v, 8), dpdk, buf, phys);
         byte[] after = kernelImage(ram);
@@ -130,7 +132,7 @@ class UioUnsafeDmaTest {
         g.setContainer(c);
         c.setIommu(Vfio.TYPE1v2_IOMMU);
         long iova = phys; // DPDK's iova-mode=pa: IOVA = physical address, so the program is unchanged
-        c.mapDma(buf, iova, 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        c.mapDma(VirtAddr.of(buf), Iova.of(iova), 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         VfioDevice d = g.deviceFd(EDU);
         long cfg = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
         d.write(cfg + PciRegs.COMMAND, d.read(cfg + PciRegs.COMMAND, 2) | PciRegs.COMMAND_MASTER, 2);

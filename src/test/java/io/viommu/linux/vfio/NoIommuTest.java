@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelMessage;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import java.util.EnumSet;
 import org.junit.jupiter.api.Test;
 
@@ -54,8 +56,8 @@ class NoIommuTest {
         assertThat(c.checkExtension(Vfio.TYPE1v2_IOMMU)).isZero(); // a no-IOMMU container offers only that
         Fails.with(Errno.ENODEV, () -> c.setIommu(Vfio.TYPE1v2_IOMMU));
         c.setIommu(Vfio.NOIOMMU_IOMMU);
-        Fails.with(Errno.ENOTTY, () -> c.mapDma(0, 0, 4096, VfioContainer.MAP_READ));
-        Fails.with(Errno.ENOTTY, () -> c.unmapDma(0, 4096));
+        Fails.with(Errno.ENOTTY, () -> c.mapDma(VirtAddr.of(0), Iova.of(0), 4096, VfioContainer.MAP_READ));
+        Fails.with(Errno.ENOTTY, () -> c.unmapDma(Iova.of(0), 4096));
         Fails.with(Errno.ENOTTY, c::iommuInfo);
         VfioDevice d = g.deviceFd(EDU);
         assertThat(bed.core.log()).extracting(KernelMessage::text)
@@ -63,9 +65,9 @@ class NoIommuTest {
 
         // the device now DMAs to whatever physical address user space gives it
         VfioDmaTest.busMaster(d);
-        long buf = bed.root.mmap(4096);
-        long phys = bed.root.pagemapPfn(buf) << 12;
-        bed.root.write(buf, new byte[] {42, 43});
+        long buf = bed.root.mmapAnon(4096).value();
+        long phys = bed.root.pagemapPfn(VirtAddr.of(buf)) << 12;
+        bed.root.write(VirtAddr.of(buf), new byte[] {42, 43});
         Edu.through(d).fromMemory(phys, 2);
         assertThat(bed.edu(EDU).state().buffer[0]).isEqualTo((byte) 42);
     }

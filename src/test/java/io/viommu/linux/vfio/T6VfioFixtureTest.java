@@ -6,6 +6,8 @@ import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.driver.Errno;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.RequesterId;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -70,10 +72,10 @@ class T6VfioFixtureTest {
                 new IovaRange(0xfef0_0000L, (1L << 39) - 1));
         // caching mode: every new mapping is followed by a page-selective invalidation
         long pages = bed.driver.counters().iotlbPage();
-        long buf = bed.root.mmap(8192);
-        c.mapDma(buf, 0x100000, 8192, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        long buf = bed.root.mmapAnon(8192).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x100000), 8192, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         assertThat(bed.driver.counters().iotlbPage()).isEqualTo(pages + 1);
-        assertThat(c.unmapDma(0x100000, 8192)).isEqualTo(8192);
+        assertThat(c.unmapDma(Iova.of(0x100000), 8192)).isEqualTo(8192);
         assertThat(bed.driver.counters().iotlbPage()).isEqualTo(pages + 2);
         assertThat(Arrays.asList(bed.vfio.devNodes().get(0).name(), bed.vfio.devNodes().get(1).name()))
                 .containsExactly("2", "vfio");
@@ -93,8 +95,8 @@ class T6VfioFixtureTest {
         c.setIommu(Vfio.TYPE1v2_IOMMU);
         // RESV 5: 0x0-0xffffff direct-relaxable (not excluded by vfio_iommu_resv_exclude) and the MSI window
         assertThat(c.iommuInfo().iovaRanges().get(0)).isEqualTo(new IovaRange(0, 0xfedf_ffffL));
-        long buf = bed.root.mmap(4096);
-        c.mapDma(buf, 0x1000, 4096, VfioContainer.MAP_READ);
+        long buf = bed.root.mmapAnon(4096).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x1000), 4096, VfioContainer.MAP_READ);
         assertThat(g.deviceFd("0000:00:1f.3").name()).isEqualTo("0000:00:1f.3");
         Fails.with(Errno.ENODEV, () -> g.deviceFd("0000:00:02.0"));
     }

@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelMessage;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -31,12 +33,12 @@ class Type1MapTest {
     void mapNeedsReadOrWriteAndNothingElse() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(4 * PAGE);
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10000, PAGE, 0));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10000, PAGE, 8));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10000, PAGE, MAP_READ | 0x10));
-        c.mapDma(buf, 0x10000, PAGE, MAP_READ);
-        c.mapDma(buf + PAGE, 0x20000, PAGE, MAP_WRITE);
+        long buf = bed.root.mmapAnon(4 * PAGE).value();
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, 0));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, 8));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, MAP_READ | 0x10));
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, MAP_READ);
+        c.mapDma(VirtAddr.of(buf + PAGE), Iova.of(0x20000), PAGE, MAP_WRITE);
         assertThat(c.mappings()).extracting(DmaMapping::readable, DmaMapping::writable)
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(true, false), org.assertj.core.groups.Tuple.tuple(false, true));
     }
@@ -45,13 +47,13 @@ class Type1MapTest {
     void sizeIovaAndVaddrMustBeNonZeroPageAlignedAndNotWrap() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(4 * PAGE);
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10000, 0, RW));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10000, 100, RW));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0x10800, PAGE, RW));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf + 8, 0x10000, PAGE, RW));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, -PAGE, 2 * PAGE, RW)); // iova wraps
-        Fails.with(Errno.EINVAL, () -> c.mapDma(-PAGE, 0x10000, 2 * PAGE, RW)); // vaddr wraps
+        long buf = bed.root.mmapAnon(4 * PAGE).value();
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 0, RW));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 100, RW));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10800), PAGE, RW));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf + 8), Iova.of(0x10000), PAGE, RW));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(-PAGE), 2 * PAGE, RW)); // iova wraps
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(-PAGE), Iova.of(0x10000), 2 * PAGE, RW)); // vaddr wraps
         assertThat(c.mappings()).isEmpty();
     }
 
@@ -59,14 +61,14 @@ class Type1MapTest {
     void anyOverlapIsEexistEvenWhenTheRangeIsAlsoInvalid() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(16 * PAGE);
-        c.mapDma(buf, 0x10000, 4 * PAGE, RW);
-        Fails.with(Errno.EEXIST, () -> c.mapDma(buf, 0x10000, PAGE, RW));
-        Fails.with(Errno.EEXIST, () -> c.mapDma(buf, 0xf000, 2 * PAGE, RW)); // tail overlaps
-        Fails.with(Errno.EEXIST, () -> c.mapDma(buf, 0x13000, 2 * PAGE, RW)); // head overlaps
-        Fails.with(Errno.EEXIST, () -> c.mapDma(buf, 0x8000, 16 * PAGE, RW)); // contains it
-        c.mapDma(buf, 0x14000, PAGE, RW); // adjacent is fine
-        c.mapDma(buf, 0xf000, PAGE, RW);
+        long buf = bed.root.mmapAnon(16 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 4 * PAGE, RW);
+        Fails.with(Errno.EEXIST, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, RW));
+        Fails.with(Errno.EEXIST, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0xf000), 2 * PAGE, RW)); // tail overlaps
+        Fails.with(Errno.EEXIST, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x13000), 2 * PAGE, RW)); // head overlaps
+        Fails.with(Errno.EEXIST, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x8000), 16 * PAGE, RW)); // contains it
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x14000), PAGE, RW); // adjacent is fine
+        c.mapDma(VirtAddr.of(buf), Iova.of(0xf000), PAGE, RW);
         assertThat(c.mappings()).extracting(DmaMapping::iova).containsExactly(0xf000L, 0x10000L, 0x14000L);
     }
 
@@ -74,14 +76,14 @@ class Type1MapTest {
     void theMsiWindowAndAddressesBeyondTheApertureAreNotValidIovas() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(4 * PAGE);
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0xfee0_0000L, PAGE, RW));
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 0xfedf_f000L, 2 * PAGE, RW)); // straddles the window
-        Fails.with(Errno.EINVAL, () -> c.mapDma(buf, 1L << 39, PAGE, RW));
-        c.mapDma(buf, 0xfedf_f000L, PAGE, RW);
-        c.mapDma(buf + PAGE, 0xfef0_0000L, PAGE, RW);
-        c.mapDma(buf + 2 * PAGE, (1L << 39) - PAGE, PAGE, RW);
-        assertThat(c.iovaToPhys((1L << 39) - PAGE)).isEqualTo(bed.root.physical(buf + 2 * PAGE));
+        long buf = bed.root.mmapAnon(4 * PAGE).value();
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0xfee0_0000L), PAGE, RW));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0xfedf_f000L), 2 * PAGE, RW)); // straddles the window
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(buf), Iova.of(1L << 39), PAGE, RW));
+        c.mapDma(VirtAddr.of(buf), Iova.of(0xfedf_f000L), PAGE, RW);
+        c.mapDma(VirtAddr.of(buf + PAGE), Iova.of(0xfef0_0000L), PAGE, RW);
+        c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of((1L << 39) - PAGE), PAGE, RW);
+        assertThat(c.iovaToPhys(Iova.of((1L << 39) - PAGE))).isEqualTo(bed.root.physical(VirtAddr.of(buf + 2 * PAGE)));
     }
 
     @Test
@@ -89,15 +91,15 @@ class Type1MapTest {
         VfioBed bed = VfioBed.standard();
         bed.core.setModuleParameter("vfio_iommu_type1", "dma_entry_limit", "2");
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(4 * PAGE);
-        c.mapDma(buf, 0x10000, PAGE, RW);
-        c.mapDma(buf + PAGE, 0x20000, PAGE, RW);
+        long buf = bed.root.mmapAnon(4 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, RW);
+        c.mapDma(VirtAddr.of(buf + PAGE), Iova.of(0x20000), PAGE, RW);
         assertThat(c.iommuInfo().dmaAvailable()).isZero();
-        Fails.with(Errno.EEXIST, () -> c.mapDma(buf, 0x10000, PAGE, RW)); // overlap is checked first
-        Fails.with(Errno.ENOSPC, () -> c.mapDma(buf + 2 * PAGE, 0x30000, PAGE, RW));
-        Fails.with(Errno.ENOSPC, () -> c.mapDma(buf + 2 * PAGE, 0xfee0_0000L, PAGE, RW)); // before the range check
-        assertThat(c.unmapDma(0x10000, PAGE)).isEqualTo(PAGE);
-        c.mapDma(buf + 2 * PAGE, 0x30000, PAGE, RW);
+        Fails.with(Errno.EEXIST, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, RW)); // overlap is checked first
+        Fails.with(Errno.ENOSPC, () -> c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of(0x30000), PAGE, RW));
+        Fails.with(Errno.ENOSPC, () -> c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of(0xfee0_0000L), PAGE, RW)); // before the range check
+        assertThat(c.unmapDma(Iova.of(0x10000), PAGE)).isEqualTo(PAGE);
+        c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of(0x30000), PAGE, RW);
     }
 
     @Test
@@ -109,19 +111,19 @@ class Type1MapTest {
         VfioGroup g = bed.vfio.openGroup(user, "/dev/vfio/1");
         g.setContainer(c);
         c.setIommu(Vfio.TYPE1v2_IOMMU);
-        long buf = user.mmap(8 * PAGE);
-        c.mapDma(buf, 0x10000, 2 * PAGE, RW);
+        long buf = user.mmapAnon(8 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 2 * PAGE, RW);
         assertThat(user.lockedPages()).isEqualTo(2);
         long before = bed.frames.inUse();
-        Fails.with(Errno.ENOMEM, () -> c.mapDma(buf + 2 * PAGE, 0x20000, 2 * PAGE, RW));
+        Fails.with(Errno.ENOMEM, () -> c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of(0x20000), 2 * PAGE, RW));
         assertThat(user.lockedPages()).isEqualTo(2);
         assertThat(c.mappings()).hasSize(1);
         assertThat(bed.frames.inUse()).isEqualTo(before + 2); // faulted in by the pin, not leaked as pins
         assertThat(user.pinCounts()).hasSize(2);
         assertThat(bed.core.log()).extracting(KernelMessage::text)
                 .contains("vfio_pin_pages_remote: RLIMIT_MEMLOCK (12288) exceeded");
-        c.mapDma(buf + 2 * PAGE, 0x20000, PAGE, RW); // exactly at the limit
-        assertThat(c.unmapDma(0, 1L << 32)).isEqualTo(3 * PAGE);
+        c.mapDma(VirtAddr.of(buf + 2 * PAGE), Iova.of(0x20000), PAGE, RW); // exactly at the limit
+        assertThat(c.unmapDma(Iova.of(0), 1L << 32)).isEqualTo(3 * PAGE);
         assertThat(user.lockedPages()).isZero();
         // root has CAP_IPC_LOCK: the same limit does not bind it
         UserProcess rootish = new UserProcess("root", 1, bed.frames, java.util.EnumSet.of(UserProcess.Cap.IPC_LOCK), PAGE);
@@ -132,9 +134,9 @@ class Type1MapTest {
     void mappingMemoryTheProcessDoesNotHaveIsEfault() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(2 * PAGE);
-        Fails.with(Errno.EFAULT, () -> c.mapDma(buf, 0x10000, 3 * PAGE, RW)); // runs past the mapping
-        Fails.with(Errno.EFAULT, () -> c.mapDma(0x1000, 0x10000, PAGE, RW));
+        long buf = bed.root.mmapAnon(2 * PAGE).value();
+        Fails.with(Errno.EFAULT, () -> c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 3 * PAGE, RW)); // runs past the mapping
+        Fails.with(Errno.EFAULT, () -> c.mapDma(VirtAddr.of(0x1000), Iova.of(0x10000), PAGE, RW));
         assertThat(c.mappings()).isEmpty();
         assertThat(bed.root.lockedPages()).isZero();
         assertThat(bed.root.pinCounts()).isEmpty();
@@ -144,21 +146,21 @@ class Type1MapTest {
     void v2UnmapRefusesToBisectAndReturnsTheSizeOfWhatItRemoved() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(16 * PAGE);
-        c.mapDma(buf, 0x10000, 4 * PAGE, RW);
-        c.mapDma(buf + 4 * PAGE, 0x20000, 2 * PAGE, RW);
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x11000, PAGE)); // inside
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x10000, PAGE)); // head only
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x8000, 0x9000)); // ends inside
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x10000, 0)); // size 0
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x10800, PAGE)); // unaligned
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x10000, 100));
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(-PAGE, 2 * PAGE)); // wraps
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0, 0, 0x80)); // unknown flag
-        assertThat(c.unmapDma(0x30000, 0x10000)).isZero(); // nothing there
-        assertThat(c.unmapDma(0x8000, 0x20000)).isEqualTo(6 * PAGE); // both, fully covered
+        long buf = bed.root.mmapAnon(16 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 4 * PAGE, RW);
+        c.mapDma(VirtAddr.of(buf + 4 * PAGE), Iova.of(0x20000), 2 * PAGE, RW);
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x11000), PAGE)); // inside
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x10000), PAGE)); // head only
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x8000), 0x9000)); // ends inside
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x10000), 0)); // size 0
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x10800), PAGE)); // unaligned
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x10000), 100));
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(-PAGE), 2 * PAGE)); // wraps
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0), 0, 0x80)); // unknown flag
+        assertThat(c.unmapDma(Iova.of(0x30000), 0x10000)).isZero(); // nothing there
+        assertThat(c.unmapDma(Iova.of(0x8000), 0x20000)).isEqualTo(6 * PAGE); // both, fully covered
         assertThat(c.mappings()).isEmpty();
-        assertThat(c.iovaToPhys(0x10000)).isNull();
+        assertThat(c.iovaToPhys(Iova.of(0x10000))).isNull();
         assertThat(c.iommuInfo().dmaAvailable()).isEqualTo(65535);
     }
 
@@ -166,12 +168,12 @@ class Type1MapTest {
     void unmapAllTakesNoRangeAndEmptiesTheContainer() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(4 * PAGE);
-        c.mapDma(buf, 0x10000, PAGE, RW);
-        c.mapDma(buf + PAGE, 0x7f_0000_0000L, PAGE, RW);
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0x10000, 0, VfioContainer.UNMAP_ALL));
-        Fails.with(Errno.EINVAL, () -> c.unmapDma(0, PAGE, VfioContainer.UNMAP_ALL));
-        assertThat(c.unmapDma(0, 0, VfioContainer.UNMAP_ALL)).isEqualTo(2 * PAGE);
+        long buf = bed.root.mmapAnon(4 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, RW);
+        c.mapDma(VirtAddr.of(buf + PAGE), Iova.of(0x7f_0000_0000L), PAGE, RW);
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0x10000), 0, VfioContainer.UNMAP_ALL));
+        Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(0), PAGE, VfioContainer.UNMAP_ALL));
+        assertThat(c.unmapDma(Iova.of(0), 0, VfioContainer.UNMAP_ALL)).isEqualTo(2 * PAGE);
         assertThat(c.mappings()).isEmpty();
     }
 
@@ -183,10 +185,10 @@ class Type1MapTest {
         bed.vfio.openGroup(bed.root, "1").setContainer(c);
         c.setIommu(Vfio.TYPE1_IOMMU);
         assertThat(c.isV2()).isFalse();
-        long buf = bed.root.mmap(8 * PAGE);
-        c.mapDma(buf, 0x10000, 4 * PAGE, RW);
-        assertThat(c.unmapDma(0x11000, PAGE)).isZero();
-        assertThat(c.unmapDma(0x10000, PAGE)).isEqualTo(4 * PAGE); // covers the first IOVA: all of it
+        long buf = bed.root.mmapAnon(8 * PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), 4 * PAGE, RW);
+        assertThat(c.unmapDma(Iova.of(0x11000), PAGE)).isZero();
+        assertThat(c.unmapDma(Iova.of(0x10000), PAGE)).isEqualTo(4 * PAGE); // covers the first IOVA: all of it
         assertThat(c.mappings()).isEmpty();
     }
 
@@ -194,12 +196,12 @@ class Type1MapTest {
     void theSameMemoryMappedTwiceIsPinnedAndChargedTwice() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioContainer c = bed.open(EDU).container();
-        long buf = bed.root.mmap(PAGE);
-        c.mapDma(buf, 0x10000, PAGE, RW);
-        c.mapDma(buf, 0x20000, PAGE, RW);
+        long buf = bed.root.mmapAnon(PAGE).value();
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x10000), PAGE, RW);
+        c.mapDma(VirtAddr.of(buf), Iova.of(0x20000), PAGE, RW);
         assertThat(bed.root.lockedPages()).isEqualTo(2);
         assertThat(bed.root.pinCounts().values()).containsExactly(2);
-        assertThat(c.iovaToPhys(0x10000)).isEqualTo(c.iovaToPhys(0x20000));
+        assertThat(c.iovaToPhys(Iova.of(0x10000))).isEqualTo(c.iovaToPhys(Iova.of(0x20000)));
         List<DmaMapping> m = c.mappings();
         assertThat(m).extracting(DmaMapping::vaddr).containsOnly(buf);
     }

@@ -5,6 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.viommu.linux.driver.Errno;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRequest;
@@ -56,34 +57,34 @@ class Type1Properties {
         VfioBed bed = VfioBed.standard();
         bed.core.setModuleParameter("vfio_iommu_type1", "dma_entry_limit", Integer.toString(LIMIT));
         VfioContainer c = bed.open("0000:00:01.0").container();
-        long buf = bed.root.mmap(40 * PAGE);
+        long buf = bed.root.mmapAnon(40 * PAGE).value();
         List<Ref> ref = new ArrayList<>();
         for (Op op : ops) {
             long iova = IOVA_BASE + op.page() * PAGE;
             long size = op.pages() * PAGE;
             if (op.all()) {
                 long expected = ref.stream().mapToLong(Ref::size).sum();
-                assertThat(c.unmapDma(0, 0, VfioContainer.UNMAP_ALL)).isEqualTo(expected);
+                assertThat(c.unmapDma(Iova.of(0), 0, VfioContainer.UNMAP_ALL)).isEqualTo(expected);
                 ref.clear();
             } else if (op.map()) {
                 long vaddr = buf + op.vpage() * PAGE;
                 Errno want = ref.stream().anyMatch(r -> r.iova() <= iova + size - 1 && iova <= r.last()) ? Errno.EEXIST
                         : ref.size() >= LIMIT ? Errno.ENOSPC : null;
                 if (want == null) {
-                    c.mapDma(vaddr, iova, size, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+                    c.mapDma(VirtAddr.of(vaddr), Iova.of(iova), size, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
                     ref.add(new Ref(iova, size, vaddr));
                 } else {
-                    Fails.with(want, () -> c.mapDma(vaddr, iova, size, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE));
+                    Fails.with(want, () -> c.mapDma(VirtAddr.of(vaddr), Iova.of(iova), size, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE));
                 }
             } else {
                 long last = iova + size - 1;
                 boolean bisects = ref.stream().anyMatch(r -> (r.iova() < iova && r.last() >= iova)
                         || (r.iova() <= last && r.last() > last));
                 if (bisects) {
-                    Fails.with(Errno.EINVAL, () -> c.unmapDma(iova, size));
+                    Fails.with(Errno.EINVAL, () -> c.unmapDma(Iova.of(iova), size));
                 } else {
                     List<Ref> inside = ref.stream().filter(r -> r.iova() >= iova && r.last() <= last).toList();
-                    assertThat(c.unmapDma(iova, size)).isEqualTo(inside.stream().mapToLong(Ref::size).sum());
+                    assertThat(c.unmapDma(Iova.of(iova), size)).isEqualTo(inside.stream().mapToLong(Ref::size).sum());
                     ref.removeAll(inside);
                 }
             }
@@ -101,8 +102,8 @@ class Type1Properties {
         for (int p = 0; p < SPACE + 6; p++) {
             long iova = IOVA_BASE + p * PAGE;
             Ref owner = ref.stream().filter(r -> r.iova() <= iova && iova <= r.last()).findFirst().orElse(null);
-            PhysAddr expected = owner == null ? null : bed.root.physical(owner.vaddr() + (iova - owner.iova()));
-            assertThat(c.iovaToPhys(iova)).as("table walk of %#x", iova).isEqualTo(expected);
+            PhysAddr expected = owner == null ? null : bed.root.physical(VirtAddr.of(owner.vaddr() + (iova - owner.iova())));
+            assertThat(c.iovaToPhys(Iova.of(iova))).as("table walk of %#x", iova).isEqualTo(expected);
             TranslationResult t = bed.machine.iommu().translate(new DmaRequest(EDU, new Iova(iova + 8), 8, DmaAccess.WRITE));
             if (owner == null) {
                 assertThat(t).as("VT-d translation of unmapped %#x", iova).isInstanceOf(DmaFault.class);

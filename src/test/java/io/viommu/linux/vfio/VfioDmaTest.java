@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
 import io.viommu.machine.device.EduDevice;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.PciRegs;
 import io.viommu.vtd.FaultReason;
 import io.viommu.vtd.VtdRegisters;
@@ -33,12 +35,12 @@ class VfioDmaTest {
         VfioBed bed = VfioBed.standard();
         VfioBed.Open o = bed.open(EDU);
         busMaster(o.device());
-        long buf = bed.root.mmap(2 * PAGE);
+        long buf = bed.root.mmapAnon(2 * PAGE).value();
         byte[] hello = "hello from user space".getBytes(StandardCharsets.US_ASCII);
-        bed.root.write(buf, hello);
+        bed.root.write(VirtAddr.of(buf), hello);
         long iova = 0x0010_0000L;
         long maps = bed.driver.counters().maps();
-        o.container().mapDma(buf, iova, 2 * PAGE, MAP_READ | MAP_WRITE);
+        o.container().mapDma(VirtAddr.of(buf), Iova.of(iova), 2 * PAGE, MAP_READ | MAP_WRITE);
         // the mapping went through the intel-iommu driver: the group sits in an unmanaged domain
         // whose tables are in the driver's page region, not in user memory
         var group = bed.kernel.groups().group(bed.groupOf(EDU)).orElseThrow();
@@ -53,18 +55,18 @@ class VfioDmaTest {
         assertThat(dev.lastDma().ok()).isTrue();
         assertThat(Arrays.copyOf(dev.state().buffer, hello.length)).isEqualTo(hello);
         edu.toMemory(iova + PAGE + 0x10, hello.length); // into the second page
-        assertThat(bed.root.read(buf + PAGE + 0x10, hello.length)).isEqualTo(hello);
+        assertThat(bed.root.read(VirtAddr.of(buf + PAGE + 0x10), hello.length)).isEqualTo(hello);
         // the translation is the VT-d model's: the IOVA resolves to the process's frame
-        assertThat(o.container().iovaToPhys(iova + PAGE)).isEqualTo(bed.root.physical(buf + PAGE));
+        assertThat(o.container().iovaToPhys(Iova.of(iova + PAGE))).isEqualTo(bed.root.physical(VirtAddr.of(buf + PAGE)));
 
         long iotlb = bed.driver.counters().iotlbInvalidations();
-        assertThat(o.container().unmapDma(iova, 2 * PAGE)).isEqualTo(2 * PAGE);
+        assertThat(o.container().unmapDma(Iova.of(iova), 2 * PAGE)).isEqualTo(2 * PAGE);
         assertThat(bed.driver.counters().iotlbInvalidations()).isGreaterThan(iotlb); // flushed before returning
-        bed.root.write(buf + PAGE + 0x10, new byte[hello.length]);
+        bed.root.write(VirtAddr.of(buf + PAGE + 0x10), new byte[hello.length]);
         edu.toMemory(iova + PAGE + 0x10, hello.length);
         assertThat(dev.lastDma().ok()).isFalse();
         assertThat(dev.lastDma().bytesDone()).isZero();
-        assertThat(bed.root.read(buf + PAGE + 0x10, hello.length)).containsOnly(0);
+        assertThat(bed.root.read(VirtAddr.of(buf + PAGE + 0x10), hello.length)).containsOnly(0);
         long[] frcd = bed.faultRecord(0);
         assertThat(frcd[1] & VtdRegisters.FRCD_F).isNotZero();
         assertThat((int) (frcd[1] & 0xffff)).isEqualTo(bed.device(EDU).rid().value());
@@ -78,9 +80,9 @@ class VfioDmaTest {
         VfioBed bed = VfioBed.standard();
         VfioBed.Open o = bed.open(EDU);
         busMaster(o.device());
-        long buf = bed.root.mmap(PAGE);
-        bed.root.write(buf, new byte[] {1, 2, 3, 4});
-        o.container().mapDma(buf, 0x40_0000L, PAGE, MAP_READ);
+        long buf = bed.root.mmapAnon(PAGE).value();
+        bed.root.write(VirtAddr.of(buf), new byte[] {1, 2, 3, 4});
+        o.container().mapDma(VirtAddr.of(buf), Iova.of(0x40_0000L), PAGE, MAP_READ);
         Edu edu = Edu.through(o.device());
         edu.fromMemory(0x40_0000L, 4);
         assertThat(bed.edu(EDU).lastDma().ok()).isTrue();
@@ -90,7 +92,7 @@ class VfioDmaTest {
         // the read left a read-only translation in the IOTLB: as in QEMU 7.2, the write through it
         // fails without a fault record
         assertThat(bed.faultRecord(0)[1] & VtdRegisters.FRCD_F).isZero();
-        assertThat(bed.root.read(buf, 4)).containsExactly(1, 2, 3, 4);
+        assertThat(bed.root.read(VirtAddr.of(buf), 4)).containsExactly(1, 2, 3, 4);
     }
 
     @Test

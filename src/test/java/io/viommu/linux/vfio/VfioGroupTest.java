@@ -7,6 +7,8 @@ import io.viommu.linux.driver.KernelMessage;
 import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import io.viommu.vtd.VtdRegisters;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -111,7 +113,7 @@ class VfioGroupTest {
         VfioContainer c = bed.vfio.openContainer(bed.root);
         Fails.with(Errno.EINVAL, () -> c.setIommu(Vfio.TYPE1v2_IOMMU)); // no group
         Fails.with(Errno.EINVAL, c::iommuInfo); // ioctls before SET_IOMMU
-        Fails.with(Errno.EINVAL, () -> c.mapDma(0, 0, 4096, VfioContainer.MAP_READ));
+        Fails.with(Errno.EINVAL, () -> c.mapDma(VirtAddr.of(0), Iova.of(0), 4096, VfioContainer.MAP_READ));
         VfioGroup g = bed.vfio.openGroup(bed.root, "1");
         g.setContainer(c);
         Fails.with(Errno.ENODEV, () -> c.setIommu(Vfio.SPAPR_TCE_IOMMU));
@@ -184,8 +186,8 @@ class VfioGroupTest {
     void closingTheGroupWaitsForItsDevicesThenLeavesTheContainerAndDropsTheMappings() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioBed.Open o = bed.open(EDU);
-        long buf = bed.root.mmap(4096);
-        o.container().mapDma(buf, 0x10000, 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        long buf = bed.root.mmapAnon(4096).value();
+        o.container().mapDma(VirtAddr.of(buf), Iova.of(0x10000), 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         o.group().close();
         assertThat(o.container().mappings()).hasSize(1); // the device file still holds the group
         o.device().close();
