@@ -5,6 +5,7 @@ import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.List;
@@ -83,7 +84,7 @@ final class Type1Iommu {
         try {
             long aperture = domain.apertureEnd();
             for (Dma d : dmas.values()) {
-                if (Long.compareUnsigned(d.user.last(), aperture) > 0) {
+                if (Long.compareUnsigned(d.user.last().value(), aperture) > 0) {
                     throw Errnos.fail(Errno.EINVAL, "existing mapping " + d.user + " outside the new domain's aperture");
                 }
             }
@@ -278,7 +279,7 @@ final class Type1Iommu {
         if (!iovaValid(iova, iova + size - 1)) {
             throw Errnos.fail(Errno.EINVAL, String.format("iova %#x+%#x outside the valid ranges %s", iova, size, iovaList));
         }
-        DmaMapping m = new DmaMapping(iova, vaddr, size, (flags & MAP_READ) != 0, (flags & MAP_WRITE) != 0);
+        DmaMapping m = new DmaMapping(new Iova(iova), new VirtAddr(vaddr), size, (flags & MAP_READ) != 0, (flags & MAP_WRITE) != 0);
         // vfio_pin_map_dma: pin (pin_user_pages_remote), charge locked_vm, map into each domain
         long npages = size / Page.SIZE;
         List<PhysAddr> pinned = task.pin(vaddr, npages);
@@ -315,10 +316,10 @@ final class Type1Iommu {
             while (j < p.size() && p.get(j).value() == p.get(j - 1).value() + Page.SIZE) {
                 j++;
             }
-            int rc = domain.map(new Iova(d.user.iova() + i * Page.SIZE), p.get(i), (j - i) * Page.SIZE,
+            int rc = domain.map(new Iova(d.user.iova().value() + i * Page.SIZE), p.get(i), (j - i) * Page.SIZE,
                     d.user.readable(), d.user.writable());
             if (rc < 0) {
-                domain.unmap(new Iova(d.user.iova()), i * Page.SIZE);
+                domain.unmap(new Iova(d.user.iova().value()), i * Page.SIZE);
                 Errnos.check(rc, "iommu_map");
             }
             i = j;
@@ -352,22 +353,22 @@ final class Type1Iommu {
         long last = iova + size - 1;
         if (v2 && !all) {
             Dma d = find(iova, 1);
-            if (d != null && d.user.iova() != iova) {
+            if (d != null && d.user.iova().value() != iova) {
                 throw Errnos.fail(Errno.EINVAL, "unmap start bisects " + d.user);
             }
             d = findContaining(last);
-            if (d != null && d.user.iova() + d.user.size() != iova + size) {
+            if (d != null && d.user.iova().value() + d.user.size() != iova + size) {
                 throw Errnos.fail(Errno.EINVAL, "unmap end bisects " + d.user);
             }
         }
         long unmapped = 0;
         Map.Entry<Long, Dma> first = dmas.lowerEntry(iova);
-        Long from = first != null && Long.compareUnsigned(first.getValue().user.last(), iova) >= 0 ? first.getKey() : iova;
+        Long from = first != null && Long.compareUnsigned(first.getValue().user.last().value(), iova) >= 0 ? first.getKey() : iova;
         for (Dma d : List.copyOf(dmas.tailMap(from, true).values())) {
-            if (Long.compareUnsigned(d.user.iova(), last) > 0) {
+            if (Long.compareUnsigned(d.user.iova().value(), last) > 0) {
                 break;
             }
-            if (!v2 && Long.compareUnsigned(iova, d.user.iova()) > 0) {
+            if (!v2 && Long.compareUnsigned(iova, d.user.iova().value()) > 0) {
                 break; // v1: an unmap offset into a mapping unmaps nothing
             }
             unmapped += d.user.size();
@@ -379,11 +380,11 @@ final class Type1Iommu {
     /** {@code vfio_remove_dma}: unmap from every domain, unpin, uncharge. */
     private void remove(Dma d) {
         for (DomainEntry e : domains) {
-            e.domain.unmap(new Iova(d.user.iova()), d.user.size());
+            e.domain.unmap(new Iova(d.user.iova().value()), d.user.size());
         }
         d.task.unpin(d.pinned);
         d.task.accountLocked(-d.pinned.size());
-        dmas.remove(d.user.iova());
+        dmas.remove(d.user.iova().value());
         dmaAvail++;
     }
 
@@ -401,7 +402,7 @@ final class Type1Iommu {
             return null;
         }
         Dma d = e.getValue();
-        return Long.compareUnsigned(d.user.last(), start) >= 0 ? d : null;
+        return Long.compareUnsigned(d.user.last().value(), start) >= 0 ? d : null;
     }
 
     private Dma findContaining(long addr) {

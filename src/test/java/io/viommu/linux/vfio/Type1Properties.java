@@ -96,7 +96,7 @@ class Type1Properties {
         List<Ref> sorted = ref.stream().sorted((a, b) -> Long.compare(a.iova(), b.iova())).toList();
         assertThat(c.mappings()).extracting(DmaMapping::iova, DmaMapping::size, DmaMapping::vaddr)
                 .containsExactlyElementsOf(sorted.stream()
-                        .map(r -> org.assertj.core.groups.Tuple.tuple(r.iova(), r.size(), r.vaddr())).toList());
+                        .map(r -> org.assertj.core.groups.Tuple.tuple(Iova.of(r.iova()), r.size(), VirtAddr.of(r.vaddr()))).toList());
         assertThat(c.iommuInfo().dmaAvailable()).isEqualTo(LIMIT - ref.size());
         assertThat(bed.root.lockedPages()).isEqualTo(ref.stream().mapToLong(r -> r.size() / PAGE).sum());
         for (int p = 0; p < SPACE + 6; p++) {
