@@ -1,6 +1,7 @@
 package io.viommu.cli;
 
 import io.viommu.machine.Machine;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.Bar;
 import io.viommu.pci.DmaAccess;
 import io.viommu.pci.DmaFault;
@@ -87,7 +88,7 @@ final class QtestExplainer {
         if (iommu == null) {
             return;
         }
-        var hit = machineMemory.lookup(addr);
+        var hit = machineMemory.lookup(PhysAddr.of(addr));
         if (hit == null || hit.mmio() != iommu) {
             return;
         }

@@ -172,16 +172,16 @@ public final class QtestServer {
             case "irq_intercept_in", "irq_intercept_out" -> intercept(cmd, arg(w, 1));
             case "set_irq_in" -> setIrqIn(w);
             case "outb", "outw", "outl" -> {
-                long addr = port(w);
+                int port = port(w);
                 long value = number(w, 2);
                 int size = ioSize(cmd.charAt(3));
-                machine.io().write(PhysAddr.of(addr), value & mask(size), size);
+                machine.io().out(port, value & mask(size), size);
                 yield "OK";
             }
             case "inb", "inw", "inl" -> {
-                long addr = port(w);
+                int port = port(w);
                 int size = ioSize(cmd.charAt(2));
-                long v = machine.io().read(PhysAddr.of(addr), size) & mask(size);
+                long v = machine.io().in(port, size) & mask(size);
                 yield String.format("OK 0x%04x", v);
             }
             case "writeb", "writew", "writel", "writeq" -> {
@@ -375,12 +375,12 @@ public final class QtestServer {
         return v;
     }
 
-    private static long port(String[] w) throws BadArgument {
+    private static int port(String[] w) throws BadArgument {
         long addr = number(w, 1);
         if (Long.compareUnsigned(addr, 0xffff) > 0) {
             throw new BadArgument("port address out of range '" + w[1] + "'");
         }
-        return addr;
+        return (int) addr;
     }
 
     private static int span(String[] w, int i, boolean zeroOk) throws BadArgument {

@@ -32,7 +32,10 @@ public final class AddressMap implements AddressSpace {
     /** A region whose placement can change between accesses. */
     @FunctionalInterface
     public interface Window {
-        /** The region decoding {@code addr}, or null. */
+        /**
+         * The region decoding {@code addr}, or null. A raw value on purpose: the dispatch calls
+         * every window once per access piece, and the same map type decodes I/O ports too.
+         */
         Hit lookup(long addr);
     }
 
@@ -75,6 +78,19 @@ public final class AddressMap implements AddressSpace {
         add(priority, a -> hit.contains(a) ? hit : null);
     }
 
+    /**
+     * Port input on an I/O-space map (x86 {@code in}): a port number is not a physical address,
+     * so port accesses name it as such; the decoding is the same as for memory.
+     */
+    public long in(int port, int size) {
+        return read(new PhysAddr(Integer.toUnsignedLong(port)), size);
+    }
+
+    /** Port output on an I/O-space map (x86 {@code out}); see {@link #in}. */
+    public void out(int port, long value, int size) {
+        write(new PhysAddr(Integer.toUnsignedLong(port)), value, size);
+    }
+
     public void addWindow(Window window, int priority) {
         add(priority, window);
     }
@@ -85,7 +101,12 @@ public final class AddressMap implements AddressSpace {
     }
 
     /** The region decoding {@code addr}, or null. */
-    public Hit lookup(long addr) {
+    public Hit lookup(PhysAddr addr) {
+        return decode(addr.value());
+    }
+
+    /** {@link #lookup} on the raw value: the dispatch loops below call it once per piece. */
+    private Hit decode(long addr) {
         for (Entry e : entries) {
             Hit h = e.window.lookup(addr);
             if (h != null) {
@@ -119,7 +140,7 @@ public final class AddressMap implements AddressSpace {
         int done = 0;
         while (done < size) {
             long a = addr + done;
-            Hit h = lookup(a);
+            Hit h = decode(a);
             int piece;
             long pv;
             if (h == null) {
@@ -143,7 +164,7 @@ public final class AddressMap implements AddressSpace {
         int done = 0;
         while (done < size) {
             long a = addr + done;
-            Hit h = lookup(a);
+            Hit h = decode(a);
             if (h == null) {
                 done++;
                 continue;
@@ -162,7 +183,7 @@ public final class AddressMap implements AddressSpace {
     public Status probe(PhysAddr pa, int size) {
         long addr = pa.value();
         for (int i = 0; i < size; i++) {
-            if (lookup(addr + i) == null) {
+            if (decode(addr + i) == null) {
                 return Status.DECODE_ERROR;
             }
         }
@@ -189,7 +210,7 @@ public final class AddressMap implements AddressSpace {
         int done = 0;
         while (done < len) {
             long a = addr + done;
-            Hit h = lookup(a);
+            Hit h = decode(a);
             int n;
             if (h != null && h.ram() != null) {
                 long rel = a - h.base();

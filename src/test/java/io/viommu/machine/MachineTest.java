@@ -24,23 +24,23 @@ class MachineTest {
     }
 
     static long cf8Read(Machine m, int dev, int fn, int reg, int size) {
-        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
-        return m.io().read(PhysAddr.of(0xcfc + (reg & 3)), size);
+        m.io().out(0xcf8, 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
+        return m.io().in(0xcfc + (reg & 3), size);
     }
 
     static void cf8Write(Machine m, int dev, int fn, int reg, long v, int size) {
-        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
-        m.io().write(PhysAddr.of(0xcfc + (reg & 3)), v, size);
+        m.io().out(0xcf8, 0x8000_0000L | dev << 11 | fn << 8 | (reg & 0xfc), 4);
+        m.io().out(0xcfc + (reg & 3), v, size);
     }
 
     static long cf8Read(Machine m, io.viommu.pci.RequesterId rid, int reg, int size) {
-        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
-        return m.io().read(PhysAddr.of(0xcfc + (reg & 3)), size);
+        m.io().out(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        return m.io().in(0xcfc + (reg & 3), size);
     }
 
     static void cf8Write(Machine m, io.viommu.pci.RequesterId rid, int reg, long v, int size) {
-        m.io().write(PhysAddr.of(0xcf8), 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
-        m.io().write(PhysAddr.of(0xcfc + (reg & 3)), v, size);
+        m.io().out(0xcf8, 0x8000_0000L | (long) rid.value() << 8 | (reg & 0xfc), 4);
+        m.io().out(0xcfc + (reg & 3), v, size);
     }
 
     static void enableEcam(Machine m) {
@@ -95,11 +95,11 @@ class MachineTest {
         assertThat(m.memory().read(PhysAddr.of(0xb000_8002L), 4)).isEqualTo(0x0000_11e8L);
         assertThat(m.memory().read(PhysAddr.of(0xb000_8001L), 2)).isEqualTo(0xe812L);
         assertThat(m.memory().read(PhysAddr.of(0xb000_80feL), 4)).isEqualTo(0xffff_0000L);
-        m.io().write(PhysAddr.of(0xcf8), 0x8000_0002L, 4);
-        assertThat(m.io().read(PhysAddr.of(0xcfd), 4)).isEqualTo(0xff29_c029L);
-        assertThat(m.io().read(PhysAddr.of(0xcf8), 2)).isEqualTo(0x0002L);
-        m.io().write(PhysAddr.of(0xcf8), 0x1234, 2); // narrow writes do not reach CONFIG_ADDRESS
-        assertThat(m.io().read(PhysAddr.of(0xcf8), 4)).isEqualTo(0x8000_0002L);
+        m.io().out(0xcf8, 0x8000_0002L, 4);
+        assertThat(m.io().in(0xcfd, 4)).isEqualTo(0xff29_c029L);
+        assertThat(m.io().in(0xcf8, 2)).isEqualTo(0x0002L);
+        m.io().out(0xcf8, 0x1234, 2); // narrow writes do not reach CONFIG_ADDRESS
+        assertThat(m.io().in(0xcf8, 4)).isEqualTo(0x8000_0002L);
     }
 
     @Test
@@ -140,7 +140,7 @@ class MachineTest {
     void unassignedMemoryReadsZeroAndUnassignedPortsReadAllOnes() throws Exception {
         Machine m = machine();
         assertThat(m.memory().read(PhysAddr.of(0xc000_0000L), 4)).isZero();
-        assertThat(m.io().read(PhysAddr.of(0x1234), 2)).isEqualTo(0xffffL);
+        assertThat(m.io().in(0x1234, 2)).isEqualTo(0xffffL);
         m.memory().write(PhysAddr.of(0xc0000), 0x1234_5678L, 4); // QEMU: PAM hole at reset, write dropped
         assertThat(m.memory().read(PhysAddr.of(0xc0000), 4)).isZero();
     }
@@ -198,7 +198,7 @@ class MachineTest {
         Machine m = machine("-device", "edu", "-device", "intel-iommu", "-device", "edu");
         assertThat(m.devices().get(0).dma().isTranslated()).isFalse();
         assertThat(m.devices().get(1).dma().isTranslated()).isTrue();
-        assertThat(m.memory().lookup(0xfed9_0000L).name()).isEqualTo("intel-iommu");
+        assertThat(m.memory().lookup(PhysAddr.of(0xfed9_0000L)).name()).isEqualTo("intel-iommu");
     }
 
     @Test

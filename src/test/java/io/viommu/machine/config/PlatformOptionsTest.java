@@ -99,10 +99,10 @@ class PlatformOptionsTest {
     void fwCfgPublishesTheDmarWithAZeroChecksumAndALoaderThatFixesIt() throws Exception {
         Machine m = machine("-device", "intel-iommu", "-device", "edu");
         FwCfg f = m.fwCfg();
-        m.io().write(PhysAddr.of(FwCfg.PORT_SELECTOR), FwCfg.KEY_SIGNATURE, 2);
+        m.io().out(FwCfg.PORT_SELECTOR, FwCfg.KEY_SIGNATURE, 2);
         StringBuilder sig = new StringBuilder();
         for (int i = 0; i < 4; i++) {
-            sig.append((char) m.io().read(PhysAddr.of(FwCfg.PORT_DATA), 1));
+            sig.append((char) m.io().in(FwCfg.PORT_DATA, 1));
         }
         assertThat(sig).hasToString("QEMU");
         byte[] dir = f.item(FwCfg.KEY_FILE_DIR);
@@ -120,8 +120,8 @@ class PlatformOptionsTest {
         Machine m = machine("-device", "intel-iommu");
         m.ram().writeLong(PhysAddr.of(0x1000), Long.reverseBytes(((long) (FwCfg.KEY_SIGNATURE << 16 | 0x0a) << 32) | 4));
         m.ram().writeLong(PhysAddr.of(0x1008), Long.reverseBytes(0x2000));
-        m.io().write(PhysAddr.of(FwCfg.PORT_DMA), 0, 4);
-        m.io().write(PhysAddr.of(FwCfg.PORT_DMA + 4), Integer.reverseBytes(0x1000) & 0xffffffffL, 4);
+        m.io().out(FwCfg.PORT_DMA, 0, 4);
+        m.io().out(FwCfg.PORT_DMA + 4, Integer.reverseBytes(0x1000) & 0xffffffffL, 4);
         assertThat(m.ram().readInt(PhysAddr.of(0x2000))).isEqualTo(0x554d4551); // "QEMU"
         assertThat(m.ram().readInt(PhysAddr.of(0x1000))).isZero();
     }
