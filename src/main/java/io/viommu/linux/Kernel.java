@@ -19,6 +19,7 @@ import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
 import io.viommu.machine.Machine;
 import io.viommu.memory.Page;
+import io.viommu.memory.PhysAddr;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import io.viommu.vtd.CapReg;
@@ -531,7 +532,7 @@ public final class Kernel implements IommuKernel {
                 throw new IllegalStateException("user memory needs more than 80 MiB of RAM, the machine has "
                         + machine.ram().size());
             }
-            userMemory = new PageFrames(machine.ram(), USER_MEMORY_BASE, size);
+            userMemory = new PageFrames(machine.ram(), PhysAddr.of(USER_MEMORY_BASE), size);
         }
         return userMemory;
     }

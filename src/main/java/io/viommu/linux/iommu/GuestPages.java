@@ -29,7 +29,8 @@ public final class GuestPages {
     private long inUse;
     private static final byte[] ZERO = new byte[(int) Page.SIZE];
 
-    public GuestPages(AddressSpace ram, long base, long size) {
+    public GuestPages(AddressSpace ram, PhysAddr start, long size) {
+        long base = start.value();
         if ((base & (Page.SIZE - 1)) != 0 || size <= 0 || (size & (Page.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("page region must be page aligned: " + base + "+" + size);
         }
@@ -46,7 +47,7 @@ public final class GuestPages {
         if (size <= 0) {
             throw new IllegalArgumentException("the kernel model needs more than 16 MiB of RAM");
         }
-        return new GuestPages(ram, DEFAULT_BASE, size);
+        return new GuestPages(ram, PhysAddr.of(DEFAULT_BASE), size);
     }
 
     /** A zeroed page, or null when the region is exhausted (the caller's -ENOMEM). */

@@ -26,8 +26,9 @@ public final class PageFrames {
     private long inUse;
 
     /** Frames in {@code [base, base + size)}; both page aligned and inside RAM. */
-    public PageFrames(PhysicalMemory ram, long base, long size) {
-        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(PhysAddr.of(base), 0) || base + size > ram.size()) {
+    public PageFrames(PhysicalMemory ram, PhysAddr start, long size) {
+        long base = start.value();
+        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(start, 0) || base + size > ram.size()) {
             throw new IllegalArgumentException(String.format("frame range %#x+%#x not page aligned inside RAM", base, size));
         }
         this.ram = ram;

@@ -248,13 +248,13 @@ public final class UserProcess {
     }
 
     /** Pins held on frames of this process (for tests): frames with more than the mapping's reference. */
-    public Map<Long, Integer> pinCounts() {
-        Map<Long, Integer> out = new TreeMap<>();
+    public Map<PhysAddr, Integer> pinCounts() {
+        Map<PhysAddr, Integer> out = new TreeMap<>();
         for (Map.Entry<Long, Integer> e : refs.entrySet()) {
             boolean mapped = pages.containsValue(e.getKey());
             int pins = e.getValue() - (mapped ? 1 : 0);
             if (pins > 0) {
-                out.put(e.getKey(), pins);
+                out.put(new PhysAddr(e.getKey()), pins);
             }
         }
         return Collections.unmodifiableMap(out);
