@@ -52,6 +52,7 @@ public final class DriverCore {
     private final List<String> modules = new ArrayList<>();
     private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
     private final List<ModuleListener> moduleListeners = new ArrayList<>();
+    private final List<BindingListener> bindingListeners = new ArrayList<>();
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
@@ -283,6 +284,20 @@ public final class DriverCore {
     }
 
     /**
+     * What a bound driver registers with the rest of the kernel (a net_device, a gendisk): told
+     * after a probe succeeded and before the driver's remove runs (the netdev leaves in remove).
+     */
+    public interface BindingListener {
+        void bound(PciDevice dev);
+
+        void unbinding(PciDevice dev);
+    }
+
+    public void addBindingListener(BindingListener l) {
+        bindingListeners.add(l);
+    }
+
+    /**
      * A module parameter ({@code /sys/module/MOD/parameters/NAME}) as given at load time or set
      * since, or null when the module is not loaded or the parameter was never given.
      */
@@ -425,6 +440,9 @@ public final class DriverCore {
             ownership.computeIfAbsent(group.getAsInt(), g -> new Ownership()).ownerCount++;
         }
         generation++;
+        for (BindingListener l : List.copyOf(bindingListeners)) {
+            l.bound(dev);
+        }
         return 0;
     }
 
@@ -478,6 +496,9 @@ public final class DriverCore {
         PciDriver drv = dev.driver;
         if (drv == null) {
             return;
+        }
+        for (BindingListener l : List.copyOf(bindingListeners)) {
+            l.unbinding(dev);
         }
         if (drv.remove() != null) {
             try {

@@ -197,12 +197,12 @@ public final class Drivers {
                         }, null, null));
             }
             case VFIO_PCI -> {
-                boolean enableSriov = bool(params.get("enable_sriov"));
                 return new PciDriver(VFIO_PCI, "vfio_pci", true, List.of(PciDeviceId.overrideOnly(PciDeviceId.ANY, PciDeviceId.ANY)),
                         Drivers::vfioPciProbe,
                         (c, dev) -> c.disableSriov(dev),
                         (c, pf, n) -> {
-                            if (!enableSriov) {
+                            // vfio_pci_sriov_configure reads the parameter now (0644: settable at run time)
+                            if (!c.moduleFlag("vfio_pci", "enable_sriov")) {
                                 return Errno.ENOENT.negative();
                             }
                             return c.sriovConfigureSimple(pf, n);
@@ -277,10 +277,6 @@ public final class Drivers {
                     prefix, (int) f[0], (int) f[1], sv, sd, cls, mask));
             core.addDynamicId(d, new PciDeviceId((int) f[0], (int) f[1], sv, sd, cls, mask, 0, false));
         }
-    }
-
-    private static boolean bool(String v) {
-        return v != null && KernelText.kstrtobool(v).ok() && KernelText.kstrtobool(v).value() == 1;
     }
 
     private static int pcieportProbe(DriverCore core, PciDevice dev) {

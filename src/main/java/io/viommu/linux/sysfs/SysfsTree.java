@@ -2,6 +2,7 @@ package io.viommu.linux.sysfs;
 
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
+import io.viommu.linux.driver.ModuleParameter;
 import io.viommu.memory.Page;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -95,11 +96,32 @@ public final class SysfsTree {
         }
     }
 
-    /** /sys/module/NAME for every loaded module (the module's kobject; parameters not modelled). */
+    /**
+     * /sys/module/NAME for every loaded module (the module's kobject) and its
+     * {@code parameters/P} files ({@link ModuleParameter}: param_attr_show / param_attr_store,
+     * -EINVAL when the value does not parse, as {@code param_set_bool} says).
+     */
     private void modules(SysfsNode.Dir top) {
         SysfsNode.Dir dir = mkdirs(top, MODULES);
         for (String m : core.modules()) {
-            mkdirs(dir, m);
+            SysfsNode.Dir mod = mkdirs(dir, m);
+            List<ModuleParameter> params = ModuleParameter.of(m);
+            if (params.isEmpty()) {
+                continue;
+            }
+            SysfsNode.Dir pd = mkdirs(mod, "parameters");
+            for (ModuleParameter p : params) {
+                SysfsNode.Store store = (p.mode() & 0222) == 0 ? null : buf -> {
+                    String v = p.parse(buf);
+                    if (v == null) {
+                        return Errno.EINVAL.negative();
+                    }
+                    core.setModuleParameter(m, p.name(), v);
+                    return buf.length();
+                };
+                pd.children.put(p.name(), SysfsNode.Attr.rw(p.mode(),
+                        () -> p.show(core.moduleParameter(m, p.name())), store));
+            }
         }
     }
 
