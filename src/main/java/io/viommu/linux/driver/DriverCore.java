@@ -53,6 +53,7 @@ public final class DriverCore {
     private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
     private final List<ModuleListener> moduleListeners = new ArrayList<>();
     private final List<BindingListener> bindingListeners = new ArrayList<>();
+    private final java.util.Set<String> loading = new java.util.HashSet<>();
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
@@ -242,8 +243,15 @@ public final class DriverCore {
         if (!Drivers.known(mod)) {
             return Errno.ENOENT.negative();
         }
-        for (String dep : Drivers.dependencies(mod)) {
-            loadModule(dep);
+        // kmod's probe list: the module's own parameters reach it even when a dependency names
+        // it as a soft dependency (vfio's "post: vfio_iommu_type1"): it is not loaded early.
+        loading.add(mod);
+        try {
+            for (String dep : Drivers.dependencies(mod)) {
+                loadModule(dep);
+            }
+        } finally {
+            loading.remove(mod);
         }
         if (modules.contains(mod)) {
             return 0; // loaded meanwhile as a soft dependency of one of its dependencies
@@ -261,7 +269,9 @@ public final class DriverCore {
             Drivers.afterRegister(d, params, this);
         }
         for (String post : Drivers.softDependenciesPost(mod)) {
-            loadModule(post);
+            if (!loading.contains(post)) {
+                loadModule(post);
+            }
         }
         return 0;
     }
