@@ -144,6 +144,8 @@ public final class Kernel implements IommuKernel {
         drivers.addBindingListener(blockDevices);
         drivers.registerBuiltinDrivers();
         sysfs = new SysfsTree(drivers, acpiTables());
+        sysfs.addClassDevices(network);
+        sysfs.addClassDevices(blockDevices);
     }
 
     /**

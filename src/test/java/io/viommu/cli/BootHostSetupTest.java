@@ -81,4 +81,17 @@ class BootHostSetupTest {
             assertThat(r.err()).as(c[0]).isEqualTo(c[1]);
         }
     }
+
+    @Test
+    void whatTheSetupLeftInUseIsWhatHostScanSeesInTheExportedTree(@TempDir Path tmp) throws Exception {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe e1000\nip link set dev eth0 up\nip addr add 10.0.0.1/24 dev eth0\n");
+        Path tree = tmp.resolve("tree");
+        List<String> args = new ArrayList<>(List.of("boot", "--host-setup", setup.toString(),
+                "--sysfs-export", tree.toString()));
+        args.addAll(hostArgs());
+        assertThat(CliRun.of(args).code()).isZero();
+        CliRun scan = CliRun.of("host", "scan", "--sysfs", tree.toString());
+        assertThat(scan.out()).contains("host uses: network interface eth0 (up)", "host uses: network interface eth1 (down)");
+    }
 }

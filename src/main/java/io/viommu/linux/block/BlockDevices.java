@@ -3,6 +3,7 @@ package io.viommu.linux.block;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.sysfs.ClassDevices;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.LinkedHashMap;
@@ -17,7 +18,7 @@ import java.util.Optional;
  * vdb, ...); they leave when the driver lets go. {@code mount DEV DIR} records a mount (the file
  * system is not modelled); a planner reads {@link #disks()} to see which disk is in use.
  */
-public final class BlockDevices implements DriverCore.BindingListener {
+public final class BlockDevices implements DriverCore.BindingListener, ClassDevices {
     /** A disk and the PCI device behind it; {@code mountPoint} null when not mounted. */
     public record Disk(String name, String device, String driver, String mountPoint) {
     }
@@ -25,6 +26,7 @@ public final class BlockDevices implements DriverCore.BindingListener {
     private final Map<String, Disk> disks = new LinkedHashMap<>();
     private final BitSet nvmeInstances = new BitSet();
     private final BitSet vdIndexes = new BitSet();
+    private long generation;
 
     @Override
     public void bound(PciDevice dev) {
@@ -42,10 +44,34 @@ public final class BlockDevices implements DriverCore.BindingListener {
 
     private void add(Disk d) {
         disks.put(d.name(), d);
+        generation++;
+    }
+
+    @Override
+    public long generation() {
+        return generation;
+    }
+
+    /**
+     * /sys/class/block/NAME -> BDF/nvme/nvmeN/nvmeNn1 (nvme) or BDF/virtioN/block/vdX (virtio; N
+     * counts disks here, not every virtio device), with {@code ro} and {@code removable}.
+     */
+    @Override
+    public List<ClassDevices.Entry> classDevices() {
+        List<ClassDevices.Entry> out = new ArrayList<>();
+        for (Disk d : disks.values()) {
+            String path = d.name().startsWith("nvme")
+                    ? "nvme/" + d.name().substring(0, d.name().lastIndexOf('n')) + "/" + d.name()
+                    : "virtio" + (d.name().charAt(2) - 'a') + "/block/" + d.name();
+            out.add(new ClassDevices.Entry("block", d.name(), d.device(), path,
+                    Map.of("ro", () -> "0", "removable", () -> "0")));
+        }
+        return out;
     }
 
     @Override
     public void unbinding(PciDevice dev) {
+        generation++;
         disks.values().removeIf(d -> {
             if (!d.device().equals(dev.name())) {
                 return false;
@@ -79,6 +105,7 @@ public final class BlockDevices implements DriverCore.BindingListener {
             return Errno.EBUSY.negative();
         }
         disks.put(d.get().name(), new Disk(d.get().name(), d.get().device(), d.get().driver(), dir));
+        generation++;
         return 0;
     }
 }

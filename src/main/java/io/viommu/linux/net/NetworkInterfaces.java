@@ -5,9 +5,12 @@ import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelLog;
 import io.viommu.linux.driver.KernelMessage;
 import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.sysfs.ClassDevices;
 import java.util.ArrayList;
 import java.util.BitSet;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 
@@ -23,7 +26,7 @@ import java.util.Set;
  * <p>The MAC is QEMU's default ({@code 52:54:00:12:34:56} plus the NIC's position among the
  * machine's NICs): a {@code mac=} property is not seen here.
  */
-public final class NetworkInterfaces implements DriverCore.BindingListener, DriverCore.ModuleListener {
+public final class NetworkInterfaces implements DriverCore.BindingListener, DriverCore.ModuleListener, ClassDevices {
     /** The drivers that register a net_device for their device. */
     private static final Set<String> NIC_DRIVERS = Set.of("e1000", "e1000e", "igb", "igbvf");
 
@@ -97,6 +100,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
     private final List<Interface> interfaces = new ArrayList<>();
     private final BitSet ethNumbers = new BitSet();
     private int nextIfindex = 2; // 1 is lo
+    private long generation;
 
     /**
      * @param nicOrder the PCI names of the machine's NICs in the order QEMU created them (their
@@ -128,6 +132,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
         String mac = String.format("52:54:00:12:34:%02x", 0x56 + Math.max(pos, 0));
         Interface i = new Interface("eth" + n, nextIfindex++, dev.name(), drv, mac);
         interfaces.add(i);
+        generation++;
         if (drv.equals("e1000")) { // e1000_probe's two lines
             log.add(KernelMessage.INFO, "e1000 " + dev.name() + " " + i.name + ": (PCI:33MHz:32-bit) " + mac);
             log.add(KernelMessage.INFO, "e1000 " + dev.name() + " " + i.name + ": Intel(R) PRO/1000 Network Connection");
@@ -136,6 +141,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
 
     @Override
     public void unbinding(PciDevice dev) {
+        generation++;
         interfaces.removeIf(i -> {
             if (i.device.equals(dev.name())) {
                 ethNumbers.clear(Integer.parseInt(i.name.substring(3)));
@@ -143,6 +149,25 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
             }
             return false;
         });
+    }
+
+    @Override
+    public long generation() {
+        return generation;
+    }
+
+    /** /sys/class/net/NAME -> BDF/net/NAME with operstate, address and ifindex (what host scan reads). */
+    @Override
+    public List<ClassDevices.Entry> classDevices() {
+        List<ClassDevices.Entry> out = new ArrayList<>();
+        for (Interface i : interfaces) {
+            Map<String, java.util.function.Supplier<String>> attrs = new LinkedHashMap<>();
+            attrs.put("operstate", () -> i.up ? "up" : "down");
+            attrs.put("address", () -> i.mac);
+            attrs.put("ifindex", () -> Integer.toString(i.ifindex));
+            out.add(new ClassDevices.Entry("net", i.name, i.device, "net/" + i.name, attrs));
+        }
+        return out;
     }
 
     /** The interfaces in ifindex order. */
@@ -161,6 +186,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
             return Errno.ENODEV.negative();
         }
         i.get().up = up;
+        generation++;
         return 0;
     }
 
@@ -176,6 +202,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
             }
         }
         i.get().addresses.add(a);
+        generation++;
         return 0;
     }
 

@@ -59,6 +59,8 @@ public final class SysfsTree {
     private final Map<String, byte[]> acpiTables;
     private SysfsNode.Dir root;
     private long builtAt = Long.MIN_VALUE;
+    private final List<ClassDevices> classDevices = new ArrayList<>();
+    private long classBuiltAt = Long.MIN_VALUE;
 
     /**
      * The sysfs of a kernel whose driver core is {@code core}, on firmware that provides
@@ -77,13 +79,46 @@ public final class SysfsTree {
 
     private SysfsNode.Dir root() {
         core.flushWork(); // work queued by the previous operation has run by now
-        if (root == null || builtAt != core.generation()) {
+        long classGen = classGeneration();
+        if (root == null || builtAt != core.generation() || classBuiltAt != classGen) {
             root = PciSysfsLayout.build(core);
             firmware(root);
             modules(root);
+            classDevices(root);
             builtAt = core.generation();
+            classBuiltAt = classGen;
         }
         return root;
+    }
+
+    /** Adds a subsystem's class devices (net, block) to the tree. */
+    public void addClassDevices(ClassDevices source) {
+        classDevices.add(source);
+        root = null;
+    }
+
+    private long classGeneration() {
+        long g = 0;
+        for (ClassDevices c : classDevices) {
+            g = g * 31 + c.generation();
+        }
+        return g;
+    }
+
+    /** device_add of a class device: its directory below the PCI device, and /sys/class/CLASS/NAME. */
+    private void classDevices(SysfsNode.Dir top) {
+        for (ClassDevices source : classDevices) {
+            for (ClassDevices.Entry e : source.classDevices()) {
+                var dev = core.device(e.pciDevice());
+                if (dev.isEmpty()) {
+                    continue;
+                }
+                String path = PciSysfsLayout.devicePath(dev.get()) + "/" + e.path();
+                SysfsNode.Dir d = mkdirs(top, path);
+                e.attributes().forEach((name, show) -> d.children.put(name, SysfsNode.Attr.ro(() -> show.get() + "\n")));
+                mkdirs(top, "/sys/class/" + e.className()).children.put(e.name(), new SysfsNode.Link(path));
+            }
+        }
     }
 
     /** /sys/firmware/acpi/tables/NAME: the table's bytes, mode 0400 (acpi_table_attr_init). */
