@@ -21,23 +21,22 @@ import picocli.CommandLine.Parameters;
 /** {@code viommu boot [QEMU arguments]}: a Linux 6.1 guest's IOMMU boot on that machine. */
 @Command(name = "boot", mixinStandardHelpOptions = true,
         description = {
-            "Model a Linux 6.1 guest (Debian's 6.1 kernel config) booting on the",
-            "q35 machine the QEMU arguments describe; print its DMAR/IOMMU dmesg",
-            "lines, every PCI function with its IOMMU group and driver, and the",
-            "groups with their default domain type, as real captures show them.",
+            "Model a Linux 6.1 guest (Debian's 6.1 kernel config) booting on the q35 machine the QEMU"
+                    + " arguments describe.",
+            "It prints the guest's DMAR/IOMMU dmesg lines, every PCI function with its IOMMU group and"
+                    + " driver, and the groups with their default domain type, as real captures show them;"
+                    + " a NOTE names every -device the guest does not see.",
             "The kernel command line comes from -append, e.g.:",
             "  viommu boot -machine q35 -m 1G -append \"intel_iommu=on iommu=pt\" \\",
             "    -device intel-iommu,intremap=off,caching-mode=on \\",
             "    -device pcie-root-port,id=rp1,chassis=1,slot=1 -device e1000e,bus=rp1",
-            "Kernel options understood: intel_iommu=on|off|igfx_off|sm_on|sm_off|...",
-            "iommu=pt|nopt|off, iommu.strict=0|1, iommu.passthrough=0|1,",
-            "intremap=off, and the labelled out-of-tree what-if",
-            "pcie_acs_override=downstream|multifunction|id:vvvv:dddd.",
-            "With --sysfs-export DIR the booted guest's /sys and /proc subset is",
-            "written to DIR, so that `viommu host scan --sysfs DIR` answers what",
-            "could be passed through inside that guest.",
-            "Exit status: 0 ok, 1 when QEMU would refuse the arguments or DIR",
-            "cannot be written, 2 usage error (e.g. DIR exists and is not empty)."},
+            "Kernel options understood: intel_iommu=on|off|igfx_off|sm_on|sm_off|...,"
+                    + " iommu=pt|nopt|off, iommu.strict=0|1, iommu.passthrough=0|1, intremap=off, and the"
+                    + " labelled out-of-tree what-if pcie_acs_override=downstream|multifunction|id:vvvv:dddd.",
+            "With --sysfs-export DIR the booted guest's /sys and /proc subset is written to DIR, so that"
+                    + " `viommu host scan --sysfs DIR` answers what could be passed through inside that guest.",
+            "Exit status: 0 ok, 1 when QEMU would refuse the arguments or DIR cannot be written, 2 usage"
+                    + " error (e.g. DIR exists and is not empty)."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class BootCommand implements Callable<Integer> {
     @Parameters(arity = "0..*", paramLabel = "QEMU_ARG",
@@ -80,6 +79,7 @@ public final class BootCommand implements Callable<Integer> {
                     + String.join(" ", qemuArgs));
             return 1;
         }
+        m.commandLine().warnings().forEach(System.err::println);
         int setup = HostSetup.run(k, hostSetup, hostDmesg);
         if (setup != 0) {
             return setup;

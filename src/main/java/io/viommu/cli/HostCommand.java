@@ -21,8 +21,8 @@ import picocli.CommandLine.Parameters;
 
 /** {@code viommu host scan|snapshot}: the real host's IOMMU, groups and device assignment, read-only. */
 @Command(name = "host", mixinStandardHelpOptions = true,
-        description = {"Read the host's PCI devices, IOMMU and kernel settings (read-only) and report what can be",
-                "assigned to a VM with vfio-pci."},
+        description = "Read the host's PCI devices, IOMMU and kernel settings (read-only) and report what can be"
+                + " assigned to a VM with vfio-pci.",
         subcommands = {HostCommand.Scan.class, HostCommand.Snapshot.class})
 final class HostCommand implements Runnable {
     @CommandLine.Spec
@@ -54,9 +54,10 @@ final class HostCommand implements Runnable {
     }
 
     @Command(name = "scan", mixinStandardHelpOptions = true,
-            description = {"Report hardware virtualization, IOMMU (firmware, kernel, and why not), interrupt",
-                    "remapping, IOMMU groups, ACS, reset methods, SR-IOV, drivers, and per device whether it can",
-                    "be assigned with vfio-pci, what must go with it and the commands, QEMU and libvirt snippets.",
+            description = {"Report per device whether it can be assigned with vfio-pci, and why.",
+                    "Shown: hardware virtualization, IOMMU (firmware, kernel, and why not), interrupt remapping,"
+                            + " IOMMU groups, ACS, reset methods, SR-IOV, drivers, and per device what must go with"
+                            + " it, the commands, and QEMU and libvirt snippets.",
                     "Reads /sys, /proc and /dev only; writes nothing.",
                     "Exit status: 0 report printed, 1 the host could not be read, 2 usage error."})
     static final class Scan implements Callable<Integer> {
@@ -86,8 +87,8 @@ final class HostCommand implements Runnable {
     }
 
     @Command(name = "snapshot", mixinStandardHelpOptions = true,
-            description = {"Save what `host scan` reads into directory DIR (sys/, proc/, dev/ laid out as on the host,",
-                    "symlinks kept), so that `host scan --sysfs DIR` reads it back. Ship it with `tar czf`.",
+            description = {"Save what `host scan` reads into directory DIR, for `host scan --sysfs DIR`.",
+                    "sys/, proc/ and dev/ are laid out as on the host, symlinks kept. Ship it with `tar czf`.",
                     "Run as root to include config space capabilities and the DMAR/IVRS tables.",
                     "Exit status: 0 saved, 1 could not write, 2 usage error (DIR exists and is not empty)."})
     static final class Snapshot implements Callable<Integer> {

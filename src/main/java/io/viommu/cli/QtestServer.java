@@ -44,6 +44,8 @@ public final class QtestServer {
     private String interceptDevice;
     private boolean interceptingIn;
     private long clockNs;
+    private QtestExplainer explainer;
+    private int lineNumber;
 
     QtestServer(Machine machine, PrintStream out, PrintStream err) {
         this.machine = machine;
@@ -58,6 +60,17 @@ public final class QtestServer {
      * arguments are refused.
      */
     public static int serve(List<String> qemuArgs, BufferedReader in, PrintStream out, PrintStream err) {
+        return serve(qemuArgs, in, out, err, false);
+    }
+
+    /**
+     * As {@link #serve(List, BufferedReader, PrintStream, PrintStream)}; with {@code explain},
+     * each command that made the model do something is followed on {@code err} by what it did
+     * ({@link QtestExplainer}), written before the command's reply so that a terminal showing
+     * both streams keeps them in order. {@code out} gets exactly the same bytes either way.
+     */
+    public static int serve(List<String> qemuArgs, BufferedReader in, PrintStream out, PrintStream err,
+                            boolean explain) {
         PrintStream[] sink = {out};
         MachineLog log = new MachineLog() {
             @Override
@@ -77,10 +90,18 @@ public final class QtestServer {
             err.println(e.getMessage());
             return 1;
         }
+        machine.commandLine().warnings().forEach(err::println);
         QtestServer server = new QtestServer(machine, out, err);
+        if (explain) {
+            server.explainer = new QtestExplainer(machine);
+            err.println(QtestExplainer.PREAMBLE);
+            err.flush();
+        }
         try {
             String line;
+            int number = 0;
             while ((line = in.readLine()) != null) {
+                server.lineNumber = ++number;
                 server.handle(line);
                 out.flush();
             }
@@ -111,7 +132,29 @@ public final class QtestServer {
             err.println("viommu qtest: internal error on '" + line + "': " + e);
             reply = "FAIL internal error: " + e.getClass().getSimpleName();
         }
+        if (explainer != null) {
+            explain(line);
+        }
         out.println(reply);
+    }
+
+    /**
+     * The explanation of one command on stderr: the command as a heading (so the reader knows
+     * which line of the script it is), then one line per thing the model did. Commands that
+     * changed nothing the explainer watches print nothing. stdout is flushed first, so replies
+     * and explanations reach a shared terminal in order.
+     */
+    private void explain(String line) {
+        List<String> what = explainer.step();
+        if (what.isEmpty()) {
+            return;
+        }
+        out.flush();
+        err.println(String.format("# %d: %s", lineNumber, line));
+        for (String w : what) {
+            err.println("#    " + w);
+        }
+        err.flush();
     }
 
     private static final class BadArgument extends Exception {
@@ -148,7 +191,11 @@ public final class QtestServer {
             case "readb", "readw", "readl", "readq" -> {
                 long addr = number(w, 1);
                 int size = ioSize(cmd.charAt(4));
-                yield String.format("OK 0x%016x", machine.memory().read(addr, size) & mask(size));
+                long v = machine.memory().read(addr, size) & mask(size);
+                if (explainer != null) {
+                    explainer.read(addr, size, v);
+                }
+                yield String.format("OK 0x%016x", v);
             }
             case "read" -> {
                 long addr = number(w, 1);

@@ -34,13 +34,15 @@ final class ScenarioCommand implements Runnable {
     }
 
     @Command(name = "nic-ring", mixinStandardHelpOptions = true,
-            description = {"A NIC (edu behind intel-iommu) receives packets into a ring of DMA buffers. Dynamic",
-                    "mappings: the guest driver maps each buffer on refill and unmaps it on completion through",
-                    "the DMA API (strict or lazy invalidation). Static mappings: a DPDK-style process maps the",
-                    "whole buffer area once through VFIO in the guest. Reports per packet: maps, unmaps, IOTLB",
-                    "invalidations by kind, descriptors, wait descriptors, IOMMU register accesses (VM exits) and,",
-                    "with caching mode, the host IOMMU updates QEMU's shadowing makes. Every packet's bytes are",
-                    "checked in the buffer the driver reads."})
+            description = {"Compare the per-packet cost of dynamic (DMA API) and static (VFIO) DMA mappings on a"
+                    + " NIC's receive ring.",
+                    "A NIC (edu behind intel-iommu) receives packets into a ring of DMA buffers. Dynamic"
+                    + " mappings: the guest driver maps each buffer on refill and unmaps it on completion through"
+                    + " the DMA API (strict or lazy invalidation). Static mappings: a DPDK-style process maps the"
+                    + " whole buffer area once through VFIO in the guest.",
+                    "Reports per packet: maps, unmaps, IOTLB invalidations by kind, descriptors, wait descriptors,"
+                    + " IOMMU register accesses (VM exits) and, with caching mode, the host IOMMU updates QEMU's"
+                    + " shadowing makes. Every packet's bytes are checked in the buffer the driver reads."})
     static final class NicRing implements Callable<Integer> {
         @Option(names = "--packets", description = "Packets to receive (default: ${DEFAULT-VALUE}).")
         int packets = 2040;

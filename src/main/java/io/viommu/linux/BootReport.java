@@ -4,6 +4,9 @@ import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.driver.AcsOverride;
 import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.machine.QemuCommandLine;
+import io.viommu.pci.PciBridge;
+import io.viommu.pci.PciBus;
+import io.viommu.pci.PciFunction;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -25,7 +28,9 @@ import java.util.regex.Pattern;
  *  === LAB END
  * </pre>
  * When the pcie_acs_override what-if is on, a {@code === WHAT-IF} line says the groups are not
- * what Linux 6.1 computes.
+ * what Linux 6.1 computes; {@code === NOTE} lines name what the report shows that no real
+ * capture checks (the interrupt-remapping line) and every {@code -device} the guest does not
+ * see.
  */
 public final class BootReport {
     /** Placeholder timestamp: tests and readers compare lines without it. */
@@ -46,10 +51,12 @@ public final class BootReport {
             out.add("=== WHAT-IF pcie_acs_override is an out-of-tree patch, not Linux 6.1: a stock kernel ignores it."
                     + " The groups below are what a patched kernel forms; the devices it declares isolated are not.");
         }
-        if (k.dmarTable() != null && (k.dmarTable().flags() & DmarTable.FLAG_INTR_REMAP) != 0) {
-            out.add("=== NOTE interrupt remapping (intel-iommu intremap=on) is not modelled: its DMAR-IR/x2apic"
-                    + " lines are missing (Linux 6.1 under TCG panics with it; use intremap=off)");
+        if (k.dmesg().stream().anyMatch(l -> l.startsWith("DMAR-IR: "))) {
+            out.add("=== NOTE interrupt remapping is on (intel-iommu intremap=on, QEMU's default): its DMAR-IR"
+                    + " line is the model's, with no real capture to match it (Linux 6.1 under TCG panics with"
+                    + " interrupt remapping, so the captures use intremap=off)");
         }
+        out.addAll(unseenDevices(k));
         out.add("=== DMESG");
         for (String l : dmesgLines(k)) {
             out.add(TIMESTAMP + l);
@@ -60,6 +67,51 @@ public final class BootReport {
         out.addAll(groupLines(k));
         out.add("=== LAB END");
         return out;
+    }
+
+    /**
+     * A NOTE for every {@code -device} function the guest's PCI scan does not find, so that
+     * nothing given on the command line disappears without a word. QEMU 7.2 accepts a function
+     * above 0 in a slot without function 0 (checked: 00:06.1 alone answers config reads), but
+     * Linux's pci_scan_slot stops at a missing function 0 and SeaBIOS skips the slot, so
+     * neither it nor anything behind it is enumerated.
+     */
+    static List<String> unseenDevices(Kernel k) {
+        List<String> out = new ArrayList<>();
+        for (PciFunction f : k.machine().devices()) {
+            if (seen(k.topology(), f)) {
+                continue;
+            }
+            String why;
+            PciBus bus = f.bus();
+            PciBridge above = bus == null ? null : bus.parentBridge();
+            if (above != null && !seen(k.topology(), above)) {
+                why = "it sits behind " + describe(above) + ", which Linux does not see either";
+            } else if (above != null && above.portType() != null && above.portType().isDownstreamPort()
+                    && f.devfn() >> 3 != 0) {
+                why = String.format("it is device %02x below %s, and below a root or downstream port Linux scans"
+                        + " device 0 only (only_one_child); QEMU 7.2 accepts it", f.devfn() >> 3, describe(above));
+            } else if (bus != null && f.devfn() % 8 != 0 && bus.function(f.devfn() & ~7) == null) {
+                why = String.format("slot %02x has no function 0, and Linux's pci_scan_slot (like SeaBIOS)"
+                        + " scans no further without one; QEMU 7.2 accepts it", f.devfn() >> 3);
+            } else {
+                why = "the guest's PCI scan does not reach it";
+            }
+            out.add("=== NOTE " + describe(f) + " is not enumerated by the guest: " + why);
+        }
+        return out;
+    }
+
+    private static boolean seen(Topology t, PciFunction f) {
+        return t.function(f.address()).filter(x -> f.typeName().equals(x.qemuType())
+                && java.util.Objects.equals(f.id(), x.qemuId())).isPresent();
+    }
+
+    /** {@code pcie-root-port id=b (bus pcie.0, addr 06.1)}: what the command line said. */
+    private static String describe(PciFunction f) {
+        String where = f.bus() == null ? "" : String.format(" (bus %s, addr %02x.%x)", f.bus().name(),
+                f.devfn() >> 3, f.devfn() & 7);
+        return f.typeName() + (f.id() == null ? "" : " id=" + f.id()) + where;
     }
 
     /** The kernel log's lines the captures' grep keeps ({@link #DMESG_GREP}), without timestamps. */

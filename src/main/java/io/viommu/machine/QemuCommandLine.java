@@ -20,12 +20,15 @@ import java.util.Set;
  * the machine ({@code -append -kernel -initrd -cpu -name -enable-kvm -nographic ...}).
  * {@code -bios FILE} is the firmware image, mapped as ROM (null when absent).
  * Options that only matter to a real QEMU process ({@code -display -monitor -serial -qtest
- * -d -D}) are accepted and ignored. Error texts are QEMU 7.2's (checked against the
- * binary), with its program-name prefix.
+ * -d -D}) are accepted and ignored. Ignored options that would change the machine in QEMU
+ * ({@code -global}, {@code -object}, {@code -usbdevice}) are kept in {@code warnings}, one
+ * sentence each, for the command to print: nothing given may vanish without a word. Error
+ * texts are QEMU 7.2's (checked against the binary), with its program-name prefix.
  */
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
-                              Guest guest, SmpTopology smp, Accelerator accelerator, String bios) {
+                              Guest guest, SmpTopology smp, Accelerator accelerator, String bios,
+                              List<String> warnings) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -85,6 +88,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         String accelOption = null;
         String kernelIrqchip = null;
         String bios = null;
+        List<String> warnings = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -183,7 +187,11 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 case "-cpu" -> cpu = arg;
                 case "-name" -> name = arg;
                 case "-bios" -> bios = arg; // the last one counts, as in QEMU
-                default -> { } // ignored option with its argument
+                case "-global" -> warnings.add("viommu: warning: -global " + arg + " is ignored: viommu does"
+                        + " not model -global; give the property on the -device option instead");
+                case "-object", "-usbdevice" -> warnings.add("viommu: warning: " + opt + " " + arg
+                        + " is ignored: viommu does not model it");
+                default -> { } // ignored option with its argument: it changes nothing the model shows
             }
         }
         boolean displayDevice = devices.stream().anyMatch(d -> DISPLAY_DEVICES.contains(d.driver()));
@@ -207,7 +215,8 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         }
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
-                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios);
+                new Guest(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios,
+                List.copyOf(warnings));
     }
 
     /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */

@@ -3,7 +3,9 @@ package io.viommu.pci;
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.Supplier;
 
@@ -29,6 +31,31 @@ public final class DmaPort {
         }
     }
 
+    /**
+     * One page-sized piece of an observed transfer: what the IOMMU answered for it
+     * ({@code result} null when no IOMMU covers the device) and where it went in memory
+     * ({@code physical}, meaningless when the piece faulted).
+     */
+    public record Piece(Iova iova, int length, TranslationResult result, long physical) {
+        public boolean faulted() {
+            return result instanceof DmaFault || (result instanceof Translation t && !t.covers(iova));
+        }
+    }
+
+    /** A whole transfer as an {@link Observer} sees it, after it ended. */
+    public record Transfer(RequesterId requester, DmaAccess access, Iova iova, int length,
+                           List<Piece> pieces, Outcome outcome) {
+    }
+
+    /**
+     * Sees every transfer of this port after it ended (explanations, tracing). Without one the
+     * transfer loop records nothing and allocates nothing extra.
+     */
+    public interface Observer {
+        void transferred(Transfer transfer);
+    }
+
+    private Observer observer;
 
     private final Supplier<RequesterId> requester;
     private final AddressSpace target;
@@ -77,6 +104,11 @@ public final class DmaPort {
         return ats;
     }
 
+    /** Sets (or with null removes) the observer of this port's transfers. */
+    public void setObserver(Observer observer) {
+        this.observer = observer;
+    }
+
     public Outcome read(Iova iova, byte[] dst, int off, int len) {
         return transfer(iova, dst, off, len, DmaAccess.READ);
     }
@@ -86,6 +118,16 @@ public final class DmaPort {
     }
 
     private Outcome transfer(Iova iova, byte[] buf, int off, int len, DmaAccess access) {
+        List<Piece> pieces = observer == null ? null : new ArrayList<>();
+        Outcome o = transfer(iova, buf, off, len, access, pieces);
+        if (pieces != null) {
+            observer.transferred(new Transfer(requester.get(), access, iova, len, List.copyOf(pieces), o));
+        }
+        return o;
+    }
+
+    private Outcome transfer(Iova iova, byte[] buf, int off, int len, DmaAccess access,
+                             List<Piece> pieces) {
         if (!busMaster.getAsBoolean()) {
             if (!access.isWrite()) {
                 Arrays.fill(buf, off, off + len, (byte) 0);
@@ -100,6 +142,7 @@ public final class DmaPort {
             long phys;
             long chunkEnd;
             boolean faulted = false;
+            TranslationResult lastResult = null;
             if (remapper == null) {
                 phys = a;
                 chunkEnd = (a & -Page.SIZE) + Page.SIZE;
@@ -108,6 +151,7 @@ public final class DmaPort {
                 if (r == null) {
                     r = remapper.translate(new DmaRequest(requester.get(), new Iova(a), len - done, access));
                 }
+                lastResult = r;
                 if (r instanceof Translation t && t.covers(new Iova(a))) {
                     phys = t.outputValue(a);
                     chunkEnd = t.iovaPage().value() + t.pageSize();
@@ -124,6 +168,9 @@ public final class DmaPort {
             int n = (int) Math.min(len - done, chunkEnd - a);
             if (n <= 0) { // wrap-around at the top of the 64-bit space: stop
                 break;
+            }
+            if (pieces != null) {
+                pieces.add(new Piece(new Iova(a), n, lastResult, phys));
             }
             if (faulted) {
                 if (!access.isWrite()) {

@@ -13,9 +13,10 @@ import java.util.Optional;
  * buses ({@link BusNumbering}). Scan rules are Linux's {@code pci_scan_child_bus_extend}:
  * <ul>
  * <li>device 0 only below a root port or a downstream port ({@code only_one_child});</li>
- * <li>function 0 must answer; after each function the next is tried only while the function
- *     just found is multi-function, or, on a bus whose bridge has ARI forwarding enabled, by the
- *     ARI next-function number ({@code next_fn});</li>
+ * <li>function 0 must answer; once it says multi-function (header type bit 7), functions 1-7
+ *     are each tried, gaps allowed (a function found above 0 counts as multi-function, as
+ *     pci_scan_slot marks it); on a bus whose bridge has ARI forwarding enabled, the ARI
+ *     next-function numbers are followed instead ({@code next_fn});</li>
  * <li>a bridge's secondary bus is scanned after all functions of its own bus.</li>
  * </ul>
  * {@link #functions()} is in Linux's device-add order ({@code pci_bus_add_devices}: a bus's
@@ -190,7 +191,15 @@ public final class Topology {
         }
     }
 
-    /** Linux next_fn / next_ari_fn. */
+    /**
+     * Linux 6.1 next_fn / next_ari_fn (drivers/pci/probe.c). Without ARI it stops after function
+     * 7, and after a function whose {@code dev->multifunction} is clear; a missing function
+     * ({@code dev == NULL}) is a gap and the scan goes on. {@code dev->multifunction} is the
+     * header-type bit (pci_setup_device), but pci_scan_slot also sets it on every function it
+     * finds above 0 ({@code if (fn > 0) dev->multifunction = 1}): QEMU sets the header bit only
+     * on functions given {@code multifunction=on} (checked with 7.2: 00:06.1 reads header type
+     * 0x01), so deciding by the header bit alone lost 00:06.2 after a plain 00:06.1.
+     */
     private static int nextFunction(boolean ari, Function f, int fn) {
         if (ari) {
             if (f == null || !f.hasAri()) {
@@ -199,7 +208,8 @@ public final class Topology {
             int next = f.ariNextFunction();
             return next <= fn ? -1 : next;
         }
-        if (fn >= 7 || (f != null && !f.multiFunction())) {
+        boolean devMultifunction = f != null && (f.multiFunction() || fn > 0);
+        if (fn >= 7 || (f != null && !devMultifunction)) {
             return -1;
         }
         return fn + 1;

@@ -31,6 +31,86 @@ class BootCommandTest {
                 .contains("DEV 0000:01:00.0 0x8086 0x10d3 0x020000 group=6 driver=-");
     }
 
+    /**
+     * Issue 10's three-function slot, exactly as a new user typed it: every function of slot 6
+     * and the e1000e behind its third function show up, each with its group.
+     */
+    @Test
+    void threeFunctionSlotShowsEveryFunctionAndItsGroup() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-device", "intel-iommu",
+                "-device", "pcie-root-port,id=a,chassis=1,slot=1,addr=0x6.0,multifunction=on",
+                "-device", "pcie-root-port,id=b,chassis=2,slot=2,addr=0x6.1",
+                "-device", "pcie-root-port,id=c,chassis=3,slot=3,addr=0x6.2", "-device", "e1000e,bus=c");
+        assertThat(r.code()).isZero();
+        assertThat(r.out().lines().filter(l -> l.startsWith("DEV ") || l.startsWith("GROUP ")).toList()).containsExactly(
+                "DEV 0000:00:00.0 0x8086 0x29c0 0x060000 group=0 driver=-",
+                "DEV 0000:00:01.0 0x1234 0x1111 0x030000 group=1 driver=-",
+                "DEV 0000:00:02.0 0x8086 0x10d3 0x020000 group=2 driver=-",
+                "DEV 0000:00:06.0 0x1b36 0x000c 0x060400 group=3 driver=pcieport",
+                "DEV 0000:00:06.1 0x1b36 0x000c 0x060400 group=4 driver=pcieport",
+                "DEV 0000:00:06.2 0x1b36 0x000c 0x060400 group=5 driver=pcieport",
+                "DEV 0000:00:1f.0 0x8086 0x2918 0x060100 group=6 driver=-",
+                "DEV 0000:00:1f.2 0x8086 0x2922 0x010601 group=6 driver=-",
+                "DEV 0000:00:1f.3 0x8086 0x2930 0x0c0500 group=6 driver=-",
+                "DEV 0000:03:00.0 0x8086 0x10d3 0x020000 group=7 driver=-",
+                "GROUP 0 type=DMA-FQ 0000:00:00.0 ",
+                "GROUP 1 type=DMA-FQ 0000:00:01.0 ",
+                "GROUP 2 type=DMA-FQ 0000:00:02.0 ",
+                "GROUP 3 type=DMA-FQ 0000:00:06.0 ",
+                "GROUP 4 type=DMA-FQ 0000:00:06.1 ",
+                "GROUP 5 type=DMA-FQ 0000:00:06.2 ",
+                "GROUP 6 type=DMA-FQ 0000:00:1f.0 0000:00:1f.2 0000:00:1f.3 ",
+                "GROUP 7 type=DMA-FQ 0000:03:00.0 ");
+        assertThat(r.out()).contains("pci 0000:00:06.2: Adding to iommu group 5",
+                "pci 0000:03:00.0: Adding to iommu group 7");
+    }
+
+    /** QEMU 7.2 takes a function 1 without function 0; Linux never sees it: the report says so. */
+    @Test
+    void aFunctionLinuxCannotSeeIsNamedNotDropped() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "intel-iommu,intremap=off",
+                "-device", "pcie-root-port,id=b,chassis=2,slot=2,addr=0x6.1", "-device", "e1000e,bus=b,id=nic");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).doesNotContain("DEV 0000:00:06.1").contains(
+                "=== NOTE pcie-root-port id=b (bus pcie.0, addr 06.1) is not enumerated by the guest: slot 06 has"
+                        + " no function 0",
+                "=== NOTE e1000e id=nic (bus b, addr 00.0) is not enumerated by the guest: it sits behind"
+                        + " pcie-root-port id=b");
+    }
+
+    /** QEMU 7.2 takes device 1 below a root port (checked); Linux scans device 0 only there. */
+    @Test
+    void aDeviceBeyondSlotZeroBelowAPortIsNamed() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "pcie-root-port,id=rp,chassis=1",
+                "-device", "e1000e,bus=rp,addr=1.0");
+        assertThat(r.code()).isZero();
+        assertThat(r.out()).contains("=== NOTE e1000e (bus rp, addr 01.0) is not enumerated by the guest: it is device 01"
+                + " below pcie-root-port id=rp (bus pcie.0, addr 01.0), and below a root or downstream port Linux scans"
+                + " device 0 only (only_one_child)");
+    }
+
+    /** An option viommu ignores but QEMU would act on is named on stderr, not dropped silently. */
+    @Test
+    void ignoredGlobalIsNamedOnStderr() {
+        CliRun r = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "intel-iommu",
+                "-global", "intel-iommu.caching-mode=on");
+        assertThat(r.code()).isZero();
+        assertThat(r.err()).contains("viommu: warning: -global intel-iommu.caching-mode=on is ignored");
+    }
+
+    /** The interrupt-remapping NOTE agrees with the DMAR-IR line printed beside it. */
+    @Test
+    void interruptRemappingNoteDoesNotContradictTheDmesg() {
+        CliRun on = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "intel-iommu");
+        assertThat(on.out()).contains("DMAR-IR: Enabled IRQ remapping in xapic mode")
+                .contains("=== NOTE interrupt remapping is on").doesNotContain("not modelled", "lines are missing");
+        CliRun off = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-device", "intel-iommu,intremap=off");
+        assertThat(off.out()).doesNotContain("DMAR-IR", "=== NOTE");
+        CliRun cmdlineOff = CliRun.of("boot", "-machine", "q35", "-nodefaults", "-append", "intremap=off",
+                "-device", "intel-iommu");
+        assertThat(cmdlineOff.out()).doesNotContain("DMAR-IR", "=== NOTE");
+    }
+
     @Test
     void sysfsExportIsATreeHostScanReadsWithTheBootsGroups(@TempDir Path tmp) throws Exception {
         Path dir = tmp.resolve("guest");

@@ -154,7 +154,7 @@ class KernelBootTest {
     }
 
     @Test
-    void reportLabelsInterruptRemappingAsNotModelled() throws Exception {
+    void reportNotesThatNoCaptureChecksTheInterruptRemappingLine() throws Exception {
         Kernel k = boot("-device intel-iommu");
         assertThat(BootReport.lines(List.of(), k)).anyMatch(l -> l.startsWith("=== NOTE interrupt remapping"));
     }

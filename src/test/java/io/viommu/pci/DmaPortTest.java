@@ -30,6 +30,27 @@ class DmaPortTest {
     }
 
     @Test
+    void anObserverSeesEachPageAsTheIommuAnsweredIt() {
+        PhysicalMemory ram = new PhysicalMemory(1 << 20);
+        DmaPort port = new DmaPort(RID, ram, ONE_PAGE, () -> true);
+        java.util.List<DmaPort.Transfer> seen = new java.util.ArrayList<>();
+        port.setObserver(seen::add);
+        DmaPort.Outcome o = port.read(new Iova(0xff8), new byte[16], 0, 16);
+        assertThat(seen).hasSize(1);
+        DmaPort.Transfer t = seen.getFirst();
+        assertThat(t.outcome()).isEqualTo(o);
+        assertThat(t.requester()).isEqualTo(RID);
+        assertThat(t.pieces()).hasSize(2);
+        assertThat(t.pieces().get(0).faulted()).isTrue();
+        assertThat(t.pieces().get(0).length()).isEqualTo(8);
+        assertThat(t.pieces().get(1).result()).isInstanceOf(Translation.class);
+        assertThat(t.pieces().get(1).physical()).isEqualTo(0x20000);
+        port.setObserver(null);
+        port.read(new Iova(0x1000), new byte[4], 0, 4);
+        assertThat(seen).hasSize(1);
+    }
+
+    @Test
     void faultingPageIsSkippedAndLaterPagesStillMoveAsInQemu() {
         // QEMU 7.2 + intel-iommu, edu reading IOVA 0xff8..0x1007 with page 0 unmapped: the first
         // 8 bytes came back zero and the next 8 came from the mapped page.
