@@ -30,7 +30,8 @@ import java.util.Map;
  *     nonexistent directory", a file sysfs does not have (or cannot write) "Permission denied"
  *     (kernfs has no create), a directory "Is a directory"; the store's errno as "sh: write
  *     error: TEXT". Outside /sys the file system is not modelled: the write is accepted.</li>
- * <li>{@code cat FILE...} of sysfs files; {@code ls [-l] DIR} of /sys and /dev/vfio.</li>
+ * <li>{@code cat FILE...} of sysfs files and of the kernel's /proc files ({@link Kernel#procFiles});
+ *     {@code ls [-l] DIR} of /sys and /dev/vfio.</li>
  * <li>{@code modprobe NAME [param=value ...]} (dependencies first, a loaded module is left alone),
  *     {@code rmmod NAME}.</li>
  * <li>{@code ip link set [dev] IF up|down}, {@code ip addr add ADDR[/N] dev IF},
@@ -243,6 +244,11 @@ public final class RootShell {
     private int cat(List<String> files) {
         int status = 0;
         for (String f : files) {
+            String proc = kernel.procFiles().get(f); // /proc/cmdline, /proc/cpuinfo, osrelease, /boot/config-*
+            if (proc != null) {
+                out.append(proc);
+                continue;
+            }
             if (!f.startsWith("/sys/")) {
                 err.append("cat: can't open '").append(f).append("': No such file or directory\n");
                 status = 1;

@@ -42,6 +42,7 @@ class RootShellTest {
         assertThat(sh.run("echo \"open").stderr()).isEqualTo("sh: syntax error: unterminated quoted string\n");
         assertThat(sh.run("   # only a comment").status()).isZero();
         assertThat(sh.run("frobnicate --now").output()).isEqualTo("sh: frobnicate: not found\n");
+        assertThat(sh.run("cat /proc/cmdline").stdout()).isEqualTo("intel_iommu=on\n");
     }
 
     @Test
