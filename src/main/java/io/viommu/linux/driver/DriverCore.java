@@ -11,11 +11,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -53,7 +55,7 @@ public final class DriverCore {
     private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
     private final List<ModuleListener> moduleListeners = new ArrayList<>();
     private final List<BindingListener> bindingListeners = new ArrayList<>();
-    private final java.util.Set<String> loading = new java.util.HashSet<>();
+    private final Set<String> loading = new HashSet<>(); // modules whose dependencies are being loaded
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;

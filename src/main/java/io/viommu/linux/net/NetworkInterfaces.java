@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * The kernel's network devices: a NIC driver that binds registers a {@code net_device} named as
@@ -161,7 +162,7 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
     public List<ClassDevices.Entry> classDevices() {
         List<ClassDevices.Entry> out = new ArrayList<>();
         for (Interface i : interfaces) {
-            Map<String, java.util.function.Supplier<String>> attrs = new LinkedHashMap<>();
+            Map<String, Supplier<String>> attrs = new LinkedHashMap<>();
             attrs.put("operstate", () -> i.up ? "up" : "down");
             attrs.put("address", () -> i.mac);
             attrs.put("ifindex", () -> Integer.toString(i.ifindex));

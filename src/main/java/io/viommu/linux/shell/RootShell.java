@@ -18,6 +18,7 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 
 /**
  * A root shell on a kernel model: what the host's root types before a VM starts, one command a
@@ -306,7 +307,7 @@ public final class RootShell {
                 listed.put(d, lines);
                 continue;
             }
-            var names = d.startsWith("/sys") ? kernel.sysfs().list(d) : java.util.Optional.<List<String>>empty();
+            var names = d.startsWith("/sys") ? kernel.sysfs().list(d) : Optional.<List<String>>empty();
             if (names.isEmpty()) {
                 err.append("ls: ").append(d).append(": No such file or directory\n");
                 status = 1;
