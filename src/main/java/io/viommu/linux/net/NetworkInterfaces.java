@@ -191,11 +191,19 @@ public final class NetworkInterfaces implements DriverCore.BindingListener, Driv
         return 0;
     }
 
-    /** {@code RTM_NEWADDR}: -ENODEV without the interface, -EEXIST when it has the address already. */
+    /**
+     * {@code RTM_NEWADDR}: -ENODEV without the interface, -EEXIST when it has the address
+     * already; {@code a} null is a request whose IFA_LOCAL attribute is not 4 bytes, which
+     * netlink's attribute validation refuses with -ERANGE and a rate-limited warning.
+     */
     public int addAddress(String name, Address a) {
         Optional<Interface> i = byName(name);
         if (i.isEmpty()) {
             return Errno.ENODEV.negative();
+        }
+        if (a == null) {
+            log.add(KernelMessage.WARNING, "netlink: 'ip': attribute type 2 has an invalid length.");
+            return Errno.ERANGE.negative();
         }
         for (Address b : i.get().addresses) {
             if (b.ip == a.ip && b.prefix == a.prefix) {

@@ -1,5 +1,6 @@
 package io.viommu.linux.shell;
 
+import io.viommu.linux.driver.Errno;
 import io.viommu.linux.net.NetworkInterfaces;
 import java.util.List;
 
@@ -10,6 +11,25 @@ import java.util.List;
  * {@code host-setup/net.log}).
  */
 final class IpCommand {
+    /** busybox 1.35's usage text (Debian 12), printed for a bare {@code ip}. */
+    static final String USAGE = """
+            BusyBox v1.35.0 (Debian 1:1.35.0-4+deb12u1+b1) multi-call binary.
+
+            Usage: ip [OPTIONS] address|route|link|tunnel|neigh|rule [ARGS]
+
+            OPTIONS := -f[amily] inet|inet6|link | -o[neline]
+
+            ip addr add|del IFADDR dev IFACE | show|flush [dev IFACE] [to PREFIX]
+            ip route list|flush|add|del|change|append|replace|test ROUTE
+            ip link set IFACE [up|down] [arp on|off] [multicast on|off]
+            \t[promisc on|off] [mtu NUM] [name NAME] [qlen NUM] [address MAC]
+            \t[master IFACE | nomaster] [netns PID]
+            ip tunnel add|change|del|show [NAME]
+            \t[mode ipip|gre|sit] [remote ADDR] [local ADDR] [ttl TTL]
+            ip neigh show|flush [to PREFIX] [dev DEV] [nud STATE]
+            ip rule [list] | add|del SELECTOR ACTION
+            """;
+
     private final NetworkInterfaces net;
     private final RootShell.Stream out;
     private final RootShell.Stream err;
@@ -23,7 +43,7 @@ final class IpCommand {
     int run(List<String> args) {
         List<String> a = args.stream().filter(s -> !s.equals("-4")).toList();
         if (a.isEmpty()) {
-            err.append("ip: missing object\n"); // not captured
+            err.append(USAGE);
             return 1;
         }
         String object = a.get(0);
@@ -75,8 +95,8 @@ final class IpCommand {
             }
         }
         if (dev == null) {
-            err.append("ip: not enough information: \"dev\" argument is required\n"); // not captured
-            return 1;
+            err.append("ip: \"dev\" requires an argument\n");
+            return 2;
         }
         if (net.byName(dev).isEmpty()) {
             err.append("ip: SIOCGIFFLAGS: No such device\n");
@@ -106,17 +126,14 @@ final class IpCommand {
             err.append("ip: not enough information: \"dev\" argument is required\n");
             return 1;
         }
-        NetworkInterfaces.Address a = NetworkInterfaces.parseAddress(addr);
-        if (a == null) {
-            err.append("ip: an inet address is expected rather than \"").append(addr).append("\"\n"); // not captured
-            return 1;
-        }
         if (net.byName(dev).isEmpty()) {
             err.append("ip: can't find device '").append(dev).append("'\n");
             return 1;
         }
-        if (net.addAddress(dev, a) < 0) {
-            err.append("ip: RTNETLINK answers: File exists\n");
+        // busybox sends what it could not parse as an address anyway; the kernel refuses it
+        int rc = net.addAddress(dev, NetworkInterfaces.parseAddress(addr));
+        if (rc < 0) {
+            err.append("ip: RTNETLINK answers: ").append(Errno.fromReturn(rc).strerror).append('\n');
             return 2;
         }
         return 0;

@@ -45,7 +45,9 @@ public record ShellLine(List<String> words, String redirect, boolean append) {
                 }
                 if (end || c == '#' || c == ';') {
                     if (wantTarget) {
-                        throw new SyntaxError("sh: syntax error: unexpected " + (end || c == '#' ? "newline" : "\";\""));
+                        // sh -c's string ends without a newline: "end of file"
+                        throw new SyntaxError("sh: syntax error: unexpected " + (end ? "end of file"
+                                : c == '#' ? "newline" : "\";\""));
                     }
                     if (!words.isEmpty() || redirect != null) {
                         out.add(new ShellLine(List.copyOf(words), redirect, append));
