@@ -30,8 +30,8 @@ import org.openjdk.jmh.annotations.State;
  *
  * <ul>
  *   <li>{@code nestedIotlbHit}: the same page again (context cache + PASID-tagged IOTLB hit).
- *   <li>{@code nestedIotlbMiss}: cycles through 8192 pages, more than the 1024-entry IOTLB holds
- *       (flushed whole when full, as QEMU), so lookups miss and walk both stages.
+ *   <li>{@code nestedIotlbMiss}: cycles through 8192 pages, more than the 1024-entry LRU IOTLB
+ *       holds, so lookups miss and walk both stages.
  * </ul>
  * Tables are written through RAM and the unit programmed through its registers, as a driver does.
  */

@@ -18,6 +18,15 @@ public interface AddressSpace {
     /** Whether a {@code size}-byte access at {@code addr} is decoded by something. */
     Status probe(long addr, int size);
 
+    /**
+     * An 8-byte read for page walks: the value, or all ones when nothing decodes the address
+     * (what QEMU's failed dma_memory_read leaves in a paging entry). One call instead of
+     * {@link #probe} then {@link #read}; implementations with a cheaper combined path override it.
+     */
+    default long readQuadOrOnes(long addr) {
+        return probe(addr, 8) == Status.OK ? read(addr, 8) : -1L;
+    }
+
     default void readBytes(long addr, byte[] dst, int off, int len) {
         for (int i = 0; i < len; i++) {
             dst[off + i] = (byte) read(addr + i, 1);

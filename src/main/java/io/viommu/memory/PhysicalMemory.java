@@ -115,6 +115,19 @@ public final class PhysicalMemory implements AddressSpace {
         return c == null ? 0 : c.get(LE_LONG, addr & CHUNK_MASK);
     }
 
+    /** {@link #readLong} with one range check, for page walks (the hot loop of a translation miss). */
+    @Override
+    public long readQuadOrOnes(long addr) {
+        if (!contains(addr, 8)) {
+            return -1L;
+        }
+        if (crossesChunk(addr, 8)) {
+            return readSlow(addr, 8);
+        }
+        MemorySegment c = chunkForRead(addr);
+        return c == null ? 0 : c.get(LE_LONG, addr & CHUNK_MASK);
+    }
+
     public int readInt(long addr) {
         return (int) read(addr, 4);
     }

@@ -1,6 +1,5 @@
 package io.viommu.vtd;
 
-import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.AtsCompletion;
@@ -42,17 +41,13 @@ import java.util.Map;
  * mode and device-IOTLB, and are an IQE otherwise.
  */
 public final class AtsService implements AtsTranslationAgent, InvalidationListener {
-    private final IntelIommu unit;
+    private final DmaRemapping core;
     private final VtdConfig config;
-    private final SecondLevelWalk legacyWalk;
     private final Map<Integer, DeviceTlb> endpoints = new HashMap<>();
-    private final long[] ctx = new long[3];
 
-    AtsService(IntelIommu unit, VtdConfig config, AddressSpace memory) {
-        this.unit = unit;
+    AtsService(DmaRemapping core, VtdConfig config) {
+        this.core = core;
         this.config = config;
-        this.legacyWalk = new SecondLevelWalk(memory, config.awBits(),
-                config.scalableMode() || config.snoopControl(), config.deviceIotlb());
     }
 
     /** Registers the device-TLB of the function at {@code requester} for invalidations. */
@@ -79,85 +74,83 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
 
     private AtsCompletion doTranslationRequest(RequesterId requester, PasidPrefix prefix, Iova iova,
                                                boolean noWrite) {
-        if (!unit.translationActive()) {
+        if (!core.enabled()) {
             return AtsCompletion.unsupported(iova, 0);
         }
         DmaRequest asDma = new DmaRequest(requester, iova, 1, noWrite ? DmaAccess.READ : DmaAccess.WRITE);
-        return unit.rootTableScalable() ? scalableRequest(asDma, prefix, !noWrite)
+        return core.rootScalable() ? scalableRequest(asDma, prefix, !noWrite)
                 : legacyRequest(asDma, prefix, !noWrite);
     }
 
     private AtsCompletion legacyRequest(DmaRequest r, PasidPrefix prefix, boolean write) {
+        FaultRecorder recorder = core.recorder();
         if (prefix != null) {
-            DmaFault f = unit.recordTranslationFault(r, 0x31, "translation request with PASID in legacy mode",
-                    false, 0);
+            DmaFault f = recorder.dmaFault(r, 0x31, "translation request with PASID in legacy mode", false, 0);
             return AtsCompletion.unsupported(r.iova(), f.reason());
         }
-        int sid = r.requester().value();
-        int fr = unit.legacyContext(sid, ctx);
-        if (fr != 0) {
-            boolean fpd = ctx[2] != 0 && FaultReason.ofCode(fr).qualified();
-            DmaFault f = unit.recordTranslationFault(r, fr, FaultReason.ofCode(fr).description(), fpd, 0);
+        ContextResult c = core.legacy().resolve(r.requester().value());
+        if (!(c instanceof ContextResult.Legacy ctx)) {
+            DmaFault f = recorder.dmaFault(r, (ContextResult.Fault) c);
             return AtsCompletion.unsupported(r.iova(), f.reason());
         }
-        long lo = ctx[0];
-        long hi = ctx[1];
-        int tt = ContextEntry.translationType(lo);
+        int tt = ctx.translationType();
         if (tt == ContextEntry.TT_PASS_THROUGH) {
             return AtsCompletion.success(new Iova(r.iova().value() & ~0xfffL), new PhysAddr(r.iova().value() & ~0xfffL),
                     4096, true, true);
         }
         if (tt != ContextEntry.TT_DEV_IOTLB) {
             FaultReason reason = FaultReason.CONTEXT_ENTRY_TT;
-            DmaFault f = unit.recordTranslationFault(r, reason.code(), reason.description(),
-                    ContextEntry.faultProcessingDisabled(lo), 0);
+            DmaFault f = recorder.dmaFault(r, reason.code(), reason.description(), ctx.faultProcessingDisabled(), 0);
             return AtsCompletion.unsupported(r.iova(), f.reason());
         }
         long iova = r.iova().value();
-        ScalableFault f = legacyWalk.walk(ContextEntry.secondLevelTable(lo), ContextEntry.levels(hi),
-                ContextEntry.agaw(hi), iova, write);
+        SecondLevelWalk walk = core.walk();
+        ScalableFault f = walk.walk(ctx.secondLevelTable(), ctx.levels(), ctx.agaw(), iova, write);
         if (f == ScalableFault.SL_PERMISSION && write) {
-            f = legacyWalk.walk(ContextEntry.secondLevelTable(lo), ContextEntry.levels(hi),
-                    ContextEntry.agaw(hi), iova, false);
+            f = walk.walk(ctx.secondLevelTable(), ctx.levels(), ctx.agaw(), iova, false);
         }
         if (f == ScalableFault.SL_PERMISSION) {
             return AtsCompletion.noAccess(r.iova());
         }
         if (f != null) {
-            DmaFault d = unit.recordTranslationFault(r, f.qemuCode(), f.description(),
-                    ContextEntry.faultProcessingDisabled(lo) && f.qualified(false), 0xffffL << 40);
+            DmaFault d = recorder.dmaFault(r, f.qemuCode(), f.description(),
+                    ctx.faultProcessingDisabled() && f.qualified(false), VtdRegisters.FRCD_PV_QEMU_NO_PASID);
             return AtsCompletion.unsupported(r.iova(), d.reason());
         }
-        long size = SlPte.pageSize(legacyWalk.level);
-        long out = SlPte.outputAddress(legacyWalk.pte, config.awBits()) & -size;
-        return AtsCompletion.success(new Iova(iova & -size), new PhysAddr(out), size, legacyWalk.reads,
-                legacyWalk.writes);
+        long size = SlPte.pageSize(walk.level);
+        return AtsCompletion.success(new Iova(iova & -size), new PhysAddr(walk.outputPage()), size, walk.reads,
+                walk.writes);
     }
 
     private AtsCompletion scalableRequest(DmaRequest r, PasidPrefix prefix, boolean write) {
-        ScalableModeTranslator sm = unit.scalableMode();
+        ScalableModeTranslator sm = core.scalable();
         int sid = r.requester().value();
-        ScalableFault f = sm.resolveContext(sid, unit.rootTableAddress());
-        if (f != null) {
-            return unsupported(sm, r, prefix, f, false, false);
+        ContextResult c = sm.resolver().resolve(sid);
+        if (!(c instanceof ContextResult.Scalable ctx)) {
+            ContextResult.Fault f = (ContextResult.Fault) c;
+            // Root and context faults of translation requests are recorded whatever FPD says.
+            return unsupported(sm.report(r, prefix, new ContextResult.Fault(f.code(), f.description(),
+                    f.qualified(), false)));
         }
-        if (!config.deviceIotlb() || !ScalableContextEntry.deviceTlbEnabled(sm.ctxQ0)) {
-            return unsupported(sm, r, prefix, ScalableFault.CONTEXT_DTE_CLEAR,
-                    ScalableContextEntry.faultProcessingDisabled(sm.ctxQ0), false);
+        if (!config.deviceIotlb() || !ctx.deviceTlbEnabled()) {
+            return unsupported(sm.report(r, prefix, ContextResult.Fault.scalable(ScalableFault.CONTEXT_DTE_CLEAR,
+                    config.smSpecFaults(), ctx.faultProcessingDisabled())));
         }
-        sm.selectPasid(prefix);
-        f = sm.resolvePasid(sid, prefix);
-        if (f != null) {
-            return unsupported(sm, r, prefix, f, sm.fpd, false);
+        int pasid = ScalableModeTranslator.pasidOf(ctx, prefix);
+        boolean user = ScalableModeTranslator.userOf(ctx, prefix);
+        boolean exec = prefix != null && prefix.execute();
+        ContextResult p = sm.resolver().resolvePasid(ctx, sid, pasid, prefix != null);
+        if (!(p instanceof ContextResult.Pasid pe)) {
+            return unsupported(sm.report(r, prefix, (ContextResult.Fault) p));
         }
-        int pgtt = PasidEntry.pgtt(sm.pe.q0());
         long iova = r.iova().value();
-        f = sm.walk(pgtt, iova, write);
+        ScalableFault f = sm.walk(pe, iova, write, user, exec);
         if (f != null && write && isNoAccess(f)) {
-            f = sm.walk(pgtt, iova, false);
+            f = sm.walk(pe, iova, false, user, exec);
         }
         if (f != null) {
-            return isNoAccess(f) ? AtsCompletion.noAccess(r.iova()) : unsupported(sm, r, prefix, f, sm.fpd, true);
+            return isNoAccess(f) ? AtsCompletion.noAccess(r.iova())
+                    : unsupported(sm.reportWalk(r, prefix, pasid, f, pe.faultProcessingDisabled(ctx)));
         }
         return AtsCompletion.success(new Iova(iova & -sm.outSize), new PhysAddr(sm.outPage), sm.outSize,
                 sm.outRead, sm.outWrite);
@@ -171,10 +164,8 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
         };
     }
 
-    private static AtsCompletion unsupported(ScalableModeTranslator sm, DmaRequest r, PasidPrefix prefix,
-                                             ScalableFault f, boolean fpd, boolean walkStage) {
-        DmaFault d = sm.report(r, prefix, f, fpd, walkStage);
-        return AtsCompletion.unsupported(r.iova(), d.reason());
+    private static AtsCompletion unsupported(DmaFault d) {
+        return AtsCompletion.unsupported(d.iova(), d.reason());
     }
 
     // ====================================================================================
@@ -184,28 +175,31 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
     @Override
     public TranslationResult translatedRequest(DmaRequest request) {
         try {
-            if (!unit.translationActive()) {
+            if (!core.enabled()) {
                 return Translation.identity(request.iova(), 4096, true, true);
             }
             int sid = request.requester().value();
-            if (unit.rootTableScalable()) {
-                ScalableModeTranslator sm = unit.scalableMode();
-                ScalableFault f = sm.resolveContext(sid, unit.rootTableAddress());
-                if (f == null && !(config.deviceIotlb() && ScalableContextEntry.deviceTlbEnabled(sm.ctxQ0))) {
-                    f = ScalableFault.CONTEXT_DTE_CLEAR;
+            FaultRecorder recorder = core.recorder();
+            if (core.rootScalable()) {
+                ScalableModeTranslator sm = core.scalable();
+                ContextResult c = sm.resolver().resolve(sid);
+                if (c instanceof ContextResult.Scalable ctx
+                        && !(config.deviceIotlb() && ctx.deviceTlbEnabled())) {
+                    c = ContextResult.Fault.scalable(ScalableFault.CONTEXT_DTE_CLEAR, config.smSpecFaults(), false);
                 }
-                if (f != null) {
-                    return sm.report(request, null, f, false, false);
+                if (c instanceof ContextResult.Fault f) {
+                    // FPD is not applied to translated requests.
+                    return sm.report(request, null, new ContextResult.Fault(f.code(), f.description(),
+                            f.qualified(), false));
                 }
             } else {
-                int fr = unit.legacyContext(sid, ctx);
-                if (fr != 0) {
-                    return unit.recordTranslationFault(request, fr, FaultReason.ofCode(fr).description(), false, 0);
+                ContextResult c = core.legacy().resolve(sid);
+                if (c instanceof ContextResult.Fault f) {
+                    return recorder.dmaFault(request, f.code(), f.description(), false, 0);
                 }
-                if (ContextEntry.translationType(ctx[0]) != ContextEntry.TT_DEV_IOTLB) {
+                if (((ContextResult.Legacy) c).translationType() != ContextEntry.TT_DEV_IOTLB) {
                     FaultReason reason = FaultReason.CONTEXT_ENTRY_TT;
-                    return unit.recordTranslationFault(request, reason.code(),
-                            "translated request blocked by context TT", false, 0);
+                    return recorder.dmaFault(request, reason.code(), "translated request blocked by context TT", false, 0);
                 }
             }
             return Translation.identity(request.iova(), 4096, true, true);
@@ -221,10 +215,10 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
 
     /** Type 3 (through the unit's invalidation hook): requests without PASID of {@code sid}. */
     @Override
-    public void deviceTlb(int sid, long addr, long size) {
-        DeviceTlb tlb = endpoints.get(sid);
+    public void deviceTlb(RequesterId sid, Iova addr, long size) {
+        DeviceTlb tlb = endpoints.get(sid.value());
         if (tlb != null) {
-            tlb.invalidate(DeviceTlb.NO_PASID, false, addr, size);
+            tlb.invalidate(DeviceTlb.NO_PASID, false, addr.value(), size);
         }
     }
 
@@ -233,12 +227,12 @@ public final class AtsService implements AtsTranslationAgent, InvalidationListen
         if (!(config.scalableMode() && config.deviceIotlb())) {
             return false; // unknown descriptor type for QEMU 7.2: IQE
         }
-        long[] range = PasidInvalidationDescriptor.devTlbRange(PasidInvalidationDescriptor.addr(hi),
+        PasidInvalidationDescriptor.DeviceTlbRange range = PasidInvalidationDescriptor.devTlbRange(PasidInvalidationDescriptor.addr(hi),
                 PasidInvalidationDescriptor.devTlbSizeBit(hi));
         DeviceTlb tlb = endpoints.get(PasidInvalidationDescriptor.devTlbSid(lo));
         if (tlb != null) {
             tlb.invalidate(PasidInvalidationDescriptor.pasid(lo), PasidInvalidationDescriptor.devTlbGlobal(hi),
-                    range[0], range[1]);
+                    range.start().value(), range.size());
         }
         return true;
     }

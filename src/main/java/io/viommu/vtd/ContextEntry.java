@@ -84,4 +84,20 @@ public final class ContextEntry extends TableEntry<ContextEntry> {
                 lo & 1, (lo >>> 1) & 1, translationType(lo), secondLevelTable(lo), addressWidthField(hi),
                 (hi >>> 3) & 0xf, domainId(hi), lo, hi);
     }
+
+    /**
+     * Whether a device-selective context invalidation of {@code sid} with function mask
+     * {@code fm} covers source {@code other} (VT-d 10.4.7: FM 1, 2, 3 mask SID bits 2, 2:1, 2:0;
+     * QEMU vtd_context_device_invalidate). The one definition: the context and PASID caches
+     * and the map/unmap notifier all use it.
+     */
+    public static boolean coveredByFunctionMask(int other, int sid, int fm) {
+        int mask = switch (fm & 3) {
+            case 0 -> 0;
+            case 1 -> 4;
+            case 2 -> 6;
+            default -> 7;
+        };
+        return ((other & 0xffff) | mask) == ((sid & 0xffff) | mask);
+    }
 }

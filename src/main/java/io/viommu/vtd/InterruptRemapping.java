@@ -52,17 +52,35 @@ public final class InterruptRemapping implements InvalidationListener {
     static final int MSI_DATA_SUBHANDLE = 0xffff;
     static final int MSI_DATA_RESERVED = 0xffff_0000;
 
-    private final IntelIommu unit;
+    /** What interrupt remapping reads of the unit's state (latched by SIRTP, IRE and CFI). */
+    interface UnitView {
+        boolean enabled();
+
+        /** GSTS.CFIS: compatibility-format interrupts pass. */
+        boolean compatibilityFormatAllowed();
+
+        long tableBase();
+
+        int tableSize();
+
+        boolean extendedInterruptMode();
+    }
+
+    private final UnitView unit;
     private final AddressSpace memory;
+    private final FaultRecorder recorder;
+    private final VtdTrace trace;
     private InterruptEntryCache cache = new InterruptEntryCache(0);
     private final long[] entry = new long[2];
     private long remapped;
     private long passedThrough;
     private long blocked;
 
-    InterruptRemapping(IntelIommu unit, AddressSpace memory) {
+    InterruptRemapping(UnitView unit, AddressSpace memory, FaultRecorder recorder, VtdTrace trace) {
         this.unit = unit;
         this.memory = memory;
+        this.recorder = recorder;
+        this.trace = trace;
     }
 
     // ---- decoders of the remappable MSI address ----
@@ -159,24 +177,24 @@ public final class InterruptRemapping implements InvalidationListener {
         try {
             return doRemap(address, data, requesterId, target);
         } catch (RuntimeException e) {
-            unit.trace().guestError("internal error in interrupt remapping: " + e);
+            trace.guestError("internal error in interrupt remapping: " + e);
             blocked++;
             return FaultReason.IR_REQUEST_RESERVED.code();
         }
     }
 
     private int doRemap(long address, int data, int sid, InterruptTarget target) {
-        if (!unit.interruptRemappingEnabled()) {
+        if (!unit.enabled()) {
             passedThrough++;
             return PASS_THROUGH;
         }
         if ((address & MSI_ADDR_HI_MASK) != 0) {
-            unit.trace().guestError(String.format(
+            trace.guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address high 32 bits non-zero detected: address=0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         if (!MsiAddress.contains(address)) { // QEMU: addr.__head != 0xfee (the high half is zero here)
-            unit.trace().guestError(String.format(
+            trace.guestError(String.format(
                     "vtd_interrupt_remap_msi: MSI address low 32 bit invalid: 0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
@@ -200,14 +218,14 @@ public final class InterruptRemapping implements InvalidationListener {
         }
         long lo = entry[0];
         if (shv && (data & MSI_DATA_RESERVED) != 0) {
-            unit.trace().guestError(String.format(
+            trace.guestError(String.format(
                     "vtd_interrupt_remap_msi: invalid IR MSI (sid=%d, address=0x%x, data=0x%x)", sid, address, data));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         // Without SHV the data should carry the IRTE's vector and trigger mode (spec 5.1.5.1);
         // QEMU only traces a mismatch and uses the IRTE's values.
         remapped++;
-        target.remapped(Irte.vector(lo), Irte.destination(lo, unit.irtExtendedInterruptMode()),
+        target.remapped(Irte.vector(lo), Irte.destination(lo, unit.extendedInterruptMode()),
                 Irte.logicalDestination(lo), Irte.deliveryMode(lo), Irte.levelTriggered(lo),
                 Irte.redirectionHint(lo), sid, index);
         return DELIVERED;
@@ -221,25 +239,25 @@ public final class InterruptRemapping implements InvalidationListener {
         entry[0] = 0;
         entry[1] = 0;
         if (!cache.lookup(index, entry)) {
-            if (index >= unit.irtSizeLatched()) {
-                unit.trace().guestError(String.format("vtd_irte_get: index too large: ind=0x%x", index));
+            if (index >= unit.tableSize()) {
+                trace.guestError(String.format("vtd_irte_get: index too large: ind=0x%x", index));
                 return FaultReason.IR_INDEX_BEYOND_TABLE.code();
             }
-            long addr = Irte.address(unit.irtBaseLatched(), index);
+            long addr = Irte.address(unit.tableBase(), index);
             if (memory.probe(addr, Irte.SIZE) != AddressSpace.Status.OK) {
-                unit.trace().guestError(String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
+                trace.guestError(String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
                 return FaultReason.IR_TABLE_ACCESS.code();
             }
             entry[0] = memory.read(addr, 8);
             entry[1] = memory.read(addr + 8, 8);
             if (!Irte.isPresent(entry[0])) {
-                unit.trace().guestError(String.format(
+                trace.guestError(String.format(
                         "vtd_irte_get: detected non-present IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
                 return FaultReason.IR_ENTRY_NOT_PRESENT.code();
             }
             if (Irte.hasReservedBits(entry[0], entry[1])) {
-                unit.trace().guestError(String.format(
+                trace.guestError(String.format(
                         "vtd_irte_get: detected non-zero reserved IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
                 return FaultReason.IR_ENTRY_RESERVED.code();
@@ -247,7 +265,7 @@ public final class InterruptRemapping implements InvalidationListener {
             cache.put(index, entry[0], entry[1]);
         }
         if (sid != NO_SOURCE && !Irte.sourceAllowed(entry[1], sid)) {
-            unit.trace().guestError(String.format("vtd_irte_get: invalid IRTE SID (index=%d, sid=%d, source_id=%d)",
+            trace.guestError(String.format("vtd_irte_get: invalid IRTE SID (index=%d, sid=%d, source_id=%d)",
                     index, sid, Irte.sourceId(entry[1])));
             return FaultReason.IR_SOURCE_ID_CHECK.code();
         }
@@ -257,7 +275,10 @@ public final class InterruptRemapping implements InvalidationListener {
     private int fault(int sid, FaultReason reason, int index, boolean suppressed) {
         blocked++;
         if (!suppressed) {
-            unit.recordInterruptFault(sid == NO_SOURCE ? 0xffff : sid & 0xffff, reason.code(), index);
+            // An IR fault record: FI 63:48 = interrupt index (spec 10.4.14), T = 0, PV = 0, SID, FR.
+            int source = sid == NO_SOURCE ? 0xffff : sid & 0xffff;
+            recorder.record(source, source | ((long) reason.code() << VtdRegisters.FRCD_FR_SHIFT),
+                    (long) (index & 0xffff) << 48);
         }
         return reason.code();
     }

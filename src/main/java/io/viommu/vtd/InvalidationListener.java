@@ -1,5 +1,8 @@
 package io.viommu.vtd;
 
+import io.viommu.memory.Iova;
+import io.viommu.pci.RequesterId;
+
 /**
  * Hooks called after the unit has applied an invalidation to its own caches, whether it came
  * from a register (CCMD, IOTLB), a queued descriptor, or a direct call on {@link IntelIommu}.
@@ -15,7 +18,7 @@ public interface InvalidationListener {
     }
 
     /** Device-selective: {@code sid} with function mask {@code fm} (0..3). */
-    default void contextCacheDevice(int sid, int fm) {
+    default void contextCacheDevice(RequesterId sid, int fm) {
     }
 
     default void iotlbGlobal() {
@@ -25,11 +28,11 @@ public interface InvalidationListener {
     }
 
     /** Page-selective: 2^{@code am} pages from {@code addr} in {@code domainId}. */
-    default void iotlbPages(int domainId, long addr, int am) {
+    default void iotlbPages(int domainId, Iova addr, int am) {
     }
 
     /** A device-TLB (ATS) invalidation for {@code sid}: {@code size} bytes at {@code addr}. */
-    default void deviceTlb(int sid, long addr, long size) {
+    default void deviceTlb(RequesterId sid, Iova addr, long size) {
     }
 
     /** Interrupt entry cache: global, or 2^{@code indexMask} entries from {@code index}. */

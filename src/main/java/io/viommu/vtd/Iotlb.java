@@ -1,224 +1,218 @@
 package io.viommu.vtd;
 
 import io.viommu.pci.Translation;
-import java.util.Arrays;
 
 /**
- * The IOTLB: second-level translations keyed by (source id, page frame at the entry's level,
- * level), as QEMU keys it (vtd_get_iotlb_key), tagged with the domain id for domain- and
- * page-selective invalidation.
+ * The IOTLB, one for both modes: translations keyed as QEMU 7.2 keys them (vtd_get_iotlb_key:
+ * source id, PASID, level, page frame at the entry's level; legacy entries use PASID 0),
+ * tagged with the domain id and the PASID entry's PGTT (0 for legacy-mode entries) for the
+ * invalidations that select by them, plus the rights a first-level page grants beyond R/W
+ * ({@link #USER_OK}, {@link #EXEC_OK}). Only one mode's entries are ever present: SRTP, which
+ * switches modes, empties the cache.
  *
- * <p>Bounded to {@code capacity} entries; when full the least-recently-used entry is evicted
- * (QEMU instead empties the whole IOTLB at 1024 entries, vtd_update_iotlb). Storage is
- * primitive arrays: a chained hash over entry indices and an intrusive doubly-linked LRU list,
- * so a lookup hit allocates nothing and returns the immutable {@link Translation} stored at
- * fill time. Not thread-safe.
+ * <p>A {@link LruCache}: bounded to {@code capacity} entries, evicting the least-recently-used
+ * one (QEMU instead empties the whole IOTLB at 1024 entries, vtd_update_iotlb; results are the
+ * same, only later misses cost differently). A hit allocates nothing and returns the immutable
+ * {@link Translation} stored at fill time. Faults are never cached. Not thread-safe.
  */
 final class Iotlb {
-    private static final int NIL = -1;
+    static final int USER_OK = 1;
+    static final int EXEC_OK = 2;
+    /** PGTT tag of entries filled by legacy-mode translation. */
+    static final int LEGACY = 0;
     /** QEMU looks a hit up at levels 1..3 (4 KiB, 2 MiB, 1 GiB); larger leaves do not exist. */
     static final int MAX_LEAF_LEVEL = 3;
 
-    private final int capacity;
-    private final int bucketMask;
-    private final int[] buckets;
-    private final int[] chain;
-    private final long[] gfn;
-    private final int[] sidLevel;
-    private final int[] domain;
-    private final long[] slpte;
-    private final Translation[] value;
-    private final int[] prev;
-    private final int[] next;
-    private int lruHead = NIL; // most recently used
-    private int lruTail = NIL; // least recently used
-    private int freeHead;
-    private int size;
-    private long evictions;
+    private final LruCache<Translation> cache;
+    // The most recently used 4 KiB entry, mirrored in fields so that a hit on it is two field
+    // compares: key part A (tag) and the page. mruPage = -1: none. Invariant: when set, it is
+    // the LRU head (so a hit on it needs no reordering); any other reordering or removal clears it.
+    private long mruPage = -1;
+    private long mruTag;
+    private int mruIndex = LruCache.NIL;
+    private Translation mruValue;
+    /** Entries per level (index 1..3): a miss looks up only levels that hold something. */
+    private final int[] levelCount = new int[MAX_LEAF_LEVEL + 1];
 
     Iotlb(int capacity) {
-        this.capacity = capacity;
-        int b = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;
-        buckets = new int[b];
-        bucketMask = b - 1;
-        chain = new int[capacity];
-        gfn = new long[capacity];
-        sidLevel = new int[capacity];
-        domain = new int[capacity];
-        slpte = new long[capacity];
-        value = new Translation[capacity];
-        prev = new int[capacity];
-        next = new int[capacity];
-        clear();
+        cache = new LruCache<>(capacity);
     }
 
     int capacity() {
-        return capacity;
+        return cache.capacity();
     }
 
     int size() {
-        return size;
+        return cache.size();
     }
 
     long evictions() {
-        return evictions;
+        return cache.evictions();
     }
 
     void clear() {
-        Arrays.fill(buckets, NIL);
-        Arrays.fill(value, null);
-        for (int i = 0; i < capacity; i++) {
-            next[i] = i + 1 < capacity ? i + 1 : NIL;
-            prev[i] = NIL;
-            chain[i] = NIL;
-        }
-        freeHead = 0;
-        lruHead = NIL;
-        lruTail = NIL;
-        size = 0;
+        cache.clear();
+        forgetMru();
+        java.util.Arrays.fill(levelCount, 0);
+    }
+
+    private void forgetMru() {
+        mruPage = -1;
+        mruIndex = LruCache.NIL;
+        mruValue = null;
+    }
+
+    private void rememberMru(long tag, long page, int i) {
+        mruTag = tag;
+        mruPage = page;
+        mruIndex = i;
+        mruValue = cache.value(i);
     }
 
     static long gfnAt(long addr, int level) {
         return (addr >>> SlPte.levelShift(level)) << (SlPte.levelShift(level) - 12);
     }
 
-    private int bucket(long g, int sl) {
-        long h = (g * 0x9E3779B97F4A7C15L) ^ ((long) sl * 0xC2B2AE3D27D4EB4FL);
-        return (int) (h ^ (h >>> 29) ^ (h >>> 43)) & bucketMask;
+    /** Key part A: source id 55:40, PASID 31:12, level 3:0. */
+    private static long tag(int sid, int pasid, int level) {
+        return ((long) (sid & 0xffff) << 40) | ((long) (pasid & 0xfffff) << 12) | level;
     }
 
-    private int find(long g, int sl) {
-        for (int i = buckets[bucket(g, sl)]; i != NIL; i = chain[i]) {
-            if (gfn[i] == g && sidLevel[i] == sl) {
+    private static int meta(int did, int pgtt, int flags) {
+        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xff) << 24;
+    }
+
+    private static int domainOf(long meta) {
+        return (int) meta & 0xffff;
+    }
+
+    private static int pgttOf(long meta) {
+        return (int) (meta >>> 16) & 0xff;
+    }
+
+    private static int level(long tag) {
+        return (int) tag & 0xf;
+    }
+
+    private static int pasid(long tag) {
+        return (int) (tag >>> 12) & 0xfffff;
+    }
+
+    /**
+     * The cached translation covering {@code addr} for (sid, pasid), or null. Allocates nothing.
+     * The most recently used 4 KiB entry is checked first with two field compares: a stream of
+     * DMA to one page hits there without touching the hash or the LRU order.
+     */
+    Translation lookup(int sid, int pasid, long addr) {
+        long page = addr >>> 12;
+        if (page == mruPage && tag(sid, pasid, 1) == mruTag) {
+            return mruValue;
+        }
+        int i = slowIndex(sid, pasid, addr);
+        return i == LruCache.NIL ? null : cache.value(i);
+    }
+
+    /** Index of the entry covering {@code addr} for (sid, pasid), made most recent, or -1. */
+    int index(int sid, int pasid, long addr) {
+        long page = addr >>> 12;
+        if (page == mruPage && tag(sid, pasid, 1) == mruTag) {
+            return mruIndex;
+        }
+        return slowIndex(sid, pasid, addr);
+    }
+
+    private int slowIndex(int sid, int pasid, long addr) {
+        long t = tag(sid, pasid, 1);
+        for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
+            if (levelCount[level] == 0) {
+                continue;
+            }
+            int i = cache.find(t + level - 1, gfnAt(addr, level));
+            if (i != LruCache.NIL) {
+                cache.touch(i);
+                if (level == 1) {
+                    rememberMru(t, addr >>> 12, i);
+                } else {
+                    forgetMru(); // the remembered entry is no longer the LRU head
+                }
                 return i;
             }
         }
-        return NIL;
+        return LruCache.NIL;
     }
 
-    /** The cached translation covering {@code addr} for {@code sid}, or null. Allocates nothing. */
-    Translation lookup(int sid, long addr) {
-        // Fast path: the most recently used entry, when it is a 4 KiB entry of this source
-        // covering addr, is exactly what the level-ordered search below would find first, and
-        // it is already at the LRU head (no reordering needed). Streams of DMA to one page hit here.
-        int h = lruHead;
-        if (h != NIL && sidLevel[h] == (sid << 8 | 1) && gfn[h] == addr >>> 12) {
-            return value[h];
-        }
-        for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
-            int i = find(gfnAt(addr, level), sid << 8 | level);
-            if (i != NIL) {
-                touch(i);
-                return value[i];
-            }
-        }
-        return null;
+    Translation translation(int i) {
+        return cache.value(i);
     }
 
-    /** Whether an entry for (sid, addr) exists, without changing LRU order (for tests). */
-    boolean contains(int sid, long addr) {
+    int pgtt(int i) {
+        return pgttOf(cache.meta(i));
+    }
+
+    int flags(int i) {
+        return (int) (cache.meta(i) >>> 24) & 0xff;
+    }
+
+    /** Whether an entry for (sid, pasid, addr) exists, without changing LRU order (for tests). */
+    boolean contains(int sid, int pasid, long addr) {
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
-            if (find(gfnAt(addr, level), sid << 8 | level) != NIL) {
+            if (cache.find(tag(sid, pasid, level), gfnAt(addr, level)) != LruCache.NIL) {
                 return true;
             }
         }
         return false;
     }
 
-    void insert(int sid, int did, long addr, int level, long pte, Translation t) {
-        long g = gfnAt(addr, level);
-        int sl = sid << 8 | level;
-        int i = find(g, sl);
-        if (i == NIL) {
-            if (size == capacity) {
-                remove(lruTail);
-                evictions++;
-            }
-            i = freeHead;
-            freeHead = next[i];
-            gfn[i] = g;
-            sidLevel[i] = sl;
-            int b = bucket(g, sl);
-            chain[i] = buckets[b];
-            buckets[b] = i;
-            prev[i] = NIL;
-            next[i] = lruHead;
-            if (lruHead != NIL) {
-                prev[lruHead] = i;
-            }
-            lruHead = i;
-            if (lruTail == NIL) {
-                lruTail = i;
-            }
-            size++;
-        } else {
-            touch(i);
+    void insert(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
+        long tg = tag(sid, pasid, level);
+        if (cache.find(tg, gfnAt(addr, level)) == LruCache.NIL) {
+            countInsert(level);
         }
-        domain[i] = did;
-        slpte[i] = pte;
-        value[i] = t;
+        remember(tg, addr, level, cache.put(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
     }
 
-    private void touch(int i) {
-        if (lruHead == i) {
-            return;
-        }
-        // unlink
-        int p = prev[i];
-        int n = next[i];
-        next[p] = n; // p != NIL because i is not the head
-        if (n != NIL) {
-            prev[n] = p;
-        } else {
-            lruTail = p;
-        }
-        prev[i] = NIL;
-        next[i] = lruHead;
-        prev[lruHead] = i;
-        lruHead = i;
+    /**
+     * {@link #insert} after {@link #lookup} found no entry for (sid, pasid, addr) at any level
+     * (the legacy miss path): skips the duplicate-key search.
+     */
+    void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
+        long tg = tag(sid, pasid, level);
+        countInsert(level);
+        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
     }
 
-    private void remove(int i) {
-        int b = bucket(gfn[i], sidLevel[i]);
-        if (buckets[b] == i) {
-            buckets[b] = chain[i];
-        } else {
-            for (int j = buckets[b]; j != NIL; j = chain[j]) {
-                if (chain[j] == i) {
-                    chain[j] = chain[i];
-                    break;
-                }
+    /** Counts a new entry at {@code level}, and the one it is about to evict. */
+    private void countInsert(int level) {
+        int victim = cache.evictionVictim();
+        if (victim != LruCache.NIL) {
+            levelCount[level(cache.keyA(victim))]--;
+        }
+        levelCount[level]++;
+    }
+
+    /** Removes what {@code s} selects, keeping the per-level counts. */
+    private void removeIf(LruCache.Selector<Translation> s) {
+        forgetMru();
+        cache.removeIf((t, g, m, v) -> {
+            if (s.test(t, g, m, v)) {
+                levelCount[level(t)]--;
+                return true;
             }
-        }
-        int p = prev[i];
-        int n = next[i];
-        if (p != NIL) {
-            next[p] = n;
+            return false;
+        });
+    }
+
+    private void remember(long tg, long addr, int level, int i) {
+        if (level == 1) {
+            rememberMru(tg, addr >>> 12, i);
         } else {
-            lruHead = n;
+            forgetMru(); // the insert may have evicted it
         }
-        if (n != NIL) {
-            prev[n] = p;
-        } else {
-            lruTail = p;
-        }
-        value[i] = null;
-        chain[i] = NIL;
-        prev[i] = NIL;
-        next[i] = freeHead;
-        freeHead = i;
-        size--;
     }
 
     /** Domain-selective invalidation (QEMU vtd_hash_remove_by_domain). */
     void invalidateDomain(int did) {
-        for (int i = lruHead; i != NIL; ) {
-            int n = next[i];
-            if (domain[i] == did) {
-                remove(i);
-            }
-            i = n;
-        }
+        removeIf((t, g, m, v) -> domainOf(m) == did);
     }
 
     /**
@@ -227,39 +221,55 @@ final class Iotlb {
      * bits of the 4 KiB frame numbers. A guest sees it as over-invalidation: invalidating page Q
      * also drops cached pages whose frame agrees with Q's in bits 7..am (every 1 MiB apart with
      * AM=0), and AM >= 8 drops the whole domain. Dropping extra IOTLB entries is always allowed
-     * (they are a cache), so viommu reproduces it rather than list a deviation.
+     * (they are a cache), so viommu reproduces it for legacy-mode entries rather than list a
+     * deviation.
      */
     static final long QEMU_PSI_FRAME_BITS = 0xff;
 
     /**
-     * Page-selective invalidation of 2^am pages at {@code addr} in domain {@code did}, with
-     * QEMU's predicate (vtd_hash_remove_by_page): an entry goes if its 4 KiB-granular frame
-     * falls in the invalidated range as QEMU 7.2 compares it (low 8 bits only, see
-     * {@link #QEMU_PSI_FRAME_BITS}), or if the invalidated address falls inside the entry.
+     * Page-selective invalidation of 2^am pages at {@code addr} in domain {@code did}
+     * (vtd_hash_remove_by_page). Legacy entries: QEMU 7.2's predicate (low 8 frame bits, see
+     * {@link #QEMU_PSI_FRAME_BITS}), or the invalidated address inside the entry. Scalable mode:
+     * second-level and pass-through entries of the range, and every first-level and nested
+     * entry of the domain (QEMU drops first-level entries whatever the address; a nested
+     * entry's input address is not the second-level address the invalidation names).
      */
-    void invalidatePage(int did, long addr, int am) {
-        long mask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
-        long g = (addr >>> 12) & mask;
-        for (int i = lruHead; i != NIL; ) {
-            int n = next[i];
-            int level = sidLevel[i] & 0xff;
-            long entryMask = ~(SlPte.pageSize(level) - 1);
-            long gTlb = (addr & entryMask) >>> 12;
-            if (domain[i] == did && ((gfn[i] & mask) == g || gfn[i] == gTlb)) {
-                remove(i);
+    void invalidatePages(int did, long addr, int am) {
+        long qemuMask = ~((1L << am) - 1) & QEMU_PSI_FRAME_BITS;
+        long qemuGfn = (addr >>> 12) & qemuMask;
+        removeIf((t, g, m, v) -> {
+            if (domainOf(m) != did) {
+                return false;
             }
-            i = n;
-        }
+            int p = pgttOf(m);
+            if (p == LEGACY) {
+                long entryMask = ~(SlPte.pageSize(level(t)) - 1);
+                return (g & qemuMask) == qemuGfn || g == (addr & entryMask) >>> 12;
+            }
+            return isFirstLevel(p) || pageMatch(g, level(t), addr, am);
+        });
     }
 
-    /** Visits every entry (most recent first): sid, domain, level, translation. */
-    void forEach(EntryVisitor v) {
-        for (int i = lruHead; i != NIL; i = next[i]) {
-            v.visit(sidLevel[i] >>> 8, domain[i], sidLevel[i] & 0xff, slpte[i], value[i]);
-        }
+    /** PASID-based IOTLB invalidation (type 6), PASID-selective: first-level and nested entries. */
+    void invalidatePasid(int did, int pasidValue) {
+        removeIf((t, g, m, v) -> domainOf(m) == did && pasid(t) == pasidValue && isFirstLevel(pgttOf(m)));
     }
 
-    interface EntryVisitor {
-        void visit(int sid, int domainId, int level, long slpte, Translation translation);
+    /** PASID-based IOTLB invalidation (type 6), page-selective within the PASID. */
+    void invalidatePasidPages(int did, int pasidValue, long addr, int am) {
+        removeIf((t, g, m, v) -> domainOf(m) == did && pasid(t) == pasidValue && isFirstLevel(pgttOf(m))
+                && pageMatch(g, level(t), addr, am));
+    }
+
+    private static boolean isFirstLevel(int pgtt) {
+        return pgtt == PasidEntry.PGTT_FIRST_LEVEL || pgtt == PasidEntry.PGTT_NESTED;
+    }
+
+    /** Whether 2^am pages at {@code addr} overlap an entry of {@code level} at {@code entryGfn}. */
+    static boolean pageMatch(long entryGfn, int level, long addr, int am) {
+        long mask = ~((1L << am) - 1);
+        long g = (addr >>> 12) & mask;
+        long entryMask = ~(SlPte.pageSize(level) - 1);
+        return (entryGfn & mask) == g || entryGfn == (addr & entryMask) >>> 12;
     }
 }

@@ -1,5 +1,7 @@
 package io.viommu.vtd;
 
+import io.viommu.memory.Iova;
+
 /**
  * Decoders for the PASID-based invalidation descriptors (VT-d 6.5.2.4-6.5.2.6); the first two
  * quads of a 256-bit descriptor carry every field.
@@ -58,9 +60,9 @@ public final class PasidInvalidationDescriptor {
     /**
      * The range a device-TLB invalidation names: 4 KiB at ADDR with S = 0; with S = 1 the
      * trailing ones of ADDR above bit 12 encode the size (PCIe ATS, table 10-9).
-     * Returns {address, size}; size {@link Long#MIN_VALUE} means the whole space.
+     * Size {@link Long#MIN_VALUE} means the whole space.
      */
-    public static long[] devTlbRange(long addrField, boolean sizeBit) {
+    public static DeviceTlbRange devTlbRange(long addrField, boolean sizeBit) {
         long addr = addrField & ~0xfffL;
         long size = 4096;
         if (sizeBit) {
@@ -68,6 +70,10 @@ public final class PasidInvalidationDescriptor {
             size = ones >= 51 ? Long.MIN_VALUE : 8192L << ones;
             addr = size == Long.MIN_VALUE ? 0 : addr & ~(size - 1);
         }
-        return new long[] {addr, size};
+        return new DeviceTlbRange(new Iova(addr), size);
+    }
+
+    /** What a device-TLB invalidation names: {@code size} bytes from {@code start}. */
+    public record DeviceTlbRange(Iova start, long size) {
     }
 }

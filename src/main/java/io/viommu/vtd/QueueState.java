@@ -2,7 +2,7 @@ package io.viommu.vtd;
 
 /**
  * Queued-invalidation lifecycle (GCMD.QIE / GSTS.QIES and FSTS.IQE). Moved only through
- * {@code IntelIommu.transition(QueueState, String)}.
+ * {@code InvalidationQueue.transition(QueueState, String)}.
  */
 public enum QueueState {
     /** QIES = 0: register-based invalidation is used; IQT writes only latch the tail. */

@@ -11,12 +11,13 @@ import io.viommu.pci.Translation;
 import io.viommu.pci.TranslationResult;
 
 /**
- * DMA remapping when RTADDR.TTM = 01 (scalable mode, VT-d 3.4.3 and chapter 9): scalable root
- * entry -> 256-bit context entry -> PASID directory -> PASID table entry, then by the entry's
- * PGTT a first-level, second-level, nested or pass-through translation. Requests without a
- * PASID prefix use the context entry's RID_PASID (QEMU 7.2 vtd_ce_get_rid2pasid_entry, checked:
- * RID_PASID 5 selects PASID-table entry 5) and its RID_PRIV for their privilege (0 = user, as a
- * PCIe request without PASID prefix has no Privileged Mode Requested).
+ * DMA remapping when RTADDR.TTM = 01 (scalable mode, VT-d 3.4.3 and chapter 9): the context
+ * step ({@link ScalableContextResolver}: scalable root entry -> 256-bit context entry, then the
+ * PASID directory -> PASID entry), then by the entry's PGTT a first-level, second-level, nested
+ * or pass-through translation. Requests without a PASID prefix use the context entry's RID_PASID
+ * (QEMU 7.2 vtd_ce_get_rid2pasid_entry, checked: RID_PASID 5 selects PASID-table entry 5) and its
+ * RID_PRIV for their privilege (0 = user, as a PCIe request without PASID prefix has no
+ * Privileged Mode Requested).
  *
  * <p>Where QEMU 7.2's x-scalable-mode supports a path (second level, pass-through, the root,
  * context and PASID-table checks), the order of checks, the recorded codes and FRCD's PP/PV
@@ -26,87 +27,74 @@ import io.viommu.pci.TranslationResult;
  * neither and walks the second-level table of such entries; here an entry whose PGTT the unit
  * does not advertise is an invalid PASID entry).
  *
- * <p>Owned by one {@link IntelIommu}; its caches follow the unit's invalidations (an
- * {@link InvalidationListener}) and the PASID-based descriptors. Not thread-safe.
+ * <p>Uses the unit's one {@link Iotlb}, {@link SecondLevelWalk} and {@link FirstLevelWalk};
+ * faults go to the {@link FaultRecorder} it is given. Not thread-safe.
  */
-final class ScalableModeTranslator implements InvalidationListener {
+final class ScalableModeTranslator {
     private static final long FRCD_PP = 1L << 31;
     private static final long FRCD_EXE = 1L << 30;
     private static final long FRCD_PRIV = 1L << 29;
     private static final int PV_SHIFT = 40;
 
-    private final IntelIommu unit;
-    private final VtdConfig config;
-    private final AddressSpace memory;
-    private final int aw;
+    private final FaultRecorder recorder;
     private final boolean spec;
-    private final ContextCache contextCache = new ContextCache();
-    private final PasidCache pasidCache = new PasidCache();
-    private final ScalableIotlb iotlb;
+    private final ScalableContextResolver resolver;
+    private final Iotlb iotlb;
     private final SecondLevelWalk slWalk;
     private final FirstLevelWalk flWalk;
 
-    // ---- results of resolve() (scratch; no allocation on the hit path) ----
-    private final long[] ctx = new long[2];
-    private boolean ctxRead;
-    long ctxQ0;
-    long ctxQ1;
-    int pasid;
-    boolean user;
-    boolean exec;
-    boolean fpd;
-    PasidCache.Entry pe;
-
-    // ---- results of walk() ----
+    // ---- results of walk() (no allocation on the walk path) ----
     long outPage;
     long outSize;
     boolean outRead;
     boolean outWrite;
     int outFlags;
 
-    ScalableModeTranslator(IntelIommu unit, VtdConfig config, AddressSpace memory) {
-        this.unit = unit;
-        this.config = config;
-        this.memory = memory;
-        this.aw = config.awBits();
+    ScalableModeTranslator(VtdConfig config, AddressSpace memory, FaultRecorder recorder,
+                           ScalableContextResolver resolver, Iotlb iotlb, SecondLevelWalk slWalk) {
+        this.recorder = recorder;
         this.spec = config.smSpecFaults();
-        this.iotlb = new ScalableIotlb(config.iotlbEntries());
-        this.slWalk = new SecondLevelWalk(memory, aw, true, config.deviceIotlb());
-        this.flWalk = new FirstLevelWalk(memory, aw, config.firstLevel(), slWalk);
+        this.resolver = resolver;
+        this.iotlb = iotlb;
+        this.slWalk = slWalk;
+        this.flWalk = new FirstLevelWalk(memory, config.awBits(), config.firstLevel(), slWalk);
     }
 
-    int iotlbSize() {
-        return iotlb.size();
+    ScalableContextResolver resolver() {
+        return resolver;
     }
 
-    int pasidCacheSize() {
-        return pasidCache.size();
+    /** The PASID a request uses: its prefix's, else the context entry's RID_PASID. */
+    static int pasidOf(ContextResult.Scalable ctx, PasidPrefix prefix) {
+        return prefix == null ? ctx.ridPasid() : prefix.pasid();
     }
 
-    boolean iotlbContains(int sid, int pasidValue, long addr) {
-        return iotlb.lookup(sid, pasidValue, addr) >= 0;
+    /** Whether a request is a user-mode one: the prefix's PR, else RID_PRIV. */
+    static boolean userOf(ContextResult.Scalable ctx, PasidPrefix prefix) {
+        return prefix == null ? !ctx.ridPrivileged() : !prefix.privileged();
     }
 
     // ====================================================================================
     // Untranslated requests
     // ====================================================================================
 
-    /** Translates one untranslated request (AT = 00b); faults are recorded in the unit's FRCD. */
-    TranslationResult translate(DmaRequest request, PasidPrefix prefix, long rootTable) {
+    /** Translates one untranslated request (AT = 00b); faults go to the recorder. */
+    TranslationResult translate(DmaRequest request, PasidPrefix prefix) {
         int sid = request.requester().value();
         boolean write = request.access().isWrite();
         long iova = request.iova().value();
-        ScalableFault f = resolveContext(sid, rootTable);
-        if (f != null) {
-            return report(request, prefix, f, ctxRead && ScalableContextEntry.faultProcessingDisabled(ctx[0]), false);
+        ContextResult c = resolver.resolve(sid);
+        if (!(c instanceof ContextResult.Scalable ctx)) {
+            return report(request, prefix, (ContextResult.Fault) c);
         }
-        selectPasid(prefix);
-        int hit = iotlb.lookup(sid, pasid, iova);
+        int pasid = pasidOf(ctx, prefix);
+        boolean user = userOf(ctx, prefix);
+        boolean exec = prefix != null && prefix.execute();
+        int hit = iotlb.index(sid, pasid, iova);
         if (hit >= 0) {
             Translation t = iotlb.translation(hit);
             int flags = iotlb.flags(hit);
-            boolean rightsOk = (!user || (flags & ScalableIotlb.USER_OK) != 0)
-                    && (!exec || (flags & ScalableIotlb.EXEC_OK) != 0);
+            boolean rightsOk = (!user || (flags & Iotlb.USER_OK) != 0) && (!exec || (flags & Iotlb.EXEC_OK) != 0);
             if (rightsOk && (write ? t.writable() : t.readable())) {
                 return t;
             }
@@ -120,21 +108,22 @@ final class ScalableModeTranslator implements InvalidationListener {
             }
             // Otherwise walk again: a first write must set D, other rights must fault.
         }
-        f = resolvePasid(sid, prefix);
-        if (f != null) {
-            return report(request, prefix, f, fpd, false);
+        ContextResult p = resolver.resolvePasid(ctx, sid, pasid, prefix != null);
+        if (!(p instanceof ContextResult.Pasid pe)) {
+            return report(request, prefix, (ContextResult.Fault) p);
         }
-        int pgtt = PasidEntry.pgtt(pe.q0());
+        boolean fpd = pe.faultProcessingDisabled(ctx);
+        int pgtt = pe.pgtt();
         if (pgtt == PasidEntry.PGTT_PASS_THROUGH) {
             // QEMU switches the device to its nodmar region: identity, never cached.
             return Translation.identity(request.iova(), 4096, true, true);
         }
-        f = walk(pgtt, iova, write);
-        if (f != null) {
-            return report(request, prefix, f, fpd, true);
+        ScalableFault f = walk(pe, iova, write, user, exec);
+        if (f == null && MsiAddress.overlaps(outPage, outSize)) {
+            f = ScalableFault.INTERRUPT_ADDRESS;
         }
-        if (MsiAddress.overlaps(outPage, outSize)) {
-            return report(request, prefix, ScalableFault.INTERRUPT_ADDRESS, fpd, true);
+        if (f != null) {
+            return reportWalk(request, prefix, pasid, f, fpd);
         }
         Translation t = new Translation(new Iova(iova & -outSize), new PhysAddr(outPage), outSize, outRead,
                 outWrite);
@@ -147,7 +136,8 @@ final class ScalableModeTranslator implements InvalidationListener {
      * The translation stage for a resolved PASID entry: fills out* or returns the fault.
      * Records nothing (ATS translation requests use it too).
      */
-    ScalableFault walk(int pgtt, long iova, boolean write) {
+    ScalableFault walk(ContextResult.Pasid pe, long iova, boolean write, boolean user, boolean exec) {
+        int pgtt = pe.pgtt();
         switch (pgtt) {
             case PasidEntry.PGTT_SECOND_LEVEL -> {
                 long q0 = pe.q0();
@@ -157,10 +147,10 @@ final class ScalableModeTranslator implements InvalidationListener {
                     return f;
                 }
                 outSize = SlPte.pageSize(slWalk.level);
-                outPage = SlPte.outputAddress(slWalk.pte, aw) & -outSize;
+                outPage = slWalk.outputPage();
                 outRead = slWalk.reads;
                 outWrite = slWalk.writes;
-                outFlags = ScalableIotlb.USER_OK | ScalableIotlb.EXEC_OK;
+                outFlags = Iotlb.USER_OK | Iotlb.EXEC_OK;
                 return null;
             }
             case PasidEntry.PGTT_FIRST_LEVEL, PasidEntry.PGTT_NESTED -> {
@@ -179,7 +169,7 @@ final class ScalableModeTranslator implements InvalidationListener {
                 outSize = flWalk.pageSize;
                 outRead = true;
                 outWrite = flWalk.writable;
-                outFlags = (flWalk.userOk ? ScalableIotlb.USER_OK : 0) | (flWalk.execOk ? ScalableIotlb.EXEC_OK : 0);
+                outFlags = (flWalk.userOk ? Iotlb.USER_OK : 0) | (flWalk.execOk ? Iotlb.EXEC_OK : 0);
                 return null;
             }
             default -> {
@@ -188,153 +178,10 @@ final class ScalableModeTranslator implements InvalidationListener {
                 outSize = 4096;
                 outRead = true;
                 outWrite = true;
-                outFlags = ScalableIotlb.USER_OK | ScalableIotlb.EXEC_OK;
+                outFlags = Iotlb.USER_OK | Iotlb.EXEC_OK;
                 return null;
             }
         }
-    }
-
-    // ====================================================================================
-    // Context and PASID resolution (vtd_dev_to_context_entry, vtd_ce_get_rid2pasid_entry)
-    // ====================================================================================
-
-    /** Fills ctxQ0/ctxQ1 from the context cache or the tables. */
-    ScalableFault resolveContext(int sid, long rootTable) {
-        ctxRead = false;
-        if (contextCache.lookup(sid, ctx)) {
-            ctxRead = true;
-            ctxQ0 = ctx[0];
-            ctxQ1 = ctx[1];
-            return null;
-        }
-        ScalableFault f = fetchContext(sid, rootTable);
-        if (f == null) {
-            ctxQ0 = ctx[0];
-            ctxQ1 = ctx[1];
-            contextCache.put(sid, ctx[0], ctx[1]);
-        }
-        return f;
-    }
-
-    private ScalableFault fetchContext(int sid, long rootTable) {
-        ctx[0] = 0;
-        ctx[1] = 0;
-        int devfn = sid & 0xff;
-        long rootAddr = ScalableRootEntry.address(rootTable, sid >>> 8);
-        if (memory.probe(rootAddr, ScalableRootEntry.SIZE) != AddressSpace.Status.OK) {
-            return ScalableFault.ROOT_TABLE_ACCESS;
-        }
-        long rlo = memory.read(rootAddr, 8);
-        long rhi = memory.read(rootAddr + 8, 8);
-        if (!ScalableRootEntry.isPresent(rlo, rhi, devfn)) {
-            return ScalableFault.ROOT_NOT_PRESENT;
-        }
-        if (ScalableRootEntry.hasReservedBits(rlo, rhi, aw)) {
-            return ScalableFault.ROOT_RESERVED;
-        }
-        long ctxAddr = ScalableContextEntry.address(ScalableRootEntry.contextTable(rlo, rhi, devfn), devfn);
-        if (memory.probe(ctxAddr, ScalableContextEntry.SIZE) != AddressSpace.Status.OK) {
-            return ScalableFault.CONTEXT_ACCESS;
-        }
-        long q0 = memory.read(ctxAddr, 8);
-        long q1 = memory.read(ctxAddr + 8, 8);
-        long q2 = memory.read(ctxAddr + 16, 8);
-        long q3 = memory.read(ctxAddr + 24, 8);
-        ctx[0] = q0;
-        ctx[1] = q1;
-        ctxRead = true;
-        if (!ScalableContextEntry.isPresent(q0)) {
-            return ScalableFault.CONTEXT_NOT_PRESENT;
-        }
-        if (ScalableContextEntry.hasReservedBits(q0, q1, q2, q3, aw)) {
-            return ScalableFault.CONTEXT_RESERVED;
-        }
-        if (spec && PasidDirEntry.index(ScalableContextEntry.ridPasid(q1))
-                >= ScalableContextEntry.pasidDirEntries(q0)) {
-            return ScalableFault.RID_PASID_INVALID;
-        }
-        return null;
-    }
-
-    /** The PASID, privilege and execute attributes of a request (after resolveContext). */
-    void selectPasid(PasidPrefix prefix) {
-        if (prefix == null) {
-            pasid = ScalableContextEntry.ridPasid(ctxQ1);
-            user = !ScalableContextEntry.ridPrivileged(ctxQ1);
-            exec = false;
-        } else {
-            pasid = prefix.pasid();
-            user = !prefix.privileged();
-            exec = prefix.execute();
-        }
-    }
-
-    /** Fills {@link #pe} and {@link #fpd} for (sid, {@link #pasid}). */
-    ScalableFault resolvePasid(int sid, PasidPrefix prefix) {
-        fpd = ScalableContextEntry.faultProcessingDisabled(ctxQ0);
-        if (prefix != null && !ScalableContextEntry.pasidEnabled(ctxQ0)) {
-            return ScalableFault.CONTEXT_PASIDE_CLEAR;
-        }
-        if (prefix != null && spec
-                && PasidDirEntry.index(pasid) >= ScalableContextEntry.pasidDirEntries(ctxQ0)) {
-            return ScalableFault.PASID_TOO_LARGE;
-        }
-        PasidCache.Entry cached = pasidCache.lookup(sid, pasid);
-        if (cached != null) {
-            pe = cached;
-            fpd |= cached.dirFpd() || PasidEntry.faultProcessingDisabled(cached.q0());
-            return null;
-        }
-        long dirAddr = PasidDirEntry.address(ScalableContextEntry.pasidDirTable(ctxQ0), pasid);
-        if (memory.probe(dirAddr, PasidDirEntry.SIZE) != AddressSpace.Status.OK) {
-            return ScalableFault.PASID_DIR_ACCESS;
-        }
-        long dir = memory.read(dirAddr, 8);
-        // QEMU vtd_ce_get_pasid_fpd: the directory entry's FPD counts before its present bit.
-        boolean dirFpd = PasidDirEntry.faultProcessingDisabled(dir);
-        fpd |= dirFpd;
-        if (!PasidDirEntry.isPresent(dir)) {
-            return ScalableFault.PASID_DIR_NOT_PRESENT;
-        }
-        if (spec && (dir & PasidDirEntry.reserved(aw)) != 0) {
-            return ScalableFault.PASID_DIR_RESERVED;
-        }
-        long peAddr = PasidEntry.address(PasidDirEntry.pasidTable(dir), pasid);
-        if (memory.probe(peAddr, PasidEntry.SIZE) != AddressSpace.Status.OK) {
-            return ScalableFault.PASID_TABLE_ACCESS;
-        }
-        long q0 = memory.read(peAddr, 8);
-        long q1 = memory.read(peAddr + 8, 8);
-        long q2 = memory.read(peAddr + 16, 8);
-        if (!PasidEntry.isPresent(q0)) {
-            return ScalableFault.PASID_NOT_PRESENT;
-        }
-        fpd |= PasidEntry.faultProcessingDisabled(q0);
-        int pgtt = PasidEntry.pgtt(q0);
-        boolean firstLevel = pgtt == PasidEntry.PGTT_FIRST_LEVEL || pgtt == PasidEntry.PGTT_NESTED;
-        if (spec && ((q0 & PasidEntry.reservedQ0(aw)) != 0 || (q1 & PasidEntry.RESERVED_Q1) != 0
-                || (firstLevel && (q2 & PasidEntry.reservedQ2(aw)) != 0))) {
-            return ScalableFault.PASID_RESERVED;
-        }
-        if (!pgttSupported(pgtt, q0, q2)) {
-            return ScalableFault.PASID_INVALID;
-        }
-        pe = new PasidCache.Entry(q0, q1, q2, dirFpd);
-        pasidCache.put(sid, pasid, pe);
-        return null;
-    }
-
-    /** vtd_pe_type_check and the level check, plus the first-level options this unit offers. */
-    private boolean pgttSupported(int pgtt, long q0, long q2) {
-        boolean slLevelOk = unit.secondLevelLevelsSupported(PasidEntry.secondLevelLevels(q0));
-        return switch (pgtt) {
-            case PasidEntry.PGTT_SECOND_LEVEL -> slLevelOk;
-            // QEMU 7.2 checks AW for pass-through entries too (checked: AW 0 faults 0x58).
-            case PasidEntry.PGTT_PASS_THROUGH -> config.pt() && slLevelOk;
-            case PasidEntry.PGTT_FIRST_LEVEL -> config.firstLevel() && PasidEntry.firstLevelLevels(q2) > 0;
-            case PasidEntry.PGTT_NESTED -> config.nested() && slLevelOk && PasidEntry.firstLevelLevels(q2) > 0;
-            default -> false;
-        };
     }
 
     // ====================================================================================
@@ -342,24 +189,29 @@ final class ScalableModeTranslator implements InvalidationListener {
     // ====================================================================================
 
     /**
-     * Records {@code f} for {@code request}. PP/PV: QEMU 7.2 sets PP = 1 and PV = the PASID
-     * (RID_PASID for requests without PASID) on faults of the translation stage and leaves both 0
-     * for root/context/PASID-table faults (checked against the binary); with spec codes PP, PV,
-     * PRIV and EXE describe the request's PASID prefix, and are 0 without one.
+     * PP/PV and friends of a scalable-mode fault record. QEMU 7.2 sets PP = 1 and PV = the
+     * PASID (RID_PASID for requests without PASID) on faults of the translation stage and leaves
+     * both 0 for root/context/PASID-table faults (checked against the binary); with spec codes
+     * PP, PV, PRIV and EXE describe the request's PASID prefix, and are 0 without one.
      */
-    DmaFault report(DmaRequest request, PasidPrefix prefix, ScalableFault f, boolean fpdSet, boolean walkStage) {
-        long hiBits = 0;
+    private long hiBits(PasidPrefix prefix, int walkPasid) {
         if (spec) {
-            if (prefix != null) {
-                hiBits = FRCD_PP | ((long) prefix.pasid() << PV_SHIFT) | (prefix.privileged() ? FRCD_PRIV : 0)
-                        | (prefix.execute() ? FRCD_EXE : 0);
-            }
-        } else if (walkStage) {
-            hiBits = FRCD_PP | ((long) pasid << PV_SHIFT);
+            return prefix == null ? 0 : FRCD_PP | ((long) prefix.pasid() << PV_SHIFT)
+                    | (prefix.privileged() ? FRCD_PRIV : 0) | (prefix.execute() ? FRCD_EXE : 0);
         }
-        boolean suppressed = fpdSet && f.qualified(spec);
+        return walkPasid < 0 ? 0 : FRCD_PP | ((long) walkPasid << PV_SHIFT);
+    }
+
+    /** Records a fault of the context or PASID step. */
+    DmaFault report(DmaRequest request, PasidPrefix prefix, ContextResult.Fault f) {
+        return recorder.dmaFault(request, f.code(), f.description(), f.suppressed(), hiBits(prefix, -1));
+    }
+
+    /** Records a fault of the translation stage (walk) for {@code pasid}. */
+    DmaFault reportWalk(DmaRequest request, PasidPrefix prefix, int pasid, ScalableFault f, boolean fpd) {
+        boolean suppressed = fpd && f.qualified(spec);
         int code = f == ScalableFault.SL_PERMISSION ? permissionCode(request.access().isWrite()) : f.code(spec);
-        return unit.recordTranslationFault(request, code, f.description(), suppressed, hiBits);
+        return recorder.dmaFault(request, code, f.description(), suppressed, hiBits(prefix, pasid));
     }
 
     /** Second-level permission fault: 0x79 with spec codes; QEMU's 5 (write) or 6 (read). */
@@ -369,50 +221,8 @@ final class ScalableModeTranslator implements InvalidationListener {
     }
 
     // ====================================================================================
-    // Invalidation
+    // PASID-based invalidation descriptors
     // ====================================================================================
-
-    @Override
-    public void cachesReset() {
-        contextCache.invalidateAll();
-        pasidCache.clear();
-        iotlb.clear();
-    }
-
-    @Override
-    public void contextCacheGlobal() {
-        contextCache.invalidateAll();
-        pasidCache.clear();
-    }
-
-    @Override
-    public void contextCacheDevice(int sid, int fm) {
-        contextCache.invalidateDevice(sid, fm);
-        pasidCache.invalidateDevice(sid, fm);
-    }
-
-    @Override
-    public void iotlbGlobal() {
-        iotlb.clear();
-    }
-
-    @Override
-    public void iotlbDomain(int domainId) {
-        iotlb.removeIf((s, p, did, pgtt, level, gfn) -> did == domainId);
-    }
-
-    /**
-     * Page-selective IOTLB invalidation in scalable mode: second-level and pass-through entries
-     * of the range, and every first-level and nested entry of the domain (QEMU
-     * vtd_hash_remove_by_page drops first-level entries whatever the address; a nested entry's
-     * input address is not the second-level address the descriptor names).
-     */
-    @Override
-    public void iotlbPages(int domainId, long addr, int am) {
-        iotlb.removeIf((s, p, did, pgtt, level, gfn) -> did == domainId
-                && (pgtt == PasidEntry.PGTT_FIRST_LEVEL || pgtt == PasidEntry.PGTT_NESTED
-                || ScalableIotlb.pageMatch(gfn, level, addr, am)));
-    }
 
     /**
      * PASID-based IOTLB invalidation (type 6): first-level and nested entries only (VT-d
@@ -424,14 +234,11 @@ final class ScalableModeTranslator implements InvalidationListener {
         int domainId = PasidInvalidationDescriptor.did(lo);
         int pasidValue = PasidInvalidationDescriptor.pasid(lo);
         if (g == PasidInvalidationDescriptor.PIOTLB_PASID) {
-            iotlb.removeIf((s, p, did, pgtt, level, gfn) -> did == domainId && p == pasidValue
-                    && (pgtt == PasidEntry.PGTT_FIRST_LEVEL || pgtt == PasidEntry.PGTT_NESTED));
+            iotlb.invalidatePasid(domainId, pasidValue);
         } else if (g == PasidInvalidationDescriptor.PIOTLB_PAGE) {
             long addr = PasidInvalidationDescriptor.addr(hi);
             int am = Math.min(PasidInvalidationDescriptor.am(hi), 63 - 12);
-            iotlb.removeIf((s, p, did, pgtt, level, gfn) -> did == domainId && p == pasidValue
-                    && (pgtt == PasidEntry.PGTT_FIRST_LEVEL || pgtt == PasidEntry.PGTT_NESTED)
-                    && ScalableIotlb.pageMatch(gfn, level, addr, am));
+            iotlb.invalidatePasidPages(domainId, pasidValue, addr, am);
         }
         return true;
     }
@@ -440,10 +247,10 @@ final class ScalableModeTranslator implements InvalidationListener {
     boolean pasidCacheDescriptor(long lo) {
         int domainId = PasidInvalidationDescriptor.did(lo);
         switch (PasidInvalidationDescriptor.granularity(lo)) {
-            case PasidInvalidationDescriptor.PC_DOMAIN -> pasidCache.invalidateDomain(domainId);
+            case PasidInvalidationDescriptor.PC_DOMAIN -> resolver.invalidatePasidDomain(domainId);
             case PasidInvalidationDescriptor.PC_PASID ->
-                    pasidCache.invalidatePasid(domainId, PasidInvalidationDescriptor.pasid(lo));
-            case PasidInvalidationDescriptor.PC_GLOBAL -> pasidCache.clear();
+                    resolver.invalidatePasid(domainId, PasidInvalidationDescriptor.pasid(lo));
+            case PasidInvalidationDescriptor.PC_GLOBAL -> resolver.invalidatePasidAll();
             default -> { }
         }
         return true;

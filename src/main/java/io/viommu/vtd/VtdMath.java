@@ -1,6 +1,6 @@
 package io.viommu.vtd;
 
-/** Small address-width helpers shared by the decoders. */
+/** Small address helpers shared by the decoders and walks. */
 final class VtdMath {
     private VtdMath() {
     }

@@ -1,16 +1,43 @@
 /**
- * The Intel VT-d DMA-remapping unit, legacy mode, held against QEMU 7.2's {@code intel-iommu}.
+ * The Intel VT-d remapping unit (legacy and scalable mode, interrupt remapping, ATS), held
+ * against QEMU 7.2's {@code intel-iommu}.
  *
  * <p>Entry points: {@link io.viommu.vtd.IntelIommu} (its constructor, {@code load/store} on the
  * register page, {@code translate}), configured by {@link io.viommu.vtd.VtdConfig}
  * ({@code fromQemuProperties} takes QEMU's property syntax and fails with QEMU's messages).
+ *
+ * <h2>Structure</h2>
+ * <ul>
+ * <li>{@link io.viommu.vtd.IntelIommu} is the register front: guest MMIO in, operations out.
+ *     It owns the register file ({@link io.viommu.vtd.VtdRegisters}), the lifecycles
+ *     ({@link io.viommu.vtd.TranslationState}, {@link io.viommu.vtd.QueueState}) and the
+ *     invalidation listeners, and delegates: {@code InvalidationQueue} (queued invalidation),
+ *     {@code RegisterInvalidation} (CCMD, IOTLB/IVA), {@code CacheInvalidation} (every
+ *     invalidation: the core's caches, then the listeners), {@code FaultRing} (the FRCD
+ *     registers), {@code EventInterrupts} (fault and completion events).</li>
+ * <li>{@code DmaRemapping} is the translation core: request in, translation or fault out. It
+ *     owns the caches and walks and is driven by operations (enable, set root table,
+ *     invalidate); faults go to the {@code FaultRecorder} it is given (the fault ring). It never
+ *     reaches back into the register front, nor do {@link io.viommu.vtd.AtsService} and
+ *     {@link io.viommu.vtd.InterruptRemapping}, which get narrow views.</li>
+ * <li>Context resolution is a value: a {@code ContextResolver} (legacy or scalable) returns a
+ *     {@link io.viommu.vtd.ContextResult}, a resolved context or a fault with its reason and
+ *     FPD. Scalable mode adds the PASID step (PASID directory and entry), after the IOTLB
+ *     lookup as in QEMU.</li>
+ * <li>One second-level walk ({@link io.viommu.vtd.SecondLevelWalk}) serves legacy translation,
+ *     scalable PGTT 2, the second stage of nested translation, ATS and the notifier's range
+ *     walk; one first-level walk ({@code FirstLevelWalk}).</li>
+ * <li>One bounded LRU cache ({@code LruCache}) with different key types: the IOTLB
+ *     ({@code Iotlb}, both modes), the context cache and the PASID cache.</li>
+ * </ul>
  *
  * <h2>Modelled</h2>
  * Register file from one table (reset, write, W1C and write-only masks, {@link io.viommu.vtd.VtdRegisters});
  * QEMU's access splitting (pieces under 4 bytes read 0); GCMD/GSTS for TE, SRTP, QIE, SIRTP, IRE;
  * root/context tables with TT 00/01/10; 3-, 4- and 5-level second-level walks; 2 MiB and 1 GiB
  * pages; QEMU's reserved-bit masks and fault reasons 1-0xC and 0xE; FPD for qualified faults;
- * context cache and LRU IOTLB; CCMD and IOTLB/IVA invalidation with CAIG/IAIG as QEMU reports them;
+ * context cache and LRU IOTLB (both bounded, in both modes); CCMD and IOTLB/IVA invalidation
+ * with CAIG/IAIG as QEMU reports them;
  * queued invalidation (128-bit, and 256-bit in scalable mode) with context-cache, IOTLB,
  * device-TLB, interrupt-entry-cache and wait descriptors, IQE stopping at the bad descriptor;
  * ICS/IECTL and FSTS/FECTL events through {@link io.viommu.pci.MsiSink}; the FRCD ring with
@@ -81,6 +108,6 @@
  *
  * <h2>Not modelled yet</h2>
  * Posted interrupts (CAP.PI = 0, as QEMU), page requests (PRS), second-level A/D (SLADS).
- * The map/unmap notifier is in {@link io.viommu.vtd.notify}.
+ * The map/unmap notifier ({@link io.viommu.vtd.notify}) follows legacy-mode units only.
  */
 package io.viommu.vtd;

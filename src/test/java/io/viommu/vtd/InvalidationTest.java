@@ -168,13 +168,13 @@ class InvalidationTest {
         List<String> heard = new ArrayList<>();
         b.iommu.addInvalidationListener(new InvalidationListener() {
             @Override
-            public void iotlbPages(int domainId, long addr, int am) {
-                heard.add("pages " + domainId + " " + Long.toHexString(addr) + " " + am);
+            public void iotlbPages(int domainId, Iova addr, int am) {
+                heard.add("pages " + domainId + " " + Long.toHexString(addr.value()) + " " + am);
             }
 
             @Override
-            public void contextCacheDevice(int sid, int fm) {
-                heard.add("ctx " + sid + " " + fm);
+            public void contextCacheDevice(RequesterId sid, int fm) {
+                heard.add("ctx " + sid.value() + " " + fm);
             }
         });
         b.writeq(IVA, 0x200000 | 2);

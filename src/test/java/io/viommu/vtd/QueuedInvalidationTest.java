@@ -150,8 +150,8 @@ class QueuedInvalidationTest {
         List<String> heard = new ArrayList<>();
         b.iommu.addInvalidationListener(new InvalidationListener() {
             @Override
-            public void deviceTlb(int sid, long addr, long size) {
-                heard.add("devtlb " + sid + " " + Long.toHexString(addr) + " " + size);
+            public void deviceTlb(io.viommu.pci.RequesterId sid, io.viommu.memory.Iova addr, long size) {
+                heard.add("devtlb " + sid.value() + " " + Long.toHexString(addr.value()) + " " + size);
             }
 
             @Override

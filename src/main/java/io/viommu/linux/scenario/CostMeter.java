@@ -2,7 +2,9 @@ package io.viommu.linux.scenario;
 
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuCounters;
+import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
+import io.viommu.pci.RequesterId;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.notify.IommuEvent;
 import io.viommu.vtd.notify.MappingListener;
@@ -46,7 +48,7 @@ final class CostMeter implements InvalidationListener, MappingListener {
     }
 
     @Override
-    public void contextCacheDevice(int sid, int fm) {
+    public void contextCacheDevice(RequesterId sid, int fm) {
         context++;
     }
 
@@ -61,7 +63,7 @@ final class CostMeter implements InvalidationListener, MappingListener {
     }
 
     @Override
-    public void iotlbPages(int domainId, long addr, int am) {
+    public void iotlbPages(int domainId, Iova addr, int am) {
         iotlbPage++;
     }
 

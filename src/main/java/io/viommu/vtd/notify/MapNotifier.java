@@ -1,10 +1,13 @@
 package io.viommu.vtd.notify;
 
 import io.viommu.pci.RequesterId;
+import io.viommu.memory.Iova;
 import io.viommu.vtd.ContextEntry;
+import io.viommu.vtd.ContextResult;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.InvalidationListener;
 import io.viommu.vtd.InvalidationOrigin;
+import io.viommu.vtd.SecondLevelWalk;
 import io.viommu.vtd.TranslationState;
 import io.viommu.vtd.VtdConfig;
 import java.util.EnumSet;
@@ -60,7 +63,6 @@ public final class MapNotifier {
     private final SecondLevelWalker walker;
     private final List<Registration> registrations = new CopyOnWriteArrayList<>();
     private final Hook hook = new Hook();
-    private final long[] ctx = new long[2];
     private TranslationState lastTranslation;
     private long walkBudget = DEFAULT_WALK_BUDGET;
 
@@ -273,7 +275,7 @@ public final class MapNotifier {
         SecondLevelWalker.Result w;
         try {
             w = walker.walk(r.device, clipped, walkBudget);
-        } catch (SecondLevelWalker.BudgetExceeded e) {
+        } catch (SecondLevelWalk.BudgetExceeded e) {
             r.aborted(cause, e.getMessage() + " for " + r.device + " " + clipped);
             return;
         }
@@ -303,7 +305,7 @@ public final class MapNotifier {
 
     /** The current context's domain of {@code device}, or -1 if its context does not resolve. */
     private int currentDomain(RequesterId device) {
-        return iommu.readContextEntry(device, ctx) == 0 ? ContextEntry.domainId(ctx[1]) : -1;
+        return iommu.readContext(device) instanceof ContextResult.Legacy l ? l.domainId() : -1;
     }
 
     private boolean inDomain(Registration r, int domainId) {
@@ -315,13 +317,7 @@ public final class MapNotifier {
      * {@code fm} covers {@code device} (VT-d 10.4.7: FM 1, 2, 3 mask SID bits 2, 2:1, 2:0).
      */
     static boolean coveredByFunctionMask(RequesterId device, int sid, int fm) {
-        int mask = switch (fm & 3) {
-            case 0 -> 0;
-            case 1 -> 4;
-            case 2 -> 6;
-            default -> 7;
-        };
-        return (device.value() | mask) == (sid | mask);
+        return ContextEntry.coveredByFunctionMask(device.value(), sid, fm);
     }
 
     private final class Hook implements InvalidationListener {
@@ -348,7 +344,8 @@ public final class MapNotifier {
         }
 
         @Override
-        public void contextCacheDevice(int sid, int fm) {
+        public void contextCacheDevice(RequesterId device, int fm) {
+            int sid = device.value();
             InvalidationCause cause = InvalidationCause.contextDevice(iommu.invalidationOrigin(), sid, fm);
             for (Registration r : registrations) {
                 if (coveredByFunctionMask(r.device, sid, fm)) {
@@ -377,12 +374,13 @@ public final class MapNotifier {
         }
 
         @Override
-        public void iotlbPages(int domainId, long addr, int am) {
+        public void iotlbPages(int domainId, Iova page, int am) {
+            long addr = page.value();
             // The spec ignores the low AM bits of ADDR (VT-d 6.5.1.2); QEMU walks from the
             // unaligned address. The range here is the architected one.
             long size = 4096L << am;
             long first = addr & -size;
-            InvalidationCause cause = InvalidationCause.iotlbPages(iommu.invalidationOrigin(), domainId, first, am);
+            InvalidationCause cause = InvalidationCause.iotlbPages(iommu.invalidationOrigin(), domainId, new Iova(first), am);
             IovaRange region = new IovaRange(first, first + size - 1);
             for (Registration r : registrations) {
                 if (!(r.maps() || r.unmapOnly()) || !region.intersects(r.range) || !inDomain(r, domainId)) {
@@ -397,11 +395,13 @@ public final class MapNotifier {
         }
 
         @Override
-        public void deviceTlb(int sid, long addr, long size) {
+        public void deviceTlb(RequesterId device, Iova start, long size) {
+            int sid = device.value();
+            long addr = start.value();
             long last = addr + size - 1;
             IovaRange region = Long.compareUnsigned(last, addr) < 0 ? new IovaRange(addr, -1L)
                     : new IovaRange(addr, last);
-            InvalidationCause cause = InvalidationCause.deviceTlb(iommu.invalidationOrigin(), sid, addr, size);
+            InvalidationCause cause = InvalidationCause.deviceTlb(iommu.invalidationOrigin(), sid, start, size);
             for (Registration r : registrations) {
                 if (r.flags.contains(NotifierFlag.DEVIOTLB_UNMAP) && r.device.value() == sid) {
                     IovaRange c = region.intersect(r.range);

@@ -11,8 +11,9 @@
  * differs from QEMU 7.2's.
  *
  * <p>Driven by {@link io.viommu.vtd.InvalidationListener} (after the unit has applied an
- * invalidation to its own caches); reads guest tables through the unit's own context lookup
- * ({@link io.viommu.vtd.IntelIommu#readContextEntry}) and the {@link io.viommu.vtd.SlPte}
- * decoders. Legacy-mode (second-level) tables only.
+ * invalidation to its own caches); reads guest tables through the unit's own context step
+ * ({@link io.viommu.vtd.IntelIommu#readContext}) and its one second-level walk
+ * ({@link io.viommu.vtd.SecondLevelWalk#walkRange}), the walk translate uses. Legacy-mode
+ * (second-level) tables only.
  */
 package io.viommu.vtd.notify;

@@ -154,7 +154,7 @@ class MapNotifierTest {
         assertThat(c.kind()).isEqualTo(Kind.IOTLB_PAGES);
         assertThat(c.origin()).isEqualTo(InvalidationOrigin.REGISTER);
         assertThat(c.domainId()).isEqualTo(1);
-        assertThat(c.address()).isEqualTo(0x40000);
+        assertThat(c.address().value()).isEqualTo(0x40000);
         assertThat(c.addressMask()).isZero();
         assertThat(c.range()).isEqualTo(new IovaRange(0x40000, 0x40fff));
         g.psi(1, 0x80000, 0);
@@ -385,7 +385,7 @@ class MapNotifierTest {
             assertThat(c.kind()).isEqualTo(Kind.IOTLB_PAGES);
             assertThat(c.origin()).isEqualTo(InvalidationOrigin.queued(1));
             assertThat(c.domainId()).isEqualTo(1);
-            assertThat(c.address()).isEqualTo(0x3000);
+            assertThat(c.address().value()).isEqualTo(0x3000);
             assertThat(c.toString()).contains("queued descriptor 1").contains("did=1").contains("0x3000");
         });
         g.clearContext(DEV);

@@ -1,0 +1,274 @@
+package io.viommu.vtd;
+
+import java.util.Arrays;
+
+/**
+ * The one bounded least-recently-used cache of the unit, used with different key types for the
+ * IOTLB ({@link Iotlb}: source id, PASID, level and page frame), the context cache (source id)
+ * and the PASID cache (source id and PASID). A key is two {@code long}s whose packing the user
+ * defines; each entry also carries 32 bits of metadata that invalidations select on (domain
+ * id, PGTT, rights).
+ *
+ * <p>Storage is primitive: one {@code long[]} holding each entry's key, metadata and links side
+ * by side (so an insert, an eviction or a hit touches one or two cache lines per entry, not one
+ * per field), a chained hash over entry indices, and an intrusive doubly linked LRU list. Lookups,
+ * hits and evictions allocate nothing and never box. When full, an insert evicts the
+ * least-recently-used entry. Not thread-safe.
+ */
+final class LruCache<V> {
+    static final int NIL = -1;
+    // Entry i occupies e[4i .. 4i+3]: key A, key B, meta << 32 | hash-chain link, prev << 32 | next.
+    private static final int STRIDE = 4;
+    private static final long LOW = 0xFFFF_FFFFL;
+    private static final long HIGH = ~LOW;
+
+    /** Selects entries for {@link #removeIf}. */
+    interface Selector<V> {
+        boolean test(long keyA, long keyB, long meta, V value);
+    }
+
+    private final int capacity;
+    private final int bucketMask;
+    private final int[] buckets;
+    private final long[] e;
+    private final Object[] value;
+    private int lruHead = NIL; // most recently used
+    private int lruTail = NIL; // least recently used
+    private int freeHead;
+    private int size;
+    private long evictions;
+
+    LruCache(int capacity) {
+        if (capacity < 1) {
+            throw new IllegalArgumentException("cache capacity must be positive: " + capacity);
+        }
+        this.capacity = capacity;
+        int b = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;
+        buckets = new int[b];
+        bucketMask = b - 1;
+        e = new long[capacity * STRIDE];
+        value = new Object[capacity];
+        clear();
+    }
+
+    int capacity() {
+        return capacity;
+    }
+
+    int size() {
+        return size;
+    }
+
+    long evictions() {
+        return evictions;
+    }
+
+    void clear() {
+        Arrays.fill(buckets, NIL);
+        Arrays.fill(value, null);
+        for (int i = 0; i < capacity; i++) {
+            e[i * STRIDE + 2] = LOW; // meta 0, chain NIL
+            setLinks(i, NIL, i + 1 < capacity ? i + 1 : NIL);
+        }
+        freeHead = 0;
+        lruHead = NIL;
+        lruTail = NIL;
+        size = 0;
+    }
+
+    // ---- entry fields ----
+
+    long keyA(int i) {
+        return e[i * STRIDE];
+    }
+
+    long keyB(int i) {
+        return e[i * STRIDE + 1];
+    }
+
+    int meta(int i) {
+        return (int) (e[i * STRIDE + 2] >>> 32);
+    }
+
+    private int chain(int i) {
+        return (int) e[i * STRIDE + 2];
+    }
+
+    private void setChain(int i, int c) {
+        int k = i * STRIDE + 2;
+        e[k] = (e[k] & HIGH) | (c & LOW);
+    }
+
+    private int prev(int i) {
+        return (int) (e[i * STRIDE + 3] >>> 32);
+    }
+
+    private int next(int i) {
+        return (int) e[i * STRIDE + 3];
+    }
+
+    private void setLinks(int i, int p, int n) {
+        e[i * STRIDE + 3] = ((long) p << 32) | (n & LOW);
+    }
+
+    private void setPrev(int i, int p) {
+        int k = i * STRIDE + 3;
+        e[k] = ((long) p << 32) | (e[k] & LOW);
+    }
+
+    private void setNext(int i, int n) {
+        int k = i * STRIDE + 3;
+        e[k] = (e[k] & HIGH) | (n & LOW);
+    }
+
+    @SuppressWarnings("unchecked")
+    V value(int i) {
+        return (V) value[i];
+    }
+
+    // ---- lookups ----
+
+    private int bucket(long a, long b) {
+        long h = (b * 0x9E3779B97F4A7C15L) ^ (a * 0xC2B2AE3D27D4EB4FL);
+        return (int) (h ^ (h >>> 29) ^ (h >>> 43)) & bucketMask;
+    }
+
+    /** Index of the entry with key (a, b), or {@link #NIL}; LRU order unchanged. */
+    int find(long a, long b) {
+        for (int i = buckets[bucket(a, b)]; i != NIL; i = chain(i)) {
+            int k = i * STRIDE;
+            if (e[k + 1] == b && e[k] == a) {
+                return i;
+            }
+        }
+        return NIL;
+    }
+
+    /** The most recently used entry, or {@link #NIL} (for a one-compare fast path). */
+    int mostRecent() {
+        return lruHead;
+    }
+
+    /** The entry the next insert into a full cache evicts, or {@link #NIL} when not full. */
+    int evictionVictim() {
+        return size == capacity ? lruTail : NIL;
+    }
+
+    /** The value of (a, b), made most recent, or null. */
+    V get(long a, long b) {
+        int h = lruHead;
+        if (h != NIL && e[h * STRIDE + 1] == b && e[h * STRIDE] == a) {
+            return value(h);
+        }
+        int i = find(a, b);
+        if (i == NIL) {
+            return null;
+        }
+        touch(i);
+        return value(i);
+    }
+
+    // ---- updates ----
+
+    /** Inserts or replaces (a, b), evicting the least recently used entry when full; returns its index. */
+    int put(long a, long b, V v, int m) {
+        int i = find(a, b);
+        if (i == NIL) {
+            return putAbsent(a, b, v, m);
+        }
+        touch(i);
+        e[i * STRIDE + 2] = ((long) m << 32) | (e[i * STRIDE + 2] & LOW);
+        value[i] = v;
+        return i;
+    }
+
+    /** Inserts (a, b), which the caller knows is absent, evicting the LRU entry when full. */
+    int putAbsent(long a, long b, V v, int m) {
+        if (size == capacity) {
+            remove(lruTail);
+            evictions++;
+        }
+        int i = freeHead;
+        freeHead = next(i);
+        int bk = bucket(a, b);
+        int k = i * STRIDE;
+        e[k] = a;
+        e[k + 1] = b;
+        e[k + 2] = ((long) m << 32) | (buckets[bk] & LOW);
+        buckets[bk] = i;
+        setLinks(i, NIL, lruHead);
+        if (lruHead != NIL) {
+            setPrev(lruHead, i);
+        }
+        lruHead = i;
+        if (lruTail == NIL) {
+            lruTail = i;
+        }
+        size++;
+        value[i] = v;
+        return i;
+    }
+
+    /** Makes entry {@code i} the most recently used. */
+    void touch(int i) {
+        if (lruHead == i) {
+            return;
+        }
+        int p = prev(i);
+        int n = next(i);
+        setNext(p, n); // p != NIL because i is not the head
+        if (n != NIL) {
+            setPrev(n, p);
+        } else {
+            lruTail = p;
+        }
+        setLinks(i, NIL, lruHead);
+        setPrev(lruHead, i);
+        lruHead = i;
+    }
+
+    void remove(int i) {
+        int b = bucket(keyA(i), keyB(i));
+        if (buckets[b] == i) {
+            buckets[b] = chain(i);
+        } else {
+            for (int j = buckets[b]; j != NIL; j = chain(j)) {
+                if (chain(j) == i) {
+                    setChain(j, chain(i));
+                    break;
+                }
+            }
+        }
+        int p = prev(i);
+        int n = next(i);
+        if (p != NIL) {
+            setNext(p, n);
+        } else {
+            lruHead = n;
+        }
+        if (n != NIL) {
+            setPrev(n, p);
+        } else {
+            lruTail = p;
+        }
+        value[i] = null;
+        setChain(i, NIL);
+        setLinks(i, NIL, freeHead);
+        freeHead = i;
+        size--;
+    }
+
+    /** Removes every entry {@code s} selects; returns how many. */
+    int removeIf(Selector<? super V> s) {
+        int removed = 0;
+        for (int i = lruHead; i != NIL; ) {
+            int n = next(i);
+            if (s.test(keyA(i), keyB(i), meta(i), value(i))) {
+                remove(i);
+                removed++;
+            }
+            i = n;
+        }
+        return removed;
+    }
+}
