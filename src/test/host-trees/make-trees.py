@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Writes the hand-made saved host trees used by io.viommu.linux.host tests.
+"""Writes the hand-made saved host trees used by io.viommu.host tests.
 
 They live outside src/test/resources on purpose: sysfs has symlink cycles (device/iommu_group/devices/
 device/...) that maven-resources-plugin follows forever. Tests read them from src/test/host-trees.

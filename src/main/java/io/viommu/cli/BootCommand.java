@@ -2,9 +2,9 @@ package io.viommu.cli;
 
 import io.viommu.linux.BootReport;
 import io.viommu.linux.Kernel;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
@@ -65,11 +65,11 @@ public final class BootCommand implements Callable<Integer> {
             System.err.println("viommu boot: --sysfs-export " + export + ": exists and is not an empty directory");
             return 2;
         }
-        Machine m;
+        MachineBuilder.Built built;
         Kernel k;
         try {
-            m = Machine.fromCommandLine(qemuArgs, MachineLog.SILENT);
-            k = Kernel.boot(m);
+            built = MachineBuilder.build(qemuArgs, MachineLog.SILENT);
+            k = Kernel.boot(built.machine());
         } catch (MachineConfigException e) {
             System.err.println(e.getMessage()); // QEMU's own text, "qemu-system-x86_64: -device ...: ..."
             return 1;
@@ -79,7 +79,7 @@ public final class BootCommand implements Callable<Integer> {
                     + String.join(" ", qemuArgs));
             return 1;
         }
-        m.commandLine().warnings().forEach(System.err::println);
+        built.commandLine().warnings().forEach(System.err::println);
         int setup = HostSetup.run(k, hostSetup, hostDmesg);
         if (setup != 0) {
             return setup;

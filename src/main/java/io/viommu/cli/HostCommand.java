@@ -1,14 +1,14 @@
 package io.viommu.cli;
 
-import io.viommu.linux.host.HostFiles;
-import io.viommu.linux.host.HostPlanner;
-import io.viommu.linux.host.HostReader;
-import io.viommu.linux.host.HostReport;
-import io.viommu.linux.host.HostReportJson;
-import io.viommu.linux.host.HostReportText;
-import io.viommu.linux.host.HostSnapshotWriter;
-import io.viommu.linux.host.RealHost;
-import io.viommu.linux.host.SavedTree;
+import io.viommu.host.HostFiles;
+import io.viommu.host.HostPlanner;
+import io.viommu.host.HostReader;
+import io.viommu.host.HostReport;
+import io.viommu.host.HostReportJson;
+import io.viommu.host.HostReportText;
+import io.viommu.host.HostSnapshotWriter;
+import io.viommu.host.RealHost;
+import io.viommu.host.SavedTree;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;

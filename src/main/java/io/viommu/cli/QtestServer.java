@@ -1,9 +1,10 @@
 package io.viommu.cli;
 
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
-import io.viommu.machine.QemuCommandLine;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.PciFunction;
 import java.io.BufferedReader;
 import java.io.IOException;
@@ -83,14 +84,15 @@ public final class QtestServer {
                 err.println(message);
             }
         };
-        Machine machine;
+        MachineBuilder.Built built;
         try {
-            machine = Machine.fromCommandLine(qemuArgs, log);
+            built = MachineBuilder.build(qemuArgs, log);
         } catch (MachineConfigException e) {
             err.println(e.getMessage());
             return 1;
         }
-        machine.commandLine().warnings().forEach(err::println);
+        built.commandLine().warnings().forEach(err::println);
+        Machine machine = built.machine();
         QtestServer server = new QtestServer(machine, out, err);
         if (explain) {
             server.explainer = new QtestExplainer(machine);

@@ -3,7 +3,7 @@ package io.viommu.linux;
 import io.viommu.linux.acpi.DmarTable;
 import io.viommu.linux.driver.AcsOverride;
 import io.viommu.linux.iommu.IommuGroup;
-import io.viommu.machine.QemuCommandLine;
+import io.viommu.machine.config.QemuCommandLine;
 import io.viommu.pci.PciBridge;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;

@@ -1,7 +1,7 @@
 package io.viommu.linux;
 
+import io.viommu.machine.GuestOptions;
 import io.viommu.machine.Machine;
-import io.viommu.machine.QemuCommandLine;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -22,9 +22,9 @@ record GuestCpu(int cpus, String vendor, String modelName, boolean vmx) {
             + " clflush mmx fxsr sse sse2 syscall nx lm rep_good nopl cpuid pni cx16 x2apic hypervisor lahf_lm";
 
     static GuestCpu of(Machine machine) {
-        QemuCommandLine cl = machine.commandLine();
-        String cpu = cl == null || cl.guest().cpu() == null ? "qemu64" : cl.guest().cpu();
-        boolean kvm = cl != null && cl.guest().kvm();
+        GuestOptions guest = machine.guest();
+        String cpu = guest.cpu() == null ? "qemu64" : guest.cpu();
+        boolean kvm = guest.kvm();
         String model = cpu.split(",", 2)[0];
         List<String> opts = List.of(cpu.split(","));
         boolean vmx = opts.contains("+vmx") || opts.contains("vmx=on")

@@ -117,7 +117,7 @@ public final class Kernel implements IommuKernel {
 
     /** Boots with the machine's {@code -append} and the fixtures' kernel (Debian 6.1). */
     public static Kernel boot(Machine machine) {
-        String append = machine.commandLine() == null ? null : machine.commandLine().guest().append();
+        String append = machine.guest().append();
         return boot(machine, KernelCommandLine.parse(append), KernelConfig.DEBIAN_6_1);
     }
 

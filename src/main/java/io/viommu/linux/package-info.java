@@ -24,6 +24,6 @@
  * kernel's reading of the DMAR table, {@code iommu} the IOMMU core (groups, domain types, the
  * reserved-region rule) and the intel-iommu driver, which sees the kernel through
  * {@link io.viommu.linux.iommu.IommuKernel} and the VT-d unit only through its registers at the
- * DRHD base. Never cli.
+ * DRHD base. Never host or cli (arch/ArchitectureTest checks the layers and the DAG).
  */
 package io.viommu.linux;

@@ -1,5 +1,6 @@
 package io.viommu.machine;
 
+import io.viommu.machine.device.LocalApicSink;
 import io.viommu.pci.MsiSink;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.InterruptRemapping;

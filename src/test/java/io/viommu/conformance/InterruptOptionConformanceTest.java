@@ -2,9 +2,9 @@ package io.viommu.conformance;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -18,7 +18,7 @@ class InterruptOptionConformanceTest {
 
     static String viommuError(List<String> args) {
         try {
-            Machine.fromCommandLine(Differential.commandLine(args), MachineLog.SILENT);
+            MachineBuilder.fromCommandLine(Differential.commandLine(args), MachineLog.SILENT);
             return null;
         } catch (MachineConfigException e) {
             return e.getMessage();

@@ -6,7 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.acpi.DmarTable;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.List;
@@ -97,7 +98,7 @@ class DmarTableTest {
     void nvmeVfsOfTheSriovCaptureGetGroupsSixAndSeven() throws Exception {
         // t5-sriov: after `echo 2 > sriov_numvfs` Linux printed groups 6 and 7 for 01:00.1 and 01:00.2.
         LinuxCapture c = LinuxCapture.load("t5-sriov.txt");
-        Kernel k = Kernel.boot(Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
+        Kernel k = Kernel.boot(MachineBuilder.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
         IommuGroupsTest.enableVfs(k, "01:00.0", 2);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.1")).orElseThrow().id()).isEqualTo(6);
         assertThat(k.groups().groupOf(RequesterId.parse("01:00.2")).orElseThrow().id()).isEqualTo(7);

@@ -8,7 +8,8 @@ import io.viommu.linux.driver.AcsOverride;
 import io.viommu.linux.driver.DmaAliases;
 import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.RequesterId;
@@ -33,7 +34,7 @@ class IommuGroupsTest {
     static Machine machine(String args) throws Exception {
         List<String> a = new ArrayList<>(Arrays.asList("-machine q35 -m 1G -nodefaults".split(" ")));
         a.addAll(LinuxCapture.shellSplit(args));
-        return Machine.fromCommandLine(a, MachineLog.SILENT);
+        return MachineBuilder.fromCommandLine(a, MachineLog.SILENT);
     }
 
     static int group(Kernel k, String bdf) {

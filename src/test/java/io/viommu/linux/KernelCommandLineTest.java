@@ -2,7 +2,7 @@ package io.viommu.linux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.linux.host.KernelCmdline;
+import io.viommu.host.KernelCmdline;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 

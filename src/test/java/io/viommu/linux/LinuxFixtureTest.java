@@ -3,8 +3,8 @@ package io.viommu.linux;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import java.util.Set;
 import java.util.regex.Matcher;
@@ -53,7 +53,7 @@ class LinuxFixtureTest {
     }
 
     static Kernel boot(LinuxCapture c) throws Exception {
-        return Kernel.boot(Machine.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
+        return Kernel.boot(MachineBuilder.fromCommandLine(c.qemuArgs(), MachineLog.SILENT));
     }
 
     @ParameterizedTest(name = "{0}")

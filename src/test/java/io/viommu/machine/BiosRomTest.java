@@ -3,6 +3,9 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
@@ -29,7 +32,7 @@ class BiosRomTest {
     }
 
     private Machine machine(Path bios) throws MachineConfigException {
-        return Machine.fromCommandLine(List.of("-machine", "q35", "-bios", bios.toString(), "-device", "intel-iommu"),
+        return MachineBuilder.fromCommandLine(List.of("-machine", "q35", "-bios", bios.toString(), "-device", "intel-iommu"),
                 MachineLog.SILENT);
     }
 

@@ -3,6 +3,9 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.AtsCapability;
 import java.util.List;
@@ -12,18 +15,18 @@ import org.junit.jupiter.api.Test;
 class EduAtsTest {
     @Test
     void xAtsGivesEduAPcieConfigSpaceWithAtsAt0x100() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-device", "intel-iommu,device-iotlb=on",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "intel-iommu,device-iotlb=on",
                 "-device", "edu,x-ats=on"), MachineLog.SILENT);
         EduDevice edu = (EduDevice) m.devices().get(0);
         assertThat(edu.configRead(0x100, 4)).isEqualTo(0x0001000fL);
         assertThat(edu.dma().ats()).isNotNull();
-        Machine plain = Machine.fromCommandLine(List.of("-nodefaults", "-device", "edu"), MachineLog.SILENT);
+        Machine plain = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "edu"), MachineLog.SILENT);
         assertThat(plain.devices().get(0).configRead(0x100, 4)).isEqualTo(0xffffffffL);
     }
 
     @Test
     void enabledAtsMakesEduDmaUseItsDeviceTlb() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-device", "intel-iommu,device-iotlb=on",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "intel-iommu,device-iotlb=on",
                 "-device", "edu,x-ats=on"), MachineLog.SILENT);
         EduDevice edu = (EduDevice) m.devices().get(0);
         var ram = m.ram();
@@ -47,7 +50,7 @@ class EduAtsTest {
 
     @Test
     void xAtsRejectsNonBooleanValues() {
-        assertThatThrownBy(() -> Machine.fromCommandLine(List.of("-nodefaults", "-device", "edu,x-ats=maybe"), MachineLog.SILENT))
+        assertThatThrownBy(() -> MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "edu,x-ats=maybe"), MachineLog.SILENT))
                 .hasMessageContaining("Parameter 'x-ats' expects 'on' or 'off'");
     }
 }

@@ -2,6 +2,9 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.DmaRemapper;
@@ -32,7 +35,7 @@ class EduDeviceTest {
             args.add("-device");
             args.add(d);
         }
-        Machine m = Machine.fromCommandLine(args, log);
+        Machine m = MachineBuilder.fromCommandLine(args, log);
         MachineTest.cf8Write(m, 1, 0, 0x10, BAR, 4);
         MachineTest.cf8Write(m, 1, 0, PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         return m;

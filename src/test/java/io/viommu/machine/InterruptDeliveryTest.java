@@ -2,12 +2,15 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.machine.LocalApicSink.ApicInterrupt;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.LocalApicSink.ApicInterrupt;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.pci.PciRegs;
 import io.viommu.pci.RequesterId;
-import io.viommu.vtd.InterruptRemapping;
 import io.viommu.vtd.IntelIommu;
+import io.viommu.vtd.InterruptRemapping;
 import io.viommu.vtd.VtdRegisters;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -26,7 +29,7 @@ class InterruptDeliveryTest {
     }
 
     static Machine boot(String... args) throws Exception {
-        Machine m = Machine.fromCommandLine(withNoDefaults(args), MachineLog.SILENT);
+        Machine m = MachineBuilder.fromCommandLine(withNoDefaults(args), MachineLog.SILENT);
         MachineTest.cf8Write(m, 1, 0, 0x10, BAR, 4);
         MachineTest.cf8Write(m, 1, 0, PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         return m;

@@ -3,6 +3,11 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.config.QemuCommandLine;
+import io.viommu.machine.device.MachineLog;
+import io.viommu.machine.device.Mch;
 import java.util.List;
 import net.jqwik.api.ForAll;
 import net.jqwik.api.Property;
@@ -14,7 +19,7 @@ class MachineTest {
     static Machine machine(String... args) throws MachineConfigException {
         java.util.List<String> all = new java.util.ArrayList<>(List.of("-nodefaults"));
         all.addAll(List.of(args));
-        return Machine.fromCommandLine(all, MachineLog.SILENT);
+        return MachineBuilder.fromCommandLine(all, MachineLog.SILENT);
     }
 
     static long cf8Read(Machine m, int dev, int fn, int reg, int size) {

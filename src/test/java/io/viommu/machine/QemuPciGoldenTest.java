@@ -2,6 +2,8 @@ package io.viommu.machine;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.io.IOException;
 import java.io.InputStream;
@@ -86,7 +88,7 @@ class QemuPciGoldenTest {
     void configSpacesMatchQemu(Scenario s) throws Exception {
         List<String> args = new ArrayList<>(List.of("-machine", "q35"));
         args.addAll(withoutIommuProperties(s.args()));
-        Machine m = Machine.fromCommandLine(args, MachineLog.SILENT);
+        Machine m = MachineBuilder.fromCommandLine(args, MachineLog.SILENT);
         m.enumerate();
         List<RequesterId> found = new ArrayList<>();
         scan(m, 0, found);

@@ -3,6 +3,9 @@ package io.viommu.machine;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.PciRegs;
@@ -23,7 +26,7 @@ class SriovTest {
             args.add("-device");
             args.add(d);
         }
-        return Machine.fromCommandLine(args, MachineLog.SILENT);
+        return MachineBuilder.fromCommandLine(args, MachineLog.SILENT);
     }
 
     static void enableVfs(ConfigAccess cfg, RequesterId pf, int sriovOffset, int n, int control) {
@@ -102,7 +105,7 @@ class SriovTest {
         assertThat(after.function(pf).orElseThrow().sriov().virtualFunctions()).extracting(RequesterId::toString)
                 .containsExactly("01:10.0", "01:10.2", "01:10.4", "01:10.6", "01:11.0", "01:11.2", "01:11.4", "01:11.6");
         assertThat(after.function(RequesterId.parse("01:11.6")).orElseThrow().deviceId()).isEqualTo(0x10ca);
-        assertThat(Machine.fromCommandLine(List.of("-nodefaults", "-device", "igb"), MachineLog.SILENT)
+        assertThat(MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "igb"), MachineLog.SILENT)
                 .enumerate().byBdf()).anyMatch(x -> x.deviceId() == 0x10c9);
     }
 
@@ -140,7 +143,7 @@ class SriovTest {
 
     @Test
     void nvmeWithSriovIsAcceptedOnTheRootBusAsInQemu() throws Exception {
-        Topology t = Machine.fromCommandLine(List.of("-nodefaults", "-device", "nvme-subsys,id=s0", "-device",
+        Topology t = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-device", "nvme-subsys,id=s0", "-device",
                 "nvme,serial=x,subsys=s0,sriov_max_vfs=2,sriov_vq_flexible=4,sriov_vi_flexible=2,max_ioqpairs=6"),
                 MachineLog.SILENT).enumerate();
         assertThat(t.function(RequesterId.parse("00:01.0")).orElseThrow().sriov().totalVfs()).isEqualTo(2);

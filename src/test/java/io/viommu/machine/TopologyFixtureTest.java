@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.viommu.fixtures.LinuxCapture;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.AcsCapability;
 import io.viommu.pci.PcieCapability.PortType;
 import io.viommu.pci.RequesterId;
@@ -39,7 +42,7 @@ class TopologyFixtureTest {
     }
 
     static Topology boot(List<String> args) throws MachineConfigException {
-        return Machine.fromCommandLine(args, MachineLog.SILENT).enumerate();
+        return MachineBuilder.fromCommandLine(args, MachineLog.SILENT).enumerate();
     }
 
     static Topology boot(String... args) throws MachineConfigException {
@@ -146,9 +149,9 @@ class TopologyFixtureTest {
                 .contains("0000:00:02.0 0x8086 0x100e 0x020000");
         assertThat(devLines(boot("-net", "nic", "-net", "user", "-nic", "none", "-device", "edu")))
                 .contains("0000:00:02.0 0x8086 0x10d3 0x020000");
-        Machine m = Machine.fromCommandLine(List.of("-smp", "4", "-nographic", "-enable-kvm", "-cpu", "host",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-smp", "4", "-nographic", "-enable-kvm", "-cpu", "host",
                 "-kernel", "bzImage", "-initrd", "initrd.img", "-append", "console=ttyS0 intel_iommu=on"), MachineLog.SILENT);
-        assertThat(m.commandLine().guest()).isEqualTo(new QemuCommandLine.Guest(4, "console=ttyS0 intel_iommu=on",
+        assertThat(m.guest()).isEqualTo(new GuestOptions(4, "console=ttyS0 intel_iommu=on",
                 "bzImage", "initrd.img", "host", true, true, null));
     }
 

@@ -131,6 +131,37 @@ public final class DriverDma {
         }
     }
 
+    /**
+     * A DMA-API driver made of {@code d}: after its own probe succeeds, this DMA mask and these
+     * buffers are set up (a failure there undoes the probe through its remove and fails it); on
+     * remove, its own remove first, then the buffers are unmapped and freed.
+     */
+    PciDriver around(PciDriver d) {
+        PciDriver.Probe probe = d.probe();
+        PciDriver.Remove remove = d.remove();
+        PciDriver out = new PciDriver(d.name(), d.module(), d.driverManagedDma(), d.idTable(),
+                (c, dev) -> {
+                    int rc = probe == null ? 0 : probe.probe(c, dev);
+                    if (rc != 0) {
+                        return rc;
+                    }
+                    rc = setUp(c, dev);
+                    if (rc != 0 && remove != null) {
+                        remove.remove(c, dev);
+                    }
+                    return rc;
+                },
+                (c, dev) -> {
+                    if (remove != null) {
+                        remove.remove(c, dev);
+                    }
+                    tearDown(c, dev);
+                },
+                d.sriovConfigure());
+        out.setDma(this);
+        return out;
+    }
+
     /** The DMA mask the probe sets. */
     public long mask() {
         return mask;

@@ -1,6 +1,6 @@
 package io.viommu.linux.scenario;
 
-import io.viommu.machine.EduDevice;
+import io.viommu.machine.device.EduDevice;
 import io.viommu.memory.Iova;
 import io.viommu.pci.DmaPort;
 

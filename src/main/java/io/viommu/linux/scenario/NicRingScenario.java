@@ -6,10 +6,11 @@ import io.viommu.linux.iommu.DmaDirection;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.scenario.NicRingRun.Mapping;
 import io.viommu.linux.scenario.NicRingRun.Policy;
-import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineConfigException;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciRegs;
@@ -205,7 +206,7 @@ public final class NicRingScenario {
         static Guest boot(boolean cachingMode, String append) {
             Machine m;
             try {
-                m = Machine.fromCommandLine(commandLine(cachingMode, append), MachineLog.SILENT);
+                m = MachineBuilder.fromCommandLine(commandLine(cachingMode, append), MachineLog.SILENT);
             } catch (MachineConfigException e) {
                 throw new IllegalStateException("the scenario's machine: " + e.getMessage(), e);
             }

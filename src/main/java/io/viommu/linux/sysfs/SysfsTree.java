@@ -35,7 +35,7 @@ import java.util.Set;
  * Nothing here throws on bad input: a failing store or show ends as EIO.
  *
  * <pre>
- *   Kernel k = Kernel.boot(Machine.fromCommandLine(args, MachineLog.SILENT));
+ *   Kernel k = Kernel.boot(MachineBuilder.fromCommandLine(args, MachineLog.SILENT));
  *   SysfsTree sys = k.sysfs();                                    // the kernel's one sysfs
  *   sys.drivers().loadModule("nvme");                             // driver appears, probes
  *   sys.write("/sys/bus/pci/devices/0000:01:00.0/sriov_numvfs", "2\n");

@@ -2,7 +2,7 @@ package io.viommu.linux.iommu;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.viommu.machine.EduDevice;
+import io.viommu.machine.device.EduDevice;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.PciFunction;

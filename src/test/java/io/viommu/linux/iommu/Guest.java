@@ -1,9 +1,10 @@
 package io.viommu.linux.iommu;
 
 import io.viommu.linux.Kernel;
-import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaPort;
@@ -42,7 +43,7 @@ final class Guest {
             a.add("-append");
             a.add(append);
         }
-        Machine m = Machine.fromCommandLine(a, MachineLog.SILENT);
+        Machine m = MachineBuilder.fromCommandLine(a, MachineLog.SILENT);
         return new Guest(m, Kernel.boot(m));
     }
 

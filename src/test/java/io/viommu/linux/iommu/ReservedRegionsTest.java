@@ -4,10 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.Kernel;
 import io.viommu.linux.acpi.DmarTable;
-import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.linux.driver.ReservedRegion.Type;
+import io.viommu.linux.driver.ReservedRegion;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
 import java.util.ArrayList;
@@ -41,7 +42,7 @@ class ReservedRegionsTest {
     static final RequesterId VGA = RequesterId.parse("00:04.0");
 
     static Machine machine() throws Exception {
-        return Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu",
+        return MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu",
                 "-device", "pcie-root-port,id=rp,chassis=1,slot=1,addr=0x3", "-device", "e1000e,bus=rp",
                 "-device", "VGA,addr=0x4"), MachineLog.SILENT);
     }

@@ -2,8 +2,8 @@ package io.viommu.linux.sysfs;
 
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.Kernel;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 
 /**
@@ -22,7 +22,7 @@ record LinuxFixture(LinuxCapture capture) {
 
     /** The capture's machine booted by the kernel model (its -append is the command line). */
     Kernel kernel() throws Exception {
-        return Kernel.boot(Machine.fromCommandLine(capture.qemuArgs(), MachineLog.SILENT));
+        return Kernel.boot(MachineBuilder.fromCommandLine(capture.qemuArgs(), MachineLog.SILENT));
     }
 
     /** The booted kernel's sysfs. */

@@ -1,8 +1,8 @@
 package io.viommu.linux.sysfs;
 
 import io.viommu.linux.Kernel;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -25,7 +25,7 @@ final class Machines {
             args.add("-device");
             args.add(d);
         }
-        return Kernel.boot(Machine.fromCommandLine(args, MachineLog.SILENT)).sysfs();
+        return Kernel.boot(MachineBuilder.fromCommandLine(args, MachineLog.SILENT)).sysfs();
     }
 
     /** An nvme PF with 4 VFs at 01:00.0. */

@@ -153,8 +153,8 @@ class SysfsFormatTest {
         assertThat(sys.read("/sys/class/iommu/dmar0/intel-iommu/cap").text()).matches("[0-9a-f]+\n");
         assertThat(sys.readlink(PF + "iommu")).contains("../../../virtual/iommu/dmar0");
         assertThat(sys.list("/sys/class/iommu/dmar0/devices").orElseThrow()).contains("0000:01:00.0", "0000:00:1f.3");
-        SysfsTree noIommu = io.viommu.linux.Kernel.boot(io.viommu.machine.Machine.fromCommandLine(
-                java.util.List.of("-nodefaults"), io.viommu.machine.MachineLog.SILENT)).sysfs();
+        SysfsTree noIommu = io.viommu.linux.Kernel.boot(io.viommu.machine.config.MachineBuilder.fromCommandLine(
+                java.util.List.of("-nodefaults"), io.viommu.machine.device.MachineLog.SILENT)).sysfs();
         assertThat(noIommu.list("/sys/class").isPresent()).isFalse();
     }
 }

@@ -15,9 +15,10 @@ import io.viommu.linux.vfio.VfioContainer;
 import io.viommu.linux.vfio.VfioDevice;
 import io.viommu.linux.vfio.VfioException;
 import io.viommu.linux.vfio.VfioGroup;
-import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.PciRegs;
 import io.viommu.vtd.VtdRegisters;
@@ -72,7 +73,7 @@ class UioUnsafeDmaTest {
     void theSameDriverBugCorruptsKernelMemoryThroughUioAndIsAVtdFaultThroughVfio() throws Exception {
         // iommu=pt: the kernel gives every group an identity default domain, as UIO setups do
         // (with a translating DMA domain the user's physical addresses would fault instead)
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append", "iommu=pt",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append", "iommu=pt",
                 "-device", "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT);
         Kernel kernel = Kernel.boot(m);
         DriverCore core = kernel.drivers();
@@ -167,7 +168,7 @@ class UioUnsafeDmaTest {
 
     @Test
     void uioNodesAreRootsAndFollowBinding() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "edu", "-device", "edu"),
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "edu", "-device", "edu"),
                 MachineLog.SILENT);
         Kernel kernel = Kernel.boot(m);
         DriverCore core = kernel.drivers();

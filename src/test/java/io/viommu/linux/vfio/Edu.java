@@ -1,6 +1,6 @@
 package io.viommu.linux.vfio;
 
-import io.viommu.machine.EduDevice;
+import io.viommu.machine.device.EduDevice;
 import java.util.function.BiConsumer;
 
 /** A user-space edu driver: DMA commands written to BAR0 through whatever the process has. */

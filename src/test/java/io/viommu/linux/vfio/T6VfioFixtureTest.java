@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.driver.Errno;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.RequesterId;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -36,7 +36,7 @@ class T6VfioFixtureTest {
 
     /** The capture's machine booted by the kernel model; its groups are the ones the capture recorded. */
     static VfioBed boot(Fixture fx) throws Exception {
-        VfioBed bed = VfioBed.create(Machine.fromCommandLine(fx.qemuArgs(), MachineLog.SILENT));
+        VfioBed bed = VfioBed.create(MachineBuilder.fromCommandLine(fx.qemuArgs(), MachineLog.SILENT));
         fx.groups().forEach((rid, g) -> assertThat(bed.core.groups().groupOf(rid)).as("group of %s", rid).hasValue(g));
         return bed;
     }

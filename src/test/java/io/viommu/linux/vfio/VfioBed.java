@@ -4,9 +4,10 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.iommu.IntelIommuDriver;
-import io.viommu.machine.EduDevice;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.EduDevice;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.VtdRegisters;
@@ -58,7 +59,7 @@ final class VfioBed {
             args.add("-device");
             args.add(d);
         }
-        return new VfioBed(Machine.fromCommandLine(args, MachineLog.SILENT));
+        return new VfioBed(MachineBuilder.fromCommandLine(args, MachineLog.SILENT));
     }
 
     /**

@@ -3,7 +3,7 @@ package io.viommu.linux.vfio;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
-import io.viommu.machine.EduDevice;
+import io.viommu.machine.device.EduDevice;
 import io.viommu.pci.PciRegs;
 import org.junit.jupiter.api.Test;
 

@@ -5,7 +5,7 @@ import static io.viommu.linux.vfio.VfioContainer.MAP_WRITE;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.driver.Errno;
-import io.viommu.machine.EduDevice;
+import io.viommu.machine.device.EduDevice;
 import io.viommu.pci.PciRegs;
 import io.viommu.vtd.FaultReason;
 import io.viommu.vtd.VtdRegisters;

@@ -5,7 +5,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.KernelMessage;
 import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import io.viommu.vtd.VtdRegisters;
 import java.util.List;
 import org.junit.jupiter.api.Test;
@@ -67,7 +68,7 @@ class VfioGroupTest {
      * (group 0 is the host bridge). The bridge itself has no driver and does not spoil viability.
      */
     static VfioBed sharedGroup() throws Exception {
-        Machine m = Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu,intremap=on",
+        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu,intremap=on",
                 "-device", "pci-bridge,id=b1,chassis_nr=1,addr=1", "-device", "edu,bus=b1,addr=1",
                 "-device", "e1000e,bus=b1,addr=2"), MachineLog.SILENT);
         VfioBed bed = VfioBed.create(m);
@@ -145,7 +146,7 @@ class VfioGroupTest {
         assertThat(on.driver.hasInterruptRemapping()).isTrue();
         // the same machine with intremap=off on the kernel command line: the driver leaves IR off,
         // so type1 refuses the group as on a unit without IR
-        VfioBed off = VfioBed.create(Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append",
+        VfioBed off = VfioBed.create(MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-append",
                 "intremap=off", "-device", "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT));
         assertThat(off.machine.iommu().load(VtdRegisters.GSTS, 4) & VtdRegisters.GSTS_IRES).isZero();
         assertThat(off.driver.hasInterruptRemapping()).isFalse();

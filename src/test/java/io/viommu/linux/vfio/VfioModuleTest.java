@@ -4,15 +4,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.Errno;
-import io.viommu.machine.Machine;
-import io.viommu.machine.MachineLog;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /** VFIO and UIO exist in the kernel while their modules are loaded, as on Linux. */
 class VfioModuleTest {
     static Kernel boot() throws Exception {
-        return Kernel.boot(Machine.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu",
+        return Kernel.boot(MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device", "intel-iommu",
                 "-device", "edu"), MachineLog.SILENT));
     }
 

@@ -1,0 +1,320 @@
+package io.viommu.machine.device;
+
+import io.viommu.memory.Page;
+import io.viommu.pci.AccessRules;
+import io.viommu.pci.Bar;
+import io.viommu.pci.ConfigSpace;
+import io.viommu.pci.MsixCapability;
+import io.viommu.pci.PciFunction;
+import io.viommu.pci.PciRegs;
+import io.viommu.pci.PcieCapability.Layout;
+import io.viommu.pci.PcieCapability.PortType;
+import io.viommu.pci.PcieCapability;
+import io.viommu.pci.PmCapability;
+import io.viommu.pci.SriovCapability;
+import io.viommu.pci.VirtualFunction;
+import java.util.List;
+
+/**
+ * QEMU 7.2's endpoint devices as their configuration space shows them (IDs, class, BAR sizes,
+ * capability lists and key register values read back from QEMU 7.2; see
+ * src/test/resources/qemu-pci/*.golden). Their functions (NIC, disk, display engines) are not
+ * modelled: BARs size and program like QEMU's but decode nothing.
+ *
+ * <p>Where QEMU puts a PCIe endpoint decides its shape ({@code do_pci_register_device},
+ * {@code pcie_endpoint_cap_common_init}): on pcie.0 a PCIe endpoint is a root-complex integrated
+ * endpoint (type 9) with 4 KiB of config space; below a PCIe port an endpoint (type 0); on a
+ * conventional bus (behind pci-bridge) it keeps its PCIe capability in a 256-byte space and
+ * loses the extended ones. virtio devices add the PCIe capability only below a PCIe port.
+ */
+public final class Endpoints {
+    private Endpoints() {
+    }
+
+    /** Where a device is being placed: the bus is PCI Express, and is it the root bus. */
+    public record Placement(boolean expressBus, boolean rootBus) {
+        int configSize() {
+            return expressBus ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE;
+        }
+
+        PortType endpointType() {
+            return expressBus && rootBus ? PortType.RC_INTEGRATED_ENDPOINT : PortType.ENDPOINT;
+        }
+    }
+
+    /** VGA (hw/display/vga-pci.c): 1234:1111, 16 MiB prefetchable VRAM BAR0, 4 KiB MMIO BAR2. */
+    public static final class StdVga extends PciFunction {
+        public StdVga(int vgamemMb, boolean mmio) {
+            super("VGA", 0x1234, 0x1111, 0x030000, 2, false, ConfigSpace.CONVENTIONAL_SIZE);
+            registerBar(0, Bar.Kind.MEMORY32, Long.highestOneBit(Math.max(1, vgamemMb)) << 20, true, null, AccessRules.ANY);
+            if (mmio) {
+                registerBar(2, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
+            }
+        }
+    }
+
+    /** e1000 (hw/net/e1000.c): Intel 82540EM 8086:100e rev 3, 128 KiB MMIO BAR0, 64-byte I/O BAR1. */
+    public static final class E1000 extends PciFunction {
+        public E1000() {
+            super("e1000", 0x8086, 0x100e, 0x020000, 3, false, ConfigSpace.CONVENTIONAL_SIZE);
+            setInterruptPin(1);
+            registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            registerBar(1, Bar.Kind.IO, 0x40, false, null, AccessRules.ANY);
+        }
+    }
+
+    /**
+     * e1000e (hw/net/e1000e.c): Intel 82574L 8086:10d3, subsystem 8086:0000. BARs: 128 KiB MMIO,
+     * 128 KiB flash, 32-byte I/O, 16 KiB MSI-X. Caps: PM@c8 MSI@d0 PCIe v1@e0 MSI-X@a0 (5
+     * vectors); extended AER@100 and DSN@140 (the serial number is the MAC).
+     */
+    public static final class E1000e extends PciFunction {
+        public E1000e(Placement at, byte[] mac, int subsysVendor, int subsys) {
+            super("e1000e", 0x8086, 0x10d3, 0x020000, 0, false, at.configSize());
+            config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, subsysVendor, 0, 0);
+            config.define(PciRegs.SUBSYSTEM_ID, 2, subsys, 0, 0);
+            setInterruptPin(1);
+            registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            registerBar(1, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            registerBar(2, Bar.Kind.IO, 0x20, false, null, AccessRules.ANY);
+            registerBar(3, Bar.Kind.MEMORY32, 0x4000, false, null, AccessRules.ANY);
+            addCapability(0xc8, PmCapability.SIZE);
+            PmCapability.declare(config, 0xc8, 0x0022, 0);
+            addMsi(0xd0, true);
+            Layout l = Layout.endpoint(1, at.endpointType(), false);
+            addCapability(0xe0, l.size());
+            PcieCapability.declare(config, 0xe0, l);
+            addCapability(0xa0, MsixCapability.SIZE);
+            MsixCapability.declare(config, 0xa0, 5, 3, 0, 3, 0x2000);
+            if (at.expressBus()) {
+                addExtendedCapability(PciRegs.EXT_CAP_ID_AER, 2, 0x100, 0x40);
+                CapTables.aer(config, 0x100, false);
+                addExtendedCapability(PciRegs.EXT_CAP_ID_DSN, 1, 0x140, 12);
+                CapTables.dsn(config, 0x140, CapTables.dsnFromMac(mac));
+            }
+        }
+    }
+
+    /** The virtio device kinds modelled: virtio id, class, legacy I/O BAR size. */
+    public enum VirtioKind {
+        NET("virtio-net-pci", 1, 0x020000, 0x20),
+        BLK("virtio-blk-pci", 2, 0x010000, 0x80);
+
+        final String typeName;
+        final int virtioId;
+        final int classCode;
+        final int legacyIoSize;
+
+        VirtioKind(String typeName, int virtioId, int classCode, int legacyIoSize) {
+            this.typeName = typeName;
+            this.virtioId = virtioId;
+            this.classCode = classCode;
+            this.legacyIoSize = legacyIoSize;
+        }
+    }
+
+    /**
+     * virtio-pci (hw/virtio/virtio-pci.c). Transitional devices (legacy enabled) are 1af4:1000+n
+     * rev 0 with subsystem 1af4:&lt;virtio id&gt; and a legacy I/O BAR0; modern-only ones are
+     * 1af4:1040+id rev 1, subsystem 1af4:1100. BAR1 MSI-X (4 KiB), BAR4 modern registers (16 KiB,
+     * 64-bit prefetchable). Caps: MSI-X, then the virtio structures (pci cfg, notify, device, isr,
+     * common), and below a PCIe port PM and an endpoint PCIe v2 capability, plus ATS with ats=on.
+     */
+    public static final class VirtioPci extends PciFunction {
+        final boolean modern;
+        final boolean legacy;
+
+        public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
+            super(kind.typeName, 0x1af4, legacy ? 0x1000 + kind.virtioId - 1 : 0x1040 + kind.virtioId,
+                    kind.classCode, legacy ? 0 : 1, false, at.expressBus() && !at.rootBus()
+                            ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
+            this.modern = modern;
+            this.legacy = legacy;
+            boolean pcie = at.expressBus() && !at.rootBus();
+            if (legacy) {
+                config.define(PciRegs.SUBSYSTEM_ID, 2, kind.virtioId, 0, 0);
+                registerBar(0, Bar.Kind.IO, kind.legacyIoSize, false, null, AccessRules.ANY);
+            }
+            setInterruptPin(1);
+            if (vectors > 0) {
+                registerBar(1, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
+            }
+            if (modern) {
+                registerBar(4, Bar.Kind.MEMORY64, 0x4000, true, null, AccessRules.ANY);
+            }
+            int base = pcie ? 0x84 : 0x40;
+            if (vectors > 0) {
+                addCapability(base + 0x58, MsixCapability.SIZE);
+                MsixCapability.declare(config, base + 0x58, vectors, 1, 0, 1, 0x800);
+            }
+            if (modern) {
+                addCapability(base + 0x44, 0x14);
+                CapTables.virtio(config, base + 0x44, 0x14, 5, 0, 0, 0);
+                addCapability(base + 0x30, 0x14);
+                CapTables.virtio(config, base + 0x30, 0x14, 2, 4, 0x3000, 0x1000);
+                config.define(base + 0x30 + 16, 4, 4, 0, 0); // notify_off_multiplier
+                addCapability(base + 0x20, 0x10);
+                CapTables.virtio(config, base + 0x20, 0x10, 4, 4, 0x2000, 0x1000);
+                addCapability(base + 0x10, 0x10);
+                CapTables.virtio(config, base + 0x10, 0x10, 3, 4, 0x1000, 0x1000);
+                addCapability(base, 0x10);
+                CapTables.virtio(config, base, 0x10, 1, 4, 0, 0x1000);
+            }
+            if (pcie) {
+                addCapability(0x7c, PmCapability.SIZE);
+                PmCapability.declare(config, 0x7c, 0x0003, 0);
+                Layout l = Layout.endpoint(2, PortType.ENDPOINT, true);
+                addCapability(0x40, l.size());
+                PcieCapability.declare(config, 0x40, l);
+                if (ats) {
+                    addExtendedCapability(PciRegs.EXT_CAP_ID_ATS, 1, 0x100, 8);
+                    CapTables.ats(config, 0x100);
+                }
+            }
+        }
+    }
+
+    /** nvme_mbar_size (hw/nvme/ctrl.c): registers and doorbells, MSI-X table, PBA, rounded up. */
+    static long nvmeBarSize(int queues, int vectors, long[] tableAndPba) {
+        long size = align4k(0x1000 + 8L * queues);
+        tableAndPba[0] = size;
+        size = align4k(size + 16L * vectors);
+        tableAndPba[1] = size;
+        size += ((vectors + 63) / 64) * 8L;
+        return Long.highestOneBit(size - 1) << 1;
+    }
+
+    private static long align4k(long v) {
+        return Page.alignUp(v);
+    }
+
+    /**
+     * nvme (hw/nvme/ctrl.c): 1b36:0010 rev 2, class 010802. BAR0 64-bit with registers, MSI-X
+     * table and PBA. Caps: MSI-X@40, PCIe v2@80 (FLR), PM@60; with sriov_max_vfs, ARI@100 (next
+     * function 1, as QEMU) and SR-IOV@120 (VF offset 1, stride 1, VF device 0x0010).
+     */
+    public static final class Nvme extends PciFunction {
+        public Nvme(Placement at, NvmeParams p) {
+            super("nvme", 0x1b36, 0x0010, 0x010802, 2, false, at.configSize());
+            setInterruptPin(1);
+            int vectors = p.maxVfs() > 0 ? p.msixQsize() - p.viFlexible() : p.msixQsize();
+            declareCommon(this, at.endpointType(), p.maxIoQueuePairs() + 1, vectors);
+            if (p.maxVfs() > 0 && at.expressBus()) {
+                addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
+                io.viommu.pci.AriCapability.declare(config, 0x100, 1);
+                int vfQueues = p.vfQueues();
+                int vfVectors = p.vfVectors();
+                long vfBar = nvmeBarSize(vfQueues, vfVectors, new long[2]);
+                SriovCapability.attach(this, 0x120,
+                        new SriovCapability.Params(p.maxVfs(), p.maxVfs(), 1, 1, 0x0010, 0),
+                        List.of(new SriovCapability.VfBar(0, Bar.Kind.MEMORY64, vfBar, false)),
+                        (pf, i) -> new NvmeVf(pf, i, at, vfQueues, vfVectors));
+            }
+        }
+
+        static void declareCommon(PciFunction f, PortType type, int queues, int vectors) {
+            long[] offs = new long[2];
+            long size = nvmeBarSize(queues, vectors, offs);
+            if (f instanceof Nvme n) {
+                n.registerBar(0, Bar.Kind.MEMORY64, size, false, null, AccessRules.ANY);
+            }
+            ConfigSpace c = f.configSpace();
+            f.addCapability(0x40, MsixCapability.SIZE);
+            MsixCapability.declare(c, 0x40, vectors, 0, (int) offs[0], 0, (int) offs[1]);
+            Layout l = Layout.endpoint(2, type, true);
+            f.addCapability(0x80, l.size());
+            PcieCapability.declare(c, 0x80, l);
+            f.addCapability(0x60, PmCapability.SIZE);
+            PmCapability.declare(c, 0x60, 0x0003, PmCapability.PMCSR_NO_SOFT_RESET);
+        }
+    }
+
+    /** The nvme properties that shape the PCI function. */
+    public record NvmeParams(int maxIoQueuePairs, int msixQsize, int maxVfs, int vqFlexible, int viFlexible,
+                      int maxVqPerVf, int maxViPerVf) {
+        int vfQueues() {
+            return maxVqPerVf > 0 ? maxVqPerVf : vqFlexible / maxVfs;
+        }
+
+        int vfVectors() {
+            return maxViPerVf > 0 ? maxViPerVf : viFlexible / maxVfs;
+        }
+    }
+
+    /** An nvme VF: same capability list, its own MSI-X size, ARI@100 (next function 1). */
+    static final class NvmeVf extends VirtualFunction {
+        NvmeVf(PciFunction pf, int index, Placement at, int queues, int vectors) {
+            super(pf, index, 0x010802, 2, ConfigSpace.PCIE_SIZE);
+            setInterruptPin(1);
+            Nvme.declareCommon(this, at.endpointType(), queues, vectors);
+            addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
+            io.viommu.pci.AriCapability.declare(config, 0x100, 1);
+        }
+    }
+
+    /**
+     * An SR-IOV NIC with real Intel 82576 ids, which QEMU 7.2 lacks (QEMU 8.0 added {@code igb},
+     * same ids; both names are accepted). PF 8086:10c9 rev 1, class 020000, subsystem 8086:0000;
+     * VF 8086:10ca. Layout follows QEMU 8.0's igb / the 82576 datasheet (not checkable against
+     * QEMU 7.2): BARs 128 KiB MMIO, 128 KiB flash, 32-byte I/O, 16 KiB MSI-X; caps PM@c8 MSI@d0
+     * PCIe v2@e0 (FLR) MSI-X@70 (10 vectors); extended AER@100 DSN@140 ARI@150 SR-IOV@160 with
+     * InitialVFs = TotalVFs = 8, First VF Offset 0x80, VF Stride 2 (as real 82576 hardware: VFs
+     * of a PF at 01:00.0 are 01:10.0, 01:10.2 ... 01:11.6), VF BAR0 and BAR3 16 KiB 64-bit
+     * prefetchable. Single port (the real part is a dual-port multi-function device). Linux
+     * treats its PF functions as isolated through the ACS quirk for multi-function endpoints
+     * ({@code pci_quirk_mf_endpoint_acs}, which lists 0x10c9): that belongs to the kernel model.
+     */
+    public static final class Igb82576 extends PciFunction {
+        static final int PF_DEVICE = 0x10c9;
+        static final int VF_DEVICE = 0x10ca;
+        static final int TOTAL_VFS = 8;
+        static final int VF_OFFSET = 0x80;
+        static final int VF_STRIDE = 2;
+
+        public Igb82576(String typeName, Placement at, byte[] mac) {
+            super(typeName, 0x8086, PF_DEVICE, 0x020000, 1, false, at.configSize());
+            config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, 0x8086, 0, 0);
+            config.define(PciRegs.SUBSYSTEM_ID, 2, 0, 0, 0);
+            setInterruptPin(1);
+            registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            registerBar(1, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            registerBar(2, Bar.Kind.IO, 0x20, false, null, AccessRules.ANY);
+            registerBar(3, Bar.Kind.MEMORY32, 0x4000, false, null, AccessRules.ANY);
+            addCapability(0xc8, PmCapability.SIZE);
+            PmCapability.declare(config, 0xc8, 0x0023, PmCapability.PMCSR_NO_SOFT_RESET);
+            addMsi(0xd0, true);
+            Layout l = Layout.endpoint(2, at.endpointType(), true);
+            addCapability(0xe0, l.size());
+            PcieCapability.declare(config, 0xe0, l);
+            addCapability(0x70, MsixCapability.SIZE);
+            MsixCapability.declare(config, 0x70, 10, 3, 0, 3, 0x2000);
+            if (at.expressBus()) {
+                addExtendedCapability(PciRegs.EXT_CAP_ID_AER, 2, 0x100, 0x40);
+                CapTables.aer(config, 0x100, false);
+                addExtendedCapability(PciRegs.EXT_CAP_ID_DSN, 1, 0x140, 12);
+                CapTables.dsn(config, 0x140, CapTables.dsnFromMac(mac));
+                addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x150, 8);
+                io.viommu.pci.AriCapability.declare(config, 0x150, 0);
+                SriovCapability.attach(this, 0x160,
+                        new SriovCapability.Params(TOTAL_VFS, TOTAL_VFS, VF_OFFSET, VF_STRIDE, VF_DEVICE, 0),
+                        List.of(new SriovCapability.VfBar(0, Bar.Kind.MEMORY64, 0x4000, true),
+                                new SriovCapability.VfBar(3, Bar.Kind.MEMORY64, 0x4000, true)),
+                        (pf, i) -> new Igb82576Vf(pf, i, at));
+            }
+        }
+    }
+
+    /** An 82576 VF: MSI-X@70 (3 vectors), PCIe v2@a0 (FLR), ARI@100. */
+    static final class Igb82576Vf extends VirtualFunction {
+        Igb82576Vf(PciFunction pf, int index, Placement at) {
+            super(pf, index, 0x020000, 1, ConfigSpace.PCIE_SIZE);
+            addCapability(0x70, MsixCapability.SIZE);
+            MsixCapability.declare(config, 0x70, 3, 3, 0, 3, 0x2000);
+            Layout l = Layout.endpoint(2, at.endpointType(), true);
+            addCapability(0xa0, l.size());
+            PcieCapability.declare(config, 0xa0, l);
+            addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
+            io.viommu.pci.AriCapability.declare(config, 0x100, 0);
+        }
+    }
+}
