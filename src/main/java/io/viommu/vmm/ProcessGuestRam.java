@@ -58,6 +58,21 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         return new ProcessGuestRam(process, frames.ram(), s);
     }
 
+    /**
+     * RAM of an explicit layout: {@code sections} (ascending, non-overlapping) whose process
+     * addresses lie in mappings of {@code process}; e.g. a machine with holes, or sections
+     * whose process addresses are not contiguous.
+     */
+    public static ProcessGuestRam of(UserProcess process, PageFrames frames, List<Section> sections) {
+        for (int i = 1; i < sections.size(); i++) {
+            Section a = sections.get(i - 1);
+            if (Long.compareUnsigned(a.gpa().value() + a.size(), sections.get(i).gpa().value()) > 0) {
+                throw new IllegalArgumentException("RAM sections overlap or are out of order: " + sections);
+            }
+        }
+        return new ProcessGuestRam(process, frames.ram(), sections);
+    }
+
     public UserProcess process() {
         return process;
     }

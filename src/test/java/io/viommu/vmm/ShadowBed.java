@@ -58,6 +58,12 @@ final class ShadowBed {
     long top;
 
     private ShadowBed(long memlock, String... viommuProps) throws Exception {
+        this(memlock, null, viommuProps);
+    }
+
+    /** @param layout (process, frames) -> the VM's RAM; null for {@link #GUEST_RAM} laid out as q35 */
+    ShadowBed(long memlock, java.util.function.BiFunction<UserProcess, io.viommu.linux.vfio.PageFrames, ProcessGuestRam> layout,
+              String... viommuProps) throws Exception {
         host = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "512M", "-device", "intel-iommu,intremap=on",
                 "-device", "edu"), MachineLog.SILENT);
         kernel = Kernel.boot(host);
@@ -85,7 +91,8 @@ final class ShadowBed {
         long cfg = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
         device.write(cfg + PciRegs.COMMAND, device.read(cfg + PciRegs.COMMAND, 2) | PciRegs.COMMAND_MASTER, 2);
         edu = (EduDevice) host.rootBus().route(hostRid.bus(), hostRid.devfn());
-        ram = ProcessGuestRam.allocate(vmm, kernel.userMemory(), GUEST_RAM);
+        ram = layout == null ? ProcessGuestRam.allocate(vmm, kernel.userMemory(), GUEST_RAM)
+                : layout.apply(vmm, kernel.userMemory());
         String[] props = viommuProps.length == 0 ? new String[] {"caching-mode=on"} : viommuProps;
         guest = new GuestTables(ram, props);
         listener = new VfioListener(container, ram, errors::add);

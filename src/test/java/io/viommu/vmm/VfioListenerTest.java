@@ -5,11 +5,14 @@ import static io.viommu.vmm.ShadowBed.PAGE;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import io.viommu.vtd.FaultReason;
 import io.viommu.vtd.VtdRegisters;
 import io.viommu.vtd.notify.IovaRange;
 import io.viommu.vtd.notify.Permission;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -187,5 +190,44 @@ class VfioListenerTest {
         b.assertMirrors(WINDOW);
         b.listener.detach();
         assertThat(b.container.mappings()).isEmpty();
+    }
+
+    @Test
+    void aGuestRunAcrossTwoRamSectionsAndAHoleIsSplitPerSection() throws Exception {
+        // pc.ram at 0..16 MiB, a hole at 16..24 MiB, more RAM at 24..40 MiB whose process pages
+        // are not next to the first section's
+        ShadowBed b = new ShadowBed(0, (p, frames) -> {
+            long base = p.mmap(48L << 20);
+            return ProcessGuestRam.of(p, frames, List.of(
+                    new GuestRam.Section("pc.ram", new PhysAddr(0), 16L << 20, new VirtAddr(base)),
+                    new GuestRam.Section("pc.ram", new PhysAddr(24L << 20), 16L << 20, new VirtAddr(base + (32L << 20)))));
+        }, "caching-mode=on");
+        b.listener.attach(b.guest.iommu, b.guest.notifier, GUEST_RID);
+        b.translated();
+        // guest-physically contiguous: 16 MiB - 4K .. 16 MiB + 8M + 4K; one run for the notifier
+        long start = (16L << 20) - PAGE;
+        long size = (8L << 20) + 2 * PAGE;
+        b.guest.mapRange(GUEST_RID, IOVA, size, start, Permission.READ_WRITE);
+        b.guest.dsi(1);
+        assertThat(b.errors).containsExactly("iommu map to non memory area 1000000");
+        b.assertMirrors(new IovaRange(IOVA, IOVA + (16L << 20) - 1));
+        assertThat(b.container.mappings()).hasSize(2);
+        assertThat(b.deviceWrites(IOVA + size - PAGE + 4, new byte[] {9}).ok()).isTrue();
+        assertThat(b.guestRead((24L << 20) + 4, 1)).containsExactly(9);
+    }
+
+    @Test
+    void aRamMapFailingAfterSetUpIsQemusHardwareError() throws Exception {
+        ShadowBed b = ShadowBed.unprivileged(8L << 20);
+        b.translated(); // DMAR on before the device attaches (hot plug): nothing to pin yet
+        b.listener.attach(b.guest.iommu, b.guest.notifier, GUEST_RID);
+        assertThat(b.listener.mode()).isEqualTo(VfioListener.Mode.IOMMU);
+        b.guest.passThrough(GUEST_RID, 1);
+        b.guest.contextGlobal(); // all 32 MiB of RAM to pin, 8 MiB allowed
+        assertThat(b.errors).hasSize(3);
+        assertThat(b.errors.get(0)).isEqualTo("VFIO_MAP_DMA failed: Cannot allocate memory");
+        assertThat(b.errors.get(1)).matches("vfio_dma_map\\(0x[0-9a-f]+, 0x0, 0x2000000, 0x7f[0-9a-f]+\\) = -12 \\(Cannot allocate memory\\)");
+        assertThat(b.errors.get(2)).isEqualTo("qemu: hardware error: vfio: DMA mapping failed, unable to continue");
+        assertThat(b.listener.hardwareError()).isPresent();
     }
 }
