@@ -28,11 +28,20 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     private final PhysicalMemory hostRam;
     private final List<Section> sections;
     private final long[] starts;
+    /**
+     * A direct-mapped cache of guest page -> host frame for pages already faulted in. An
+     * anonymous page of the model never moves while it is mapped (no swap, no migration) and
+     * the VM's RAM stays mapped for the VM's life, so an entry never goes stale.
+     */
+    private static final int CACHE = 256;
+    private final long[] cachedPage = new long[CACHE];
+    private final long[] cachedFrame = new long[CACHE];
 
     private ProcessGuestRam(UserProcess process, PhysicalMemory hostRam, List<Section> sections) {
         this.process = process;
         this.hostRam = hostRam;
         this.sections = List.copyOf(sections);
+        java.util.Arrays.fill(cachedPage, -1L);
         this.starts = new long[this.sections.size()];
         for (int i = 0; i < starts.length; i++) {
             starts[i] = this.sections.get(i).gpa().value();
@@ -104,6 +113,22 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)).value());
     }
 
+    /** The host frame of guest page {@code gpa} (in section {@code s}), or -1 while untouched. */
+    private long frame(Section s, long gpa) {
+        long page = gpa >>> 12;
+        int slot = (int) (page & (CACHE - 1));
+        if (cachedPage[slot] == page) {
+            return cachedFrame[slot];
+        }
+        PhysAddr p = process.physical(s.vaddr().value() + ((gpa & -Page.SIZE) - s.gpa().value()));
+        if (p == null) {
+            return -1;
+        }
+        cachedPage[slot] = page;
+        cachedFrame[slot] = p.value();
+        return p.value();
+    }
+
     private boolean withinPage(long addr, int size) {
         return ((addr & (Page.SIZE - 1)) + size) <= Page.SIZE;
     }
@@ -114,12 +139,11 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (s == null || sectionOf(addr + size - 1) != s) {
             return 0;
         }
-        long va = s.vaddrOf(new PhysAddr(addr)).value();
         if (withinPage(addr, size)) {
-            PhysAddr p = process.physical(va);
-            return p == null ? 0 : hostRam.read(p.value(), size);
+            long f = frame(s, addr);
+            return f < 0 ? 0 : hostRam.read(f + (addr & (Page.SIZE - 1)), size);
         }
-        byte[] b = process.read(va, size);
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)).value(), size);
         long v = 0;
         for (int i = size - 1; i >= 0; i--) {
             v = v << 8 | (b[i] & 0xff);
@@ -138,12 +162,12 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (s == null || sectionOf(addr + size - 1) != s) {
             return; // unassigned: the store is dropped
         }
-        long va = s.vaddrOf(new PhysAddr(addr)).value();
-        PhysAddr p = withinPage(addr, size) ? process.physical(va) : null;
-        if (p != null) {
-            hostRam.write(p.value(), value, size);
+        long f = withinPage(addr, size) ? frame(s, addr) : -1;
+        if (f >= 0) {
+            hostRam.write(f + (addr & (Page.SIZE - 1)), value, size);
             return;
         }
+        long va = s.vaddrOf(new PhysAddr(addr)).value();
         byte[] b = new byte[size];
         for (int i = 0; i < size; i++) {
             b[i] = (byte) (value >>> (8 * i));
