@@ -6,21 +6,21 @@ import java.util.List;
 /**
  * {@code vfio-pci} (module vfio_pci, drivers/vfio/pci/vfio_pci.c): an override-only id table,
  * driver_managed_dma; probe refuses non-type-0 headers and devices without a group (-EINVAL)
- * and PFs with VFs enabled (-EBUSY); sriov_configure -ENOENT unless loaded with
- * {@code enable_sriov=1}; module parameter {@code ids=} ({@code vfio_pci_fill_ids}).
+ * and PFs with VFs enabled (-EBUSY); sriov_configure -ENOENT unless {@code enable_sriov} is
+ * set (at load or in /sys/module/vfio_pci/parameters); module parameter {@code ids=} ({@code vfio_pci_fill_ids}).
  */
 final class VfioPciDriver {
     private VfioPciDriver() {
     }
 
     static final DriverModule MODULE = DriverModule.pciDriver("vfio_pci", Drivers.VFIO_PCI, params -> {
-        boolean enableSriov = Drivers.bool(params.get("enable_sriov"));
         return new PciDriver(Drivers.VFIO_PCI, "vfio_pci", true,
                 List.of(PciDeviceId.overrideOnly(PciDeviceId.ANY, PciDeviceId.ANY)),
                 VfioPciDriver::probe,
                 (c, dev) -> c.disableSriov(dev),
                 (c, pf, n) -> {
-                    if (!enableSriov) {
+                    // vfio_pci_sriov_configure reads the parameter now (0644: settable at run time)
+                    if (!c.moduleFlag("vfio_pci", "enable_sriov")) {
                         return Errno.ENOENT.negative();
                     }
                     return c.sriovConfigureSimple(pf, n);
