@@ -56,7 +56,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (size <= 0 || (size & (Page.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("guest RAM size must be whole pages: " + size);
         }
-        long base = process.mmap(size);
+        long base = process.mmapAnon(size).value();
         long lowLimit = size >= 0xb000_0000L ? 0x8000_0000L : 0xb000_0000L;
         long below = Math.min(size, lowLimit);
         List<Section> s = new ArrayList<>();
@@ -110,7 +110,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     /** The host frame address behind {@code gpa} now (null: not RAM, or not touched yet). */
     public PhysAddr hostPhysical(long gpa) {
         Section s = sectionOf(gpa);
-        return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)).value());
+        return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)));
     }
 
     /** The host frame of guest page {@code gpa} (in section {@code s}), or -1 while untouched. */
@@ -120,7 +120,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (cachedPage[slot] == page) {
             return cachedFrame[slot];
         }
-        PhysAddr p = process.physical(s.vaddr().value() + ((gpa & -Page.SIZE) - s.gpa().value()));
+        PhysAddr p = process.physical(new VirtAddr(s.vaddr().value() + ((gpa & -Page.SIZE) - s.gpa().value())));
         if (p == null) {
             return -1;
         }
@@ -143,7 +143,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
             long f = frame(s, addr);
             return f < 0 ? 0 : hostRam.read(f + (addr & (Page.SIZE - 1)), size);
         }
-        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)).value(), size);
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)), size);
         long v = 0;
         for (int i = size - 1; i >= 0; i--) {
             v = v << 8 | (b[i] & 0xff);
@@ -167,7 +167,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
             hostRam.write(f + (addr & (Page.SIZE - 1)), value, size);
             return;
         }
-        long va = s.vaddrOf(new PhysAddr(addr)).value();
+        VirtAddr va = s.vaddrOf(new PhysAddr(addr));
         byte[] b = new byte[size];
         for (int i = 0; i < size; i++) {
             b[i] = (byte) (value >>> (8 * i));
@@ -188,7 +188,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
             AddressSpace.super.readBytes(addr, dst, off, len);
             return;
         }
-        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)).value(), len);
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)), len);
         System.arraycopy(b, 0, dst, off, len);
     }
 
@@ -201,6 +201,6 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         }
         byte[] b = new byte[len];
         System.arraycopy(src, off, b, 0, len);
-        process.write(s.vaddrOf(new PhysAddr(addr)).value(), b);
+        process.write(s.vaddrOf(new PhysAddr(addr)), b);
     }
 }

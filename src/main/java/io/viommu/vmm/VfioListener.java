@@ -6,6 +6,7 @@ import io.viommu.linux.vfio.VfioException;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.ContextResult;
@@ -441,7 +442,7 @@ public final class VfioListener {
     private Errno mapOnce(long iova, long size, long vaddr, int flags) {
         mapCalls++;
         try {
-            container.mapDma(vaddr, iova, size, flags);
+            container.mapDma(new VirtAddr(vaddr), new Iova(iova), size, flags);
             return null;
         } catch (VfioException e) {
             return e.errno();
@@ -452,7 +453,7 @@ public final class VfioListener {
     private int dmaUnmap(long iova, long size) {
         unmapCalls++;
         try {
-            long n = container.unmapDma(iova, size);
+            long n = container.unmapDma(new Iova(iova), size);
             for (HostMap h : overlapping(iova, iova + size - 1)) {
                 host.remove(h.iova);
             }

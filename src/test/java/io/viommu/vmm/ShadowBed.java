@@ -199,8 +199,8 @@ final class ShadowBed {
         assertThat(have.keySet()).as("host IOVAs").containsExactlyElementsOf(want.keySet());
         for (var e : want.entrySet()) {
             assertThat(have.get(e.getKey())).as("host mapping of iova 0x%x", e.getKey()).containsExactly(e.getValue());
-            PhysAddr frame = container.iovaToPhys(e.getKey());
-            assertThat(frame).as("host unit, iova 0x%x", e.getKey()).isEqualTo(vmm.physical(e.getValue()[0]));
+            PhysAddr frame = container.iovaToPhys(new io.viommu.memory.Iova(e.getKey()));
+            assertThat(frame).as("host unit, iova 0x%x", e.getKey()).isEqualTo(vmm.physical(new io.viommu.memory.VirtAddr(e.getValue()[0])));
         }
     }
 }

@@ -133,7 +133,7 @@ class ShadowProperties {
         var out = b.deviceWrites(iova, data);
         if (page != null && page[2] == 1) {
             assertThat(out.ok()).as("DMA to mapped iova 0x%x", iova).isTrue();
-            assertThat(b.vmm.read(page[0] + (iova & (PAGE - 1)), 4)).isEqualTo(data);
+            assertThat(b.vmm.read(new io.viommu.memory.VirtAddr(page[0] + (iova & (PAGE - 1))), 4)).isEqualTo(data);
         } else {
             assertThat(out.ok()).as("DMA to unmapped or read-only iova 0x%x", iova).isFalse();
             assertThat(out.bytesDone()).isZero();

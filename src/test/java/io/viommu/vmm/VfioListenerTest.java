@@ -197,7 +197,7 @@ class VfioListenerTest {
         // pc.ram at 0..16 MiB, a hole at 16..24 MiB, more RAM at 24..40 MiB whose process pages
         // are not next to the first section's
         ShadowBed b = new ShadowBed(0, (p, frames) -> {
-            long base = p.mmap(48L << 20);
+            long base = p.mmapAnon(48L << 20).value();
             return ProcessGuestRam.of(p, frames, List.of(
                     new GuestRam.Section("pc.ram", new PhysAddr(0), 16L << 20, new VirtAddr(base)),
                     new GuestRam.Section("pc.ram", new PhysAddr(24L << 20), 16L << 20, new VirtAddr(base + (32L << 20)))));
