@@ -57,10 +57,22 @@ import java.util.TreeMap;
  * the parts that stay (QEMU never meets this, its events are one page-table entry each).
  */
 public final class VfioListener {
-    /** QEMU's error_report: one line of the VMM's stderr. */
+    /** Where the listener's QEMU messages go (the VMM's stderr). */
     @FunctionalInterface
     public interface ErrorSink {
-        void report(String line);
+        /**
+         * error_report(message): the text only; the VMM prints it as error_report does (with
+         * its {@code qemu-system-x86_64: } prefix and location).
+         */
+        void report(String message);
+
+        /**
+         * hw_error(message): QEMU prints {@code qemu: hardware error: } + message (no program
+         * prefix), dumps the vCPUs and aborts. The listener stops nothing itself; the default
+         * does nothing ({@link VfioListener#hardwareError()} keeps the message).
+         */
+        default void hardwareError(String message) {
+        }
     }
 
     /** What the device's address space currently is in this listener's view. */
@@ -272,7 +284,8 @@ public final class VfioListener {
         }
         report(text.substring(text.indexOf(": ") + 2)); // error_report_err prints the error without "Region %s: "
         hardwareError = "vfio: DMA mapping failed, unable to continue";
-        report("qemu: hardware error: " + hardwareError);
+        errorCount++;
+        errors.hardwareError(hardwareError);
     }
 
     // ====================================================================================

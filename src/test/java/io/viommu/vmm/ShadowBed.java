@@ -95,7 +95,17 @@ final class ShadowBed {
                 : layout.apply(vmm, kernel.userMemory());
         String[] props = viommuProps.length == 0 ? new String[] {"caching-mode=on"} : viommuProps;
         guest = new GuestTables(ram, props);
-        listener = new VfioListener(container, ram, errors::add);
+        listener = new VfioListener(container, ram, new VfioListener.ErrorSink() {
+            @Override
+            public void report(String message) {
+                errors.add(message);
+            }
+
+            @Override
+            public void hardwareError(String message) {
+                errors.add("qemu: hardware error: " + message);
+            }
+        });
     }
 
     /** The bed with the listener attached to the vIOMMU for the assigned device (DMAR still off). */
