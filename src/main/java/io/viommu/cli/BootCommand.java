@@ -48,6 +48,16 @@ public final class BootCommand implements Callable<Integer> {
                     + " a new or empty directory.")
     Path export;
 
+    @Option(names = "--host-setup", paramLabel = "FILE",
+            description = "Run FILE's lines as the booted kernel's root shell would (modprobe, rmmod,"
+                    + " echo > /sys/..., cat, ip, mount; see README), before the report; the first failing"
+                    + " line prints the shell's error and ends with exit 1.")
+    Path hostSetup;
+
+    @Option(names = "--host-dmesg", paramLabel = "FILE",
+            description = "Write the kernel log in dmesg's format to FILE when the run ends (also on failure).")
+    Path hostDmesg;
+
     @Override
     public Integer call() {
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
@@ -70,6 +80,10 @@ public final class BootCommand implements Callable<Integer> {
             return 1;
         }
         built.commandLine().warnings().forEach(System.err::println);
+        int setup = HostSetup.run(k, hostSetup, hostDmesg);
+        if (setup != 0) {
+            return setup;
+        }
         for (String line : BootReport.lines(qemuArgs, k)) {
             out.println(line);
         }

@@ -1,6 +1,7 @@
 package io.viommu.linux;
 
 import io.viommu.linux.acpi.DmarTable;
+import io.viommu.linux.block.BlockDevices;
 import io.viommu.linux.driver.AcsCheck;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.IommuUnit;
@@ -12,12 +13,14 @@ import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.linux.iommu.IommuGroup;
 import io.viommu.linux.iommu.IommuGroups;
 import io.viommu.linux.iommu.IommuKernel;
+import io.viommu.linux.net.NetworkInterfaces;
 import io.viommu.linux.sysfs.SysfsTree;
 import io.viommu.linux.uio.Uio;
 import io.viommu.linux.vfio.IommuApiBackend;
 import io.viommu.linux.vfio.PageFrames;
 import io.viommu.linux.vfio.Vfio;
 import io.viommu.machine.Machine;
+import io.viommu.pci.PciFunction;
 import io.viommu.memory.Page;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.Topology;
@@ -101,6 +104,8 @@ public final class Kernel implements IommuKernel {
     private PageFrames userMemory;
     private Vfio vfio;
     private Uio uio;
+    private NetworkInterfaces network;
+    private final BlockDevices blockDevices = new BlockDevices();
 
     private Kernel(Machine machine, KernelCommandLine cmdline, KernelConfig config) {
         this.machine = machine;
@@ -133,8 +138,14 @@ public final class Kernel implements IommuKernel {
         intelIommuInit();
         drivers.setDmaOps(new KernelDma(this));
         drivers.addModuleListener(new ModuleInit());
+        network = new NetworkInterfaces(log, nicsInCreationOrder());
+        drivers.addModuleListener(network);
+        drivers.addBindingListener(network);
+        drivers.addBindingListener(blockDevices);
         drivers.registerBuiltinDrivers();
         sysfs = new SysfsTree(drivers, acpiTables());
+        sysfs.addClassDevices(network);
+        sysfs.addClassDevices(blockDevices);
     }
 
     /**
@@ -161,6 +172,16 @@ public final class Kernel implements IommuKernel {
                 default -> { }
             }
         }
+    }
+
+    /** The machine's network-class functions in the order QEMU created them (their default MACs follow it). */
+    private List<String> nicsInCreationOrder() {
+        List<String> out = new ArrayList<>();
+        Topology t = topology();
+        for (PciFunction pf : machine.devices()) {
+            t.function(pf.address()).filter(f -> (f.classCode() >> 16) == 0x02).ifPresent(f -> out.add(f.bdf()));
+        }
+        return out;
     }
 
     private void printk(String text) {
@@ -502,6 +523,16 @@ public final class Kernel implements IommuKernel {
      */
     public Optional<Vfio> vfio() {
         return Optional.ofNullable(vfio);
+    }
+
+    /** The network devices NIC drivers registered, with what {@code ip} set on them. */
+    public NetworkInterfaces network() {
+        return network;
+    }
+
+    /** The disks storage drivers added, with their mounts. */
+    public BlockDevices blockDevices() {
+        return blockDevices;
     }
 
     /** The UIO core (/dev/uioN of uio_pci_generic's devices) while the {@code uio} module is loaded. */

@@ -11,11 +11,13 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Deque;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.OptionalInt;
+import java.util.Set;
 import java.util.function.Supplier;
 
 /**
@@ -52,6 +54,8 @@ public final class DriverCore {
     private final List<String> modules = new ArrayList<>();
     private final Map<String, Map<String, String>> moduleParams = new HashMap<>();
     private final List<ModuleListener> moduleListeners = new ArrayList<>();
+    private final List<BindingListener> bindingListeners = new ArrayList<>();
+    private final Set<String> loading = new HashSet<>(); // modules whose dependencies are being loaded
     private final Map<Integer, Ownership> ownership = new HashMap<>();
     private final Deque<Runnable> work = new ArrayDeque<>();
     private boolean driversAutoprobe = true;
@@ -241,8 +245,15 @@ public final class DriverCore {
         if (!Drivers.known(mod)) {
             return Errno.ENOENT.negative();
         }
-        for (String dep : Drivers.dependencies(mod)) {
-            loadModule(dep);
+        // kmod's probe list: the module's own parameters reach it even when a dependency names
+        // it as a soft dependency (vfio's "post: vfio_iommu_type1"): it is not loaded early.
+        loading.add(mod);
+        try {
+            for (String dep : Drivers.dependencies(mod)) {
+                loadModule(dep);
+            }
+        } finally {
+            loading.remove(mod);
         }
         if (modules.contains(mod)) {
             return 0; // loaded meanwhile as a soft dependency of one of its dependencies
@@ -260,7 +271,9 @@ public final class DriverCore {
             Drivers.afterRegister(d, params, this);
         }
         for (String post : Drivers.softDependenciesPost(mod)) {
-            loadModule(post);
+            if (!loading.contains(post)) {
+                loadModule(post);
+            }
         }
         return 0;
     }
@@ -280,6 +293,20 @@ public final class DriverCore {
 
     public void addModuleListener(ModuleListener l) {
         moduleListeners.add(l);
+    }
+
+    /**
+     * What a bound driver registers with the rest of the kernel (a net_device, a gendisk): told
+     * after a probe succeeded and before the driver's remove runs (the netdev leaves in remove).
+     */
+    public interface BindingListener {
+        void bound(PciDevice dev);
+
+        void unbinding(PciDevice dev);
+    }
+
+    public void addBindingListener(BindingListener l) {
+        bindingListeners.add(l);
     }
 
     /**
@@ -425,6 +452,9 @@ public final class DriverCore {
             ownership.computeIfAbsent(group.getAsInt(), g -> new Ownership()).ownerCount++;
         }
         generation++;
+        for (BindingListener l : List.copyOf(bindingListeners)) {
+            l.bound(dev);
+        }
         return 0;
     }
 
@@ -478,6 +508,9 @@ public final class DriverCore {
         PciDriver drv = dev.driver;
         if (drv == null) {
             return;
+        }
+        for (BindingListener l : List.copyOf(bindingListeners)) {
+            l.unbinding(dev);
         }
         if (drv.remove() != null) {
             try {

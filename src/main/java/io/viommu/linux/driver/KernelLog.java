@@ -25,6 +25,14 @@ public final class KernelLog {
         return Collections.unmodifiableList(messages);
     }
 
+    /** {@code dmesg}'s timestamp field; the model keeps no time, so every line shows 0. */
+    public static final String TIMESTAMP = "[    0.000000] ";
+
+    /** Every line as {@code dmesg} prints it: {@code [    0.000000] text}. */
+    public List<String> dmesgLines() {
+        return messages.stream().map(m -> TIMESTAMP + m.text()).toList();
+    }
+
     /** The texts, as {@code dmesg} prints them without timestamps. */
     public List<String> texts() {
         return messages.stream().map(KernelMessage::text).toList();

@@ -14,13 +14,13 @@ final class VfioPciDriver {
     }
 
     static final DriverModule MODULE = DriverModule.pciDriver("vfio_pci", Drivers.VFIO_PCI, params -> {
-        boolean enableSriov = Drivers.bool(params.get("enable_sriov"));
         return new PciDriver(Drivers.VFIO_PCI, "vfio_pci", true,
                 List.of(PciDeviceId.overrideOnly(PciDeviceId.ANY, PciDeviceId.ANY)),
                 VfioPciDriver::probe,
                 (c, dev) -> c.disableSriov(dev),
                 (c, pf, n) -> {
-                    if (!enableSriov) {
+                    // vfio_pci_sriov_configure reads the parameter now (0644: settable at run time)
+                    if (!c.moduleFlag("vfio_pci", "enable_sriov")) {
                         return Errno.ENOENT.negative();
                     }
                     return c.sriovConfigureSimple(pf, n);

@@ -2,6 +2,7 @@ package io.viommu.linux.sysfs;
 
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.Errno;
+import io.viommu.linux.driver.ModuleParameter;
 import io.viommu.memory.Page;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -58,6 +59,8 @@ public final class SysfsTree {
     private final Map<String, byte[]> acpiTables;
     private SysfsNode.Dir root;
     private long builtAt = Long.MIN_VALUE;
+    private final List<ClassDevices> classDevices = new ArrayList<>();
+    private long classBuiltAt = Long.MIN_VALUE;
 
     /**
      * The sysfs of a kernel whose driver core is {@code core}, on firmware that provides
@@ -76,13 +79,46 @@ public final class SysfsTree {
 
     private SysfsNode.Dir root() {
         core.flushWork(); // work queued by the previous operation has run by now
-        if (root == null || builtAt != core.generation()) {
+        long classGen = classGeneration();
+        if (root == null || builtAt != core.generation() || classBuiltAt != classGen) {
             root = PciSysfsLayout.build(core);
             firmware(root);
             modules(root);
+            classDevices(root);
             builtAt = core.generation();
+            classBuiltAt = classGen;
         }
         return root;
+    }
+
+    /** Adds a subsystem's class devices (net, block) to the tree. */
+    public void addClassDevices(ClassDevices source) {
+        classDevices.add(source);
+        root = null;
+    }
+
+    private long classGeneration() {
+        long g = 0;
+        for (ClassDevices c : classDevices) {
+            g = g * 31 + c.generation();
+        }
+        return g;
+    }
+
+    /** device_add of a class device: its directory below the PCI device, and /sys/class/CLASS/NAME. */
+    private void classDevices(SysfsNode.Dir top) {
+        for (ClassDevices source : classDevices) {
+            for (ClassDevices.Entry e : source.classDevices()) {
+                var dev = core.device(e.pciDevice());
+                if (dev.isEmpty()) {
+                    continue;
+                }
+                String path = PciSysfsLayout.devicePath(dev.get()) + "/" + e.path();
+                SysfsNode.Dir d = mkdirs(top, path);
+                e.attributes().forEach((name, show) -> d.children.put(name, SysfsNode.Attr.ro(() -> show.get() + "\n")));
+                mkdirs(top, "/sys/class/" + e.className()).children.put(e.name(), new SysfsNode.Link(path));
+            }
+        }
     }
 
     /** /sys/firmware/acpi/tables/NAME: the table's bytes, mode 0400 (acpi_table_attr_init). */
@@ -95,11 +131,32 @@ public final class SysfsTree {
         }
     }
 
-    /** /sys/module/NAME for every loaded module (the module's kobject; parameters not modelled). */
+    /**
+     * /sys/module/NAME for every loaded module (the module's kobject) and its
+     * {@code parameters/P} files ({@link ModuleParameter}: param_attr_show / param_attr_store,
+     * -EINVAL when the value does not parse, as {@code param_set_bool} says).
+     */
     private void modules(SysfsNode.Dir top) {
         SysfsNode.Dir dir = mkdirs(top, MODULES);
         for (String m : core.modules()) {
-            mkdirs(dir, m);
+            SysfsNode.Dir mod = mkdirs(dir, m);
+            List<ModuleParameter> params = ModuleParameter.of(m);
+            if (params.isEmpty()) {
+                continue;
+            }
+            SysfsNode.Dir pd = mkdirs(mod, "parameters");
+            for (ModuleParameter p : params) {
+                SysfsNode.Store store = (p.mode() & 0222) == 0 ? null : buf -> {
+                    String v = p.parse(buf);
+                    if (v == null) {
+                        return Errno.EINVAL.negative();
+                    }
+                    core.setModuleParameter(m, p.name(), v);
+                    return buf.length();
+                };
+                pd.children.put(p.name(), SysfsNode.Attr.rw(p.mode(),
+                        () -> p.show(core.moduleParameter(m, p.name())), store));
+            }
         }
     }
 
