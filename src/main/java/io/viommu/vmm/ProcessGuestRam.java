@@ -1,0 +1,167 @@
+package io.viommu.vmm;
+
+import io.viommu.linux.vfio.PageFrames;
+import io.viommu.linux.vfio.UserProcess;
+import io.viommu.memory.AddressSpace;
+import io.viommu.memory.Page;
+import io.viommu.memory.PhysAddr;
+import io.viommu.memory.PhysicalMemory;
+import io.viommu.memory.VirtAddr;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A VM's RAM as one anonymous mapping of its VMM process (QEMU's {@code pc.ram} RAM block), and
+ * the same RAM seen as the VM's physical address space: what the VM's devices, and its vIOMMU
+ * reading the guest's tables, load and store. A guest-physical address resolves to the process
+ * address of its section, and that to the host frame behind it (faulted in on a store; an
+ * untouched page reads as zero, as a fresh anonymous page does).
+ *
+ * <p>Layout as q35 (hw/i386/pc_q35.c pc_q35_init): RAM up to 2 GiB (or up to 0xb0000000 when the
+ * RAM is smaller than that) at guest-physical 0, the rest at 4 GiB; both sections are pieces of
+ * the one block and carry its name. Nothing else (no MMIO) decodes here.
+ */
+public final class ProcessGuestRam implements GuestRam, AddressSpace {
+    private static final long FOUR_GB = 1L << 32;
+
+    private final UserProcess process;
+    private final PhysicalMemory hostRam;
+    private final List<Section> sections;
+    private final long[] starts;
+
+    private ProcessGuestRam(UserProcess process, PhysicalMemory hostRam, List<Section> sections) {
+        this.process = process;
+        this.hostRam = hostRam;
+        this.sections = List.copyOf(sections);
+        this.starts = new long[this.sections.size()];
+        for (int i = 0; i < starts.length; i++) {
+            starts[i] = this.sections.get(i).gpa().value();
+        }
+    }
+
+    /**
+     * {@code size} bytes of RAM mmap'ed in {@code process} (whose frames come from
+     * {@code frames}), laid out as q35 does.
+     */
+    public static ProcessGuestRam allocate(UserProcess process, PageFrames frames, long size) {
+        if (size <= 0 || (size & (Page.SIZE - 1)) != 0) {
+            throw new IllegalArgumentException("guest RAM size must be whole pages: " + size);
+        }
+        long base = process.mmap(size);
+        long lowLimit = size >= 0xb000_0000L ? 0x8000_0000L : 0xb000_0000L;
+        long below = Math.min(size, lowLimit);
+        List<Section> s = new ArrayList<>();
+        s.add(new Section("pc.ram", new PhysAddr(0), below, new VirtAddr(base)));
+        if (size > below) {
+            s.add(new Section("pc.ram", new PhysAddr(FOUR_GB), size - below, new VirtAddr(base + below)));
+        }
+        return new ProcessGuestRam(process, frames.ram(), s);
+    }
+
+    public UserProcess process() {
+        return process;
+    }
+
+    @Override
+    public List<Section> sections() {
+        return sections;
+    }
+
+    private Section sectionOf(long gpa) {
+        for (int i = starts.length - 1; i >= 0; i--) {
+            if (Long.compareUnsigned(gpa, starts[i]) >= 0) {
+                Section s = sections.get(i);
+                return Long.compareUnsigned(gpa - starts[i], s.size()) < 0 ? s : null;
+            }
+        }
+        return null;
+    }
+
+    @Override
+    public VirtAddr vaddrOf(PhysAddr a) {
+        Section s = sectionOf(a.value());
+        return s == null ? null : s.vaddrOf(a);
+    }
+
+    /** The host frame address behind {@code gpa} now (null: not RAM, or not touched yet). */
+    public PhysAddr hostPhysical(long gpa) {
+        Section s = sectionOf(gpa);
+        return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)).value());
+    }
+
+    private boolean withinPage(long addr, int size) {
+        return ((addr & (Page.SIZE - 1)) + size) <= Page.SIZE;
+    }
+
+    @Override
+    public long read(long addr, int size) {
+        Section s = sectionOf(addr);
+        if (s == null || sectionOf(addr + size - 1) != s) {
+            return 0;
+        }
+        long va = s.vaddrOf(new PhysAddr(addr)).value();
+        if (withinPage(addr, size)) {
+            PhysAddr p = process.physical(va);
+            return p == null ? 0 : hostRam.read(p.value(), size);
+        }
+        byte[] b = process.read(va, size);
+        long v = 0;
+        for (int i = size - 1; i >= 0; i--) {
+            v = v << 8 | (b[i] & 0xff);
+        }
+        return v;
+    }
+
+    @Override
+    public long readQuadOrOnes(long addr) {
+        return probe(addr, 8) == Status.OK ? read(addr, 8) : -1L;
+    }
+
+    @Override
+    public void write(long addr, long value, int size) {
+        Section s = sectionOf(addr);
+        if (s == null || sectionOf(addr + size - 1) != s) {
+            return; // unassigned: the store is dropped
+        }
+        long va = s.vaddrOf(new PhysAddr(addr)).value();
+        PhysAddr p = withinPage(addr, size) ? process.physical(va) : null;
+        if (p != null) {
+            hostRam.write(p.value(), value, size);
+            return;
+        }
+        byte[] b = new byte[size];
+        for (int i = 0; i < size; i++) {
+            b[i] = (byte) (value >>> (8 * i));
+        }
+        process.write(va, b);
+    }
+
+    @Override
+    public Status probe(long addr, int size) {
+        Section s = sectionOf(addr);
+        return s != null && sectionOf(addr + size - 1) == s ? Status.OK : Status.DECODE_ERROR;
+    }
+
+    @Override
+    public void readBytes(long addr, byte[] dst, int off, int len) {
+        Section s = sectionOf(addr);
+        if (s == null || len == 0 || sectionOf(addr + len - 1) != s) {
+            AddressSpace.super.readBytes(addr, dst, off, len);
+            return;
+        }
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)).value(), len);
+        System.arraycopy(b, 0, dst, off, len);
+    }
+
+    @Override
+    public void writeBytes(long addr, byte[] src, int off, int len) {
+        Section s = sectionOf(addr);
+        if (s == null || len == 0 || sectionOf(addr + len - 1) != s) {
+            AddressSpace.super.writeBytes(addr, src, off, len);
+            return;
+        }
+        byte[] b = new byte[len];
+        System.arraycopy(src, off, b, 0, len);
+        process.write(s.vaddrOf(new PhysAddr(addr)).value(), b);
+    }
+}
