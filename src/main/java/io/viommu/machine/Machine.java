@@ -68,6 +68,7 @@ public final class Machine {
     public static final int ICH9_SLOT = 0x1f;
 
     private final PhysicalMemory ram;
+    private final long ramSize;
     private final AddressMap memory = new AddressMap("memory", 0x00);
     private final AddressMap io = new AddressMap("io", 0xff);
     private final PlatformInterrupts interrupts = new PlatformInterrupts();
@@ -83,10 +84,12 @@ public final class Machine {
     public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
     public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
-    private Machine(long ramSize, SmpTopology smp, GuestOptions guest) {
+    private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
         this.smp = smp;
         this.guest = guest;
-        this.ram = new PhysicalMemory(ramSize);
+        this.ramSize = ramSize;
+        this.ram = ramBacking == null ? new PhysicalMemory(ramSize) : null;
+        io.viommu.memory.AddressSpace ram = ramBacking == null ? this.ram : ramBacking;
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
         this.host = new PciHost(rootBus);
         long lowmem = ramSize >= BELOW_4G_LIMIT ? 0x8000_0000L : BELOW_4G_LIMIT;
@@ -125,7 +128,16 @@ public final class Machine {
 
     /** A machine with {@code smp}'s CPUs, telling a guest model {@code guest}. */
     public static Machine q35(long ramSize, SmpTopology smp, GuestOptions guest) {
-        return new Machine(ramSize, smp, guest);
+        return new Machine(ramSize, smp, guest, null);
+    }
+
+    /**
+     * As {@link #q35(long, SmpTopology, GuestOptions)}, with RAM that lives elsewhere: offset
+     * {@code o} of {@code ramBacking} is RAM byte {@code o} (below-4G RAM first, then above-4G),
+     * as QEMU's {@code pc.ram} block is one host mapping. A VMM passes its process memory here.
+     */
+    public static Machine q35(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
+        return new Machine(ramSize, smp, guest, java.util.Objects.requireNonNull(ramBacking));
     }
 
     /**
@@ -262,7 +274,15 @@ public final class Machine {
         interrupts.sourceLevel(intxGsi(f.address().device(), pin), level);
     }
 
+    /** Bytes of RAM ({@code -m}), wherever it lives. */
+    public long ramSize() {
+        return ramSize;
+    }
+
     public PhysicalMemory ram() {
+        if (ram == null) {
+            throw new IllegalStateException("this machine's RAM is a VMM process's memory, not a PhysicalMemory");
+        }
         return ram;
     }
 
