@@ -336,7 +336,38 @@ public final class Machine {
         Mch mch = (Mch) rootBus.function(0);
         mch.configWrite(Mch.PCIEXBAR, ECAM_DEFAULT_BASE | Mch.PCIEXBAR_ENABLE, 4);
         BusNumbering.assign(configAccess());
+        for (PciBus b : rootBus.allBuses()) {
+            for (PciFunction f : b.functions()) {
+                firmwareInitDevice(f);
+            }
+        }
         return topology();
+    }
+
+    /** SeaBIOS's PCI IRQs for PIRQ A-D (and E-H): {@code pci_irqs} in src/fw/pciinit.c. */
+    private static final int[] SEABIOS_PCI_IRQS = {10, 10, 11, 11};
+
+    /**
+     * SeaBIOS {@code pci_bios_init_device}: the interrupt line from {@code mch_pci_slot_get_irq}
+     * (slots 0..24 rotate by slot plus the devices of the bridges above, 25..31 by pin only) and
+     * SERR# enabled in the command register, as the real captures' host devices show them
+     * (a VMM reads them through VFIO). SeaBIOS's BAR allocation, and the I/O and memory enables
+     * that go with it, are not modelled: BARs stay where the machine put them.
+     */
+    private static void firmwareInitDevice(PciFunction f) {
+        int pin = f.interruptPin();
+        if (pin != 0) {
+            int addend = 0;
+            PciFunction top = f;
+            while (top.bus() != null && top.bus().parentBridge() != null) {
+                addend += top.devfn() >> 3;
+                top = top.bus().parentBridge();
+            }
+            int slot = top.devfn() >> 3;
+            int irq = SEABIOS_PCI_IRQS[(pin - 1 + addend + (slot <= 24 ? slot : 0)) % 4];
+            f.configSpace().set(PciRegs.INTERRUPT_LINE, 1, irq);
+        }
+        f.configSpace().set(PciRegs.COMMAND, 2, f.command() | PciRegs.COMMAND_SERR);
     }
 
     /** The hierarchy as Linux would enumerate it now (re-scanned: VFs enabled since show up). */
