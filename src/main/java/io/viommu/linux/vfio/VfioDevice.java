@@ -69,6 +69,7 @@ public final class VfioDevice {
             }
         }
         cfg.write(dev.rid(), PciRegs.COMMAND, savedCommand | enable, 2); // pci_enable_device
+        group.vfio().kernel().acpiIrqEnable(dev); // pcibios_enable_device -> acpi_pci_irq_enable
         group.vfio().deviceOpened(this);
     }
 
