@@ -46,25 +46,21 @@ public final class VfioPciDevice extends PciFunction {
     private final Vmm vmm;
     private final String name;
     private final VfioDevice device;
-    private final VfioGroup group;
-    private final VfioContainer container;
-    private final VfioListener listener;
+    private final Vmm.Group group;
     private final byte[] emulated;
     private final boolean resetWorks;
     private final boolean hasFlr;
     private final boolean hasPmReset;
     private boolean closed;
 
-    private VfioPciDevice(Vmm vmm, String name, VfioDevice device, VfioGroup group, VfioContainer container,
-                          VfioListener listener, long[] hostConfig, int cfgSize, boolean noMmap) {
+    private VfioPciDevice(Vmm vmm, String name, VfioDevice device, Vmm.Group group, long[] hostConfig, int cfgSize,
+                          boolean noMmap) {
         super(DRIVER, (int) hostConfig[0] & 0xffff, (int) (hostConfig[0] >>> 16), (int) (hostConfig[2] >>> 8),
                 (int) hostConfig[2] & 0xff, false, cfgSize);
         this.vmm = vmm;
         this.name = name;
         this.device = device;
         this.group = group;
-        this.container = container;
-        this.listener = listener;
         this.emulated = new byte[cfgSize];
         PciDevice host = device.pciDevice();
         this.resetWorks = (device.info().flags() & VfioDevice.FLAGS_RESET) != 0;
@@ -225,6 +221,74 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
         int g = groupId.getAsInt();
+        Vmm.Group shared = vmm.group(g);
+        boolean fresh = shared == null;
+        if (fresh) {
+            shared = openGroup(vmm, k, g, fail); // vfio_get_group: the group and its container
+            vmm.register(shared);
+        }
+        VfioDevice device = null;
+        try {
+            // vfio_get_device
+            for (VfioDevice open : shared.group().openDevices()) {
+                if (open.name().equals(name)) {
+                    throw new MachineConfigException(fail + "device is already attached");
+                }
+            }
+            try {
+                device = shared.group().deviceFd(name);
+            } catch (VfioException e) {
+                throw new MachineConfigException(fail + "error getting device from group " + g + ": "
+                        + e.errno().strerror + "\nVerify all devices in group " + g
+                        + " are bound to vfio-pci or pci-stub and not already in use");
+            }
+            VfioDevice.DeviceInfo info = device.info();
+            if ((info.flags() & VfioDevice.FLAGS_PCI) == 0) {
+                throw new MachineConfigException(fail + "this isn't a PCI device");
+            }
+            RegionInfo cfg;
+            try {
+                for (int i = 0; i < 6; i++) {
+                    device.regionInfo(i);
+                }
+            } catch (VfioException e) {
+                throw new MachineConfigException(fail + "failed to get region info");
+            }
+            try {
+                cfg = device.regionInfo(VfioDevice.CONFIG_REGION);
+            } catch (VfioException e) {
+                throw new MachineConfigException(fail + "failed to get config info");
+            }
+            int cfgSize = cfg.size() >= ConfigSpace.PCIE_SIZE ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE;
+            long[] hostConfig = new long[ConfigSpace.CONVENTIONAL_SIZE / 4];
+            try {
+                for (int i = 0; i < hostConfig.length; i++) {
+                    hostConfig[i] = device.read(cfg.offset() + 4L * i, 4);
+                }
+            } catch (VfioException e) {
+                throw new MachineConfigException(fail + "failed to read device config space");
+            }
+            VfioPciDevice d = new VfioPciDevice(vmm, name, device, shared, hostConfig, cfgSize, noMmap);
+            shared.users++;
+            return d;
+        } catch (MachineConfigException | RuntimeException e) {
+            if (device != null) {
+                device.close();
+            }
+            if (fresh) {
+                vmm.release(shared);
+            }
+            throw e;
+        }
+    }
+
+    /**
+     * vfio_get_group: open /dev/vfio/N, check viability, then vfio_connect_container: first
+     * VFIO_GROUP_SET_CONTAINER on each container the VM already has (one set of mappings for
+     * the address space), else a new container set up and its guest RAM mapped.
+     */
+    private static Vmm.Group openGroup(Vmm vmm, io.viommu.linux.Kernel k, int g, String fail)
+            throws MachineConfigException {
         Vfio vfio = k.vfio().orElse(null);
         String groupPath = "/dev/vfio/" + g;
         if (vfio == null) {
@@ -238,14 +302,19 @@ public final class VfioPciDevice extends PciFunction {
         }
         VfioContainer container = null;
         VfioListener listener = null;
-        VfioDevice device = null;
         try {
-            // vfio_get_group: VFIO_GROUP_GET_STATUS
             if ((group.status() & VfioGroup.FLAGS_VIABLE) == 0) {
                 throw new MachineConfigException(fail + "group " + g + " is not viable\n"
                         + "Please ensure all devices within the iommu_group are bound to their vfio bus driver.");
             }
-            // vfio_connect_container
+            for (Vmm.Group other : vmm.groups()) {
+                try {
+                    group.setContainer(other.container());
+                    return new Vmm.Group(g, group, other.container(), other.listener());
+                } catch (VfioException e) {
+                    // not compatible with that container's IOMMU domain: try the next, then a new one
+                }
+            }
             String setup = fail + "failed to setup container for group " + g + ": ";
             container = vfio.openContainer(vmm.process());
             int version = container.apiVersion();
@@ -282,65 +351,20 @@ public final class VfioPciDevice extends PciFunction {
             try {
                 listener.mapGuestRam();
             } catch (VfioListener.InitFailure e) {
+                listener = null; // nothing stays mapped
                 throw new MachineConfigException(setup + e.getMessage());
             }
-            // vfio_get_device
-            for (VfioDevice open : group.openDevices()) {
-                if (open.name().equals(name)) {
-                    throw new MachineConfigException(fail + "device is already attached");
-                }
-            }
-            try {
-                device = group.deviceFd(name);
-            } catch (VfioException e) {
-                throw new MachineConfigException(fail + "error getting device from group " + g + ": "
-                        + e.errno().strerror + "\nVerify all devices in group " + g
-                        + " are bound to vfio-pci or pci-stub and not already in use");
-            }
-            VfioDevice.DeviceInfo info = device.info();
-            if ((info.flags() & VfioDevice.FLAGS_PCI) == 0) {
-                throw new MachineConfigException(fail + "this isn't a PCI device");
-            }
-            RegionInfo cfg;
-            try {
-                for (int i = 0; i < 6; i++) {
-                    device.regionInfo(i);
-                }
-            } catch (VfioException e) {
-                throw new MachineConfigException(fail + "failed to get region info");
-            }
-            try {
-                cfg = device.regionInfo(VfioDevice.CONFIG_REGION);
-            } catch (VfioException e) {
-                throw new MachineConfigException(fail + "failed to get config info");
-            }
-            int cfgSize = cfg.size() >= ConfigSpace.PCIE_SIZE ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE;
-            long[] hostConfig = new long[ConfigSpace.CONVENTIONAL_SIZE / 4];
-            try {
-                for (int i = 0; i < hostConfig.length; i++) {
-                    hostConfig[i] = device.read(cfg.offset() + 4L * i, 4);
-                }
-            } catch (VfioException e) {
-                throw new MachineConfigException(fail + "failed to read device config space");
-            }
-            return new VfioPciDevice(vmm, name, device, group, container, listener, hostConfig, cfgSize, noMmap);
+            return new Vmm.Group(g, group, container, listener);
         } catch (MachineConfigException | RuntimeException e) {
-            release(device, listener, group, container);
+            if (listener != null) {
+                listener.detach();
+            }
+            if (group.container() != null) {
+                group.unsetContainer();
+            }
+            group.close();
             throw e;
         }
-    }
-
-    private static void release(VfioDevice device, VfioListener listener, VfioGroup group, VfioContainer container) {
-        if (device != null) {
-            device.close();
-        }
-        if (listener != null) {
-            listener.detach();
-        }
-        if (group.container() != null) {
-            group.unsetContainer();
-        }
-        group.close();
     }
 
     /** {@code [DDDD:]BB:DD.F} in hex (QEMU's PCIHostDevice property), as Linux names it; null if malformed. */
@@ -467,11 +491,11 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     public VfioContainer container() {
-        return container;
+        return group.container();
     }
 
     public VfioListener listener() {
-        return listener;
+        return group.listener();
     }
 
     /** vfio_exitfn / vfio_put_group: the device file, the mappings, the group and container released. */
@@ -480,6 +504,9 @@ public final class VfioPciDevice extends PciFunction {
             return;
         }
         closed = true;
-        release(device, listener, group, container);
+        device.close();
+        if (--group.users == 0) {
+            vmm.release(group);
+        }
     }
 }

@@ -32,6 +32,40 @@ public final class Vmm {
     private final UserProcess process;
     private final Consumer<String> stderr;
     private final List<VfioPciDevice> assigned = new ArrayList<>();
+    private final java.util.Map<Integer, Group> groups = new java.util.LinkedHashMap<>();
+
+    /**
+     * A VFIO group the VM holds (QEMU's VFIOGroup), shared by its devices in that IOMMU group,
+     * and the container it sits in (shared by every group of the VM's address space) with the
+     * listener that keeps the container's mappings.
+     */
+    static final class Group {
+        final int id;
+        private final io.viommu.linux.vfio.VfioGroup group;
+        private final io.viommu.linux.vfio.VfioContainer container;
+        private final VfioListener listener;
+        int users;
+
+        Group(int id, io.viommu.linux.vfio.VfioGroup group, io.viommu.linux.vfio.VfioContainer container,
+              VfioListener listener) {
+            this.id = id;
+            this.group = group;
+            this.container = container;
+            this.listener = listener;
+        }
+
+        io.viommu.linux.vfio.VfioGroup group() {
+            return group;
+        }
+
+        io.viommu.linux.vfio.VfioContainer container() {
+            return container;
+        }
+
+        VfioListener listener() {
+            return listener;
+        }
+    }
     private ProcessGuestRam ram;
     private Machine machine;
 
@@ -165,6 +199,34 @@ public final class Vmm {
     /** QEMU's error_report: a line of the VMM's stderr. */
     void report(String text) {
         stderr.accept(io.viommu.machine.config.QemuCommandLine.PROGRAM + ": " + text);
+    }
+
+    Group group(int id) {
+        return groups.get(id);
+    }
+
+    List<Group> groups() {
+        return List.copyOf(groups.values());
+    }
+
+    void register(Group g) {
+        groups.put(g.id, g);
+    }
+
+    /**
+     * vfio_put_group / vfio_disconnect_container: the group leaves its container; the last
+     * group's leaving ends the listener (its mappings unmapped) before the container goes.
+     */
+    void release(Group g) {
+        groups.remove(g.id);
+        boolean last = groups.values().stream().noneMatch(o -> o.container == g.container);
+        if (last && g.listener != null) {
+            g.listener.detach();
+        }
+        if (g.group.container() != null && g.group.openDevices().isEmpty()) {
+            g.group.unsetContainer();
+        }
+        g.group.close();
     }
 
     ProcessGuestRam processRam() {
