@@ -38,4 +38,31 @@ public interface AddressSpace {
             write(addr + i, src[off + i] & 0xff, 1);
         }
     }
+
+    // ------------------------------------------------------------ typed entry points
+    // The boundary form: callers name a PhysAddr. The raw-long forms above remain the
+    // implementations' primitive (and the page walk's allocation-free path).
+
+    /** {@link #read(long, int)} at a typed address. */
+    default long read(PhysAddr addr, int size) {
+        return read(addr.value(), size);
+    }
+
+    /** {@link #write(long, long, int)} at a typed address. */
+    default void write(PhysAddr addr, long value, int size) {
+        write(addr.value(), value, size);
+    }
+
+    /** {@link #probe(long, int)} at a typed address. */
+    default Status probe(PhysAddr addr, int size) {
+        return probe(addr.value(), size);
+    }
+
+    default void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
+        readBytes(addr.value(), dst, off, len);
+    }
+
+    default void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
+        writeBytes(addr.value(), src, off, len);
+    }
 }

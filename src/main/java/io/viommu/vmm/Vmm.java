@@ -166,7 +166,7 @@ public final class Vmm {
         }
         assigned.clear();
         if (ram != null) {
-            process.munmap(ram.sections().get(0).vaddr().value());
+            process.munmap(ram.sections().get(0).vaddr());
             ram = null;
         }
     }

@@ -95,7 +95,7 @@ class VmmFixtureTest {
             // IOMMU's mapping of IOVA 0x200000 for the VFIO domain points at that same frame
             var frame = vmm.hostFrameOf(0x200000);
             assertThat(frame).isNotNull();
-            assertThat(dev.container().iovaToPhys(0x200000)).isEqualTo(frame);
+            assertThat(dev.container().iovaToPhys(new io.viommu.memory.Iova(0x200000))).isEqualTo(frame);
             byte[] got = new byte[16];
             k.machine().ram().readBytes(frame.value(), got, 0, 16);
             assertThat(got).startsWith(0x00, 0x11, 0x22, 0x33);

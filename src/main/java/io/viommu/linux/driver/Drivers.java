@@ -140,8 +140,4 @@ public final class Drivers {
             core.addDynamicId(d, new PciDeviceId((int) f[0], (int) f[1], sv, sd, cls, mask, 0, false));
         }
     }
-
-    static boolean bool(String v) {
-        return v != null && KernelText.kstrtobool(v).ok() && KernelText.kstrtobool(v).value() == 1;
-    }
 }

@@ -6,8 +6,8 @@ import java.util.List;
 /**
  * {@code vfio-pci} (module vfio_pci, drivers/vfio/pci/vfio_pci.c): an override-only id table,
  * driver_managed_dma; probe refuses non-type-0 headers and devices without a group (-EINVAL)
- * and PFs with VFs enabled (-EBUSY); sriov_configure -ENOENT unless loaded with
- * {@code enable_sriov=1}; module parameter {@code ids=} ({@code vfio_pci_fill_ids}).
+ * and PFs with VFs enabled (-EBUSY); sriov_configure -ENOENT unless {@code enable_sriov} is
+ * set (at load or in /sys/module/vfio_pci/parameters); module parameter {@code ids=} ({@code vfio_pci_fill_ids}).
  */
 final class VfioPciDriver {
     private VfioPciDriver() {

@@ -3,6 +3,7 @@ package io.viommu.linux.vfio;
 import io.viommu.linux.driver.Errno;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
@@ -106,6 +107,31 @@ public final class UserProcess {
         nextMmap += len + Page.SIZE; // a guard gap keeps mappings apart
         vmas.put(at, new Vma(at, len));
         return at;
+    }
+
+    /** {@link #mmap(long)} returning the typed address: an anonymous private mapping. */
+    public VirtAddr mmapAnon(long length) {
+        return new VirtAddr(mmap(length));
+    }
+
+    public void munmap(VirtAddr addr) {
+        munmap(addr.value());
+    }
+
+    public PhysAddr physical(VirtAddr vaddr) {
+        return physical(vaddr.value());
+    }
+
+    public long pagemapPfn(VirtAddr vaddr) {
+        return pagemapPfn(vaddr.value());
+    }
+
+    public void write(VirtAddr vaddr, byte[] data) {
+        write(vaddr.value(), data);
+    }
+
+    public byte[] read(VirtAddr vaddr, int len) {
+        return read(vaddr.value(), len);
     }
 
     /** {@code munmap} of a whole mapping made by {@link #mmap}; frames still pinned stay allocated. */

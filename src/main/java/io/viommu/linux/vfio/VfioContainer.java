@@ -1,7 +1,9 @@
 package io.viommu.linux.vfio;
 
 import io.viommu.linux.driver.Errno;
+import io.viommu.memory.Iova;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -209,6 +211,20 @@ public final class VfioContainer {
         return unmapDma(iova, size, 0);
     }
 
+    /** {@code VFIO_IOMMU_MAP_DMA} with typed addresses: process virtual {@code vaddr} to {@code iova}. */
+    public void mapDma(VirtAddr vaddr, Iova iova, long size, int flags) {
+        mapDma(vaddr.value(), iova.value(), size, flags);
+    }
+
+    /** {@code VFIO_IOMMU_UNMAP_DMA} with a typed IOVA. */
+    public long unmapDma(Iova iova, long size, int flags) {
+        return unmapDma(iova.value(), size, flags);
+    }
+
+    public long unmapDma(Iova iova, long size) {
+        return unmapDma(iova.value(), size, 0);
+    }
+
     /** The type1 mappings, by IOVA (what the kernel's vfio_dma tree holds). */
     public List<DmaMapping> mappings() {
         return type1 == null ? List.of() : type1.mappings();
@@ -217,6 +233,10 @@ public final class VfioContainer {
     /** {@code iommu_iova_to_phys} in the container's domain: where a device's DMA to {@code iova} goes. */
     public PhysAddr iovaToPhys(long iova) {
         return type1 == null ? null : type1.iovaToPhys(iova);
+    }
+
+    public PhysAddr iovaToPhys(Iova iova) {
+        return iovaToPhys(iova.value());
     }
 
     /** Whether a type1 instance is v2 (TYPE1v2 or nesting). */

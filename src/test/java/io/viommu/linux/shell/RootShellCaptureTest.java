@@ -4,7 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.KernelMessage;
-import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import java.io.IOException;
 import java.io.InputStream;
@@ -33,7 +33,7 @@ class RootShellCaptureTest {
         List<String> args = new ArrayList<>(List.of(Files.readString(HOST_ARGS).trim().split("\\s+")));
         args.add("-nodefaults");
         try {
-            return Kernel.boot(io.viommu.machine.config.MachineBuilder.build(args, MachineLog.SILENT).machine());
+            return Kernel.boot(MachineBuilder.fromCommandLine(args, MachineLog.SILENT));
         } catch (io.viommu.machine.config.MachineConfigException e) {
             throw new IllegalStateException(e);
         }

@@ -4,14 +4,14 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.linux.Kernel;
 import io.viommu.linux.net.NetworkInterfaces;
-import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class RootShellTest {
     static Kernel boot(String... args) throws Exception {
-        return Kernel.boot(io.viommu.machine.config.MachineBuilder.build(List.of(args), MachineLog.SILENT).machine());
+        return Kernel.boot(MachineBuilder.fromCommandLine(List.of(args), MachineLog.SILENT));
     }
 
     @Test
