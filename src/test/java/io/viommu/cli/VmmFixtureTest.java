@@ -150,4 +150,37 @@ class VmmFixtureTest {
         Run r = run(k, args, read("c-dma.qtest"));
         assertThat(r.out()).isEqualTo(read("c-dma.out"));
     }
+
+    @Test
+    void theCommandWritesTheWholeHostLogWithTheRunsLinesLast(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path dmesg = tmp.resolve("host.dmesg");
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        PrintStream out = new PrintStream(o, true, StandardCharsets.UTF_8);
+        PrintStream err = new PrintStream(e, true, StandardCharsets.UTF_8);
+        int rc = QtestHost.run(read("host.args").trim() + " -nodefaults", DIR.resolve("host-setup.sh"), dmesg,
+                vmArgs("a-config"), new BufferedReader(new StringReader(read("a-config.qtest"))), out, err, false);
+        assertThat(rc).isZero();
+        assertThat(o.toString(StandardCharsets.UTF_8)).isEqualTo(read("a-config.out"));
+        assertThat(e.toString(StandardCharsets.UTF_8)).isEqualTo(read("a-config.err"));
+        List<String> log = Files.readAllLines(dmesg);
+        assertThat(log.getFirst()).startsWith("[    0.000000] Command line: ");
+        assertThat(log.getLast()).endsWith("] ACPI: \\_SB_.GSIE: Enabled at IRQ 20");
+    }
+
+    @Test
+    void aBadSetupLineStopsBeforeTheVm(@org.junit.jupiter.api.io.TempDir Path tmp) throws Exception {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe vfio-pci\necho vfio-pci > /sys/bus/pci/devices/0000:00:09.0/driver_override\n");
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        int rc = QtestHost.run(read("host.args").trim() + " -nodefaults", setup, null, vmArgs("a-config"),
+                new BufferedReader(new StringReader(read("a-config.qtest"))),
+                new PrintStream(o, true, StandardCharsets.UTF_8), new PrintStream(e, true, StandardCharsets.UTF_8), false);
+        assertThat(rc).isEqualTo(1);
+        assertThat(o.toString(StandardCharsets.UTF_8)).isEmpty();
+        // busybox sh's text, as the root shell model prints it
+        assertThat(e.toString(StandardCharsets.UTF_8))
+                .isEqualTo("sh: can't create /sys/bus/pci/devices/0000:00:09.0/driver_override: nonexistent directory\n");
+    }
 }
