@@ -98,6 +98,14 @@ public final class Vmm {
             vmm.shutdown();
             throw e;
         }
+        io.viommu.vtd.IntelIommu viommu = vmm.machine.iommu();
+        if (viommu != null && !viommu.config().cachingMode() && !vmm.assigned.isEmpty()) {
+            // vtd_machine_done_notify_one (hw/i386/intel_iommu.c 7.2), a machine-init-done
+            // notifier: any vfio-pci, whatever its place on the command line, and exit(1)
+            vmm.shutdown();
+            throw new MachineConfigException(io.viommu.machine.config.QemuCommandLine.PROGRAM
+                    + ": We need to set caching-mode=on for intel-iommu to enable device assignment with IOMMU protection.");
+        }
         vmm.systemReset(); // qemu_machine_creation_done -> qemu_system_reset
         return vmm;
     }

@@ -22,7 +22,7 @@ class VmmRefusalCaptureTest {
     static final Path DIR = VmmFixtureTest.DIR.resolve("refusals");
 
     @ParameterizedTest
-    @ValueSource(strings = {"nonviable", "unbound", "twice", "no-unsafe-interrupts", "no-such-device"})
+    @ValueSource(strings = {"nonviable", "unbound", "twice", "no-unsafe-interrupts", "no-such-device", "no-caching-mode"})
     void theModelRefusesAsTheRealVmmDid(String name) throws Exception {
         Path d = DIR.resolve(name);
         Kernel k = QtestHost.bootHost(VmmFixtureTest.read("host.args").trim() + " -nodefaults");
