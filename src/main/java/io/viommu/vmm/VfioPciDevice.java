@@ -178,7 +178,8 @@ public final class VfioPciDevice extends PciFunction {
     // ---------------------------------------------------------------- realize
 
     /** {@code vfio_realize}: the properties, then the host VFIO steps in QEMU 7.2's order. */
-    static VfioPciDevice realize(Vmm vmm, Machine machine, String prefix, Map<String, String> props)
+    static VfioPciDevice realize(Vmm vmm, Machine machine, io.viommu.pci.PciBus bus, int devfn, String prefix,
+                                 Map<String, String> props)
             throws MachineConfigException {
         String host = null;
         String sysfsdev = null;
@@ -221,10 +222,18 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
         int g = groupId.getAsInt();
+        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for this requester id
+        // when intel-iommu was realized before (root bus only here), else system memory
+        io.viommu.vtd.IntelIommu viommu = bus.isRoot() ? machine.iommu() : null;
+        io.viommu.pci.RequesterId rid = io.viommu.pci.RequesterId.of(bus.busNumber(), Math.max(devfn, 0));
+        String space = viommu == null ? "system" : "vtd-" + rid;
         Vmm.Group shared = vmm.group(g);
+        if (shared != null && !shared.space.equals(space)) {
+            throw new MachineConfigException(fail + "group " + g + " used in multiple address spaces");
+        }
         boolean fresh = shared == null;
         if (fresh) {
-            shared = openGroup(vmm, k, g, fail); // vfio_get_group: the group and its container
+            shared = openGroup(vmm, k, g, fail, space, viommu, rid); // vfio_get_group: the group and its container
             vmm.register(shared);
         }
         VfioDevice device = null;
@@ -287,7 +296,8 @@ public final class VfioPciDevice extends PciFunction {
      * VFIO_GROUP_SET_CONTAINER on each container the VM already has (one set of mappings for
      * the address space), else a new container set up and its guest RAM mapped.
      */
-    private static Vmm.Group openGroup(Vmm vmm, io.viommu.linux.Kernel k, int g, String fail)
+    private static Vmm.Group openGroup(Vmm vmm, io.viommu.linux.Kernel k, int g, String fail, String space,
+                                       io.viommu.vtd.IntelIommu viommu, io.viommu.pci.RequesterId rid)
             throws MachineConfigException {
         Vfio vfio = k.vfio().orElse(null);
         String groupPath = "/dev/vfio/" + g;
@@ -308,9 +318,12 @@ public final class VfioPciDevice extends PciFunction {
                         + "Please ensure all devices within the iommu_group are bound to their vfio bus driver.");
             }
             for (Vmm.Group other : vmm.groups()) {
+                if (!other.space.equals(space)) {
+                    continue; // containers are per address space (vfio_get_address_space)
+                }
                 try {
                     group.setContainer(other.container());
-                    return new Vmm.Group(g, group, other.container(), other.listener());
+                    return new Vmm.Group(g, space, group, other.container(), other.listener());
                 } catch (VfioException e) {
                     // not compatible with that container's IOMMU domain: try the next, then a new one
                 }
@@ -349,12 +362,16 @@ public final class VfioPciDevice extends PciFunction {
             }
             listener = new VfioListener(container, vmm.processRam(), vmm::report);
             try {
-                listener.mapGuestRam();
+                if (viommu == null) {
+                    listener.mapGuestRam();
+                } else {
+                    listener.attach(viommu, vmm.notifier(viommu), rid);
+                }
             } catch (VfioListener.InitFailure e) {
                 listener = null; // nothing stays mapped
                 throw new MachineConfigException(setup + e.getMessage());
             }
-            return new Vmm.Group(g, group, container, listener);
+            return new Vmm.Group(g, space, group, container, listener);
         } catch (MachineConfigException | RuntimeException e) {
             if (listener != null) {
                 listener.detach();

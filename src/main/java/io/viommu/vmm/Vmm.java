@@ -41,14 +41,17 @@ public final class Vmm {
      */
     static final class Group {
         final int id;
+        /** The device address space the container listens on: "system" or the device's requester id behind the vIOMMU. */
+        final String space;
         private final io.viommu.linux.vfio.VfioGroup group;
         private final io.viommu.linux.vfio.VfioContainer container;
         private final VfioListener listener;
         int users;
 
-        Group(int id, io.viommu.linux.vfio.VfioGroup group, io.viommu.linux.vfio.VfioContainer container,
+        Group(int id, String space, io.viommu.linux.vfio.VfioGroup group, io.viommu.linux.vfio.VfioContainer container,
               VfioListener listener) {
             this.id = id;
+            this.space = space;
             this.group = group;
             this.container = container;
             this.listener = listener;
@@ -87,8 +90,8 @@ public final class Vmm {
             throws MachineConfigException {
         Vmm vmm = new Vmm(host, stderr);
         MachineBuilder.Extensions ext = new MachineBuilder.Extensions(vmm::allocateRam,
-                Map.of(VfioPciDevice.DRIVER, (m, prefix, id, props) -> {
-                    VfioPciDevice d = VfioPciDevice.realize(vmm, m, prefix, props);
+                Map.of(VfioPciDevice.DRIVER, (m, bus, devfn, prefix, id, props) -> {
+                    VfioPciDevice d = VfioPciDevice.realize(vmm, m, bus, devfn, prefix, props);
                     vmm.assigned.add(d);
                     return d;
                 }));
@@ -173,6 +176,10 @@ public final class Vmm {
             d.close();
         }
         assigned.clear();
+        if (notifier != null) {
+            notifier.detach();
+            notifier = null;
+        }
         if (ram != null) {
             process.munmap(ram.sections().get(0).vaddr());
             ram = null;
@@ -207,6 +214,16 @@ public final class Vmm {
     /** QEMU's error_report: a line of the VMM's stderr. */
     void report(String text) {
         stderr.accept(io.viommu.machine.config.QemuCommandLine.PROGRAM + ": " + text);
+    }
+
+    private io.viommu.vtd.notify.MapNotifier notifier;
+
+    /** The vIOMMU's map notifier (QEMU's IOMMU notifiers of the vtd address spaces), created on first use. */
+    io.viommu.vtd.notify.MapNotifier notifier(io.viommu.vtd.IntelIommu viommu) {
+        if (notifier == null) {
+            notifier = io.viommu.vtd.notify.MapNotifier.attach(viommu);
+        }
+        return notifier;
     }
 
     Group group(int id) {

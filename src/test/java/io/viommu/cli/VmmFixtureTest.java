@@ -183,4 +183,50 @@ class VmmFixtureTest {
         assertThat(e.toString(StandardCharsets.UTF_8))
                 .isEqualTo("sh: can't create /sys/bus/pci/devices/0000:00:09.0/driver_override: nonexistent directory\n");
     }
+
+    @Test
+    void behindTheVIommuTheDeviceFollowsTheUnitWhichStartsWithDmarOff() throws Exception {
+        Kernel k = fixtureHost();
+        List<String> args = vmArgs("c-dma");
+        int i = args.indexOf("-device");
+        args.addAll(i, List.of("-device", "intel-iommu,caching-mode=on"));
+        Vmm vmm = Vmm.start(k, args, io.viommu.machine.device.MachineLog.SILENT, l -> { });
+        try {
+            // DMAR is off until the guest enables it: the nodmar alias, all guest RAM mapped at GPA
+            assertThat(vmm.assignedDevices().getFirst().listener().mode())
+                    .isEqualTo(io.viommu.vmm.VfioListener.Mode.SYSTEM_MEMORY);
+            ByteArrayOutputStream o = new ByteArrayOutputStream();
+            QtestServer s = new QtestServer(vmm.machine(), new PrintStream(o, true, StandardCharsets.UTF_8), System.err);
+            for (String line : read("c-dma.qtest").lines().toList()) {
+                s.handle(line);
+            }
+            assertThat(o.toString(StandardCharsets.UTF_8)).isEqualTo(read("c-dma.out"));
+        } finally {
+            vmm.shutdown();
+        }
+        // listed before intel-iommu, vfio-pci takes system memory for good (QEMU 7.2 has no check)
+        List<String> before = vmArgs("c-dma");
+        before.addAll(List.of("-device", "intel-iommu,caching-mode=on"));
+        Vmm v2 = Vmm.start(k, before, io.viommu.machine.device.MachineLog.SILENT, l -> { });
+        try {
+            assertThat(v2.assignedDevices().getFirst().listener().mode())
+                    .isEqualTo(io.viommu.vmm.VfioListener.Mode.SYSTEM_MEMORY);
+        } finally {
+            v2.shutdown();
+        }
+    }
+
+    @Test
+    void aGroupHeldByAnotherVmIsBusy() throws Exception {
+        Kernel k = fixtureHost();
+        Vmm first = Vmm.start(k, vmArgs("a-config"), io.viommu.machine.device.MachineLog.SILENT, l -> { });
+        try {
+            // open("/dev/vfio/1") -> EBUSY (vfio_group_fops_open); QEMU's text, vmm.md §1 step 5
+            assertThat(VmmFixtureTest.run(k, vmArgs("a-config"), "").err()).isEqualTo(
+                    "qemu-system-x86_64: -device vfio-pci,host=0000:00:04.0: vfio 0000:00:04.0: "
+                            + "failed to open /dev/vfio/1: Device or resource busy\n");
+        } finally {
+            first.shutdown();
+        }
+    }
 }

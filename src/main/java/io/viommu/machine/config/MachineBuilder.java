@@ -64,10 +64,12 @@ public final class MachineBuilder {
     @FunctionalInterface
     public interface DeviceFactory {
         /**
-         * Realizes the device: {@code props} are its own properties (bus, addr, multifunction
-         * and id already taken by the builder); a refusal throws with {@code prefix} + QEMU's text.
+         * Realizes the device that will sit at {@code devfn} of {@code bus} (QEMU assigns the
+         * devfn before the device's realize): {@code props} are its own properties (bus, addr,
+         * multifunction and id already taken by the builder); a refusal throws with
+         * {@code prefix} + QEMU's text.
          */
-        PciFunction realize(Machine machine, String prefix, String id, Map<String, String> props)
+        PciFunction realize(Machine machine, PciBus bus, int devfn, String prefix, String id, Map<String, String> props)
                 throws MachineConfigException;
     }
 
@@ -253,7 +255,14 @@ public final class MachineBuilder {
         own.remove("bus");
         own.remove("addr");
         own.remove("multifunction");
-        PciFunction f = factory.realize(machine, prefix, id, own);
+        if (devfn < 0) { // do_pci_register_device: the first free slot, before realize
+            for (int d = 0; d < 256 && devfn < 0; d += 8) {
+                if (bus.function(d) == null) {
+                    devfn = d;
+                }
+            }
+        }
+        PciFunction f = factory.realize(machine, bus, devfn, prefix, id, own);
         // QEMU, not the host device, decides the multifunction bit (the header bit is emulated)
         f.setMultiFunction(multifunction);
         f.setProperties(props);
