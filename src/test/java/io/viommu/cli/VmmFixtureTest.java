@@ -229,4 +229,21 @@ class VmmFixtureTest {
             first.shutdown();
         }
     }
+
+    @Test
+    void aTakenSlotIsRefusedBeforeTheHostIsTouched() throws Exception {
+        Kernel k = fixtureHost();
+        List<String> args = new ArrayList<>(List.of("-M", "q35", "-accel", "tcg", "-S", "-display", "none", "-nodefaults",
+                "-m", "128M", "-device", "edu,addr=04.0", "-device", "vfio-pci,host=00:04.0,addr=04.0"));
+        int before = k.log().messages().size();
+        try {
+            Vmm.start(k, args, io.viommu.machine.device.MachineLog.SILENT, l -> { });
+            throw new AssertionError("accepted");
+        } catch (MachineConfigException e) {
+            // checked with qemu-system-x86_64 7.2 here: the devfn check comes before vfio_realize
+            assertThat(e.getMessage()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=00:04.0,addr=04.0: "
+                    + "PCI: slot 4 function 0 not available for vfio-pci, in use by edu,id=(null)");
+        }
+        assertThat(k.log().messages()).hasSize(before); // no device opened: no ACPI link line
+    }
 }

@@ -255,6 +255,12 @@ public final class MachineBuilder {
         own.remove("bus");
         own.remove("addr");
         own.remove("multifunction");
+        if (devfn >= 0 && bus.function(devfn) != null) {
+            // do_pci_register_device refuses a taken devfn before the device's realize runs
+            PciFunction other = bus.function(devfn);
+            throw p.error(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
+                    devfn >> 3, devfn & 7, driver, other.typeName(), other.id() == null ? "(null)" : other.id()));
+        }
         if (devfn < 0) { // do_pci_register_device: the first free slot, before realize
             for (int d = 0; d < 256 && devfn < 0; d += 8) {
                 if (bus.function(d) == null) {
