@@ -1,7 +1,7 @@
 package io.viommu.bench;
 
+import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Page;
-import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaFault;
 import io.viommu.pci.RequesterId;
 import io.viommu.pci.TranslationResult;
@@ -21,12 +21,13 @@ public final class LegacyTables {
     private static final int GCMD_TE = 1 << 31;
     private static final int GCMD_SRTP = 1 << 30;
 
-    private final PhysicalMemory ram;
+    private final AddressSpace ram;
     private long nextFree;
     private final long root;
     private int topLevels = 4;
 
-    public LegacyTables(PhysicalMemory ram, long tablePool) {
+    /** Tables in {@code ram} (any physical address space: a machine's RAM, a VM's RAM in its VMM process). */
+    public LegacyTables(AddressSpace ram, long tablePool) {
         this.ram = ram;
         this.nextFree = tablePool;
         this.root = allocPage();
@@ -39,7 +40,9 @@ public final class LegacyTables {
     private long allocPage() {
         long p = nextFree;
         nextFree += Page.SIZE;
-        ram.fill(p, Page.SIZE, (byte) 0);
+        for (long o = 0; o < Page.SIZE; o += 8) {
+            ram.write(p + o, 0, 8);
+        }
         return p;
     }
 
@@ -50,15 +53,15 @@ public final class LegacyTables {
      */
     public long contextFor(RequesterId rid, int did, int agaw) {
         long rootEntry = root + rid.bus() * 16L;
-        long ctxTable = ram.readLong(rootEntry) & ADDR_MASK;
-        if ((ram.readLong(rootEntry) & 1) == 0) {
+        long ctxTable = ram.read(rootEntry, 8) & ADDR_MASK;
+        if ((ram.read(rootEntry, 8) & 1) == 0) {
             ctxTable = allocPage();
-            ram.writeLong(rootEntry, ctxTable | 1);
+            ram.write(rootEntry, ctxTable | 1, 8);
         }
         long top = allocPage();
         long ce = ctxTable + rid.devfn() * 16L;
-        ram.writeLong(ce, top | 1);                              // P, TT=00, SLPTPTR
-        ram.writeLong(ce + 8, ((long) did << 8) | agaw);          // DID 23:8, AW 2:0
+        ram.write(ce, top | 1, 8);                              // P, TT=00, SLPTPTR
+        ram.write(ce + 8, ((long) did << 8) | agaw, 8);          // DID 23:8, AW 2:0
         topLevels = agaw + 2;
         return top;
     }
@@ -66,14 +69,14 @@ public final class LegacyTables {
     /** Maps one 4 KiB page. */
     public void map4k(long top, long iova, long phys, boolean read, boolean write) {
         long table = tableAt(top, iova, topLevels, 1);
-        ram.writeLong(table + index(iova, 1) * 8, (phys & ADDR_MASK) | perms(read, write));
+        ram.write(table + index(iova, 1) * 8, (phys & ADDR_MASK) | perms(read, write), 8);
     }
 
     /** Maps one 2 MiB page (PS=1 in a level-2 entry). */
     public void map2m(long top, long iova, long phys, boolean read, boolean write) {
         long table = tableAt(top, iova, topLevels, 2);
-        ram.writeLong(table + index(iova, 2) * 8, (phys & ~((1L << 21) - 1) & ADDR_MASK) | 1L << 7
-                | perms(read, write));
+        ram.write(table + index(iova, 2) * 8, (phys & ~((1L << 21) - 1) & ADDR_MASK) | 1L << 7
+                | perms(read, write), 8);
     }
 
     private static long perms(boolean read, boolean write) {
@@ -89,10 +92,10 @@ public final class LegacyTables {
         long table = top;
         for (int l = level; l > target; l--) {
             long slot = table + index(iova, l) * 8;
-            long e = ram.readLong(slot);
+            long e = ram.read(slot, 8);
             if ((e & 3) == 0) {
                 long next = allocPage();
-                ram.writeLong(slot, next | 3);
+                ram.write(slot, next | 3, 8);
                 table = next;
             } else {
                 table = e & ADDR_MASK;

@@ -28,11 +28,20 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     private final PhysicalMemory hostRam;
     private final List<Section> sections;
     private final long[] starts;
+    /**
+     * A direct-mapped cache of guest page -> host frame for pages already faulted in. An
+     * anonymous page of the model never moves while it is mapped (no swap, no migration) and
+     * the VM's RAM stays mapped for the VM's life, so an entry never goes stale.
+     */
+    private static final int CACHE = 256;
+    private final long[] cachedPage = new long[CACHE];
+    private final long[] cachedFrame = new long[CACHE];
 
     private ProcessGuestRam(UserProcess process, PhysicalMemory hostRam, List<Section> sections) {
         this.process = process;
         this.hostRam = hostRam;
         this.sections = List.copyOf(sections);
+        java.util.Arrays.fill(cachedPage, -1L);
         this.starts = new long[this.sections.size()];
         for (int i = 0; i < starts.length; i++) {
             starts[i] = this.sections.get(i).gpa().value();
@@ -47,7 +56,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (size <= 0 || (size & (Page.SIZE - 1)) != 0) {
             throw new IllegalArgumentException("guest RAM size must be whole pages: " + size);
         }
-        long base = process.mmap(size);
+        long base = process.mmapAnon(size).value();
         long lowLimit = size >= 0xb000_0000L ? 0x8000_0000L : 0xb000_0000L;
         long below = Math.min(size, lowLimit);
         List<Section> s = new ArrayList<>();
@@ -56,6 +65,21 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
             s.add(new Section("pc.ram", new PhysAddr(FOUR_GB), size - below, new VirtAddr(base + below)));
         }
         return new ProcessGuestRam(process, frames.ram(), s);
+    }
+
+    /**
+     * RAM of an explicit layout: {@code sections} (ascending, non-overlapping) whose process
+     * addresses lie in mappings of {@code process}; e.g. a machine with holes, or sections
+     * whose process addresses are not contiguous.
+     */
+    public static ProcessGuestRam of(UserProcess process, PageFrames frames, List<Section> sections) {
+        for (int i = 1; i < sections.size(); i++) {
+            Section a = sections.get(i - 1);
+            if (Long.compareUnsigned(a.gpa().value() + a.size(), sections.get(i).gpa().value()) > 0) {
+                throw new IllegalArgumentException("RAM sections overlap or are out of order: " + sections);
+            }
+        }
+        return new ProcessGuestRam(process, frames.ram(), sections);
     }
 
     public UserProcess process() {
@@ -86,7 +110,23 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     /** The host frame address behind {@code gpa} now (null: not RAM, or not touched yet). */
     public PhysAddr hostPhysical(long gpa) {
         Section s = sectionOf(gpa);
-        return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)).value());
+        return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)));
+    }
+
+    /** The host frame of guest page {@code gpa} (in section {@code s}), or -1 while untouched. */
+    private long frame(Section s, long gpa) {
+        long page = gpa >>> 12;
+        int slot = (int) (page & (CACHE - 1));
+        if (cachedPage[slot] == page) {
+            return cachedFrame[slot];
+        }
+        PhysAddr p = process.physical(new VirtAddr(s.vaddr().value() + ((gpa & -Page.SIZE) - s.gpa().value())));
+        if (p == null) {
+            return -1;
+        }
+        cachedPage[slot] = page;
+        cachedFrame[slot] = p.value();
+        return p.value();
     }
 
     private boolean withinPage(long addr, int size) {
@@ -99,12 +139,11 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (s == null || sectionOf(addr + size - 1) != s) {
             return 0;
         }
-        long va = s.vaddrOf(new PhysAddr(addr)).value();
         if (withinPage(addr, size)) {
-            PhysAddr p = process.physical(va);
-            return p == null ? 0 : hostRam.read(p.value(), size);
+            long f = frame(s, addr);
+            return f < 0 ? 0 : hostRam.read(f + (addr & (Page.SIZE - 1)), size);
         }
-        byte[] b = process.read(va, size);
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)), size);
         long v = 0;
         for (int i = size - 1; i >= 0; i--) {
             v = v << 8 | (b[i] & 0xff);
@@ -123,12 +162,12 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (s == null || sectionOf(addr + size - 1) != s) {
             return; // unassigned: the store is dropped
         }
-        long va = s.vaddrOf(new PhysAddr(addr)).value();
-        PhysAddr p = withinPage(addr, size) ? process.physical(va) : null;
-        if (p != null) {
-            hostRam.write(p.value(), value, size);
+        long f = withinPage(addr, size) ? frame(s, addr) : -1;
+        if (f >= 0) {
+            hostRam.write(f + (addr & (Page.SIZE - 1)), value, size);
             return;
         }
+        VirtAddr va = s.vaddrOf(new PhysAddr(addr));
         byte[] b = new byte[size];
         for (int i = 0; i < size; i++) {
             b[i] = (byte) (value >>> (8 * i));
@@ -149,7 +188,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
             AddressSpace.super.readBytes(addr, dst, off, len);
             return;
         }
-        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)).value(), len);
+        byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)), len);
         System.arraycopy(b, 0, dst, off, len);
     }
 
@@ -162,6 +201,6 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         }
         byte[] b = new byte[len];
         System.arraycopy(src, off, b, 0, len);
-        process.write(s.vaddrOf(new PhysAddr(addr)).value(), b);
+        process.write(s.vaddrOf(new PhysAddr(addr)), b);
     }
 }

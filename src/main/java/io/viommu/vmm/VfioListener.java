@@ -6,6 +6,7 @@ import io.viommu.linux.vfio.VfioException;
 import io.viommu.memory.Iova;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.VirtAddr;
 import io.viommu.pci.RequesterId;
 import io.viommu.vtd.ContextEntry;
 import io.viommu.vtd.ContextResult;
@@ -56,10 +57,22 @@ import java.util.TreeMap;
  * the parts that stay (QEMU never meets this, its events are one page-table entry each).
  */
 public final class VfioListener {
-    /** QEMU's error_report: one line of the VMM's stderr. */
+    /** Where the listener's QEMU messages go (the VMM's stderr). */
     @FunctionalInterface
     public interface ErrorSink {
-        void report(String line);
+        /**
+         * error_report(message): the text only; the VMM prints it as error_report does (with
+         * its {@code qemu-system-x86_64: } prefix and location).
+         */
+        void report(String message);
+
+        /**
+         * hw_error(message): QEMU prints {@code qemu: hardware error: } + message (no program
+         * prefix), dumps the vCPUs and aborts. The listener stops nothing itself; the default
+         * does nothing ({@link VfioListener#hardwareError()} keeps the message).
+         */
+        default void hardwareError(String message) {
+        }
     }
 
     /** What the device's address space currently is in this listener's view. */
@@ -271,7 +284,8 @@ public final class VfioListener {
         }
         report(text.substring(text.indexOf(": ") + 2)); // error_report_err prints the error without "Region %s: "
         hardwareError = "vfio: DMA mapping failed, unable to continue";
-        report("qemu: hardware error: " + hardwareError);
+        errorCount++;
+        errors.hardwareError(hardwareError);
     }
 
     // ====================================================================================
@@ -441,7 +455,7 @@ public final class VfioListener {
     private Errno mapOnce(long iova, long size, long vaddr, int flags) {
         mapCalls++;
         try {
-            container.mapDma(vaddr, iova, size, flags);
+            container.mapDma(new VirtAddr(vaddr), new Iova(iova), size, flags);
             return null;
         } catch (VfioException e) {
             return e.errno();
@@ -452,7 +466,7 @@ public final class VfioListener {
     private int dmaUnmap(long iova, long size) {
         unmapCalls++;
         try {
-            long n = container.unmapDma(iova, size);
+            long n = container.unmapDma(new Iova(iova), size);
             for (HostMap h : overlapping(iova, iova + size - 1)) {
                 host.remove(h.iova);
             }

@@ -2,6 +2,7 @@ package io.viommu.vtd.notify;
 
 import static io.viommu.vtd.VtdRegisters.*;
 
+import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
@@ -20,92 +21,107 @@ import java.util.Map;
  * legacy tables (VT-d 9.1, 9.3, 9.8) with the invalidations a driver issues, by register or
  * through the queue. Table pages come from a bump allocator at 0x200000.
  */
-final class GuestTables {
-    static final RequesterId DEV = RequesterId.of(0, 1, 0);
-    static final RequesterId DEV2 = RequesterId.of(0, 2, 0);
-    static final long ROOT = 0x100000;
-    static final long CTX = 0x101000;
-    static final long IQ = 0x110000;
-    static final long STATUS = 0x120000;
-    static final long PAGE = 4096;
-    static final long MB2 = 1L << 21;
-    static final long GB1 = 1L << 30;
+public final class GuestTables {
+    public static final RequesterId DEV = RequesterId.of(0, 1, 0);
+    public static final RequesterId DEV2 = RequesterId.of(0, 2, 0);
+    public static final long ROOT = 0x100000;
+    public static final long CTX = 0x101000;
+    public static final long IQ = 0x110000;
+    public static final long STATUS = 0x120000;
+    public static final long PAGE = 4096;
+    public static final long MB2 = 1L << 21;
+    public static final long GB1 = 1L << 30;
     private static final long ADDR = 0x000f_ffff_ffff_f000L;
 
-    final PhysicalMemory ram = new PhysicalMemory(256L << 20);
-    final IntelIommu iommu;
-    final MapNotifier notifier;
-    final VtdConfig config;
+    /** The RAM the unit reads tables from, when the bed made its own (null with {@link #GuestTables(AddressSpace, String...)}). */
+    public final PhysicalMemory ram;
+    /** The physical address space the tables live in (the RAM, or the caller's). */
+    public final AddressSpace memory;
+    public final IntelIommu iommu;
+    public final MapNotifier notifier;
+    public final VtdConfig config;
     /** Top-level table and levels per device. */
     private final Map<RequesterId, long[]> tops = new HashMap<>();
     private long nextTable = 0x200000;
     private int queueTail;
 
     GuestTables(String... props) {
+        this(new PhysicalMemory(256L << 20), props);
+    }
+
+    /**
+     * A bed whose tables live in {@code memory} (e.g. a VM's RAM held by a VMM process); it must
+     * decode 0x100000.. for the root, context, queue and table pages.
+     */
+    public GuestTables(AddressSpace memory, String... props) {
+        this.memory = memory;
+        this.ram = memory instanceof PhysicalMemory pm ? pm : null;
         Map<String, String> p = new LinkedHashMap<>();
         for (String s : props) {
             String[] kv = s.split("=", 2);
             p.put(kv[0], kv[1]);
         }
         config = VtdConfig.fromQemuProperties(p);
-        iommu = new IntelIommu(config, ram, (a, d, s) -> { });
+        iommu = new IntelIommu(config, memory, (a, d, s) -> { });
         notifier = MapNotifier.attach(iommu);
-        ram.writeLong(ROOT, CTX | 1);
+        memory.write(ROOT, CTX | 1, 8);
     }
 
-    static GuestTables cachingMode() {
+    public static GuestTables cachingMode() {
         return new GuestTables("caching-mode=on");
     }
 
-    long allocTable() {
+    public long allocTable() {
         long t = nextTable;
         nextTable += PAGE;
-        ram.fill(t, PAGE, (byte) 0);
+        for (long o = 0; o < PAGE; o += 8) {
+            memory.write(t + o, 0, 8);
+        }
         return t;
     }
 
     /** Context for {@code sid}: TT=00, domain {@code did}, AW field {@code aw} (1: 3 levels, 2: 4). */
-    long context(RequesterId sid, int did, int aw) {
+    public long context(RequesterId sid, int did, int aw) {
         long top = allocTable();
         context(sid, did, aw, top);
         return top;
     }
 
-    long context(RequesterId sid, int did) {
+    public long context(RequesterId sid, int did) {
         return context(sid, did, 1);
     }
 
     /** Context for {@code sid} pointing at an existing top table (a shared domain). */
-    void context(RequesterId sid, int did, int aw, long top) {
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | aw);
-        ram.writeLong(CTX + sid.devfn() * 16L, top | 1);
+    public void context(RequesterId sid, int did, int aw, long top) {
+        memory.write(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | aw, 8);
+        memory.write(CTX + sid.devfn() * 16L, top | 1, 8);
         tops.put(sid, new long[] {top, aw + 2});
     }
 
-    void passThrough(RequesterId sid, int did) {
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | 1);
-        ram.writeLong(CTX + sid.devfn() * 16L, 2L << 2 | 1);
+    public void passThrough(RequesterId sid, int did) {
+        memory.write(CTX + sid.devfn() * 16L + 8, ((long) did << 8) | 1, 8);
+        memory.write(CTX + sid.devfn() * 16L, 2L << 2 | 1, 8);
     }
 
-    void clearContext(RequesterId sid) {
-        ram.writeLong(CTX + sid.devfn() * 16L, 0);
-        ram.writeLong(CTX + sid.devfn() * 16L + 8, 0);
+    public void clearContext(RequesterId sid) {
+        memory.write(CTX + sid.devfn() * 16L, 0, 8);
+        memory.write(CTX + sid.devfn() * 16L + 8, 0, 8);
     }
 
-    static long perms(Permission p) {
+    public static long perms(Permission p) {
         return (p.readable() ? 1 : 0) | (p.writable() ? 2 : 0);
     }
 
     /** The slot of the entry for {@code iova} at {@code level}, creating tables above it. */
-    long slot(RequesterId sid, long iova, int level) {
+    public long slot(RequesterId sid, long iova, int level) {
         long[] t = tops.get(sid);
         long table = t[0];
         for (int l = (int) t[1]; l > level; l--) {
             long slot = table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8;
-            long e = ram.readLong(slot);
+            long e = memory.read(slot, 8);
             if ((e & 3) == 0 || (e & 0x80) != 0) {
                 long next = allocTable();
-                ram.writeLong(slot, next | 3);
+                memory.write(slot, next | 3, 8);
                 table = next;
             } else {
                 table = e & ADDR;
@@ -114,74 +130,74 @@ final class GuestTables {
         return table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8;
     }
 
-    void map4k(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 1), (phys & ADDR) | perms(p));
+    public void map4k(RequesterId sid, long iova, long phys, Permission p) {
+        memory.write(slot(sid, iova, 1), (phys & ADDR) | perms(p), 8);
     }
 
-    void map2m(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 2), (phys & ADDR) | 0x80 | perms(p));
+    public void map2m(RequesterId sid, long iova, long phys, Permission p) {
+        memory.write(slot(sid, iova, 2), (phys & ADDR) | 0x80 | perms(p), 8);
     }
 
-    void map1g(RequesterId sid, long iova, long phys, Permission p) {
-        ram.writeLong(slot(sid, iova, 3), (phys & ADDR) | 0x80 | perms(p));
+    public void map1g(RequesterId sid, long iova, long phys, Permission p) {
+        memory.write(slot(sid, iova, 3), (phys & ADDR) | 0x80 | perms(p), 8);
     }
 
-    void mapRange(RequesterId sid, long iova, long size, long phys, Permission p) {
+    public void mapRange(RequesterId sid, long iova, long size, long phys, Permission p) {
         for (long o = 0; o < size; o += PAGE) {
             map4k(sid, iova + o, phys + o, p);
         }
     }
 
-    void clear(RequesterId sid, long iova, int level) {
-        ram.writeLong(slot(sid, iova, level), 0);
+    public void clear(RequesterId sid, long iova, int level) {
+        memory.write(slot(sid, iova, level), 0, 8);
     }
 
-    void writeEntry(RequesterId sid, long iova, int level, long value) {
-        ram.writeLong(slot(sid, iova, level), value);
+    public void writeEntry(RequesterId sid, long iova, int level, long value) {
+        memory.write(slot(sid, iova, level), value, 8);
     }
 
     /** RTADDR, SRTP, then TE, as a driver does. */
-    GuestTables enable() {
+    public GuestTables enable() {
         iommu.store(RTADDR, ROOT, 8);
         iommu.store(GCMD, GCMD_SRTP, 4);
         iommu.store(GCMD, GCMD_TE, 4);
         return this;
     }
 
-    void disableTranslation() {
+    public void disableTranslation() {
         iommu.store(GCMD, 0, 4);
     }
 
-    void enableTranslation() {
+    public void enableTranslation() {
         iommu.store(GCMD, GCMD_TE, 4);
     }
 
     // ---- register-based invalidation ----
 
-    void psi(int did, long addr, int am) {
+    public void psi(int did, long addr, int am) {
         iommu.store(IVA, addr | am, 8);
         iommu.store(IOTLB, IOTLB_IVT | IOTLB_IIRG_PAGE | ((long) did << 32), 8);
     }
 
-    void dsi(int did) {
+    public void dsi(int did) {
         iommu.store(IOTLB, IOTLB_IVT | IOTLB_IIRG_DOMAIN | ((long) did << 32), 8);
     }
 
-    void iotlbGlobal() {
+    public void iotlbGlobal() {
         iommu.store(IOTLB, IOTLB_IVT | IOTLB_IIRG_GLOBAL, 8);
     }
 
-    void contextGlobal() {
+    public void contextGlobal() {
         iommu.store(CCMD, CCMD_ICC | CCMD_CIRG_GLOBAL, 8);
     }
 
-    void contextDevice(RequesterId sid, int fm) {
+    public void contextDevice(RequesterId sid, int fm) {
         iommu.store(CCMD, CCMD_ICC | CCMD_CIRG_DEVICE | ((long) fm << 32) | ((long) sid.value() << 16), 8);
     }
 
     // ---- queued invalidation (128-bit descriptors, VT-d 6.5.2) ----
 
-    GuestTables enableQueue() {
+    public GuestTables enableQueue() {
         iommu.store(IQA, IQ, 8);
         int gsts = (int) iommu.load(GSTS, 4);
         iommu.store(GCMD, (gsts & GCMD_TE) | GCMD_QIE, 4);
@@ -189,54 +205,54 @@ final class GuestTables {
     }
 
     /** Queues one descriptor and rings the tail; returns its index in the queue. */
-    int queue(long lo, long hi) {
+    public int queue(long lo, long hi) {
         int index = queueTail;
-        ram.writeLong(IQ + index * 16L, lo);
-        ram.writeLong(IQ + index * 16L + 8, hi);
+        memory.write(IQ + index * 16L, lo, 8);
+        memory.write(IQ + index * 16L + 8, hi, 8);
         queueTail = (queueTail + 1) % 256;
         iommu.store(IQT, (long) queueTail << 4, 8);
         return index;
     }
 
-    int queuedPsi(int did, long addr, int am) {
+    public int queuedPsi(int did, long addr, int am) {
         return queue(2 | 3L << 4 | (long) did << 16, addr | am);
     }
 
-    int queuedDsi(int did) {
+    public int queuedDsi(int did) {
         return queue(2 | 2L << 4 | (long) did << 16, 0);
     }
 
-    int queuedIotlbGlobal() {
+    public int queuedIotlbGlobal() {
         return queue(2 | 1L << 4, 0);
     }
 
-    int queuedContextGlobal() {
+    public int queuedContextGlobal() {
         return queue(1 | 1L << 4, 0);
     }
 
     /** The raw entry for {@code iova} at {@code level}, or 0 when a table above is missing or a superpage. */
-    long entry(RequesterId sid, long iova, int level) {
+    public long entry(RequesterId sid, long iova, int level) {
         long[] t = tops.get(sid);
         long table = t[0];
         for (int l = (int) t[1]; l > level; l--) {
-            long e = ram.readLong(table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8);
+            long e = memory.read(table + ((iova >>> (12 + 9 * (l - 1))) & 0x1ff) * 8, 8);
             if ((e & 3) == 0 || (e & 0x80) != 0) {
                 return 0;
             }
             table = e & ADDR;
         }
-        return ram.readLong(table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8);
+        return memory.read(table + ((iova >>> (12 + 9 * (level - 1))) & 0x1ff) * 8, 8);
     }
 
-    int queuedContextDevice(RequesterId sid, int fm) {
+    public int queuedContextDevice(RequesterId sid, int fm) {
         return queue(1 | 3L << 4 | (long) sid.value() << 32 | (long) fm << 48, 0);
     }
 
-    int queuedDeviceTlb(RequesterId sid, long addr, boolean sizeBit) {
+    public int queuedDeviceTlb(RequesterId sid, long addr, boolean sizeBit) {
         return queue(3 | (long) sid.value() << 32, addr | (sizeBit ? 1 : 0));
     }
 
-    TranslationResult translate(RequesterId sid, long iova, DmaAccess access) {
+    public TranslationResult translate(RequesterId sid, long iova, DmaAccess access) {
         return iommu.translate(new DmaRequest(sid, Iova.of(iova), 8, access));
     }
 
@@ -244,8 +260,8 @@ final class GuestTables {
      * Ground truth, independent of the notifier: what a second unit reading the same RAM
      * translates each page of {@code range} to (a fresh unit, so no cache can be stale).
      */
-    MappingView truth(RequesterId sid, IovaRange range) {
-        IntelIommu oracle = new IntelIommu(config, ram, (a, d, s) -> { });
+    public MappingView truth(RequesterId sid, IovaRange range) {
+        IntelIommu oracle = new IntelIommu(config, memory, (a, d, s) -> { });
         oracle.store(RTADDR, ROOT, 8);
         oracle.store(GCMD, GCMD_SRTP, 4);
         oracle.store(GCMD, GCMD_TE, 4);
