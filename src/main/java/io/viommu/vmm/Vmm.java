@@ -125,35 +125,35 @@ public final class Vmm {
             }
 
             @Override
-            public long read(long addr, int size) {
-                return r.read(gpa(addr), size);
+            public long read(PhysAddr addr, int size) {
+                return r.read(PhysAddr.of(gpa(addr.value())), size);
             }
 
             @Override
-            public void write(long addr, long value, int size) {
-                r.write(gpa(addr), value, size);
+            public void write(PhysAddr addr, long value, int size) {
+                r.write(PhysAddr.of(gpa(addr.value())), value, size);
             }
 
             @Override
-            public Status probe(long addr, int size) {
-                return r.probe(gpa(addr), size);
+            public Status probe(PhysAddr addr, int size) {
+                return r.probe(PhysAddr.of(gpa(addr.value())), size);
             }
 
             @Override
-            public void readBytes(long addr, byte[] dst, int off, int len) {
-                if (addr < below && addr + len > below) {
+            public void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
+                if (addr.value() < below && addr.value() + len > below) {
                     AddressSpace.super.readBytes(addr, dst, off, len);
                 } else {
-                    r.readBytes(gpa(addr), dst, off, len);
+                    r.readBytes(PhysAddr.of(gpa(addr.value())), dst, off, len);
                 }
             }
 
             @Override
-            public void writeBytes(long addr, byte[] src, int off, int len) {
-                if (addr < below && addr + len > below) {
+            public void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
+                if (addr.value() < below && addr.value() + len > below) {
                     AddressSpace.super.writeBytes(addr, src, off, len);
                 } else {
-                    r.writeBytes(gpa(addr), src, off, len);
+                    r.writeBytes(PhysAddr.of(gpa(addr.value())), src, off, len);
                 }
             }
         };

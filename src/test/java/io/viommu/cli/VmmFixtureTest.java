@@ -6,6 +6,7 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.KernelMessage;
 import io.viommu.linux.vfio.DmaMapping;
 import io.viommu.machine.config.MachineConfigException;
+import io.viommu.memory.PhysAddr;
 import io.viommu.vmm.Vmm;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
@@ -86,7 +87,7 @@ class VmmFixtureTest {
             // no vIOMMU: all guest RAM mapped at its guest-physical address, read/write
             List<DmaMapping> maps = dev.container().mappings();
             assertThat(maps).isNotEmpty();
-            assertThat(maps.getFirst().iova()).isZero();
+            assertThat(maps.getFirst().iova().value()).isZero();
             QtestServer s = new QtestServer(vmm.machine(), new PrintStream(new ByteArrayOutputStream()), System.err);
             for (String line : read("c-dma.qtest").lines().toList()) {
                 s.handle(line);
@@ -97,7 +98,7 @@ class VmmFixtureTest {
             assertThat(frame).isNotNull();
             assertThat(dev.container().iovaToPhys(new io.viommu.memory.Iova(0x200000))).isEqualTo(frame);
             byte[] got = new byte[16];
-            k.machine().ram().readBytes(frame.value(), got, 0, 16);
+            k.machine().ram().readBytes(frame, got, 0, 16);
             assertThat(got).startsWith(0x00, 0x11, 0x22, 0x33);
         } finally {
             vmm.shutdown();
