@@ -90,7 +90,7 @@ final class DmarFault {
      */
     static int handle(UnitRegisters regs, long cap, Consumer<String> log, Ratelimit rs) {
         int fsts = regs.readl(VtdRegisters.FSTS);
-        if (fsts != 0 && rs.pass()) {
+        if (fsts != 0 && rs.pass(log)) {
             log.accept("DMAR: DRHD: handling fault status reg " + Integer.toHexString(fsts));
         }
         if ((fsts & VtdRegisters.FSTS_PPF) == 0) {
@@ -102,7 +102,7 @@ final class DmarFault {
         // Linux loops until a record without F; NFR + 1 turns bound it (all records set, then
         // the first one again, cleared by then)
         for (int n = 0; n <= nfr; n++) {
-            boolean ratelimited = !rs.pass();
+            boolean ratelimited = !rs.pass(log);
             int at = fro + 16 * (index % nfr);
             int top = regs.readl(at + 12);
             if ((top & FRCD_F_DWORD) == 0) {

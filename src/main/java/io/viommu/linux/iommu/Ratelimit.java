@@ -19,22 +19,20 @@ final class Ratelimit {
     private final long intervalNanos;
     private final int burst;
     private final LongSupplier now;
-    private final Consumer<String> log;
     private boolean begun;
     private long begin;
     private int printed;
     private int missed;
 
-    Ratelimit(String func, long intervalNanos, int burst, LongSupplier now, Consumer<String> log) {
+    Ratelimit(String func, long intervalNanos, int burst, LongSupplier now) {
         this.func = func;
         this.intervalNanos = intervalNanos;
         this.burst = burst;
         this.now = now;
-        this.log = log;
     }
 
-    /** __ratelimit: true when the caller may print. */
-    boolean pass() {
+    /** __ratelimit: true when the caller may print; the "suppressed" line goes to {@code log}. */
+    boolean pass(Consumer<String> log) {
         long t = now.getAsLong();
         if (!begun) {
             begun = true;
