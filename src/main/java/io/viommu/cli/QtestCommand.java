@@ -21,6 +21,12 @@ import picocli.CommandLine.Parameters;
             "  -device edu[,dma_mask=N][,bus=pcie.0][,addr=SLOT[.FN]][,id=ID]",
             "  -bios FILE (mapped read-only below 4 GiB and, its last 128 KiB, below 1 MiB)",
             "Ignored: -display -nodefaults -monitor -serial -qtest -d -D -accel",
+            "With --host \"HOST ARGS\": a host machine (its kernel command line from -append, default",
+            "  intel_iommu=on) is booted with the Linux model, --host-setup's lines run in its root shell,",
+            "  and the arguments are a VM run by a VMM process of that host: -device vfio-pci,host=BB:DD.F",
+            "  assigns a host device through the host's VFIO, e.g.",
+            "  viommu qtest --host \"$(cat host.args)\" --host-setup host-setup.sh -M q35 -m 128M \\",
+            "      -device vfio-pci,host=0000:00:04.0 -qtest stdio < script",
             "Exit status: 0 at end of input, 1 when QEMU would refuse the arguments."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class QtestCommand implements Callable<Integer> {
@@ -34,11 +40,32 @@ public final class QtestCommand implements Callable<Integer> {
                     + " stdout stays exactly the qtest protocol.")
     boolean explain;
 
+    @Option(names = "--host", paramLabel = "ARGS",
+            description = "QEMU-style arguments of the physical host the VM runs on (one string).")
+    String host;
+
+    @Option(names = "--host-setup", paramLabel = "FILE",
+            description = "With --host: the host root's commands before the VM starts, one a line.")
+    java.nio.file.Path hostSetup;
+
+    @Option(names = "--host-dmesg", paramLabel = "FILE",
+            description = "With --host: the host kernel's log, written when the run ends.")
+    java.nio.file.Path hostDmesg;
+
     @Override
     public Integer call() {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
                 StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        if (host != null) {
+            int rc = QtestHost.run(host, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain);
+            out.flush();
+            return rc;
+        }
+        if (hostSetup != null || hostDmesg != null) {
+            System.err.println("viommu qtest: --host-setup and --host-dmesg need --host");
+            return 2;
+        }
         int rc = QtestServer.serve(qemuArgs, in, out, System.err, explain);
         out.flush();
         return rc;

@@ -72,11 +72,23 @@ public final class QtestServer {
      */
     public static int serve(List<String> qemuArgs, BufferedReader in, PrintStream out, PrintStream err,
                             boolean explain) {
-        PrintStream[] sink = {out};
-        MachineLog log = new MachineLog() {
+        MachineBuilder.Built built;
+        try {
+            built = MachineBuilder.build(qemuArgs, machineLog(out, err));
+        } catch (MachineConfigException e) {
+            err.println(e.getMessage());
+            return 1;
+        }
+        built.commandLine().warnings().forEach(err::println);
+        return serveMachine(built.machine(), in, out, err, explain);
+    }
+
+    /** Where a served machine's device models print: their stdout lines to {@code out}, guest errors to {@code err}. */
+    static MachineLog machineLog(PrintStream out, PrintStream err) {
+        return new MachineLog() {
             @Override
             public void stdout(String line) {
-                sink[0].println(line);
+                out.println(line);
             }
 
             @Override
@@ -84,15 +96,10 @@ public final class QtestServer {
                 err.println(message);
             }
         };
-        MachineBuilder.Built built;
-        try {
-            built = MachineBuilder.build(qemuArgs, log);
-        } catch (MachineConfigException e) {
-            err.println(e.getMessage());
-            return 1;
-        }
-        built.commandLine().warnings().forEach(err::println);
-        Machine machine = built.machine();
+    }
+
+    /** Serves commands from {@code in} against an already built machine until end of input; 0, or 1 on an I/O error. */
+    static int serveMachine(Machine machine, BufferedReader in, PrintStream out, PrintStream err, boolean explain) {
         QtestServer server = new QtestServer(machine, out, err);
         if (explain) {
             server.explainer = new QtestExplainer(machine);

@@ -68,6 +68,7 @@ public final class Machine {
     public static final int ICH9_SLOT = 0x1f;
 
     private final PhysicalMemory ram;
+    private final long ramSize;
     private final AddressMap memory = new AddressMap("memory", 0x00);
     private final AddressMap io = new AddressMap("io", 0xff);
     private final PlatformInterrupts interrupts = new PlatformInterrupts();
@@ -83,10 +84,12 @@ public final class Machine {
     public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
     public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
-    private Machine(long ramSize, SmpTopology smp, GuestOptions guest) {
+    private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
         this.smp = smp;
         this.guest = guest;
-        this.ram = new PhysicalMemory(ramSize);
+        this.ramSize = ramSize;
+        this.ram = ramBacking == null ? new PhysicalMemory(ramSize) : null;
+        io.viommu.memory.AddressSpace ram = ramBacking == null ? this.ram : ramBacking;
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
         this.host = new PciHost(rootBus);
         long lowmem = ramSize >= BELOW_4G_LIMIT ? 0x8000_0000L : BELOW_4G_LIMIT;
@@ -125,7 +128,16 @@ public final class Machine {
 
     /** A machine with {@code smp}'s CPUs, telling a guest model {@code guest}. */
     public static Machine q35(long ramSize, SmpTopology smp, GuestOptions guest) {
-        return new Machine(ramSize, smp, guest);
+        return new Machine(ramSize, smp, guest, null);
+    }
+
+    /**
+     * As {@link #q35(long, SmpTopology, GuestOptions)}, with RAM that lives elsewhere: offset
+     * {@code o} of {@code ramBacking} is RAM byte {@code o} (below-4G RAM first, then above-4G),
+     * as QEMU's {@code pc.ram} block is one host mapping. A VMM passes its process memory here.
+     */
+    public static Machine q35(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
+        return new Machine(ramSize, smp, guest, java.util.Objects.requireNonNull(ramBacking));
     }
 
     /**
@@ -262,7 +274,15 @@ public final class Machine {
         interrupts.sourceLevel(intxGsi(f.address().device(), pin), level);
     }
 
+    /** Bytes of RAM ({@code -m}), wherever it lives. */
+    public long ramSize() {
+        return ramSize;
+    }
+
     public PhysicalMemory ram() {
+        if (ram == null) {
+            throw new IllegalStateException("this machine's RAM is a VMM process's memory, not a PhysicalMemory");
+        }
         return ram;
     }
 
@@ -316,7 +336,38 @@ public final class Machine {
         Mch mch = (Mch) rootBus.function(0);
         mch.configWrite(Mch.PCIEXBAR, ECAM_DEFAULT_BASE | Mch.PCIEXBAR_ENABLE, 4);
         BusNumbering.assign(configAccess());
+        for (PciBus b : rootBus.allBuses()) {
+            for (PciFunction f : b.functions()) {
+                firmwareInitDevice(f);
+            }
+        }
         return topology();
+    }
+
+    /** SeaBIOS's PCI IRQs for PIRQ A-D (and E-H): {@code pci_irqs} in src/fw/pciinit.c. */
+    private static final int[] SEABIOS_PCI_IRQS = {10, 10, 11, 11};
+
+    /**
+     * SeaBIOS {@code pci_bios_init_device}: the interrupt line from {@code mch_pci_slot_get_irq}
+     * (slots 0..24 rotate by slot plus the devices of the bridges above, 25..31 by pin only) and
+     * SERR# enabled in the command register, as the real captures' host devices show them
+     * (a VMM reads them through VFIO). SeaBIOS's BAR allocation, and the I/O and memory enables
+     * that go with it, are not modelled: BARs stay where the machine put them.
+     */
+    private static void firmwareInitDevice(PciFunction f) {
+        int pin = f.interruptPin();
+        if (pin != 0) {
+            int addend = 0;
+            PciFunction top = f;
+            while (top.bus() != null && top.bus().parentBridge() != null) {
+                addend += top.devfn() >> 3;
+                top = top.bus().parentBridge();
+            }
+            int slot = top.devfn() >> 3;
+            int irq = SEABIOS_PCI_IRQS[(pin - 1 + addend + (slot <= 24 ? slot : 0)) % 4];
+            f.configSpace().set(PciRegs.INTERRUPT_LINE, 1, irq);
+        }
+        f.configSpace().set(PciRegs.COMMAND, 2, f.command() | PciRegs.COMMAND_SERR);
     }
 
     /** The hierarchy as Linux would enumerate it now (re-scanned: VFs enabled since show up). */

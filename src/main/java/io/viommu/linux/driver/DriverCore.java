@@ -452,10 +452,39 @@ public final class DriverCore {
             ownership.computeIfAbsent(group.getAsInt(), g -> new Ownership()).ownerCount++;
         }
         generation++;
+        if (drv.name().equals("e1000")) {
+            acpiIrqEnable(dev); // e1000_probe: pci_enable_device_mem (the only driver checked against a capture)
+        }
         for (BindingListener l : List.copyOf(bindingListeners)) {
             l.bound(dev);
         }
         return 0;
+    }
+
+    /** ACPI PCI interrupt links already allocated (acpi_pci_link: link->irq.initialized). */
+    private final Set<String> irqLinks = new HashSet<>();
+
+    /**
+     * {@code acpi_pci_irq_enable}, as {@code pci_enable_device} calls it: the device's pin,
+     * swizzled up to the root bus (pci_swizzle_interrupt_pin), names a link of q35's _PRT in
+     * APIC mode (GSIA..GSIH = GSI 16..23, QEMU's q35 DSDT); the first device enabled on a link
+     * allocates it and Linux logs {@code ACPI: \_SB_.GSIx: Enabled at IRQ n} (acpi_pci_link_allocate).
+     */
+    public void acpiIrqEnable(PciDevice dev) {
+        int pin = (int) cfg.read(dev.rid(), PciRegs.INTERRUPT_PIN, 1);
+        if (pin == 0 || pin > 4) {
+            return;
+        }
+        PciDevice d = dev;
+        while (d.parent() != null) {
+            pin = ((pin - 1 + d.rid().device()) % 4) + 1;
+            d = d.parent();
+        }
+        int gsi = io.viommu.machine.Machine.intxGsi(d.rid().device(), pin);
+        String link = "GSI" + (char) ('A' + gsi - 16);
+        if (irqLinks.add(link)) {
+            log(KernelMessage.INFO, "ACPI: \\_SB_." + link + ": Enabled at IRQ " + gsi);
+        }
     }
 
     /** Whether binding {@code drv} would take the default domain of a group a user owns (VFIO). */

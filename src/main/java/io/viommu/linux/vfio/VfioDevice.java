@@ -69,6 +69,7 @@ public final class VfioDevice {
             }
         }
         cfg.write(dev.rid(), PciRegs.COMMAND, savedCommand | enable, 2); // pci_enable_device
+        group.vfio().kernel().acpiIrqEnable(dev); // pcibios_enable_device -> acpi_pci_irq_enable
         group.vfio().deviceOpened(this);
     }
 
@@ -163,6 +164,39 @@ public final class VfioDevice {
         }
         Bar b = barForAccess(index, off, len);
         b.region().store(off, value, len);
+    }
+
+    /**
+     * {@code mmap(device_fd, size, offset of region index)} of a BAR whose region info has
+     * {@code FLAG_MMAP}: the user's loads and stores reach the BAR's registers directly, with no
+     * system call per access (what QEMU's vfio_region_mmap gives the VM). -EINVAL for a region
+     * that cannot be mapped. An access after the device file is closed, or the device left
+     * vfio-pci, reads as all ones and is dropped (the mapping was zapped: SIGBUS in Linux, an
+     * error the VMM cannot report to the guest).
+     */
+    public io.viommu.memory.Mmio mmap(int index) {
+        live();
+        RegionInfo info = regionInfo(index);
+        if ((info.flags() & RegionInfo.FLAG_MMAP) == 0) {
+            throw Errnos.fail(Errno.EINVAL, "region " + index + " cannot be mmap'ed");
+        }
+        Bar b = barForAccess(index, 0, 1);
+        return new io.viommu.memory.Mmio() {
+            @Override
+            public long load(long offset, int size) {
+                if (closed || offset < 0 || offset + size > b.size()) {
+                    return size == 8 ? -1L : (1L << (8 * size)) - 1;
+                }
+                return b.region().load(offset, size);
+            }
+
+            @Override
+            public void store(long offset, long value, int size) {
+                if (!closed && offset >= 0 && offset + size <= b.size()) {
+                    b.region().store(offset, value, size);
+                }
+            }
+        };
     }
 
     private static void checkSize(int index, int len) {

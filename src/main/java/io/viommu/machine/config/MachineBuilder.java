@@ -46,10 +46,39 @@ public final class MachineBuilder {
     private final Set<String> usedNetdevs = new HashSet<>();
     private int nextMacIndex;
 
-    private MachineBuilder(QemuCommandLine cl, MachineLog log) {
+    private final Extensions extensions;
+
+    /**
+     * What a layer above the machine adds to it (the VMM): where the RAM lives, and device
+     * models the catalog does not have ({@code vfio-pci}), without this package knowing them.
+     *
+     * @param ram     the RAM's backing store for a RAM size, or null for the machine's own
+     * @param devices extra {@code -device} drivers by name
+     */
+    public record Extensions(java.util.function.LongFunction<io.viommu.memory.AddressSpace> ram,
+                             Map<String, DeviceFactory> devices) {
+        public static final Extensions NONE = new Extensions(null, Map.of());
+    }
+
+    /** A {@code -device} model supplied from above (see {@link Extensions}). */
+    @FunctionalInterface
+    public interface DeviceFactory {
+        /**
+         * Realizes the device that will sit at {@code devfn} of {@code bus} (QEMU assigns the
+         * devfn before the device's realize): {@code props} are its own properties (bus, addr,
+         * multifunction and id already taken by the builder); a refusal throws with
+         * {@code prefix} + QEMU's text.
+         */
+        PciFunction realize(Machine machine, PciBus bus, int devfn, String prefix, String id, Map<String, String> props)
+                throws MachineConfigException;
+    }
+
+    private MachineBuilder(QemuCommandLine cl, MachineLog log, Extensions ext) {
         this.commandLine = cl;
         this.log = log;
-        this.machine = Machine.q35(cl.ramSize(), cl.smp(), cl.guest());
+        this.extensions = ext;
+        this.machine = ext.ram() == null ? Machine.q35(cl.ramSize(), cl.smp(), cl.guest())
+                : Machine.q35(cl.ramSize(), cl.smp(), cl.guest(), ext.ram().apply(cl.ramSize()));
         busesById.put(machine.rootBus().name(), machine.rootBus());
     }
 
@@ -67,13 +96,18 @@ public final class MachineBuilder {
 
     /** Builds the machine a QEMU command line describes, and keeps the parsed command line. */
     public static Built build(List<String> qemuArgs, MachineLog log) throws MachineConfigException {
+        return build(qemuArgs, log, Extensions.NONE);
+    }
+
+    /** As {@link #build(List, MachineLog)}, with what a VMM adds ({@link Extensions}). */
+    public static Built build(List<String> qemuArgs, MachineLog log, Extensions ext) throws MachineConfigException {
         QemuCommandLine cl = QemuCommandLine.parse(qemuArgs);
         try {
             cl.accelerator().checkApicIdLimit(cl.smp().apicIdLimit());
         } catch (MachineConfigException e) {
             throw new MachineConfigException(QemuCommandLine.PROGRAM + ": " + e.getMessage());
         }
-        MachineBuilder b = new MachineBuilder(cl, log);
+        MachineBuilder b = new MachineBuilder(cl, log, ext);
         b.addDefaultDevices(cl);
         if (cl.bios() != null) {
             b.loadBios(cl.bios());
@@ -188,6 +222,11 @@ public final class MachineBuilder {
                 }
             }
             default -> {
+                DeviceFactory ext = extensions.devices().get(d.driver());
+                if (ext != null) {
+                    addExtension(ext, prefix, id, d.driver(), props);
+                    break;
+                }
                 if (!DeviceCatalog.isPciDevice(d.driver())) {
                     throw new MachineConfigException(prefix + "'" + d.driver() + "' is not a valid device model name");
                 }
@@ -197,6 +236,43 @@ public final class MachineBuilder {
         if (id != null) {
             ids.put(id, d);
         }
+    }
+
+    /** A device from {@link Extensions}: the generic PCI properties here, the rest to its factory. */
+    private void addExtension(DeviceFactory factory, String prefix, String id, String driver, Map<String, String> props)
+            throws MachineConfigException {
+        DeviceProps p = new DeviceProps(prefix, driver, props);
+        PciBus bus = resolveBus(p);
+        int devfn = -1;
+        if (p.has("addr")) {
+            devfn = parseDevfn(p.string("addr", ""));
+            if (devfn < 0) {
+                throw p.error("Property '" + driver + ".addr' doesn't take value '" + p.string("addr", "") + "'");
+            }
+        }
+        boolean multifunction = p.bool("multifunction", false);
+        Map<String, String> own = new LinkedHashMap<>(props);
+        own.remove("bus");
+        own.remove("addr");
+        own.remove("multifunction");
+        if (devfn >= 0 && bus.function(devfn) != null) {
+            // do_pci_register_device refuses a taken devfn before the device's realize runs
+            PciFunction other = bus.function(devfn);
+            throw p.error(String.format("PCI: slot %d function %d not available for %s, in use by %s,id=%s",
+                    devfn >> 3, devfn & 7, driver, other.typeName(), other.id() == null ? "(null)" : other.id()));
+        }
+        if (devfn < 0) { // do_pci_register_device: the first free slot, before realize
+            for (int d = 0; d < 256 && devfn < 0; d += 8) {
+                if (bus.function(d) == null) {
+                    devfn = d;
+                }
+            }
+        }
+        PciFunction f = factory.realize(machine, bus, devfn, prefix, id, own);
+        // QEMU, not the host device, decides the multifunction bit (the header bit is emulated)
+        f.setMultiFunction(multifunction);
+        f.setProperties(props);
+        plugUserDevice(p, id, f, bus, devfn);
     }
 
     // ---- services for DeviceCatalog ----

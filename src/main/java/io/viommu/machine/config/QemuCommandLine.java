@@ -54,7 +54,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     }
 
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
-            "-qtest", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
+            "-qtest", "-qtest-log", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
             "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming");
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
             "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");

@@ -1,0 +1,100 @@
+package io.viommu.cli;
+
+import io.viommu.linux.Kernel;
+import io.viommu.linux.shell.RootShell;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
+import io.viommu.vmm.Vmm;
+import java.io.BufferedReader;
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * {@code viommu qtest --host "ARGS" [--host-setup FILE] [--host-dmesg FILE] VM-ARGS}: the host
+ * machine booted with the kernel model, the setup lines run by its root shell, then a VMM
+ * ({@link Vmm}) started with the VM's arguments and qtest served against the VM's machine. The
+ * VMM's stderr is QEMU's; the host kernel's log goes to {@code --host-dmesg} when the run ends
+ * (also after a refusal).
+ */
+final class QtestHost {
+    private QtestHost() {
+    }
+
+    static int run(String hostArgs, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                   PrintStream out, PrintStream err, boolean explain) {
+        Kernel k;
+        try {
+            k = bootHost(hostArgs);
+        } catch (MachineConfigException e) {
+            err.println("viommu qtest: --host: " + e.getMessage());
+            return 1;
+        }
+        int rc = runSetup(k, setup, err);
+        if (rc == 0) {
+            rc = runVm(k, vmArgs, in, out, err, explain);
+        }
+        out.flush();
+        err.flush();
+        if (dmesg != null) {
+            try {
+                Files.write(dmesg, k.log().dmesgLines(), StandardCharsets.UTF_8);
+            } catch (IOException e) {
+                err.println("viommu: --host-dmesg " + dmesg + ": cannot write: " + e.getMessage());
+                return 1;
+            }
+        }
+        return rc;
+    }
+
+    /** The host: its machine from {@code hostArgs} (-append defaulting to intel_iommu=on), booted. */
+    static Kernel bootHost(String hostArgs) throws MachineConfigException {
+        List<String> args = new ArrayList<>(List.of(hostArgs.trim().split("\\s+")));
+        if (!args.contains("-append")) {
+            args.add("-append");
+            args.add("intel_iommu=on");
+        }
+        return Kernel.boot(MachineBuilder.build(args, MachineLog.SILENT).machine());
+    }
+
+    static int runSetup(Kernel k, Path setup, PrintStream err) {
+        if (setup == null) {
+            return 0;
+        }
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(setup, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            err.println("viommu: --host-setup " + setup + ": cannot read: " + e.getMessage());
+            return 1;
+        }
+        RootShell.Run run = new RootShell(k).runScript(lines);
+        for (RootShell.Result r : run.results()) {
+            err.print(r.output());
+        }
+        return run.ok() ? 0 : 1;
+    }
+
+    /** The VMM's life: start (QEMU's refusal: its text, 1), the qtest chardev's reset, the script, the end. */
+    static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
+                     boolean explain) {
+        Vmm vmm;
+        try {
+            vmm = Vmm.start(k, vmArgs, QtestServer.machineLog(out, err), err::println);
+        } catch (MachineConfigException e) {
+            err.println(e.getMessage());
+            return 1;
+        }
+        try {
+            vmm.systemReset(); // qtest_event(CHR_EVENT_OPENED): qemu_system_reset
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain);
+        } finally {
+            vmm.shutdown();
+        }
+    }
+}

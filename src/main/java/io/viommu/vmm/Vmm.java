@@ -1,0 +1,260 @@
+package io.viommu.vmm;
+
+import io.viommu.linux.Kernel;
+import io.viommu.linux.vfio.UserProcess;
+import io.viommu.machine.Machine;
+import io.viommu.machine.config.MachineBuilder;
+import io.viommu.machine.config.MachineConfigException;
+import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.AddressSpace;
+import io.viommu.memory.PhysAddr;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Consumer;
+
+/**
+ * A VMM: a user-space process of a booted host kernel model that runs one VM, as QEMU 7.2 does
+ * under root on a Linux host. The VM's machine is built from QEMU arguments by the usual
+ * builder, with two things only a VMM has: its RAM is this process's memory (one anonymous
+ * mapping, {@link ProcessGuestRam}; a host device's DMA into those frames is what the VM
+ * reads), and {@code -device vfio-pci} ({@link VfioPciDevice}) assigns a host device through
+ * the host's VFIO.
+ *
+ * <p>QEMU runs as root in the captures: CAP_IPC_LOCK, so type1's RLIMIT_MEMLOCK accounting does
+ * not bind ({@code __account_locked_vm} skips the check for it).
+ */
+public final class Vmm {
+    /** {@code task->comm} of the VMM process (TASK_COMM_LEN 16: "qemu-system-x86_64" cut to 15). */
+    public static final String COMM = "qemu-system-x86";
+
+    private final Kernel host;
+    private final UserProcess process;
+    private final Consumer<String> stderr;
+    private final List<VfioPciDevice> assigned = new ArrayList<>();
+    private final java.util.Map<Integer, Group> groups = new java.util.LinkedHashMap<>();
+
+    /**
+     * A VFIO group the VM holds (QEMU's VFIOGroup), shared by its devices in that IOMMU group,
+     * and the container it sits in (shared by every group of the VM's address space) with the
+     * listener that keeps the container's mappings.
+     */
+    static final class Group {
+        final int id;
+        /** The device address space the container listens on: "system" or the device's requester id behind the vIOMMU. */
+        final String space;
+        private final io.viommu.linux.vfio.VfioGroup group;
+        private final io.viommu.linux.vfio.VfioContainer container;
+        private final VfioListener listener;
+        int users;
+
+        Group(int id, String space, io.viommu.linux.vfio.VfioGroup group, io.viommu.linux.vfio.VfioContainer container,
+              VfioListener listener) {
+            this.id = id;
+            this.space = space;
+            this.group = group;
+            this.container = container;
+            this.listener = listener;
+        }
+
+        io.viommu.linux.vfio.VfioGroup group() {
+            return group;
+        }
+
+        io.viommu.linux.vfio.VfioContainer container() {
+            return container;
+        }
+
+        VfioListener listener() {
+            return listener;
+        }
+    }
+    private ProcessGuestRam ram;
+    private Machine machine;
+
+    private Vmm(Kernel host, Consumer<String> stderr) {
+        this.host = host;
+        this.stderr = stderr;
+        this.process = UserProcess.root(COMM, host.userMemory());
+    }
+
+    /**
+     * Starts the VMM with {@code vmArgs}: builds the VM (realizing each {@code -device vfio-pci}
+     * through the host's VFIO in command-line order) and performs the system reset QEMU does
+     * when machine creation is done. A refusal is QEMU's text in the exception (the caller prints
+     * it and exits 1); whatever was opened on the host for the refused VM is closed again.
+     *
+     * @param stderr QEMU's error_report lines after start-up (prefixed {@code qemu-system-x86_64: })
+     */
+    public static Vmm start(Kernel host, List<String> vmArgs, MachineLog log, Consumer<String> stderr)
+            throws MachineConfigException {
+        Vmm vmm = new Vmm(host, stderr);
+        MachineBuilder.Extensions ext = new MachineBuilder.Extensions(vmm::allocateRam,
+                Map.of(VfioPciDevice.DRIVER, (m, bus, devfn, prefix, id, props) -> {
+                    VfioPciDevice d = VfioPciDevice.realize(vmm, m, bus, devfn, prefix, props);
+                    vmm.assigned.add(d);
+                    return d;
+                }));
+        try {
+            vmm.machine = MachineBuilder.build(vmArgs, log, ext).machine();
+        } catch (MachineConfigException | RuntimeException e) {
+            vmm.shutdown();
+            throw e;
+        }
+        io.viommu.vtd.IntelIommu viommu = vmm.machine.iommu();
+        if (viommu != null && !viommu.config().cachingMode() && !vmm.assigned.isEmpty()) {
+            // vtd_machine_done_notify_one (hw/i386/intel_iommu.c 7.2), a machine-init-done
+            // notifier: any vfio-pci, whatever its place on the command line, and exit(1)
+            vmm.shutdown();
+            throw new MachineConfigException(io.viommu.machine.config.QemuCommandLine.PROGRAM
+                    + ": We need to set caching-mode=on for intel-iommu to enable device assignment with IOMMU protection.");
+        }
+        vmm.systemReset(); // qemu_machine_creation_done -> qemu_system_reset
+        return vmm;
+    }
+
+    /** QEMU's pc.ram: one mapping of the process, seen by the machine by RAM offset. */
+    private AddressSpace allocateRam(long size) {
+        ram = ProcessGuestRam.allocate(process, host.userMemory(), size);
+        long below = ram.sections().get(0).size();
+        ProcessGuestRam r = ram;
+        // the machine addresses its RAM by offset in the block: below-4G RAM, then above 4G
+        return new AddressSpace() {
+            private long gpa(long offset) {
+                return offset < below ? offset : (1L << 32) + (offset - below);
+            }
+
+            @Override
+            public long read(long addr, int size) {
+                return r.read(gpa(addr), size);
+            }
+
+            @Override
+            public void write(long addr, long value, int size) {
+                r.write(gpa(addr), value, size);
+            }
+
+            @Override
+            public Status probe(long addr, int size) {
+                return r.probe(gpa(addr), size);
+            }
+
+            @Override
+            public void readBytes(long addr, byte[] dst, int off, int len) {
+                if (addr < below && addr + len > below) {
+                    AddressSpace.super.readBytes(addr, dst, off, len);
+                } else {
+                    r.readBytes(gpa(addr), dst, off, len);
+                }
+            }
+
+            @Override
+            public void writeBytes(long addr, byte[] src, int off, int len) {
+                if (addr < below && addr + len > below) {
+                    AddressSpace.super.writeBytes(addr, src, off, len);
+                } else {
+                    r.writeBytes(gpa(addr), src, off, len);
+                }
+            }
+        };
+    }
+
+    /**
+     * {@code qemu_system_reset}: every assigned device's reset (vfio_pci_reset), in realize
+     * order. QEMU runs one when machine creation is done and one more when the qtest character
+     * device opens (qtest_event, CHR_EVENT_OPENED): the captures' warning printed twice.
+     */
+    public void systemReset() {
+        for (VfioPciDevice d : assigned) {
+            d.reset();
+        }
+    }
+
+    /** Ends the VMM: device files, groups and containers closed, the RAM unmapped. */
+    public void shutdown() {
+        for (VfioPciDevice d : assigned) {
+            d.close();
+        }
+        assigned.clear();
+        if (notifier != null) {
+            notifier.detach();
+            notifier = null;
+        }
+        if (ram != null) {
+            process.munmap(ram.sections().get(0).vaddr());
+            ram = null;
+        }
+    }
+
+    public Machine machine() {
+        return machine;
+    }
+
+    public Kernel host() {
+        return host;
+    }
+
+    public UserProcess process() {
+        return process;
+    }
+
+    public GuestRam ram() {
+        return ram;
+    }
+
+    /** The host frame behind guest-physical {@code gpa} now, or null (not RAM, not touched). */
+    public PhysAddr hostFrameOf(long gpa) {
+        return ram == null ? null : ram.hostPhysical(gpa);
+    }
+
+    public List<VfioPciDevice> assignedDevices() {
+        return List.copyOf(assigned);
+    }
+
+    /** QEMU's error_report: a line of the VMM's stderr. */
+    void report(String text) {
+        stderr.accept(io.viommu.machine.config.QemuCommandLine.PROGRAM + ": " + text);
+    }
+
+    private io.viommu.vtd.notify.MapNotifier notifier;
+
+    /** The vIOMMU's map notifier (QEMU's IOMMU notifiers of the vtd address spaces), created on first use. */
+    io.viommu.vtd.notify.MapNotifier notifier(io.viommu.vtd.IntelIommu viommu) {
+        if (notifier == null) {
+            notifier = io.viommu.vtd.notify.MapNotifier.attach(viommu);
+        }
+        return notifier;
+    }
+
+    Group group(int id) {
+        return groups.get(id);
+    }
+
+    List<Group> groups() {
+        return List.copyOf(groups.values());
+    }
+
+    void register(Group g) {
+        groups.put(g.id, g);
+    }
+
+    /**
+     * vfio_put_group / vfio_disconnect_container: the group leaves its container; the last
+     * group's leaving ends the listener (its mappings unmapped) before the container goes.
+     */
+    void release(Group g) {
+        groups.remove(g.id);
+        boolean last = groups.values().stream().noneMatch(o -> o.container == g.container);
+        if (last && g.listener != null) {
+            g.listener.detach();
+        }
+        if (g.group.container() != null && g.group.openDevices().isEmpty()) {
+            g.group.unsetContainer();
+        }
+        g.group.close();
+    }
+
+    ProcessGuestRam processRam() {
+        return ram;
+    }
+}
