@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.viommu.machine.config.MachineBuilder;
 import io.viommu.machine.device.MachineLog;
+import io.viommu.memory.Iova;
+import io.viommu.memory.VirtAddr;
 import io.viommu.vtd.VtdRegisters;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -59,8 +61,8 @@ class HostDmaFaultTest {
         VfioBed bed = host();
         VfioBed.Open o = bed.open(EDU);
         VfioDmaTest.busMaster(o.device());
-        long buf = bed.root.mmap(4096); // the user maps some memory; 0xc000000 is not in it
-        o.container().mapDma(buf, 0x100000, 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        VirtAddr buf = bed.root.mmapAnon(4096); // the user maps some memory; 0xc000000 is not in it
+        o.container().mapDma(buf, Iova.of(0x100000), 4096, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         int mark = bed.kernel.dmesg().size();
 
         Edu.through(o.device()).toMemory(0xc000000L, 16);
