@@ -24,6 +24,10 @@ import org.junit.jupiter.api.Test;
 class VmmViommuCaptureTest {
     static final Path DIR = VmmFixtureTest.DIR.resolve("viommu");
 
+    static final String BYPASS = "viommu: warning: vfio-pci 0000:00:04.0 (00:01.0 in the VM) is listed before "
+            + "-device intel-iommu: its DMA bypasses the vIOMMU (all guest RAM mapped at its guest-physical "
+            + "address); QEMU 7.2 does not warn";
+
     static boolean faultLine(String l) {
         return l.startsWith("DMAR: ");
     }
@@ -35,7 +39,12 @@ class VmmViommuCaptureTest {
         argv.remove(0);
         VmmFixtureTest.Run r = VmmFixtureTest.run(k, argv, Files.readString(d.resolve("vmm.qtest"), StandardCharsets.UTF_8));
         assertThat(r.out()).as(name + " replies").isEqualTo(Files.readString(d.resolve("vmm.out")));
-        assertThat(r.err()).as(name + " stderr").isEqualTo(Files.readString(d.resolve("vmm.err")));
+        // viommu's own warnings (QEMU prints none) aside, stderr is QEMU's byte for byte
+        String qemuErr = r.err().lines().filter(l -> !l.startsWith("viommu: ")).map(l -> l + "\n")
+                .collect(java.util.stream.Collectors.joining());
+        assertThat(qemuErr).as(name + " stderr").isEqualTo(Files.readString(d.resolve("vmm.err")));
+        assertThat(r.err().lines().filter(l -> l.startsWith("viommu: ")).toList()).as(name + " warnings")
+                .isEqualTo(name.equals("vfio-first") ? List.of(BYPASS) : List.of());
         assertThat(r.rc()).isEqualTo(Integer.parseInt(Files.readString(d.resolve("vmm.rc")).trim()));
         List<String> real = Files.readAllLines(d.resolve("host.dmesg")).stream()
                 .map(l -> l.replaceFirst("^\\[[ \\d.]+\\] ", "")).toList();
@@ -69,5 +78,24 @@ class VmmViommuCaptureTest {
     @Test
     void vfioPciFirstBypassesTheVirtualIommu() throws Exception {
         assertCapture("vfio-first");
+    }
+
+    @Test
+    void anEmulatedDeviceListedBeforeIntelIommuIsTranslatedAllTheSame() throws Exception {
+        // viommu/edu-first: the machine's QEMU 7.2 (run.sh), the same guest tables and DMA with an
+        // emulated edu listed BEFORE intel-iommu: the copy lands at GPA 0x300000 and the stray
+        // write faults in the VM's unit (FSTS 0x2: primary pending fault) - identical replies to
+        // the edu listed after it. Only vfio-pci has the order trap.
+        Path d = DIR.resolve("edu-first");
+        var m = io.viommu.machine.config.MachineBuilder.build(List.of("-M", "q35", "-accel", "tcg", "-display", "none",
+                "-nodefaults", "-m", "128M", "-device", "edu", "-device", "intel-iommu,caching-mode=on"),
+                io.viommu.machine.device.MachineLog.SILENT).machine();
+        java.io.ByteArrayOutputStream o = new java.io.ByteArrayOutputStream();
+        QtestServer s = new QtestServer(m, new java.io.PrintStream(o, true, StandardCharsets.UTF_8),
+                new java.io.PrintStream(new java.io.ByteArrayOutputStream()));
+        for (String line : Files.readAllLines(d.resolve("sent.qtest"))) {
+            s.handle(line);
+        }
+        assertThat(o.toString(StandardCharsets.UTF_8)).isEqualTo(Files.readString(d.resolve("qemu.out")));
     }
 }
