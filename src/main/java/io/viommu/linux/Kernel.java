@@ -106,6 +106,7 @@ public final class Kernel implements IommuKernel {
     private Uio uio;
     private NetworkInterfaces network;
     private final BlockDevices blockDevices = new BlockDevices();
+    private final Interrupts interrupts;
 
     private Kernel(Machine machine, KernelCommandLine cmdline, KernelConfig config) {
         this.machine = machine;
@@ -113,6 +114,7 @@ public final class Kernel implements IommuKernel {
         this.config = config;
         this.dmar = DmarTable.of(machine);
         this.groups = new IommuGroups(new AcsCheck(cmdline.acsOverride()));
+        this.interrupts = new Interrupts(machine.interrupts().apic(), machine.smp().apicId(0));
     }
 
     /** Boots with the machine's {@code -append} and the fixtures' kernel (Debian 6.1). */
@@ -182,6 +184,26 @@ public final class Kernel implements IommuKernel {
             t.function(pf.address()).filter(f -> (f.classCode() >> 16) == 0x02).ifPresent(f -> out.add(f.bdf()));
         }
         return out;
+    }
+
+    @Override
+    public void requestIrq(int vector, Runnable handler) {
+        interrupts.request(vector, handler);
+    }
+
+    /**
+     * The boot CPU takes the interrupts delivered to it since the last call (e.g. the DMAR
+     * unit's fault event: dmar_fault prints and clears the fault records). No CPU runs in the
+     * model: whoever drives the host (a test, the VMM between qtest commands) calls this where a
+     * real CPU would long have taken them. Returns how many handlers ran.
+     */
+    public int takeInterrupts() {
+        return interrupts.take();
+    }
+
+    /** True when a delivered interrupt waits for {@link #takeInterrupts}. */
+    public boolean interruptsPending() {
+        return interrupts.anyPending();
     }
 
     private void printk(String text) {

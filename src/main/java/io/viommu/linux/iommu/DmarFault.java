@@ -82,10 +82,15 @@ final class DmarFault {
     private DmarFault() {
     }
 
-    /** Handles the pending faults; returns the FSTS value it read. */
-    static int handle(UnitRegisters regs, long cap, Consumer<String> log) {
+    /**
+     * dmar_fault: handles the pending faults; returns the FSTS value it read. {@code rs} is
+     * dmar_fault's one static ratelimit state: the "handling fault status reg" line takes a
+     * pass, and so does every turn of the record loop, the last one (the record without F that
+     * ends it) included; a record refused is cleared without being read or printed.
+     */
+    static int handle(UnitRegisters regs, long cap, Consumer<String> log, Ratelimit rs) {
         int fsts = regs.readl(VtdRegisters.FSTS);
-        if (fsts != 0) {
+        if (fsts != 0 && rs.pass(log)) {
             log.accept("DMAR: DRHD: handling fault status reg " + Integer.toHexString(fsts));
         }
         if ((fsts & VtdRegisters.FSTS_PPF) == 0) {
@@ -94,20 +99,29 @@ final class DmarFault {
         int fro = CapReg.faultRecordOffset(cap);
         int nfr = CapReg.faultRecordCount(cap);
         int index = (fsts & VtdRegisters.FSTS_FRI_MASK) >>> VtdRegisters.FSTS_FRI_SHIFT;
-        for (int n = 0; n < nfr; n++) { // Linux loops until a record without F; NFR bounds it
+        // Linux loops until a record without F; NFR + 1 turns bound it (all records set, then
+        // the first one again, cleared by then)
+        for (int n = 0; n <= nfr; n++) {
+            boolean ratelimited = !rs.pass(log);
             int at = fro + 16 * (index % nfr);
             int top = regs.readl(at + 12);
             if ((top & FRCD_F_DWORD) == 0) {
                 break;
             }
-            int reason = top & 0xff;
-            boolean read = (top >>> 30 & 1) != 0; // T: 1 read, 0 write
-            int pasid = (top >>> 8) & 0xfffff;
-            int sidWord = regs.readl(at + 8);
-            boolean pasidPresent = (sidWord >>> 31 & 1) != 0;
-            long addr = regs.readq(at) & ~0xfffL;
+            String line = null;
+            if (!ratelimited) {
+                int reason = top & 0xff;
+                boolean read = (top >>> 30 & 1) != 0; // T: 1 read, 0 write
+                int pasid = (top >>> 8) & 0xfffff;
+                int sidWord = regs.readl(at + 8);
+                boolean pasidPresent = (sidWord >>> 31 & 1) != 0;
+                long addr = regs.readq(at) & ~0xfffL;
+                line = line(reason, read, pasidPresent ? pasid : -1, sidWord & 0xffff, addr);
+            }
             regs.writel(at + 12, FRCD_F_DWORD);
-            log.accept(line(reason, read, pasidPresent ? pasid : -1, sidWord & 0xffff, addr));
+            if (line != null) {
+                log.accept(line);
+            }
             index = (index + 1) % nfr;
         }
         regs.writel(VtdRegisters.FSTS, VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_PPF | FSTS_PRO);

@@ -11,6 +11,7 @@ import io.viommu.vtd.RootEntry;
 import io.viommu.vtd.VtdRegisters;
 import java.util.BitSet;
 import java.util.function.Consumer;
+import java.util.function.LongSupplier;
 
 /**
  * One DMA-remapping unit as the driver sees it (struct intel_iommu): its register block, the
@@ -53,6 +54,8 @@ final class DmarUnit {
     final GuestPages pages;
     final IommuCounters.Tally tally;
     final Consumer<String> log;
+    /** dmar_fault's static ratelimit state (one for all units in Linux; the model has one unit). */
+    private final Ratelimit faultRatelimit;
     final long cap;
     final long ecap;
     final int agaw;
@@ -66,7 +69,7 @@ final class DmarUnit {
     private PhysAddr irTable;
 
     DmarUnit(String name, UnitRegisters regs, AddressSpace ram, GuestPages pages, IommuCounters.Tally tally,
-             Consumer<String> log, boolean scalable) {
+             Consumer<String> log, boolean scalable, LongSupplier clockNanos) {
         this.name = name;
         this.regs = regs;
         this.ram = ram;
@@ -78,6 +81,8 @@ final class DmarUnit {
         this.agaw = calculateAgaw(cap, 57);
         this.msagaw = calculateAgaw(cap, 64);
         this.scalable = scalable;
+        this.faultRatelimit = new Ratelimit("dmar_fault", Ratelimit.DEFAULT_INTERVAL_NANOS,
+                Ratelimit.DEFAULT_BURST, clockNanos);
     }
 
     /**
@@ -86,7 +91,7 @@ final class DmarUnit {
      * (dmar_disable_qi: reads GSTS), then try to enable it. Returns true for queued invalidation.
      */
     boolean initInvalidation() {
-        int fsts = DmarFault.handle(regs, cap, log);
+        int fsts = DmarFault.handle(regs, cap, log, faultRatelimit);
         if ((fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6)) != 0) {
             regs.writel(VtdRegisters.FSTS, fsts & (VtdRegisters.FSTS_PFO | VtdRegisters.FSTS_IQE | 1 << 5 | 1 << 6));
         }
@@ -160,6 +165,14 @@ final class DmarUnit {
     }
 
     static final int FAULT_VECTOR = 0x30;
+
+    /**
+     * dmar_fault as the fault-event interrupt's handler (request_irq in dmar_set_interrupt):
+     * the same walk as at boot, printed through {@code printk}.
+     */
+    void faultInterrupt(Consumer<String> printk) {
+        DmarFault.handle(regs, cap, printk, faultRatelimit);
+    }
 
     /**
      * iommu_set_root_entry: RTADDR, GCMD.SRTP, poll RTPS, then (without CAP.ESRTPS) a global

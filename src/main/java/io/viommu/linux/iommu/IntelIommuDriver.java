@@ -99,7 +99,8 @@ public final class IntelIommuDriver {
         this.dmesg = dmesg;
         this.pages = GuestPages.forRam(ram, platform.ramSize());
         Consumer<String> log = messages::add;
-        this.unit = new DmarUnit("dmar0", new UnitRegisters(ram, regBase, tally), ram, pages, tally, log, false);
+        this.unit = new DmarUnit("dmar0", new UnitRegisters(ram, regBase, tally), ram, pages, tally, log, false,
+                clock::nanos);
         this.cpus = Math.max(1, platform.cpus());
         this.queued = unit.initInvalidation();
         this.hwPassThrough = EcapReg.passThrough(unit.ecap);
@@ -164,6 +165,7 @@ public final class IntelIommuDriver {
             dmesg.accept("DMAR: VT-d Scalable Mode not enabled, no PASID allocation");
         }
         unit.flushWriteBuffer();
+        kernel.requestIrq(DmarUnit.FAULT_VECTOR, () -> unit.faultInterrupt(dmesg));
         unit.setFaultInterrupt(platform.bootApicId());
         unit.setRootEntry();
     }

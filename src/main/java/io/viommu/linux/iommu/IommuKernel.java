@@ -19,4 +19,10 @@ public interface IommuKernel {
 
     /** iommu_def_domain_type after initialisation. */
     DomainType defaultDomainType();
+
+    /**
+     * request_irq for an interrupt message the driver programs into its device: {@code handler}
+     * runs when the boot CPU takes {@code vector}.
+     */
+    void requestIrq(int vector, Runnable handler);
 }

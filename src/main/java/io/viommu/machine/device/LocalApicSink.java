@@ -46,9 +46,15 @@ public final class LocalApicSink implements InterruptTarget {
 
     private final List<ApicInterrupt> log = new ArrayList<>();
     private Listener listener = i -> { };
+    private final List<Listener> cpus = new ArrayList<>();
 
     public void setListener(Listener listener) {
         this.listener = listener == null ? i -> { } : listener;
+    }
+
+    /** A CPU side that takes interrupts (a kernel model's IRQ table), told after the listener. */
+    public void addListener(Listener cpu) {
+        cpus.add(cpu);
     }
 
     /** A message delivered as written (no remapping, or a compatibility-format message allowed through). */
@@ -67,6 +73,9 @@ public final class LocalApicSink implements InterruptTarget {
     private void record(ApicInterrupt i) {
         log.add(i);
         listener.delivered(i);
+        for (Listener cpu : List.copyOf(cpus)) {
+            cpu.delivered(i);
+        }
     }
 
     public List<ApicInterrupt> log() {
