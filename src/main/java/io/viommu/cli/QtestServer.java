@@ -101,6 +101,12 @@ public final class QtestServer {
 
     /** Serves commands from {@code in} against an already built machine until end of input; 0, or 1 on an I/O error. */
     static int serveMachine(Machine machine, BufferedReader in, PrintStream out, PrintStream err, boolean explain) {
+        return serveMachine(machine, in, out, err, explain, () -> { });
+    }
+
+    /** As above, running {@code afterEach} after every command (the host's CPU, for a VMM). */
+    static int serveMachine(Machine machine, BufferedReader in, PrintStream out, PrintStream err, boolean explain,
+                            Runnable afterEach) {
         QtestServer server = new QtestServer(machine, out, err);
         if (explain) {
             server.explainer = new QtestExplainer(machine);
@@ -114,6 +120,7 @@ public final class QtestServer {
                 server.lineNumber = ++number;
                 server.handle(line);
                 out.flush();
+                afterEach.run();
             }
         } catch (IOException e) {
             err.println("viommu qtest: " + e.getMessage());

@@ -58,8 +58,9 @@ import java.util.List;
  * fault and completion events go straight to the APICs, as in QEMU.
  *
  * <p>Every device's DMA goes through its {@link DmaPort}: translated by the IOMMU when the
- * device was realized after {@code -device intel-iommu}, an explicit bypass otherwise (QEMU
- * has no check for that ordering; a device realized first silently bypasses the vIOMMU).
+ * machine has {@code -device intel-iommu}, wherever it is listed (QEMU sets bus-master address
+ * spaces up at machine done), an explicit bypass otherwise. The order trap is vfio-pci's alone
+ * (io.viommu.vmm.VfioPciDevice takes its address space at realize).
  */
 public final class Machine {
     public static final long ECAM_DEFAULT_BASE = Mch.PCIEXBAR_DEFAULT;
@@ -76,6 +77,7 @@ public final class Machine {
     private final PciBus rootBus;
     private final PciHost host;
     private final List<PciFunction> userDevices = new ArrayList<>();
+    private final List<PciFunction> dmaFunctions = new ArrayList<>();
     private final FwCfg fwCfg;
     private IntelIommu iommu;
     private final SmpTopology smp;
@@ -158,11 +160,16 @@ public final class Machine {
     }
 
     /**
-     * A function's DMA path: translated by the IOMMU when one was realized before it (else an
-     * explicit bypass), with writes to 0xFEEx_xxxx becoming MSIs (QEMU's vtd-ir region), and its
+     * A function's DMA path: translated by the IOMMU when the machine has one (else an explicit
+     * bypass; {@link #attachIommu} puts the functions plugged before it behind it), with writes to 0xFEEx_xxxx becoming MSIs (QEMU's vtd-ir region), and its
      * interrupts going through interrupt remapping when it sits behind the IOMMU.
      */
     private DmaPort connectDma(PciFunction f) {
+        dmaFunctions.add(f);
+        return connectDmaPort(f);
+    }
+
+    private DmaPort connectDmaPort(PciFunction f) {
         MsiSink msiSink = iommu != null ? interrupts.remappingSink() : interrupts;
         DmaPort port = new DmaPort(f::address, new MsiWindow(memory, f::address, msiSink), iommu,
                 f::busMasterEnabled);
@@ -213,8 +220,9 @@ public final class Machine {
     /**
      * Realizes the VT-d unit at its default register base (QEMU's {@code vtd_realize}), with
      * interrupt remapping in front of the APICs and an interrupt entry cache of
-     * {@code iecEntries} (0: none, as QEMU). Only functions plugged afterwards are behind it:
-     * QEMU has no check for that ordering, a device realized first silently bypasses the vIOMMU.
+     * {@code iecEntries} (0: none, as QEMU). Every function plugged with {@link #plug}, before or
+     * after, is behind it (QEMU's machine-done bus-master address space); board functions are not
+     * (a model simplification). A vfio-pci listed before it bypasses it (VfioPciDevice).
      */
     public IntelIommu attachIommu(VtdConfig config, int iecEntries) {
         if (iommu != null) {
@@ -225,6 +233,14 @@ public final class Machine {
         interrupts.attachInterruptRemapping(iommu.interruptRemapping());
         memory.map("intel-iommu", IntelIommu.DEFAULT_BASE, IntelIommu.REGISTER_BLOCK_SIZE, iommu,
                 new AccessRules(4, 8, false), 0);
+        // QEMU 7.2 gives an emulated device its bus-master address space at machine done
+        // (pcibus_machine_done -> pci_init_bus_master -> pci_device_iommu_address_space), so one
+        // listed before -device intel-iommu is translated all the same (checked with QEMU 7.2:
+        // an edu listed first DMAs through the vIOMMU and faults in it). Only vfio-pci takes its
+        // address space at realize (vfio_realize): see VfioPciDevice.
+        for (PciFunction f : dmaFunctions) {
+            connectDmaPort(f);
+        }
         return iommu;
     }
 

@@ -498,6 +498,11 @@ public final class VfioPciDevice extends PciFunction {
         }
     }
 
+    /** Whether the container listens on system memory (all guest RAM mapped at its GPA), not on a vIOMMU. */
+    public boolean inSystemMemory() {
+        return group.space.equals("system");
+    }
+
     /** The host device's name ({@code 0000:00:04.0}). */
     public String hostName() {
         return name;

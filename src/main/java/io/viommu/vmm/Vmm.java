@@ -109,6 +109,13 @@ public final class Vmm {
             throw new MachineConfigException(io.viommu.machine.config.QemuCommandLine.PROGRAM
                     + ": We need to set caching-mode=on for intel-iommu to enable device assignment with IOMMU protection.");
         }
+        if (viommu != null) {
+            for (VfioPciDevice d : vmm.assigned) {
+                if (d.inSystemMemory()) {
+                    stderr.accept(bypassWarning(d));
+                }
+            }
+        }
         vmm.systemReset(); // qemu_machine_creation_done -> qemu_system_reset
         return vmm;
     }
@@ -209,6 +216,23 @@ public final class Vmm {
 
     public List<VfioPciDevice> assignedDevices() {
         return List.copyOf(assigned);
+    }
+
+    /**
+     * viommu's own warning, not QEMU's (QEMU 7.2 prints nothing): an assigned device whose DMA
+     * bypasses the VM's intel-iommu. vfio_realize takes the device's address space
+     * (pci_device_iommu_address_space) when the device is realized, so a vfio-pci listed before
+     * -device intel-iommu keeps system memory for good: every guest RAM page stays mapped at its
+     * guest-physical address and the guest's VT-d tables are never consulted. (Emulated devices
+     * take theirs at machine done and are translated wherever they are listed.)
+     */
+    static String bypassWarning(VfioPciDevice d) {
+        var a = d.address();
+        String where = d.bus() == null || d.bus().isRoot() ? "is listed before -device intel-iommu"
+                : "is behind a bridge (the model puts only root-bus vfio-pci devices behind the vIOMMU)";
+        return String.format("viommu: warning: vfio-pci %s (%02x:%02x.%x in the VM) %s: its DMA bypasses "
+                + "the vIOMMU (all guest RAM mapped at its guest-physical address); QEMU 7.2 does not warn",
+                d.hostName(), a.bus(), a.device(), a.function(), where);
     }
 
     /** QEMU's error_report: a line of the VMM's stderr. */

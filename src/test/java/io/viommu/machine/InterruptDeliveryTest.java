@@ -149,13 +149,15 @@ class InterruptDeliveryTest {
     }
 
     @Test
-    void deviceRealizedBeforeTheIommuBypassesInterruptRemapping() throws Exception {
+    void deviceListedBeforeTheIommuIsRemappedAllTheSame() throws Exception {
+        // its MSI goes through the bus-master address space QEMU 7.2 sets up at machine done
+        // (msi_send_message -> pci_get_address_space): the vtd-ir region of the intel-iommu
         Machine m = boot("-device", "edu", "-device", "intel-iommu");
         enableIr(m);
         programMsi(m, InterruptRemapping.remappableAddress(9, false), 0);
         m.memory().write(PhysAddr.of(BAR + EduDevice.REG_IRQ_RAISE), 1, 4);
-        assertThat(apic(m)).singleElement().satisfies(i -> assertThat(i.remapped()).isFalse());
-        assertThat(m.interrupts().blockedMsis()).isZero();
+        assertThat(apic(m)).isEmpty(); // IRTE 9 not present: blocked by the remapping unit
+        assertThat(m.interrupts().blockedMsis()).isOne();
     }
 
     @Test

@@ -194,9 +194,11 @@ class MachineTest {
     }
 
     @Test
-    void deviceBeforeIntelIommuBypassesItAndDeviceAfterIsCovered() throws Exception {
+    void emulatedDevicesBeforeAndAfterIntelIommuAreBothCovered() throws Exception {
+        // QEMU 7.2 sets bus-master address spaces up at machine done (pcibus_machine_done):
+        // checked with QEMU 7.2, an edu listed first DMAs through the vIOMMU and faults in it
         Machine m = machine("-device", "edu", "-device", "intel-iommu", "-device", "edu");
-        assertThat(m.devices().get(0).dma().isTranslated()).isFalse();
+        assertThat(m.devices().get(0).dma().isTranslated()).isTrue();
         assertThat(m.devices().get(1).dma().isTranslated()).isTrue();
         assertThat(m.memory().lookup(PhysAddr.of(0xfed9_0000L)).name()).isEqualTo("intel-iommu");
     }
