@@ -66,6 +66,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     public static QemuCommandLine parse(List<String> args) throws MachineConfigException {
         long ram = DEFAULT_RAM;
         List<DeviceOption> devices = new ArrayList<>();
+        List<DeviceOption> jsonDevices = new ArrayList<>();
         List<NicOption> nics = new ArrayList<>();
         Map<String, String> netdevs = new LinkedHashMap<>();
         Set<String> blockNodes = new LinkedHashSet<>();
@@ -138,7 +139,15 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 }
                 case "-smp" -> smpArg = arg;
                 case "-m" -> ram = parseRam(opt, arg);
-                case "-device" -> devices.add(parseDevice(opt, arg));
+                // vl.c: qemu_create_cli_devices creates every key=value -device first, then the
+                // JSON ones (device_opts vs the JSON list filled by device_option_parse)
+                case "-device" -> {
+                    if (arg.startsWith("{")) {
+                        jsonDevices.add(JsonDevice.parse(opt, arg));
+                    } else {
+                        devices.add(parseDevice(opt, arg));
+                    }
+                }
                 case "-vga" -> vga = arg;
                 case "-netdev" -> {
                     anyNet = true;
@@ -191,6 +200,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 default -> { } // ignored option with its argument: it changes nothing the model shows
             }
         }
+        devices.addAll(jsonDevices);
         boolean displayDevice = devices.stream().anyMatch(d -> DISPLAY_DEVICES.contains(d.driver()));
         String vgaType = vga != null ? vga : noDefaults || displayDevice ? "none" : "std";
         boolean defaultNic = !noDefaults && !anyNet;
