@@ -59,7 +59,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
             "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");
     private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
-            "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name", "-accel");
+            "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name", "-accel", "-trace");
     private static final Set<String> DISPLAY_DEVICES = Set.of("VGA", "secondary-vga", "bochs-display",
             "cirrus-vga", "qxl-vga", "virtio-vga", "virtio-vga-gl", "ramfb", "vmware-svga", "virtio-gpu-pci");
 
@@ -192,6 +192,25 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 case "-initrd" -> initrd = arg;
                 case "-cpu" -> cpu = arg;
                 case "-name" -> name = arg;
+                case "-trace" -> {
+                    // trace/control.c trace_opt_parse: PATTERN, enable=, events=FILE, file=
+                    Map<String, String> tp = splitProps(arg, "enable");
+                    for (String k : tp.keySet()) {
+                        if (!Set.of("enable", "events", "file").contains(k)) {
+                            throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg
+                                    + ": Invalid parameter '" + k + "'");
+                        }
+                    }
+                    String events = tp.get("events");
+                    if (events != null && !java.nio.file.Files.isReadable(java.nio.file.Path.of(events))) {
+                        throw new MachineConfigException(PROGRAM + ":" + events + ": No such file or directory");
+                    }
+                    String note = "viommu: note: -trace is accepted, but viommu has no QEMU trace events yet:"
+                            + " no trace output is produced";
+                    if (!warnings.contains(note)) {
+                        warnings.add(note);
+                    }
+                }
                 case "-bios" -> bios = arg; // the last one counts, as in QEMU
                 case "-global" -> warnings.add("viommu: warning: -global " + arg + " is ignored: viommu does"
                         + " not model -global; give the property on the -device option instead");

@@ -8,8 +8,8 @@ import io.viommu.machine.device.MachineLog;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
-/** JSON -device as libvirt 9.0 emits it; every text checked against qemu-system-x86_64 7.2. */
-class JsonDeviceTest {
+/** JSON -device as libvirt 9.0 emits it, -accel qtest, -trace; every text checked against qemu-system-x86_64 7.2. */
+class QemuCommandLineExtrasTest {
 
     static Machine machine(String... args) throws MachineConfigException {
         return MachineBuilder.fromCommandLine(List.of(args), MachineLog.SILENT);
@@ -56,5 +56,26 @@ class JsonDeviceTest {
         refused("{\"driver\":\"intel-iommu\",\"intremap\":true}",
                 "Invalid parameter type for 'intremap', expected: string");
         refused("{\"driver\":\"edu\",\"addr\":{\"a\":1}}", "Invalid parameter type for 'addr', expected int or str");
+    }
+
+    /** Upstream 7.2's qtest accelerator (Debian's build lacks it): accepted, TCG-like for the model. */
+    @Test
+    void qtestAcceleratorIsAcceptedAsUpstreamDoes() throws Exception {
+        assertThat(QemuCommandLine.parse(List.of("-accel", "qtest")).accelerator()).isEqualTo(Accelerator.TCG);
+        assertThat(QemuCommandLine.parse(List.of("-M", "q35,accel=qtest")).accelerator()).isEqualTo(Accelerator.TCG);
+        assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-accel", "bogus")))
+                .hasMessage("qemu-system-x86_64: -accel bogus: invalid accelerator bogus");
+    }
+
+    @Test
+    void traceIsAcceptedWithOneNoteAndQemusRefusals() throws Exception {
+        QemuCommandLine cl = QemuCommandLine.parse(List.of("-trace", "vtd_*", "-trace", "enable=vtd_*",
+                "-trace", "file=/tmp/x.log"));
+        assertThat(cl.warnings()).containsExactly("viommu: note: -trace is accepted, but viommu has no QEMU"
+                + " trace events yet: no trace output is produced");
+        assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-trace", "bogus=1")))
+                .hasMessage("qemu-system-x86_64: -trace bogus=1: Invalid parameter 'bogus'");
+        assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-trace", "events=/nonexistent")))
+                .hasMessage("qemu-system-x86_64:/nonexistent: No such file or directory");
     }
 }
