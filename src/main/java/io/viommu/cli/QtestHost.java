@@ -95,7 +95,8 @@ final class QtestHost {
             // between two commands the host's CPU takes what was delivered to it, e.g. the host
             // unit's fault event after an assigned device's DMA to an unmapped IOVA (dmar_fault
             // prints the DMAR lines and clears the record, as the real host did during the script)
-            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, k::takeInterrupts);
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, k::takeInterrupts,
+                    () -> vmm.hardwareError().isPresent() ? 134 : -1);
         } finally {
             vmm.shutdown();
         }

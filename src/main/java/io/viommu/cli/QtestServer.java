@@ -47,6 +47,8 @@ public final class QtestServer {
     private boolean interceptingIn;
     private long clockNs;
     private QtestExplainer explainer;
+    /** Whether the process died during a command (hw_error aborts before qtest replies). */
+    private java.util.function.BooleanSupplier dead = () -> false;
     private int lineNumber;
 
     QtestServer(Machine machine, PrintStream out, PrintStream err) {
@@ -107,7 +109,17 @@ public final class QtestServer {
     /** As above, running {@code afterEach} after every command (the host's CPU, for a VMM). */
     static int serveMachine(Machine machine, BufferedReader in, PrintStream out, PrintStream err, boolean explain,
                             Runnable afterEach) {
+        return serveMachine(machine, in, out, err, explain, afterEach, () -> -1);
+    }
+
+    /**
+     * As above; after every command {@code exitStatus} says whether the process must end now
+     * (a status &ge; 0, e.g. 134 after the VMM's hw_error) or keep serving (-1).
+     */
+    static int serveMachine(Machine machine, BufferedReader in, PrintStream out, PrintStream err, boolean explain,
+                            Runnable afterEach, java.util.function.IntSupplier exitStatus) {
         QtestServer server = new QtestServer(machine, out, err);
+        server.dead = () -> exitStatus.getAsInt() >= 0;
         if (explain) {
             server.explainer = new QtestExplainer(machine);
             err.println(QtestExplainer.PREAMBLE);
@@ -121,6 +133,11 @@ public final class QtestServer {
                 server.handle(line);
                 out.flush();
                 afterEach.run();
+                int status = exitStatus.getAsInt();
+                if (status >= 0) {
+                    err.flush();
+                    return status;
+                }
             }
         } catch (IOException e) {
             err.println("viommu qtest: " + e.getMessage());
@@ -148,6 +165,9 @@ public final class QtestServer {
             // A model bug must not take the server down; say so and go on.
             err.println("viommu qtest: internal error on '" + line + "': " + e);
             reply = "FAIL internal error: " + e.getClass().getSimpleName();
+        }
+        if (dead.getAsBoolean()) {
+            return; // abort() came before the reply
         }
         if (explainer != null) {
             explain(line);

@@ -360,7 +360,17 @@ public final class VfioPciDevice extends PciFunction {
             } catch (VfioException e) {
                 throw new MachineConfigException(setup + "Failed to get VFIO IOMMU info");
             }
-            listener = new VfioListener(container, vmm.processRam(), vmm::report);
+            listener = new VfioListener(container, vmm.processRam(), new VfioListener.ErrorSink() {
+                @Override
+                public void report(String message) {
+                    vmm.report(message);
+                }
+
+                @Override
+                public void hardwareError(String message) {
+                    vmm.hardwareError(message);
+                }
+            });
             try {
                 if (viommu == null) {
                     listener.mapGuestRam();

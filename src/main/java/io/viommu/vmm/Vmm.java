@@ -235,6 +235,29 @@ public final class Vmm {
                 d.hostName(), a.bus(), a.device(), a.function(), where);
     }
 
+    private String hardwareError;
+
+    /**
+     * hw_error (softmmu/cpus.c, 7.2): {@code fprintf(stderr, "qemu: hardware error: ")}, the
+     * message, a newline, then each vCPU's register dump and abort(). The VMM prints the first
+     * line, says in a viommu note that it skips the dump, and records that it must die: whoever
+     * runs it stops serving and exits with 134 (128 + SIGABRT, what a shell shows).
+     */
+    void hardwareError(String text) {
+        if (hardwareError != null) {
+            return; // the process would already be gone
+        }
+        hardwareError = text;
+        stderr.accept("qemu: hardware error: " + text);
+        stderr.accept("viommu: note: QEMU 7.2 dumps every vCPU's registers here and aborts (SIGABRT);"
+                + " viommu skips the dump and exits with status 134");
+    }
+
+    /** The hardware error that ended this VMM (QEMU would have aborted), if any. */
+    public java.util.Optional<String> hardwareError() {
+        return java.util.Optional.ofNullable(hardwareError);
+    }
+
     /** QEMU's error_report: a line of the VMM's stderr. */
     void report(String text) {
         stderr.accept(io.viommu.machine.config.QemuCommandLine.PROGRAM + ": " + text);

@@ -82,4 +82,31 @@ class VmmViommuCaptureTest {
         }
         assertThat(o.toString(StandardCharsets.UTF_8)).isEqualTo(Files.readString(d.resolve("qemu.out")));
     }
+
+    /**
+     * hw_error after set-up: with snoop-control=on the notifier is refused (vfio_listener_region_add),
+     * which once DMAR is on is QEMU 7.2's {@code vfio: DMA mapping failed, unable to continue}
+     * hw_error: {@code qemu: hardware error: ...}, the vCPU dump (skipped, a viommu note says so)
+     * and abort() - no reply to the command, nothing served after it, status 134 (128 + SIGABRT).
+     */
+    @Test
+    void aHardwareErrorEndsTheVmmAsQemusAbortDoes() throws Exception {
+        Path d = DIR.resolve("vtd-dma");
+        List<String> argv = new ArrayList<>(List.of(Files.readString(d.resolve("vmm.cmd")).trim().split(" ")));
+        argv.remove(0);
+        String script = Files.readString(d.resolve("vmm.qtest"), StandardCharsets.UTF_8);
+        String te = "writel 0xfed90018 0x80000000\n";
+        String before = script.substring(0, script.indexOf(te));
+        List<String> snoop = new ArrayList<>(argv);
+        snoop.set(snoop.indexOf("intel-iommu,caching-mode=on"), "intel-iommu,caching-mode=on,snoop-control=on");
+        VmmFixtureTest.Run ok = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), snoop, before);
+        VmmFixtureTest.Run r = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), snoop, script);
+        assertThat(r.rc()).isEqualTo(134);
+        assertThat(r.out()).isEqualTo(ok.out());
+        assertThat(r.err()).isEqualTo(ok.err()
+                + "qemu-system-x86_64: Snoop Control with vhost or VFIO is not supported: Operation not supported\n"
+                + "qemu: hardware error: vfio: DMA mapping failed, unable to continue\n"
+                + "viommu: note: QEMU 7.2 dumps every vCPU's registers here and aborts (SIGABRT);"
+                + " viommu skips the dump and exits with status 134\n");
+    }
 }
