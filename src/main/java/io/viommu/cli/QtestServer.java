@@ -83,6 +83,7 @@ public final class QtestServer {
             return 1;
         }
         built.commandLine().warnings().forEach(err::println);
+        err.flush(); // before the first reply, as QEMU's unbuffered stderr would be
         return serveMachine(built.machine(), in, out, err, explain);
     }
 
