@@ -146,18 +146,7 @@ class ShadowProperties {
 
     private static void invalidate(GuestTables g, Inv inv, boolean queued, long lo, long hi) {
         switch (inv) {
-            case PAGES -> {
-                int am = 0;
-                while ((lo >>> (12 + am)) != (hi >>> (12 + am))) {
-                    am++;
-                }
-                long addr = lo & -(PAGE << am);
-                if (queued) {
-                    g.queuedPsi(1, addr, am);
-                } else {
-                    g.psi(1, addr, am);
-                }
-            }
+            case PAGES -> g.psiCovering(1, lo, hi, queued);
             case DOMAIN -> {
                 if (queued) {
                     g.queuedDsi(1);

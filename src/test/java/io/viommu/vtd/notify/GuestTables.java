@@ -180,6 +180,24 @@ public final class GuestTables {
         iommu.store(IOTLB, IOTLB_IVT | IOTLB_IIRG_PAGE | ((long) did << 32), 8);
     }
 
+    /**
+     * A page-selective invalidation of the smallest naturally aligned block of 2^AM pages that
+     * covers {@code lo..hi}, by register or queued; returns the descriptor index when queued,
+     * -1 otherwise.
+     */
+    public int psiCovering(int did, long lo, long hi, boolean queued) {
+        int am = 0;
+        while ((lo >>> (12 + am)) != (hi >>> (12 + am))) {
+            am++;
+        }
+        long addr = lo & -(4096L << am);
+        if (queued) {
+            return queuedPsi(did, addr, am);
+        }
+        psi(did, addr, am);
+        return -1;
+    }
+
     public void dsi(int did) {
         iommu.store(IOTLB, IOTLB_IVT | IOTLB_IIRG_DOMAIN | ((long) did << 32), 8);
     }

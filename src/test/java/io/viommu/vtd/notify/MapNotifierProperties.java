@@ -190,15 +190,7 @@ class MapNotifierProperties {
     private static int invalidate(GuestTables g, Inv inv, boolean queued, long lo, long hi) {
         switch (inv) {
             case PAGES -> {
-                int am = 0;
-                while ((lo >>> (12 + am)) != (hi >>> (12 + am))) {
-                    am++;
-                }
-                long addr = lo & -(PAGE << am);
-                if (queued) {
-                    return g.queuedPsi(1, addr, am);
-                }
-                g.psi(1, addr, am);
+                return g.psiCovering(1, lo, hi, queued);
             }
             case DOMAIN -> {
                 if (queued) {
