@@ -1,0 +1,4 @@
+# run from src/test/resources/libvirt/cases on the lab machine (Debian 12, libvirt 9.0.0, QEMU 7.2), as root;
+# the disk images the XML name were created first (the real start of a domain with a disk opens it):
+#   truncate -s 1M /var/lib/libvirt/images/viommu-test.img /var/lib/libvirt/images/viommu-b.img
+flock /tmp/libvirt.lock /work/shared/lab/libvirt-native --start *.xml > ../libvirt-native.out 2>&1
