@@ -22,6 +22,9 @@ import java.util.Set;
  *  e1000 e1000e        mac netdev (e1000e: subsys_ven subsys)
  *  virtio-net-pci      mac netdev disable-legacy disable-modern iommu_platform ats vectors
  *  virtio-blk-pci      drive (required) disable-legacy disable-modern iommu_platform ats vectors num-queues
+ *  virtio-balloon-pci  disable-legacy disable-modern iommu_platform ats (no ballooning: the function
+ *                      occupies its slot with QEMU's ids and BARs; libvirt adds one to every domain)
+ *  qemu-xhci           p2 p3 (no USB: the function occupies its slot with QEMU's ids and BAR)
  *  nvme                serial (required) subsys drive max_ioqpairs num_queues msix_qsize sriov_max_vfs
  *                      sriov_vq_flexible sriov_vi_flexible sriov_max_vq_per_vf sriov_max_vi_per_vf
  *                      mdts vsl zoned.zasl cmb_size_mb
@@ -40,7 +43,7 @@ final class DeviceCatalog {
             "x-pcie-extcap-init");
     private static final List<String> DEVICES = List.of("pcie-root-port", "ioh3420", "x3130-upstream",
             "xio3130-downstream", "pcie-pci-bridge", "pci-bridge", "VGA", "e1000", "e1000e",
-            "virtio-net-pci", "virtio-blk-pci", "nvme", "igb-82576", "igb");
+            "virtio-net-pci", "virtio-blk-pci", "nvme", "igb-82576", "igb", "virtio-balloon-pci", "qemu-xhci");
 
     static boolean isPciDevice(String driver) {
         return DEVICES.contains(driver);
@@ -133,6 +136,20 @@ final class DeviceCatalog {
             }
             case "virtio-net-pci", "virtio-blk-pci" -> virtio(m, driver, p, at);
             case "nvme" -> Nvme.realize(m, p, at);
+            case "virtio-balloon-pci" -> {
+                p.checkKnown(known("disable-legacy", "disable-modern", "iommu_platform", "ats", "deflate-on-oom",
+                        "free-page-reporting", "free-page-hint", "guest-stats-polling-interval"));
+                Boolean disableLegacy = p.onOffAuto("disable-legacy");
+                boolean modern = !p.bool("disable-modern", false);
+                p.bool("iommu_platform", false);
+                boolean ats = p.bool("ats", false);
+                boolean legacy = disableLegacy == null ? !(at.expressBus() && !at.rootBus()) : !disableLegacy;
+                yield new Endpoints.VirtioPci(Endpoints.VirtioKind.BALLOON, at, legacy, modern, 0, ats);
+            }
+            case "qemu-xhci" -> {
+                p.checkKnown(known("p2", "p3", "msi", "msix", "streams", "intrs", "slots"));
+                yield new Endpoints.QemuXhci(at);
+            }
             default -> throw p.error("'" + driver + "' is not a valid device model name");
         };
         f.setMultiFunction(multifunction || f.isMultiFunction());

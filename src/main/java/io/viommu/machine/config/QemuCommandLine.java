@@ -55,9 +55,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
 
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
             "-qtest", "-qtest-log", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
-            "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming");
+            "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming", "-debugcon",
+            "-overcommit", "-sandbox", "-msg", "-uuid", "-smbios", "-mon");
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
-            "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");
+            "-daemonize", "-no-hpet", "-snapshot", "-no-user-config", "-nodefconfig", "-no-acpi");
     private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
             "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name", "-accel", "-trace");
     private static final Set<String> DISPLAY_DEVICES = Set.of("VGA", "secondary-vga", "bochs-display",
@@ -125,6 +126,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     if (mp.containsKey("kernel-irqchip")) {
                         kernelIrqchip = mp.get("kernel-irqchip");
                     }
+                    if (mp.containsKey("kernel_irqchip")) {
+                        // QEMU's keyval accepts the underscore spelling libvirt writes (started with 7.2)
+                        kernelIrqchip = mp.get("kernel_irqchip");
+                    }
                     if (mp.containsKey("accel") && accel == null) {
                         accel = mp.get("accel");
                     }
@@ -151,7 +156,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 case "-vga" -> vga = arg;
                 case "-netdev" -> {
                     anyNet = true;
-                    Map<String, String> p = splitProps(arg, "type");
+                    Map<String, String> p = optionProps(opt, arg, "type");
                     String id = p.get("id");
                     if (id == null) {
                         throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": Parameter 'id' is missing");
@@ -176,7 +181,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     }
                 }
                 case "-blockdev" -> {
-                    Map<String, String> p = splitProps(arg, "driver");
+                    Map<String, String> p = optionProps(opt, arg, "driver");
                     if (p.containsKey("node-name")) {
                         blockNodes.add(p.get("node-name"));
                     }
@@ -318,6 +323,32 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     + ": Parameter 'driver' is missing");
         }
         return new DeviceOption(driver, props, arg);
+    }
+
+    /**
+     * The properties of a {@code -netdev} or {@code -blockdev}: key=value, or a JSON object as
+     * libvirt 9.0 writes them (QEMU 7.2 takes JSON when the argument starts with '{'; only the
+     * top-level scalars matter here: type, id, node-name, driver).
+     */
+    private static Map<String, String> optionProps(String opt, String arg, String implied) throws MachineConfigException {
+        if (!arg.startsWith("{")) {
+            return splitProps(arg, implied);
+        }
+        Map<String, String> props = new LinkedHashMap<>();
+        try {
+            com.fasterxml.jackson.databind.JsonNode root = new com.fasterxml.jackson.databind.ObjectMapper().readTree(arg);
+            if (root == null || !root.isObject()) {
+                throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": JSON parse error, premature EOI");
+            }
+            for (Map.Entry<String, com.fasterxml.jackson.databind.JsonNode> e : root.properties()) {
+                if (e.getValue().isValueNode()) {
+                    props.put(e.getKey(), e.getValue().asText());
+                }
+            }
+        } catch (com.fasterxml.jackson.core.JacksonException e) {
+            throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg + ": JSON parse error, premature EOI");
+        }
+        return props;
     }
 
     /** Splits {@code first,key=value,...}; a bare first element is the implied key. */

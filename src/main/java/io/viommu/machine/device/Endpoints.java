@@ -98,7 +98,9 @@ public final class Endpoints {
     /** The virtio device kinds modelled: virtio id, class, legacy I/O BAR size. */
     public enum VirtioKind {
         NET("virtio-net-pci", 1, 0x020000, 0x20),
-        BLK("virtio-blk-pci", 2, 0x010000, 0x80);
+        BLK("virtio-blk-pci", 2, 0x010000, 0x80),
+        /** virtio-balloon-pci: class 00ff, legacy I/O 0x40, no MSI-X (checked with QEMU 7.2's info pci). */
+        BALLOON("virtio-balloon-pci", 5, 0x00ff00, 0x40);
 
         final String typeName;
         final int virtioId;
@@ -171,6 +173,22 @@ public final class Endpoints {
                     CapTables.ats(config, 0x100);
                 }
             }
+        }
+    }
+
+    /**
+     * qemu-xhci (hw/usb/hcd-xhci-pci.c): 1b36:000d rev 1, class 0c0330, subsystem 1af4:1100,
+     * pin A, one 64-bit 16 KiB MMIO BAR0 (checked with QEMU 7.2: info pci and config reads over
+     * qtest). No USB is modelled: the function occupies its slot, with QEMU's ids and BAR, so the
+     * other devices keep QEMU's addresses (libvirt adds one to every q35 domain).
+     */
+    public static final class QemuXhci extends PciFunction {
+        public QemuXhci(Placement at) {
+            super("qemu-xhci", 0x1b36, 0x000d, 0x0c0330, 1, false, at.configSize());
+            config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, 0x1af4, 0, 0);
+            config.define(PciRegs.SUBSYSTEM_ID, 2, 0x1100, 0, 0);
+            setInterruptPin(1);
+            registerBar(0, Bar.Kind.MEMORY64, 0x4000, false, null, AccessRules.ANY);
         }
     }
 
