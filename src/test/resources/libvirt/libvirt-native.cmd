@@ -2,3 +2,5 @@
 # the disk images the XML name were created first (the real start of a domain with a disk opens it):
 #   truncate -s 1M /var/lib/libvirt/images/viommu-test.img /var/lib/libvirt/images/viommu-b.img
 flock /tmp/libvirt.lock /work/shared/lab/libvirt-native --start *.xml > ../libvirt-native.out 2>&1
+# libvirt-native-missing-file.out (a path that does not exist):
+flock /tmp/libvirt.lock /work/shared/lab/libvirt-native /nonexistent/dom.xml

@@ -53,6 +53,9 @@ final class DomainXmlReader {
     }
 
     static XmlElement parse(String xml) throws LibvirtException {
+        if (xml.isBlank()) { // libxml2 on an empty document; its context line is "(null)"
+            throw new LibvirtException("(domain_definition):1: Document is empty\n(null)\n^", 1, 1);
+        }
         XMLInputFactory f = XMLInputFactory.newFactory();
         f.setProperty(XMLInputFactory.SUPPORT_DTD, false);
         f.setProperty(XMLInputFactory.IS_SUPPORTING_EXTERNAL_ENTITIES, false);
@@ -99,7 +102,7 @@ final class DomainXmlReader {
             }
         }
         if (root == null) {
-            throw new LibvirtException("(domain_definition):1: Document is empty");
+            throw new LibvirtException("(domain_definition):1: Document is empty\n(null)\n^", 1, 1);
         }
         return root;
     }
@@ -129,6 +132,9 @@ final class DomainXmlReader {
                 text = "Opening and ending tag mismatch: " + top.name + " line " + top.line + " and " + found;
                 column = end + 1;
             }
+        }
+        if (text.contains("must not contain the '<' character")) {
+            text = "Unescaped '<' not allowed in attributes values"; // libxml2's text (xmlParseAttValueComplex)
         }
         String caret = "-".repeat(Math.max(0, column - 1)) + "^";
         return new LibvirtException("(domain_definition):" + line + ": " + text

@@ -26,6 +26,10 @@ import java.util.UUID;
  * qemu-argv}, and a real start for interfaces): src/test/resources/libvirt.
  */
 public final class LibvirtDomain {
+    /** virDomainVirtType: the domain types libvirt's parser knows. */
+    private static final Set<String> VIRT_TYPES = Set.of("none", "qemu", "kqemu", "kvm", "xen", "lxc", "uml",
+            "openvz", "test", "vmware", "hyperv", "vbox", "phyp", "parallels", "bhyve", "vz");
+
     private final List<String> notes = new ArrayList<>();
 
     private LibvirtDomain() {
@@ -43,19 +47,19 @@ public final class LibvirtDomain {
 
     private Domain domain(XmlElement root) throws LibvirtException {
         if (!root.name.equals("domain")) {
-            throw new LibvirtException("XML error: expected root element 'domain', but got '" + root.name + "'");
+            throw new LibvirtException("XML error: expecting root element of 'domain', not '" + root.name + "'");
         }
         root.markRead();
         String type = root.attr("type");
         if (type == null) {
-            throw new LibvirtException("XML error: Missing required attribute 'type' in element 'domain'");
+            throw new LibvirtException("internal error: missing domain type attribute");
         }
-        if (!type.equals("kvm") && !type.equals("qemu")) {
-            throw new LibvirtException("XML error: Invalid value for attribute 'type' in element 'domain': '" + type + "'.");
+        if (!VIRT_TYPES.contains(type)) {
+            throw new LibvirtException("unsupported configuration: invalid domain type " + type);
         }
         XmlElement nameEl = root.child("name");
         if (nameEl == null || nameEl.text().isEmpty()) {
-            throw new LibvirtException("XML error: missing name from domain XML");
+            throw new LibvirtException("missing name information");
         }
         String name = nameEl.text();
         XmlElement uuidEl = root.child("uuid");
@@ -181,6 +185,11 @@ public final class LibvirtDomain {
             warnings.add("viommu: warning: " + u + " is not translated: viommu's argv has nothing for it"
                     + " (libvirt may add options for it)");
         }
+        if (!type.equals("kvm") && !type.equals("qemu")) {
+            // virQEMUCapsIsVirtTypeSupported, once the emulator is known
+            throw new LibvirtException("unsupported configuration: Emulator '" + emulator
+                    + "' does not support virt type '" + type + "'");
+        }
         Domain d = new Domain(name, uuid, type.equals("kvm"), memoryKiB, vcpus, machine, acpi, ioapic, cpuHost,
                 emulator, iommu, List.copyOf(hostdevs), List.copyOf(nets), List.copyOf(disks),
                 List.copyOf(controllers), usb, balloon, List.copyOf(bootDevs), List.copyOf(warnings));
@@ -233,7 +242,7 @@ public final class LibvirtDomain {
     private static long memory(XmlElement root) throws LibvirtException {
         XmlElement m = root.child("memory");
         if (m == null) {
-            throw new LibvirtException("XML error: missing element memory");
+            throw new LibvirtException("XML error: Memory size must be specified via <memory> or in the <numa> configuration");
         }
         String unit = m.attr("unit");
         String text = m.text();
@@ -338,7 +347,7 @@ public final class LibvirtDomain {
         Long index = idx == null ? Long.valueOf(0) : unsigned(idx);
         if (index == null) {
             throw new LibvirtException("XML error: Invalid value for attribute 'index' in element 'controller': '"
-                    + idx + "'. Expected non-negative integer value");
+                    + idx + "'. Expected integer value");
         }
         String model = c.attr("model");
         if (index == 0) {
@@ -386,7 +395,10 @@ public final class LibvirtDomain {
             }
         }
         XmlElement src = h.child("source");
-        XmlElement sa = src == null ? null : src.child("address");
+        if (src == null) {
+            throw new LibvirtException("XML error: Missing <source> element in hostdev device");
+        }
+        XmlElement sa = src.child("address");
         if (sa == null) {
             throw new LibvirtException("XML error: PCI host devices must use 'pci' or 'unassigned' address type");
         }

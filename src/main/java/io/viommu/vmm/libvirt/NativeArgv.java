@@ -30,8 +30,14 @@ final class NativeArgv {
     private NativeArgv() {
     }
 
+    /**
+     * The domain's directory: virDomainDefGetShortName cuts the name to 20 characters
+     * (VIR_DOMAIN_SHORT_NAME_MAX), and domxml-to-native's domain id is -1.
+     */
     static String dir(Domain d) {
-        return "/var/lib/libvirt/qemu/domain--1-" + d.name();
+        String name = d.name();
+        int cut = name.offsetByCodePoints(0, Math.min(20, name.codePointCount(0, name.length())));
+        return "/var/lib/libvirt/qemu/domain--1-" + name.substring(0, cut);
     }
 
     static List<String> build(Domain d) {
