@@ -64,6 +64,42 @@ class LibvirtConformanceTest {
         return line.replaceAll(" -netdev '\\{[^']*\\}' -device '\\{\"driver\":\"[^\"]*\",[^']*\"netdev\":[^']*\\}'", "");
     }
 
+    /**
+     * The argv of every accepted case without a hostdev builds the machine with the model's own
+     * QEMU command-line handling, every device at libvirt's place: the root ports at their
+     * pcie.0 addresses, each endpoint behind the port (or at the pcie.0 slot) libvirt chose.
+     */
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("accepted")
+    void argvBuildsTheMachineWithDevicesWhereLibvirtPutThem(LibvirtNative n) throws Exception {
+        Domain d = LibvirtDomain.parse(n.xml());
+        org.junit.jupiter.api.Assumptions.assumeTrue(d.hostdevs().isEmpty(), "vfio-pci needs a host: DomxmlToNativeTest");
+        org.junit.jupiter.api.Assumptions.assumeFalse(n.file().equals("awbits-40.xml"), "QEMU refuses it: below");
+        io.viommu.machine.Machine m = io.viommu.machine.config.MachineBuilder.fromCommandLine(d.toQemuArgv(),
+                io.viommu.machine.device.MachineLog.SILENT);
+        java.util.Map<String, PciPlacement.Place> places = NativeArgv.places(d);
+        assertThat(m.devices()).extracting(io.viommu.pci.PciFunction::typeName)
+                .contains(d.usb() ? "qemu-xhci" : "pcie-root-port");
+        for (io.viommu.pci.PciFunction f : m.devices()) {
+            if (f.id() == null || f.typeName().equals("pcie-root-port") || f.typeName().equals("intel-iommu")) {
+                continue;
+            }
+            String key = switch (f.id()) {
+                case "usb" -> "usb";
+                case "balloon0" -> "balloon";
+                default -> f.id().startsWith("net") ? f.id() : f.id().startsWith("virtio-disk")
+                        ? "disk" + d.disks().stream().map(Domain.Disk::target).toList()
+                                .indexOf("vd" + (char) ('a' + Integer.parseInt(f.id().substring(11)))) : f.id();
+            };
+            PciPlacement.Place p = places.get(key);
+            assertThat(p).as(f.id()).isNotNull();
+            assertThat(f.bus().isRoot() ? "pcie.0" : f.bus().name()).as(f.id()).isEqualTo(p.busName());
+            assertThat(f.address().device()).as(f.id()).isEqualTo(p.slot());
+            assertThat(f.address().function()).as(f.id()).isEqualTo(p.function());
+        }
+        assertThat(m.iommu() != null).isEqualTo(d.iommu().isPresent());
+    }
+
     @ParameterizedTest(name = "{0}")
     @MethodSource("refused")
     void refusalHasLibvirtsText(LibvirtNative n) {
@@ -80,6 +116,20 @@ class LibvirtConformanceTest {
         Domain d = LibvirtDomain.parse(n.xml());
         assertThat(d.toQemuArgv()).contains(
                 "{\"driver\":\"vfio-pci\",\"host\":\"0000:02:00.0\",\"id\":\"hostdev0\",\"bus\":\"pci.2\",\"addr\":\"0x0\"}");
+    }
+
+    /** libvirt passes aw_bits='40' on; QEMU 7.2 refuses it at start, and so does the model, with QEMU's line. */
+    @Test
+    void awBits40IsLibvirtsArgvButQemuRefusesIt() throws Exception {
+        LibvirtNative n = NATIVE.get("awbits-40.xml");
+        assertThat(n.rc()).isZero();
+        String out = java.nio.file.Files.readString(LibvirtNative.DIR.resolve("libvirt-native.out"));
+        String qemuLine = "qemu-system-x86_64: -device {\"driver\":\"intel-iommu\",\"id\":\"iommu0\",\"aw-bits\":40}:"
+                + " Supported values for aw-bits are: 39, 48";
+        assertThat(out).contains(qemuLine); // the real start's "qemu unexpectedly closed the monitor" text
+        Domain d = LibvirtDomain.parse(n.xml());
+        assertThatThrownBy(() -> io.viommu.machine.config.MachineBuilder.fromCommandLine(d.toQemuArgv(),
+                io.viommu.machine.device.MachineLog.SILENT)).hasMessage(qemuLine);
     }
 
     @Test
