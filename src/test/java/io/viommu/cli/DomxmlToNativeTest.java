@@ -2,6 +2,7 @@ package io.viommu.cli;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.fixtures.LinuxCapture;
 import io.viommu.linux.Kernel;
 import io.viommu.machine.Machine;
 import io.viommu.machine.config.MachineBuilder;
@@ -27,46 +28,9 @@ import org.junit.jupiter.api.io.TempDir;
 class DomxmlToNativeTest {
     private static final Path CASES = Path.of("src/test/resources/libvirt/cases");
 
-    /** Splits a line as a POSIX shell does for the quoting libvirt uses (single quotes, '\''). */
-    static List<String> shellSplit(String line) {
-        List<String> out = new ArrayList<>();
-        StringBuilder cur = new StringBuilder();
-        boolean inWord = false;
-        boolean quoted = false;
-        for (int i = 0; i < line.length(); i++) {
-            char c = line.charAt(i);
-            if (quoted) {
-                if (c == '\'') {
-                    quoted = false;
-                } else {
-                    cur.append(c);
-                }
-            } else if (c == '\'') {
-                quoted = true;
-                inWord = true;
-            } else if (c == '\\' && i + 1 < line.length()) {
-                cur.append(line.charAt(++i));
-                inWord = true;
-            } else if (c == ' ' || c == '\n') {
-                if (inWord) {
-                    out.add(cur.toString());
-                    cur.setLength(0);
-                    inWord = false;
-                }
-            } else {
-                cur.append(c);
-                inWord = true;
-            }
-        }
-        if (inWord) {
-            out.add(cur.toString());
-        }
-        return out;
-    }
-
     /** The VM arguments of a printed line: after the environment and the binary. */
     static List<String> vmArgs(String printed) {
-        List<String> words = shellSplit(printed.strip());
+        List<String> words = LinuxCapture.shellSplit(printed.strip());
         int binary = 0;
         while (words.get(binary).contains("=")) {
             binary++;
