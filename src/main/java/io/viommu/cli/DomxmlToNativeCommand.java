@@ -51,6 +51,10 @@ public final class DomxmlToNativeCommand implements Callable<Integer> {
             err.println("error: " + e.getMessage());
             err.println();
             return 1;
+        } catch (RuntimeException e) {
+            // a model bug must not end as a stack trace: say what failed and on which file
+            err.println("viommu domxml-to-native: cannot translate " + file + " (" + e + ")");
+            return 1;
         }
         for (String w : d.warnings()) {
             err.println(w);

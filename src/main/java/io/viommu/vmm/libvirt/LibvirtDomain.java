@@ -418,10 +418,10 @@ public final class LibvirtDomain {
                     + " viommu translates type='user' (a real libvirt start makes the others a tap of the host)");
         }
         XmlElement m = n.child("model");
-        String model = m == null ? "virtio" : m.attr("type");
-        if (m == null) {
-            notes.add("viommu: note: <interface> (line " + n.line + ") has no <model type=...>: libvirt 9.0 picks"
-                    + " virtio-net-pci on q35");
+        String model = m == null ? null : m.attr("type");
+        if (model == null) {
+            throw new LibvirtException("viommu: <interface> (line " + n.line + ") without <model type=...> is not"
+                    + " translated: give <model type='virtio'/> (or e1000e, e1000)");
         }
         if (!Set.of("virtio", "e1000e", "e1000").contains(model)) {
             throw new LibvirtException("viommu: <model type='" + model + "'> of <interface> (line " + n.line
@@ -452,6 +452,10 @@ public final class LibvirtDomain {
         if (!"file".equals(type) || (device != null && !device.equals("disk")) || !"virtio".equals(bus)) {
             throw new LibvirtException("viommu: <disk type='" + type + "' device='" + device + "'> with bus '" + bus
                     + "' (line " + k.line + ") is not translated: viommu translates type='file' device='disk' on bus='virtio'");
+        }
+        if (dev == null || !dev.matches("vd[a-z]{1,3}")) {
+            throw new LibvirtException("viommu: <target dev='" + dev + "'> of <disk> (line " + k.line
+                    + ") is not translated: viommu translates virtio disk names vda, vdb, ...");
         }
         XmlElement src = k.child("source");
         String file = src == null ? null : src.attr("file");

@@ -44,4 +44,15 @@ class DomainTest {
                 .contains("52:54:00:12:34:56"));
         assertThat(d.toQemuArgv()).anySatisfy(a -> assertThat(a).contains("\"mac\":\"52:54:00:12:34:56\""));
     }
+
+    @Test
+    void aVirtioDiskWithoutTargetNameIsNamedNotACrash() {
+        org.assertj.core.api.Assertions.assertThatThrownBy(() -> LibvirtDomain.parse("""
+                <domain type='qemu'><name>d</name><memory unit='MiB'>64</memory>
+                <os><type machine='q35'>hvm</type></os>
+                <devices><disk type='file' device='disk'><source file='/x.img'/><target bus='virtio'/></disk></devices>
+                </domain>""")).isInstanceOf(LibvirtException.class)
+                .hasMessage("viommu: <target dev='null'> of <disk> (line 3) is not translated: viommu translates"
+                        + " virtio disk names vda, vdb, ...");
+    }
 }
