@@ -4,3 +4,5 @@
 flock /tmp/libvirt.lock /work/shared/lab/libvirt-native --start *.xml > ../libvirt-native.out 2>&1
 # libvirt-native-missing-file.out (a path that does not exist):
 flock /tmp/libvirt.lock /work/shared/lab/libvirt-native /nonexistent/dom.xml
+# libvirt-native-2.out (two cases added afterwards: iotlb without intremap is accepted; caching_mode on smmuv3 is refused):
+flock /tmp/libvirt.lock /work/shared/lab/libvirt-native --start iotlb-alone.xml err-smmuv3-cm.xml > ../libvirt-native-2.out 2>&1

@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * What the real libvirt 9.0.0 (Debian 12) made of each XML of src/test/resources/libvirt/cases:
  * the output of {@code /work/shared/lab/libvirt-native --start cases/*.xml} kept unchanged in
- * libvirt-native.out (the command in libvirt-native.cmd). Per file: the domxml-to-native line or
+ * libvirt-native.out, two later files in libvirt-native-2.out (the commands in libvirt-native.cmd). Per file: the domxml-to-native line or
  * {@code error: ...}, its {@code rc=N}, and for a file without {@code <hostdev>} the argv of a
  * real (paused) start.
  *
@@ -33,9 +33,11 @@ record LibvirtNative(String file, String nativeLine, List<String> error, int rc,
     static final Path DIR = Path.of("src/test/resources/libvirt");
 
     static Map<String, LibvirtNative> load() {
-        List<String> lines;
+        List<String> lines = new ArrayList<>();
         try {
-            lines = Files.readAllLines(DIR.resolve("libvirt-native.out"), StandardCharsets.UTF_8);
+            for (String f : List.of("libvirt-native.out", "libvirt-native-2.out")) {
+                lines.addAll(Files.readAllLines(DIR.resolve(f), StandardCharsets.UTF_8));
+            }
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
