@@ -71,7 +71,7 @@ public final class BindPlanner {
         }
         boolean ready = !targets.isEmpty() && hostFindings.stream().noneMatch(f -> f.severity() == Severity.BLOCKER)
                 && targets.stream().flatMap(t -> t.findings().stream()).noneMatch(f -> f.severity() == Severity.BLOCKER);
-        List<Step> steps = ready ? steps(s, members, req) : List.of();
+        List<Step> steps = ready ? steps(s, unbindOrder(members, facts), req) : List.of();
         List<String> commands = new ArrayList<>(steps.stream().map(Step::command).toList());
         return new BindPlan(BindPlan.SCHEMA, id, s.source(), req.use(), req.force(), req.vfs(), req.devices(),
                 List.copyOf(targets), hostFindings, steps, List.copyOf(commands),
@@ -379,6 +379,30 @@ public final class BindPlanner {
     }
 
     // ---------------------------------------------------------------- steps
+
+    /**
+     * The members in the order their drivers are taken: those with network interfaces first, the
+     * highest-numbered interface first. Undo rebinds in reverse order, and the kernel names a new
+     * interface with the lowest free ethN, so each interface gets its old name back.
+     */
+    static Map<PciAddress, HostDevice> unbindOrder(Map<PciAddress, HostDevice> members, HostFacts facts) {
+        List<HostDevice> order = new ArrayList<>(members.values());
+        order.sort((x, y) -> Integer.compare(ifNumber(facts, y), ifNumber(facts, x)));
+        Map<PciAddress, HostDevice> out = new LinkedHashMap<>();
+        order.forEach(d -> out.put(d.address(), d));
+        return out;
+    }
+
+    private static int ifNumber(HostFacts facts, HostDevice d) {
+        int n = -1;
+        for (HostFacts.Nic nic : facts.nics().getOrDefault(d.address(), List.of())) {
+            String digits = nic.name().replaceAll("^.*?(\\d+)$", "$1");
+            if (digits.matches("\\d+")) {
+                n = Math.max(n, Integer.parseInt(digits));
+            }
+        }
+        return n;
+    }
 
     static List<Step> steps(HostSnapshot s, Map<PciAddress, HostDevice> members, Request req) {
         List<Step> out = new ArrayList<>();

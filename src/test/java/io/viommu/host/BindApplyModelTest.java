@@ -1,0 +1,211 @@
+package io.viommu.host;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.viommu.host.BindPlan.Step;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * {@code host apply} as a transaction on model hosts: for several plans, a failure injected at
+ * every step in turn must leave the model host's whole sysfs byte-identical to before (every file
+ * read, every link, every directory), through inverse writes the seam counts, never a snapshot
+ * restore; an apply that succeeds and the undo of its journal must do the same.
+ */
+class BindApplyModelTest {
+    /** A multifunction group (edu + e1000 at 05.0/05.1), a routed NIC alone (07.0), an SR-IOV PF (igb 82576 behind a root port). */
+    static final String HOST = "-machine q35,kernel-irqchip=split -m 1G -device intel-iommu,intremap=on,caching-mode=on"
+            + " -device pcie-root-port,id=rp1,chassis=1,slot=1 -device igb-82576,bus=rp1"
+            + " -device edu,addr=05.0,multifunction=on -device e1000,addr=05.1 -device e1000,addr=07.0";
+    static final String[] SETUP = {"modprobe e1000", "modprobe igb", "ip link set dev eth1 up",
+        "ip addr add 10.0.0.2/24 dev eth1", "ip addr add 10.9.0.1/16 dev eth1", "ip link set dev eth0 up"};
+
+    record Case(String name, List<String> devices, boolean force, Integer vfs) {
+        @Override
+        public String toString() {
+            return name;
+        }
+
+        BindPlanner.Request request() {
+            return new BindPlanner.Request(devices, "qemu", force, vfs);
+        }
+    }
+
+    static Stream<Case> cases() {
+        return Stream.of(
+                new Case("multifunction group, e1000 up", List.of("0000:00:05.0"), false, null),
+                new Case("NIC with routes, --force", List.of("eth1"), true, null),
+                new Case("SR-IOV PF, 3 VFs", List.of("01:00.0"), false, 3),
+                new Case("two devices by vendor:device", List.of("8086:100e"), true, null));
+    }
+
+    static RecordingHost host() {
+        return RecordingHost.boot(HOST, SETUP);
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void aFailureAtEveryStepLeavesTheSysfsTreeByteIdentical(Case c, @TempDir Path dir) {
+        BindPlan plan = BindPlanner.plan(host(), c.request());
+        assertThat(plan.ready()).as(BindPlanText.format(plan)).isTrue();
+        assertThat(plan.steps()).hasSizeGreaterThan(3);
+        for (Step failing : plan.steps()) {
+            RecordingHost h = host();
+            Map<String, String> before = h.host.sysfsContents();
+            List<String> routesBefore = h.host.kernel().network().routes().stream().map(Object::toString).toList();
+            HostJournal j = journal(dir, "fault" + failing.n());
+            assertThat(BindApply.refusal(plan, h)).isNull();
+            BindApply.Result r = BindApply.apply(plan, h, j, failing.n(), l -> { });
+            assertThat(r.ok()).isFalse();
+            assertThat(r.failedStep()).isEqualTo(failing.n());
+            assertThat(r.restored()).as(r.error()).isTrue();
+            assertThat(r.error()).contains("injected fault at step " + failing.n());
+            // the steps before the failing one were done, in order, and nothing for it
+            List<String> forward = h.effects.subList(0, failing.n() - 1);
+            for (int i = 0; i < forward.size(); i++) {
+                assertThat(forward.get(i)).isEqualTo(effect(plan.steps().get(i)));
+            }
+            // then only inverses: as many effects at least as steps done, each on a path the done steps touched
+            List<String> inverses = h.effects.subList(failing.n() - 1, h.effects.size());
+            assertThat(inverses.size()).isGreaterThanOrEqualTo(failing.n() - 1);
+            assertThat(h.writes()).isEqualTo(h.effects.size());
+            assertSameTree(before, h.host.sysfsContents(), "after a fault at step " + failing.n());
+            assertThat(h.host.kernel().network().routes().stream().map(Object::toString).toList()).isEqualTo(routesBefore);
+        }
+    }
+
+    @ParameterizedTest(name = "{0}")
+    @MethodSource("cases")
+    void applyThenUndoOfItsJournalRestoresTheTree(Case c, @TempDir Path dir) throws IOException {
+        RecordingHost h = host();
+        Map<String, String> before = h.host.sysfsContents();
+        BindPlan plan = BindPlanner.plan(h, c.request());
+        HostJournal j = journal(dir, "ok");
+        BindApply.Result r = BindApply.apply(plan, h, j, 0, l -> { });
+        assertThat(r.ok()).as(r.error()).isTrue();
+        assertThat(h.writes()).isEqualTo(plan.steps().size());
+        for (BindPlan.Target t : plan.targets()) {
+            for (BindPlan.Member m : t.members()) {
+                if (!m.action().startsWith("stays")) {
+                    assertThat(h.host.kernel().sysfs().readlink("/sys/bus/pci/devices/" + m.address() + "/driver"))
+                            .as(m.address()).hasValueSatisfying(l -> assertThat(l).endsWith("/vfio-pci"));
+                }
+            }
+        }
+        assertThat(h.host.sysfsContents()).isNotEqualTo(before);
+        // every record was written before its step was done: a "step" line precedes each "done" line
+        List<String> kinds = Files.readAllLines(j.file()).stream().map(l -> l.replaceAll(".*\"kind\":\"(\\w+)\".*", "$1")).toList();
+        assertThat(kinds.get(0)).isEqualTo("begin");
+        assertThat(kinds.get(kinds.size() - 1)).isEqualTo("end");
+        assertThat(kinds.stream().filter(k -> k.equals("step")).count()).isEqualTo(plan.steps().size());
+        long writesBefore = h.writes();
+        BindApply.UndoCheck check = BindApply.check(j.file(), h);
+        assertThat(check.refusal()).isNull();
+        assertThat(h.writes()).isEqualTo(writesBefore); // checking writes nothing
+        List<String> failures = BindApply.undo(check, h, HostJournal.open(j.file()), l -> { });
+        assertThat(failures).isEmpty();
+        assertThat(h.writes()).isGreaterThanOrEqualTo(2L * plan.steps().size());
+        assertSameTree(before, h.host.sysfsContents(), "after undo");
+        // a second undo has nothing left to do and writes nothing
+        long w = h.writes();
+        assertThat(BindApply.check(j.file(), h).refusal()).contains("nothing to undo");
+        assertThat(h.writes()).isEqualTo(w);
+    }
+
+    @Test
+    void undoRefusesWithTheDifferenceWhenTheHostChangedSince(@TempDir Path dir) {
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+        HostJournal j = journal(dir, "j");
+        assertThat(BindApply.apply(plan, h, j, 0, l -> { }).ok()).isTrue();
+        // someone gives 05.1 back to e1000 by hand
+        h.host.write(Path.of("/sys/bus/pci/drivers/vfio-pci/unbind"), "0000:00:05.1\n");
+        long w = h.writes();
+        BindApply.UndoCheck c = BindApply.check(j.file(), h);
+        assertThat(c.refusal()).contains("the host changed since the journal was written")
+                .contains("0000:00:05.1 driver: \"vfio-pci\" after apply, \"none\" now");
+        assertThat(h.writes()).isEqualTo(w);
+    }
+
+    @Test
+    void aJournalOrPlanFromAnotherHostIsRefusedAndNothingIsWritten(@TempDir Path dir) {
+        RecordingHost a = host();
+        BindPlan plan = BindPlanner.plan(a, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+        HostJournal j = journal(dir, "a");
+        assertThat(BindApply.apply(plan, a, j, 0, l -> { }).ok()).isTrue();
+        RecordingHost other = RecordingHost.boot(HOST + " -device edu,addr=06.0", SETUP);
+        assertThat(BindApply.refusal(plan, other)).startsWith("the plan was made on another host: PCI inventory");
+        assertThat(BindApply.check(j.file(), other).refusal()).startsWith("the journal was written on another host");
+        assertThat(other.writes()).isZero();
+    }
+
+    @Test
+    void aHostChangedSinceThePlanIsRefusedNamingWhat() {
+        BindPlan plan = BindPlanner.plan(host(), new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+        RecordingHost h = RecordingHost.boot(HOST, "modprobe igb"); // e1000 not loaded: 05.1 has no driver now
+        assertThat(BindApply.refusal(plan, h)).startsWith("the host changed since the plan was made")
+                .contains("0000:00:05.1 driver: \"e1000\" when planned, \"none\" now");
+        assertThat(h.writes()).isZero();
+    }
+
+    @Test
+    void aRealErrnoMidwayIsUndoneToo(@TempDir Path dir) {
+        // VFs asked of a PF whose VF count is then changed behind the plan's back: sriov_numvfs gives EBUSY
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("01:00.0"), "qemu", false, 2));
+        Map<String, String> before = h.host.sysfsContents();
+        List<Step> steps = new ArrayList<>(plan.steps());
+        Step numvfs = steps.stream().filter(s -> s.path() != null && s.path().endsWith("sriov_numvfs")).findFirst().orElseThrow();
+        steps.set(numvfs.n() - 1, new Step(numvfs.n(), "write", numvfs.device(), numvfs.path(), "9", "0", "9",
+                "echo 9 > " + numvfs.path()));
+        BindPlan bad = new BindPlan(plan.schema(), plan.host(), plan.source(), plan.use(), false, 9, plan.requested(),
+                plan.targets(), plan.hostFindings(), steps, plan.commands(), plan.persistence(), true);
+        BindApply.Result r = BindApply.apply(bad, h, journal(dir, "e"), 0, l -> { });
+        assertThat(r.ok()).isFalse();
+        assertThat(r.error()).contains("sriov_numvfs").contains("Numerical result out of range");
+        assertThat(r.restored()).isTrue();
+        assertSameTree(before, h.host.sysfsContents(), "after an ERANGE from sriov_numvfs");
+    }
+
+    static String effect(Step s) {
+        return s.op().equals("modprobe") ? "modprobe " + s.value() : "write " + s.path() + " " + s.value();
+    }
+
+    static HostJournal journal(Path dir, String name) {
+        try {
+            return HostJournal.create(dir.resolve(name + ".jsonl"));
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+    }
+
+    /**
+     * Equal trees, or a failure that lists the paths that differ. One file is let through, and
+     * checked: a network interface's {@code ifindex}, which Linux gives each new net_device from a
+     * counter (dev_new_index) and nothing in sysfs can set, so an interface whose driver was
+     * unbound and bound again comes back with a higher one, on the real kernel as on the model.
+     */
+    static void assertSameTree(Map<String, String> before, Map<String, String> after, String when) {
+        List<String> diff = new ArrayList<>();
+        for (String p : before.keySet()) {
+            if (!after.containsKey(p)) {
+                diff.add("gone: " + p);
+            } else if (p.matches("/sys/devices/.*/net/[^/]+/ifindex") && after.get(p).matches("\\d+\n")) {
+                assertThat(Integer.parseInt(after.get(p).strip())).as(p).isGreaterThanOrEqualTo(Integer.parseInt(before.get(p).strip()));
+            } else if (!after.get(p).equals(before.get(p))) {
+                diff.add("changed: " + p + ": " + before.get(p).strip() + " -> " + after.get(p).strip());
+            }
+        }
+        after.keySet().stream().filter(p -> !before.containsKey(p)).forEach(p -> diff.add("new: " + p));
+        assertThat(diff).as("sysfs differences " + when).isEmpty();
+    }
+}
