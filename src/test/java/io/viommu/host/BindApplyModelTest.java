@@ -176,6 +176,31 @@ class BindApplyModelTest {
         assertSameTree(before, h.host.sysfsContents(), "after an ERANGE from sriov_numvfs");
     }
 
+    @Test
+    void theRollbackIsTheInverseWritesInReverseCountedByTheSeam(@TempDir Path dir) {
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+        BindApply.Result r = BindApply.apply(plan, h, journal(dir, "f"), plan.steps().size(), l -> { });
+        assertThat(r.restored()).isTrue();
+        String d = "/sys/bus/pci/devices/";
+        assertThat(h.effects).containsExactly(
+                "modprobe vfio-pci",
+                "write " + d + "0000:00:05.1/driver/unbind 0000:00:05.1",
+                "write " + d + "0000:00:05.1/driver_override vfio-pci",
+                "write /sys/bus/pci/drivers_probe 0000:00:05.1",
+                "write " + d + "0000:00:05.0/driver_override vfio-pci",
+                // step 6 (drivers_probe of 05.0) fails; the five before it are undone in reverse
+                "write " + d + "0000:00:05.0/driver_override",
+                "write /sys/bus/pci/drivers/vfio-pci/unbind 0000:00:05.1",
+                "write " + d + "0000:00:05.1/driver_override",
+                "write /sys/bus/pci/drivers/e1000/bind 0000:00:05.1",
+                "link eth0 up",
+                // the modules modprobe loaded, users first: rmmod of vfio while others use it fails (EBUSY,
+                // nothing changed) and is tried again once they are gone
+                "rmmod vfio", "rmmod vfio_iommu_type1", "rmmod vfio_pci", "rmmod vfio_pci_core", "rmmod vfio");
+        assertThat(h.writes()).isEqualTo(h.effects.size());
+    }
+
     static String effect(Step s) {
         return s.op().equals("modprobe") ? "modprobe " + s.value() : "write " + s.path() + " " + s.value();
     }

@@ -24,7 +24,7 @@ final class RecordingHost implements HostSysfs {
 
     @Override
     public Outcome write(Path path, String value) {
-        effects.add("write " + path + " " + value.strip());
+        effects.add(("write " + path + " " + value.strip()).strip());
         return host.write(path, value);
     }
 
