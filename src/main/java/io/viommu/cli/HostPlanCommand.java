@@ -247,7 +247,7 @@ final class HostPlanCommand {
             if (!yes) {
                 out.println("dry run on " + fs.describe() + ": `--yes` would undo, in this order:");
                 for (int i = c.steps().size() - 1; i >= 0; i--) {
-                    out.println("  step " + c.steps().get(i).step().n() + ": " + c.steps().get(i).step().command());
+                    out.println("  step " + c.steps().get(i).step().n() + ", the inverse of: " + c.steps().get(i).step().command());
                 }
                 fs.writeRefusal().ifPresent(w -> out.println("note: --yes would be refused here: " + w));
                 return 0;

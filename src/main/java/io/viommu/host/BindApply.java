@@ -349,7 +349,7 @@ public final class BindApply {
             }
             default -> {
                 String value = d.before().equals("(null)") ? "" : d.before();
-                cmds.add("echo " + value + " > " + s.path());
+                cmds.add((value.isEmpty() ? "echo" : "echo " + value) + " > " + s.path());
                 Outcome o = fs.write(Path.of(s.path()), value + "\n");
                 return o.ok() ? null : s.path() + ": " + o;
             }
