@@ -49,13 +49,13 @@ public final class BindApply {
         if (other != null) {
             return "the plan was made on another host: " + other;
         }
-        List<String> changed = changedSincePlan(plan, fs);
-        if (!changed.isEmpty()) {
-            return "the host changed since the plan was made:\n  - " + String.join("\n  - ", changed);
-        }
         String outside = outsidePlan(plan);
         if (outside != null) {
             return outside;
+        }
+        List<String> changed = changedSincePlan(plan, fs);
+        if (!changed.isEmpty()) {
+            return "the host changed since the plan was made:\n  - " + String.join("\n  - ", changed);
         }
         return fs.writeRefusal().orElse(null);
     }

@@ -139,8 +139,9 @@ public final class BindPlanner {
                 case WARNING -> Severity.WARNING;
                 default -> Severity.INFO;
             };
-            if (req.vfs() != null && (m.startsWith("IOMMU group") || m.startsWith("it is a function"))) {
-                continue; // the PF stays; its group does not move
+            if (req.vfs() != null && (m.startsWith("IOMMU group") || m.startsWith("it is a function")
+                    || m.startsWith("SR-IOV capable"))) {
+                continue; // the PF stays; its group does not move; the VFs are what is planned
             }
             f.add(new Finding(sev, m, fixFor(m)));
         }
@@ -174,7 +175,8 @@ public final class BindPlanner {
 
     private static String fixFor(String message) {
         if (message.startsWith("no reset method")) {
-            return "none in software; a device behind its own root port may get a bus reset (pci=... is no fix)";
+            return "none in software: QEMU assigns it anyway with a warning; a device with FLR (or alone behind its"
+                    + " own port, for a bus reset) avoids it";
         }
         if (message.contains("SR-IOV PF with")) {
             return "the plan writes 0 to sriov_numvfs first; VFs in use make that fail (EBUSY) and the plan is undone";

@@ -201,6 +201,22 @@ class BindApplyModelTest {
         assertThat(h.writes()).isEqualTo(h.effects.size());
     }
 
+    @Test
+    void aPlanEditedToReachAnotherDeviceIsRefusedBeforeAnyWrite() {
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+        List<Step> steps = new ArrayList<>(plan.steps());
+        Step last = steps.get(steps.size() - 1);
+        // 00:07.0 carries the routed eth1: not in this plan, so no step may name it
+        steps.set(steps.size() - 1, new Step(last.n(), "probe", "0000:00:07.0", last.path(), "0000:00:07.0", "none",
+                "vfio-pci", "echo 0000:00:07.0 > /sys/bus/pci/drivers_probe"));
+        BindPlan edited = new BindPlan(plan.schema(), plan.host(), plan.source(), plan.use(), false, null, plan.requested(),
+                plan.targets(), plan.hostFindings(), steps, plan.commands(), plan.persistence(), true);
+        assertThat(BindApply.refusal(edited, h)).isEqualTo("step " + last.n()
+                + " (echo 0000:00:07.0 > /sys/bus/pci/drivers_probe) reaches outside the plan's devices: refused");
+        assertThat(h.writes()).isZero();
+    }
+
     static String effect(Step s) {
         return s.op().equals("modprobe") ? "modprobe " + s.value() : "write " + s.path() + " " + s.value();
     }
