@@ -97,6 +97,9 @@ public final class HostTree {
                 + PciNames.describe(d.vendor(), d.device(), d.classCode()));
         parts.add(d.group() == null ? "no IOMMU group" : "group " + d.group());
         parts.add(d.driver() == null ? "no driver" : "driver " + d.driver());
+        if (d.driverOverride() != null) {
+            parts.add("driver_override " + d.driverOverride()); // what driverctl list-overrides lists
+        }
         PciConfig c = d.config();
         if (c != null && c.capabilitiesReadable() && (d.isBridge() || c.multifunction())) {
             parts.add(c.acs() == null ? (c.pcieType() == null && d.isBridge() ? "conventional bridge" : "no ACS")
