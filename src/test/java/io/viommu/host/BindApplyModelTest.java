@@ -121,12 +121,23 @@ class BindApplyModelTest {
         assertThat(h.writes()).isEqualTo(w);
     }
 
-    @Test
-    void undoRefusesWithTheDifferenceWhenTheHostChangedSince(@TempDir Path dir) {
+    /** A host on which the multifunction group 00:05.0/00:05.1 was applied, its plan and journal. */
+    record Applied(RecordingHost host, BindPlan plan, HostJournal journal) {
+    }
+
+    static Applied appliedGroup(Path dir) {
         RecordingHost h = host();
         BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
-        HostJournal j = journal(dir, "j");
+        HostJournal j = journal(dir, "applied");
         assertThat(BindApply.apply(plan, h, j, 0, l -> { }).ok()).isTrue();
+        return new Applied(h, plan, j);
+    }
+
+    @Test
+    void undoRefusesWithTheDifferenceWhenTheHostChangedSince(@TempDir Path dir) {
+        Applied a = appliedGroup(dir);
+        RecordingHost h = a.host();
+        HostJournal j = a.journal();
         // someone gives 05.1 back to e1000 by hand
         h.host.write(Path.of("/sys/bus/pci/drivers/vfio-pci/unbind"), "0000:00:05.1\n");
         long w = h.writes();
@@ -138,10 +149,9 @@ class BindApplyModelTest {
 
     @Test
     void aJournalOrPlanFromAnotherHostIsRefusedAndNothingIsWritten(@TempDir Path dir) {
-        RecordingHost a = host();
-        BindPlan plan = BindPlanner.plan(a, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
-        HostJournal j = journal(dir, "a");
-        assertThat(BindApply.apply(plan, a, j, 0, l -> { }).ok()).isTrue();
+        Applied a = appliedGroup(dir);
+        BindPlan plan = a.plan();
+        HostJournal j = a.journal();
         RecordingHost other = RecordingHost.boot(HOST + " -device edu,addr=06.0", SETUP);
         assertThat(BindApply.refusal(plan, other)).startsWith("the plan was made on another host: PCI inventory");
         assertThat(BindApply.check(j.file(), other).refusal()).startsWith("the journal was written on another host");
