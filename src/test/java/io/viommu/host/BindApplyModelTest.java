@@ -227,6 +227,32 @@ class BindApplyModelTest {
         assertThat(h.writes()).isZero();
     }
 
+    @Test
+    void eachStepIsInTheJournalOnDiskBeforeItReachesTheHost(@TempDir Path dir) throws IOException {
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("01:00.0"), "qemu", false, 2));
+        HostJournal j = journal(dir, "durable");
+        List<String> lastLines = new ArrayList<>();
+        h.beforeEffect = e -> {
+            try {
+                List<String> lines = Files.readAllLines(j.file());
+                lastLines.add(lines.get(lines.size() - 1));
+            } catch (IOException x) {
+                throw new java.io.UncheckedIOException(x);
+            }
+        };
+        assertThat(BindApply.apply(plan, h, j, 0, l -> { }).ok()).isTrue();
+        assertThat(lastLines).hasSize(plan.steps().size());
+        for (int i = 0; i < lastLines.size(); i++) {
+            Step s = plan.steps().get(i);
+            assertThat(lastLines.get(i)).contains("\"kind\":\"step\"").contains("\"n\":" + s.n() + ",")
+                    .contains("\"command\":\"" + s.command() + "\"");
+        }
+        // the numvfs step's state before is what the host had then (0 VFs), the VF's override "(null)" once it exists
+        assertThat(lastLines).anyMatch(l -> l.contains("sriov_numvfs\",\"value\":\"2\",\"before\":\"0\""));
+        assertThat(lastLines).anyMatch(l -> l.contains("0000:01:10.2/driver_override\",\"value\":\"vfio-pci\",\"before\":\"(null)\""));
+    }
+
     static String effect(Step s) {
         return s.op().equals("modprobe") ? "modprobe " + s.value() : "write " + s.path() + " " + s.value();
     }

@@ -9,6 +9,8 @@ import java.util.Optional;
 final class RecordingHost implements HostSysfs {
     final ModelHost host;
     final List<String> effects = new ArrayList<>();
+    /** Called with each effect before it reaches the host (tests look at the journal then). */
+    java.util.function.Consumer<String> beforeEffect = e -> { };
 
     RecordingHost(ModelHost host) {
         this.host = host;
@@ -25,30 +27,35 @@ final class RecordingHost implements HostSysfs {
     @Override
     public Outcome write(Path path, String value) {
         effects.add(("write " + path + " " + value.strip()).strip());
+        beforeEffect.accept(effects.get(effects.size() - 1));
         return host.write(path, value);
     }
 
     @Override
     public Outcome modprobe(String module) {
         effects.add("modprobe " + module);
+        beforeEffect.accept(effects.get(effects.size() - 1));
         return host.modprobe(module);
     }
 
     @Override
     public Outcome rmmod(String module) {
         effects.add("rmmod " + module);
+        beforeEffect.accept(effects.get(effects.size() - 1));
         return host.rmmod(module);
     }
 
     @Override
     public Outcome setLink(String ifname, boolean up) {
         effects.add("link " + ifname + " " + (up ? "up" : "down"));
+        beforeEffect.accept(effects.get(effects.size() - 1));
         return host.setLink(ifname, up);
     }
 
     @Override
     public Outcome addAddress(String ifname, String cidr) {
         effects.add("addr " + ifname + " " + cidr);
+        beforeEffect.accept(effects.get(effects.size() - 1));
         return host.addAddress(ifname, cidr);
     }
 
