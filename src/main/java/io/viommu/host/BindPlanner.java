@@ -296,7 +296,9 @@ public final class BindPlanner {
     static List<Finding> hostFindings(HostSnapshot s, HostReport r, HostFacts facts, Request req) {
         List<Finding> out = new ArrayList<>();
         if (!r.iommu().enabled()) {
-            out.add(new Finding(Severity.BLOCKER, "the IOMMU is off: " + r.iommu().cause(), iommuFix(s, facts)));
+            String vhv = s.cpu().intel() && s.iommuGroupsDir() ? " (virt-host-validate: \"IOMMU appears to be disabled in"
+                    + " kernel. Add intel_iommu=on to kernel cmdline arguments\")" : "";
+            out.add(new Finding(Severity.BLOCKER, "the IOMMU is off: " + r.iommu().cause() + vhv, iommuFix(s, facts)));
         } else {
             String ir = r.interruptRemapping().state();
             if (!ir.equals("enabled") && !r.interruptRemapping().vfioAllowsUnsafe()) {
@@ -367,9 +369,13 @@ public final class BindPlanner {
                 newValue = (newValue + " " + a).trim();
             }
         }
-        sb.append(". In /etc/default/grub: GRUB_CMDLINE_LINUX=\"").append(newValue).append("\"");
         if (current != null) {
-            sb.append(" (now \"").append(current).append("\")");
+            sb.append(". In /etc/default/grub: GRUB_CMDLINE_LINUX=\"").append(newValue).append("\" (now \"")
+                    .append(current).append("\")");
+        } else {
+            sb.append(". In /etc/default/grub (not readable here): ").append(remove.isEmpty() ? "" : "remove "
+                    + String.join(" ", remove) + " from GRUB_CMDLINE_LINUX and ").append("add ").append(String.join(" ", add))
+                    .append(remove.isEmpty() ? " to GRUB_CMDLINE_LINUX" : "");
         }
         sb.append(", then ").append(switch (facts.distribution()) {
             case "debian" -> "update-grub";

@@ -131,9 +131,41 @@ class BindPlannerTest {
         assertThat(off.what()).startsWith("the IOMMU is off: intel_iommu=off is on the kernel command line");
         // the model's CPU is QEMU's default (AuthenticAMD): no amd_iommu=on, which is not a kernel option
         assertThat(off.fix()).contains("remove intel_iommu=off").contains("add iommu=pt")
-                .contains("GRUB_CMDLINE_LINUX=\"iommu=pt\"").contains("update-grub (Debian, Ubuntu) or grub2-mkconfig -o /boot/grub2/grub.cfg")
+                .contains("In /etc/default/grub (not readable here): remove intel_iommu=off from GRUB_CMDLINE_LINUX and add iommu=pt").contains("update-grub (Debian, Ubuntu) or grub2-mkconfig -o /boot/grub2/grub.cfg")
                 .contains("and reboot");
         assertThat(h.writes()).isZero();
+    }
+
+    @Test
+    void onAnIntelHostTheFixIsItsGrubLineAndItsDistributionsCommand(@TempDir Path dir) throws IOException {
+        // the saved Debian host with intel_iommu=off, plus the two /etc files the fix is built from
+        copy(Path.of("src/test/host-trees/intel-vtd-off"), dir);
+        Files.createDirectories(dir.resolve("etc/default"));
+        Files.writeString(dir.resolve("etc/default/grub"), "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet intel_iommu=off\"\n");
+        Files.writeString(dir.resolve("etc/os-release"), "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n");
+        SavedTree tree = new SavedTree(dir);
+        String dev = tree.list(Path.of("/sys/bus/pci/devices")).stream()
+                .filter(d -> !tree.read(Path.of("/sys/bus/pci/devices", d, "class")).orElse("0x06").startsWith("0x06")).findFirst().orElseThrow();
+        Finding off = plan(tree, dev).hostFindings().get(0);
+        assertThat(off.what()).startsWith("the IOMMU is off: intel_iommu=off is on the kernel command line");
+        assertThat(off.fix()).contains("remove intel_iommu=off and add intel_iommu=on iommu=pt")
+                .contains("In /etc/default/grub: GRUB_CMDLINE_LINUX=\"quiet intel_iommu=on iommu=pt\" (now \"quiet intel_iommu=off\")")
+                .contains(", then update-grub, and reboot");
+    }
+
+    static void copy(Path from, Path to) throws IOException {
+        try (var s = Files.walk(from)) {
+            for (Path p : s.toList()) {
+                Path t = to.resolve(from.relativize(p).toString());
+                if (Files.isSymbolicLink(p)) {
+                    Files.createSymbolicLink(t, Files.readSymbolicLink(p));
+                } else if (Files.isDirectory(p)) {
+                    Files.createDirectories(t);
+                } else {
+                    Files.copy(p, t);
+                }
+            }
+        }
     }
 
     @Test
