@@ -349,8 +349,13 @@ public final class BindPlanner {
         add.add("iommu=pt");
         StringBuilder sb = new StringBuilder();
         if (s.firmware().dmarState() == HostSnapshot.TableState.ABSENT && s.firmware().ivrsState() == HostSnapshot.TableState.ABSENT) {
-            sb.append(s.cpu().hypervisor() ? "give this VM a virtual IOMMU (QEMU: -machine q35 -device intel-iommu,intremap=on"
-                    + " with kernel-irqchip=split) or " : "enable VT-d / AMD-Vi in the firmware setup, then ");
+            sb.append(s.cpu().hypervisor() ? "give this VM a virtual IOMMU (QEMU: -machine q35,kernel-irqchip=split"
+                    + " -device intel-iommu,intremap=on); then " : "enable VT-d / AMD-Vi in the firmware setup; then ");
+        }
+        Map<String, String> cfg = s.kernelConfig();
+        if (cfg != null && cfg.getOrDefault("CONFIG_INTEL_IOMMU", "n").equals("n") && cfg.getOrDefault("CONFIG_AMD_IOMMU", "n").equals("n")) {
+            sb.append("boot a kernel built with ").append(s.cpu().amd() ? "CONFIG_AMD_IOMMU=y" : "CONFIG_INTEL_IOMMU=y")
+                    .append(" (every distribution kernel is); then ");
         }
         sb.append("on the kernel command line ");
         if (!remove.isEmpty()) {
