@@ -253,6 +253,19 @@ class BindApplyModelTest {
         assertThat(lastLines).anyMatch(l -> l.contains("0000:01:10.2/driver_override\",\"value\":\"vfio-pci\",\"before\":\"(null)\""));
     }
 
+    @Test
+    void theTreeShowsTheVfsAnApplyCreatedOnVfioPciWithTheirOverride(@TempDir Path dir) {
+        RecordingHost h = host();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("01:00.0"), "qemu", false, 2));
+        assertThat(BindApply.apply(plan, h, journal(dir, "vfs"), 0, l -> { }).ok()).isTrue();
+        String tree = HostTree.format(h);
+        assertThat(tree).contains("  |   +- pci_0000_01_00_0  8086:10c9 Intel 82576 (igb PF), Ethernet controller | group 7"
+                + " | driver igb | SR-IOV 2/7 VFs");
+        assertThat(tree).containsPattern("\\+- pci_0000_01_10_0  8086:10ca [^|]*\\| group \\d+ \\| driver vfio-pci"
+                + " \\| driver_override vfio-pci \\| VF of 0000:01:00.0 \\| assignable");
+        assertThat(tree).contains("+- pci_0000_01_10_2  ");
+    }
+
     static String effect(Step s) {
         return s.op().equals("modprobe") ? "modprobe " + s.value() : "write " + s.path() + " " + s.value();
     }
