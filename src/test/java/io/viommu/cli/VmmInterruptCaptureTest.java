@@ -52,6 +52,12 @@ class VmmInterruptCaptureTest {
         assertCapture("intx");
     }
 
+    /** {@code x-no-mmap=on}: every BAR access goes through the device file and EOIs; the same lines. */
+    @Test
+    void intxWithoutMmapGivesTheSameLines() throws Exception {
+        assertCapture("intx-no-mmap");
+    }
+
     @Test
     void msiLandsWhereTheGuestProgrammedIt() throws Exception {
         assertCapture("msi");

@@ -286,6 +286,9 @@ final class VfioPciIntrs {
     private boolean intxHandler() {
         boolean handled = false;
         if (!pci23) {
+            if (intxMasked) {
+                return false; // the line is disabled at the I/O APIC until enable_irq
+            }
             intxMasked = true; // disable_irq_nosync
             handled = true;
         } else if (!intxMasked && checkAndSetIntxMask(true)) {
