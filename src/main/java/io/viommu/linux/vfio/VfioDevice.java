@@ -131,7 +131,7 @@ public final class VfioDevice {
     /**
      * {@code VFIO_DEVICE_GET_IRQ_INFO}: EVENTFD, plus MASKABLE | AUTOMASKED for INTx and NORESIZE
      * for the others; the count is 1 for INTx when the device has a pin (0 for a VF), the MSI
-     * capability's vectors, 0 for MSI-X (not modelled), 1 for REQ; ERR only for PCIe devices
+     * capability's vectors, the MSI-X table size (enabling MSI-X is not modelled: -EOPNOTSUPP), 1 for REQ; ERR only for PCIe devices
      * (else -EINVAL, as is an index past the last).
      */
     public IrqInfo irqInfo(int index) {

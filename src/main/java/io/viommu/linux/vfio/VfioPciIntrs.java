@@ -19,8 +19,9 @@ import io.viommu.pci.PciRegs;
  * masks as well ({@code virq_disabled}). MSI: a trigger block allocates the vectors
  * ({@code pci_alloc_irq_vectors}, which programs the physical capability, through interrupt
  * remapping when the host has it), each vector's handler signalling its eventfd; the user's
- * MSI capability (address, data, flags) is virtual. MSI-X is not modelled (no host device model
- * has it): its index reports count 0.
+ * MSI capability (address, data, flags) is virtual. MSI-X is not modelled: its index reports
+ * the capability's table size as Linux does, and enabling it fails with -EOPNOTSUPP (the device
+ * models deliver no MSI-X vector).
  */
 final class VfioPciIntrs {
     /** {@code VFIO_PCI_*_IRQ_INDEX}. */
@@ -37,6 +38,7 @@ final class VfioPciIntrs {
     private final boolean pci23;
     private final boolean pcie;
     private final int msiCap;
+    private final int msixCap;
     private final byte[] msiVirtual;
     private int irqType = NONE;
     private EventFd[] triggers = new EventFd[0];
@@ -58,6 +60,7 @@ final class VfioPciIntrs {
             cfg.write(dev.rid(), PciRegs.COMMAND, cfg.read(dev.rid(), PciRegs.COMMAND, 2) & ~PciRegs.COMMAND_INTX_DISABLE, 2);
         }
         this.msiCap = findCapability(PciRegs.CAP_ID_MSI);
+        this.msixCap = findCapability(PciRegs.CAP_ID_MSIX);
         this.msiVirtual = new byte[msiCap == 0 ? 0 : msiLength()];
         for (int i = 0; i < msiVirtual.length; i++) {
             msiVirtual[i] = (byte) cfg.read(dev.rid(), msiCap + i, 1); // vfio_config_init copies the device
@@ -108,7 +111,8 @@ final class VfioPciIntrs {
             case MSI -> msiCap == 0 ? 0 : 1 << ((cfg.read(dev.rid(), msiCap + 2, 2) >>> 1) & 7);
             case ERR -> pcie ? 1 : 0;
             case REQ -> 1;
-            default -> 0; // MSI-X: no host device model has the capability
+            case MSIX -> msixCap == 0 ? 0 : (int) (cfg.read(dev.rid(), msixCap + 2, 2) & 0x7ff) + 1;
+            default -> 0;
         };
     }
 
@@ -171,6 +175,14 @@ final class VfioPciIntrs {
             case MSI, MSIX -> {
                 if (action != VfioDevice.IRQ_SET_ACTION_TRIGGER) {
                     throw Errnos.fail(Errno.ENOTTY, "MSI masking is not supported"); // "XXX Need masking support exported"
+                }
+                if (index == MSIX) {
+                    // never enabled here: Linux's -EINVAL for everything but an enabling trigger,
+                    // which the model refuses (its devices deliver no MSI-X vector: no table)
+                    if (irqType != NONE || dataType != VfioDevice.IRQ_SET_DATA_EVENTFD) {
+                        throw Errnos.fail(Errno.EINVAL, "MSI-X is not enabled");
+                    }
+                    throw Errnos.fail(Errno.EOPNOTSUPP, "MSI-X is not modelled");
                 }
                 yield msiTrigger(index, start, count, dataType, data);
             }

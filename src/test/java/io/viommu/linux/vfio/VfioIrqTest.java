@@ -105,7 +105,7 @@ class VfioIrqTest {
         Fails.with(Errno.ENOTTY, () -> d.setIrqs(NONE | VfioDevice.IRQ_SET_ACTION_MASK | VfioDevice.IRQ_SET_ACTION_UNMASK,
                 VfioDevice.INTX_IRQ_INDEX, 0, 1, null));
         Fails.with(Errno.ENOTTY, () -> d.setIrqs(NONE | VfioDevice.IRQ_SET_ACTION_MASK, VfioDevice.MSI_IRQ_INDEX, 0, 1, null));
-        Fails.with(Errno.EINVAL, () -> d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 0, 1, new EventFd[] {fd})); // count 0
+        Fails.with(Errno.EINVAL, () -> d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 0, 1, new EventFd[] {fd})); // edu: none
         d.setIrqs(TRIGGER_FD, VfioDevice.INTX_IRQ_INDEX, 0, 1, new EventFd[] {fd});
         // one type at a time
         Fails.with(Errno.EINVAL, () -> d.setIrqs(TRIGGER_FD, VfioDevice.MSI_IRQ_INDEX, 0, 1, new EventFd[] {new EventFd()}));
@@ -174,6 +174,18 @@ class VfioIrqTest {
         d.setIrqs(VfioDevice.IRQ_SET_DATA_BOOL | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSI_IRQ_INDEX, 0, 1,
                 new boolean[] {true});
         assertThat(fd.testAndClear()).isTrue();
+    }
+
+    @Test
+    void msixIsCountedAsLinuxDoesAndRefusedAsNotModelled() throws Exception {
+        VfioBed bed = VfioBed.standard();
+        VfioDevice d = bed.open("0000:00:02.0").device(); // the e1000e: MSI-X with 5 vectors
+        assertThat(d.irqInfo(VfioDevice.MSIX_IRQ_INDEX).count()).isEqualTo(5);
+        assertThat(d.irqInfo(VfioDevice.ERR_IRQ_INDEX).count()).isEqualTo(1); // PCIe
+        Fails.with(Errno.EOPNOTSUPP, () -> d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 0, 1,
+                new EventFd[] {new EventFd()}));
+        Fails.with(Errno.EINVAL, () -> d.setIrqs(NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSIX_IRQ_INDEX,
+                0, 1, null));
     }
 
     @Test
