@@ -66,27 +66,12 @@ final class PciIrqs implements IrqCore {
         cpu.freeLine(irq, owner);
     }
 
-    /** pci_find_capability(dev, PCI_CAP_ID_MSI): 0 when the device has none. */
-    private int msiCapability(PciDevice dev) {
-        if ((cfg.read(dev.rid(), PciRegs.STATUS, 2) & PciRegs.STATUS_CAP_LIST) == 0) {
-            return 0;
-        }
-        int pos = (int) cfg.read(dev.rid(), PciRegs.CAPABILITY_LIST, 1) & 0xfc;
-        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) {
-            if (cfg.read(dev.rid(), pos, 1) == PciRegs.CAP_ID_MSI) {
-                return pos;
-            }
-            pos = (int) cfg.read(dev.rid(), pos + 1, 1) & 0xfc;
-        }
-        return 0;
-    }
-
     @Override
     public int allocMsiVectors(PciDevice dev, int nvec) {
         if (msi.containsKey(dev.name())) {
             return Errno.EINVAL.negative(); // already enabled (pci_msi_enabled)
         }
-        int cap = msiCapability(dev);
+        int cap = drivers.findCapability(dev, PciRegs.CAP_ID_MSI);
         if (cap == 0 || nvec < 1) {
             return Errno.EINVAL.negative();
         }

@@ -6,7 +6,6 @@ import io.viommu.linux.Kernel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
@@ -32,19 +31,8 @@ import org.junit.jupiter.api.Test;
 class VmmInterruptCaptureTest {
     static final Path DIR = VmmFixtureTest.DIR.resolve("irq");
 
-    static Kernel assertCapture(String name) throws Exception {
-        Path d = DIR.resolve(name);
-        Kernel k = VmmFixtureTest.fixtureHost();
-        List<String> argv = new ArrayList<>(List.of(Files.readString(d.resolve("vmm.cmd")).trim().split(" ")));
-        argv.remove(0);
-        VmmFixtureTest.Run r = VmmFixtureTest.run(k, argv, Files.readString(d.resolve("vmm.qtest"), StandardCharsets.UTF_8));
-        assertThat(r.out()).as(name + " replies").isEqualTo(Files.readString(d.resolve("vmm.out")));
-        assertThat(r.err()).as(name + " stderr").isEqualTo(Files.readString(d.resolve("vmm.err")));
-        assertThat(r.rc()).isEqualTo(Integer.parseInt(Files.readString(d.resolve("vmm.rc")).trim()));
-        List<String> real = Files.readAllLines(d.resolve("host.dmesg")).stream()
-                .map(l -> l.replaceFirst("^\\[[ \\d.]+\\] ", "")).toList();
-        assertThat(r.dmesg()).as(name + " host dmesg").isEqualTo(real);
-        return k;
+    static void assertCapture(String name) throws Exception {
+        assertThat(VmmFixtureTest.assertCaptureDir(VmmFixtureTest.fixtureHost(), DIR.resolve(name))).isEmpty();
     }
 
     @Test
@@ -77,8 +65,7 @@ class VmmInterruptCaptureTest {
     void msiGoesThroughTheVirtualIommusInterruptRemapping() throws Exception {
         Path d = DIR.resolve("vir");
         Kernel k = VmmFixtureTest.fixtureHost();
-        List<String> argv = new ArrayList<>(List.of(Files.readString(d.resolve("vmm.cmd")).trim().split(" ")));
-        argv.remove(0);
+        List<String> argv = VmmFixtureTest.captureArgv(d);
         List<String> sent = Files.readAllLines(d.resolve("vmm.qtest"));
         VmmFixtureTest.Run r = VmmFixtureTest.run(k, argv, Files.readString(d.resolve("vmm.qtest")));
         List<String> real = Files.readAllLines(d.resolve("vmm.out"));
@@ -94,9 +81,7 @@ class VmmInterruptCaptureTest {
         }
         assertThat(r.err()).isEqualTo(Files.readString(d.resolve("vmm.err")));
         assertThat(r.rc()).isZero();
-        List<String> dmesg = Files.readAllLines(d.resolve("host.dmesg")).stream()
-                .map(l -> l.replaceFirst("^\\[[ \\d.]+\\] ", "")).toList();
-        assertThat(r.dmesg()).isEqualTo(dmesg);
+        assertThat(r.dmesg()).isEqualTo(VmmFixtureTest.realDmesg(d));
     }
 
     /**
@@ -116,8 +101,7 @@ class VmmInterruptCaptureTest {
                 java.io.ByteArrayOutputStream err = new java.io.ByteArrayOutputStream();
                 assertThat(QtestHost.runSetup(k, setup, new java.io.PrintStream(err, true, StandardCharsets.UTF_8))).isZero();
                 Path d = DIR.resolve(name);
-                List<String> argv = new ArrayList<>(List.of(Files.readString(d.resolve("vmm.cmd")).trim().split(" ")));
-                argv.remove(0);
+                List<String> argv = VmmFixtureTest.captureArgv(d);
                 int before = k.machine().interrupts().apic().log().size();
                 VmmFixtureTest.Run r = VmmFixtureTest.run(k, argv, Files.readString(d.resolve("vmm.qtest")));
                 assertThat(r.out()).as(name).isEqualTo(Files.readString(d.resolve("vmm.out")));

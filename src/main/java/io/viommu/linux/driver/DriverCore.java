@@ -511,6 +511,21 @@ public final class DriverCore {
         return io.viommu.machine.Machine.intxGsi(d.rid().device(), pin);
     }
 
+    /** {@code pci_find_capability}: the offset of the device's first capability {@code id}, 0 when absent. */
+    public int findCapability(PciDevice dev, int id) {
+        if ((cfg.read(dev.rid(), PciRegs.STATUS, 2) & PciRegs.STATUS_CAP_LIST) == 0) {
+            return 0;
+        }
+        int pos = (int) cfg.read(dev.rid(), PciRegs.CAPABILITY_LIST, 1) & 0xfc;
+        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) { // PCI_FIND_CAP_TTL
+            if (cfg.read(dev.rid(), pos, 1) == id) {
+                return pos;
+            }
+            pos = (int) cfg.read(dev.rid(), pos + 1, 1) & 0xfc;
+        }
+        return 0;
+    }
+
     /** Whether binding {@code drv} would take the default domain of a group a user owns (VFIO). */
     private boolean dmaClaimBlocked(PciDriver drv, PciDevice dev) {
         OptionalInt group = groups.groupOf(dev.rid());

@@ -96,7 +96,7 @@ public final class VfioDevice {
         }
         cfg.write(dev.rid(), PciRegs.COMMAND, savedCommand | enable, 2); // pci_enable_device
         group.vfio().kernel().acpiIrqEnable(dev); // pcibios_enable_device -> acpi_pci_irq_enable
-        intrs = new VfioPciIntrs(dev, cfg, group.vfio().kernel().irqCore());
+        intrs = new VfioPciIntrs(dev, group.vfio().kernel());
         group.vfio().deviceOpened(this);
     }
 

@@ -1,5 +1,11 @@
 package io.viommu.linux.vfio;
 
+import static io.viommu.linux.vfio.VfioDevice.ERR_IRQ_INDEX;
+import static io.viommu.linux.vfio.VfioDevice.INTX_IRQ_INDEX;
+import static io.viommu.linux.vfio.VfioDevice.MSIX_IRQ_INDEX;
+import static io.viommu.linux.vfio.VfioDevice.MSI_IRQ_INDEX;
+import static io.viommu.linux.vfio.VfioDevice.REQ_IRQ_INDEX;
+
 import io.viommu.linux.driver.Errno;
 import io.viommu.linux.driver.IrqCore;
 import io.viommu.linux.driver.PciDevice;
@@ -24,12 +30,6 @@ import io.viommu.pci.PciRegs;
  * models deliver no MSI-X vector).
  */
 final class VfioPciIntrs {
-    /** {@code VFIO_PCI_*_IRQ_INDEX}. */
-    static final int INTX = 0;
-    static final int MSI = 1;
-    static final int MSIX = 2;
-    static final int ERR = 3;
-    static final int REQ = 4;
     private static final int NONE = VfioDevice.NUM_IRQS;
 
     private final PciDevice dev;
@@ -49,18 +49,18 @@ final class VfioPciIntrs {
     private EventFd reqTrigger;
     private EventFd errTrigger;
 
-    VfioPciIntrs(PciDevice dev, ConfigAccess cfg, IrqCore irqs) {
+    VfioPciIntrs(PciDevice dev, io.viommu.linux.driver.DriverCore core) {
         this.dev = dev;
-        this.cfg = cfg;
-        this.irqs = irqs;
+        this.cfg = core.config();
+        this.irqs = core.irqCore();
         this.pci23 = intxMaskSupported();
-        this.pcie = hasCapability(PciRegs.CAP_ID_EXP);
+        this.pcie = core.findCapability(dev, PciRegs.CAP_ID_EXP) != 0;
         if (pci23 && (cfg.read(dev.rid(), PciRegs.COMMAND, 2) & PciRegs.COMMAND_INTX_DISABLE) != 0) {
             // vfio_pci_core_enable: a device that can mask starts with INTx enabled
             cfg.write(dev.rid(), PciRegs.COMMAND, cfg.read(dev.rid(), PciRegs.COMMAND, 2) & ~PciRegs.COMMAND_INTX_DISABLE, 2);
         }
-        this.msiCap = findCapability(PciRegs.CAP_ID_MSI);
-        this.msixCap = findCapability(PciRegs.CAP_ID_MSIX);
+        this.msiCap = core.findCapability(dev, PciRegs.CAP_ID_MSI);
+        this.msixCap = core.findCapability(dev, PciRegs.CAP_ID_MSIX);
         this.msiVirtual = new byte[msiCap == 0 ? 0 : msiLength()];
         for (int i = 0; i < msiVirtual.length; i++) {
             msiVirtual[i] = (byte) cfg.read(dev.rid(), msiCap + i, 1); // vfio_config_init copies the device
@@ -76,25 +76,6 @@ final class VfioPciIntrs {
         return ((now ^ orig) & PciRegs.COMMAND_INTX_DISABLE) != 0;
     }
 
-    private boolean hasCapability(int id) {
-        return findCapability(id) != 0;
-    }
-
-    /** pci_find_capability: 0 when absent. */
-    private int findCapability(int id) {
-        if ((cfg.read(dev.rid(), PciRegs.STATUS, 2) & PciRegs.STATUS_CAP_LIST) == 0) {
-            return 0;
-        }
-        int pos = (int) cfg.read(dev.rid(), PciRegs.CAPABILITY_LIST, 1) & 0xfc;
-        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) {
-            if (cfg.read(dev.rid(), pos, 1) == id) {
-                return pos;
-            }
-            pos = (int) cfg.read(dev.rid(), pos + 1, 1) & 0xfc;
-        }
-        return 0;
-    }
-
     /** vfio_msi_cap_len: 10, +4 for 64-bit, +10 with per-vector masking. */
     private int msiLength() {
         long flags = cfg.read(dev.rid(), msiCap + 2, 2);
@@ -107,21 +88,21 @@ final class VfioPciIntrs {
     /** vfio_pci_get_irq_count. */
     private int irqCount(int index) {
         return switch (index) {
-            case INTX -> dev.isVirtfn() ? 0 : cfg.read(dev.rid(), PciRegs.INTERRUPT_PIN, 1) != 0 ? 1 : 0;
-            case MSI -> msiCap == 0 ? 0 : 1 << ((cfg.read(dev.rid(), msiCap + 2, 2) >>> 1) & 7);
-            case ERR -> pcie ? 1 : 0;
-            case REQ -> 1;
-            case MSIX -> msixCap == 0 ? 0 : (int) (cfg.read(dev.rid(), msixCap + 2, 2) & 0x7ff) + 1;
+            case INTX_IRQ_INDEX -> dev.isVirtfn() ? 0 : cfg.read(dev.rid(), PciRegs.INTERRUPT_PIN, 1) != 0 ? 1 : 0;
+            case MSI_IRQ_INDEX -> msiCap == 0 ? 0 : 1 << ((cfg.read(dev.rid(), msiCap + 2, 2) >>> 1) & 7);
+            case ERR_IRQ_INDEX -> pcie ? 1 : 0;
+            case REQ_IRQ_INDEX -> 1;
+            case MSIX_IRQ_INDEX -> msixCap == 0 ? 0 : (int) (cfg.read(dev.rid(), msixCap + 2, 2) & 0x7ff) + 1;
             default -> 0;
         };
     }
 
     /** vfio_pci_ioctl_get_irq_info. */
     VfioDevice.IrqInfo info(int index) {
-        if (index < 0 || index >= VfioDevice.NUM_IRQS || (index == ERR && !pcie)) {
+        if (index < 0 || index >= VfioDevice.NUM_IRQS || (index == ERR_IRQ_INDEX && !pcie)) {
             throw Errnos.fail(Errno.EINVAL, "no IRQ index " + index);
         }
-        int flags = VfioDevice.IRQ_INFO_EVENTFD | (index == INTX
+        int flags = VfioDevice.IRQ_INFO_EVENTFD | (index == INTX_IRQ_INDEX
                 ? VfioDevice.IRQ_INFO_MASKABLE | VfioDevice.IRQ_INFO_AUTOMASKED : VfioDevice.IRQ_INFO_NORESIZE);
         return new VfioDevice.IrqInfo(index, flags, irqCount(index));
     }
@@ -166,17 +147,17 @@ final class VfioPciIntrs {
         }
         int action = flags & VfioDevice.IRQ_SET_ACTION_TYPE_MASK;
         return switch (index) {
-            case INTX -> switch (action) {
+            case INTX_IRQ_INDEX -> switch (action) {
                 case VfioDevice.IRQ_SET_ACTION_MASK -> intxMask(start, count, dataType, data);
                 case VfioDevice.IRQ_SET_ACTION_UNMASK -> intxUnmask(start, count, dataType, data);
                 case VfioDevice.IRQ_SET_ACTION_TRIGGER -> intxTrigger(start, count, dataType, data);
                 default -> throw Errnos.fail(Errno.ENOTTY, "no such INTx action");
             };
-            case MSI, MSIX -> {
+            case MSI_IRQ_INDEX, MSIX_IRQ_INDEX -> {
                 if (action != VfioDevice.IRQ_SET_ACTION_TRIGGER) {
                     throw Errnos.fail(Errno.ENOTTY, "MSI masking is not supported"); // "XXX Need masking support exported"
                 }
-                if (index == MSIX) {
+                if (index == MSIX_IRQ_INDEX) {
                     // never enabled here: Linux's -EINVAL for everything but an enabling trigger,
                     // which the model refuses (its devices deliver no MSI-X vector: no table)
                     if (irqType != NONE || dataType != VfioDevice.IRQ_SET_DATA_EVENTFD) {
@@ -186,8 +167,8 @@ final class VfioPciIntrs {
                 }
                 yield msiTrigger(index, start, count, dataType, data);
             }
-            case ERR, REQ -> {
-                if (action != VfioDevice.IRQ_SET_ACTION_TRIGGER || (index == ERR && !pcie)) {
+            case ERR_IRQ_INDEX, REQ_IRQ_INDEX -> {
+                if (action != VfioDevice.IRQ_SET_ACTION_TRIGGER || (index == ERR_IRQ_INDEX && !pcie)) {
                     throw Errnos.fail(Errno.ENOTTY, "no such action");
                 }
                 yield ctxTrigger(index, count, dataType, data);
@@ -201,7 +182,7 @@ final class VfioPciIntrs {
     }
 
     private boolean isIntx() {
-        return irqType == INTX;
+        return irqType == INTX_IRQ_INDEX;
     }
 
     /** vfio_pci_set_intx_mask. */
@@ -270,7 +251,7 @@ final class VfioPciIntrs {
         if (pci23) {
             pciIntx(!intxMasked);
         }
-        irqType = INTX;
+        irqType = INTX_IRQ_INDEX;
     }
 
     /** vfio_intx_set_signal: request_irq of the device's line with the eventfd, or free_irq for none. */
@@ -431,7 +412,7 @@ final class VfioPciIntrs {
             return 0; // not reached
         }
         triggers = new EventFd[nvec];
-        irqType = MSI;
+        irqType = MSI_IRQ_INDEX;
         msiQmax = 32 - Integer.numberOfLeadingZeros(nvec * 2 - 1) - 1; // fls(nvec * 2 - 1) - 1
         return 0;
     }
@@ -477,7 +458,7 @@ final class VfioPciIntrs {
 
     /** The ERR and REQ indexes' trigger (vfio_pci_set_ctx_trigger_single). */
     private int ctxTrigger(int index, int count, int dataType, Object data) {
-        EventFd current = index == ERR ? errTrigger : reqTrigger;
+        EventFd current = index == ERR_IRQ_INDEX ? errTrigger : reqTrigger;
         if (count == 0 && dataType == VfioDevice.IRQ_SET_DATA_NONE) {
             current = null;
         } else if (dataType == VfioDevice.IRQ_SET_DATA_EVENTFD) {
@@ -485,7 +466,7 @@ final class VfioPciIntrs {
         } else if (current != null && first(dataType, data)) {
             current.signal();
         }
-        if (index == ERR) {
+        if (index == ERR_IRQ_INDEX) {
             errTrigger = current;
         } else {
             reqTrigger = current;
@@ -495,9 +476,9 @@ final class VfioPciIntrs {
 
     /** vfio_pci_core_disable: the enabled interrupt type torn down (DATA_NONE | TRIGGER, count 0). */
     void disableAll() {
-        if (irqType == INTX) {
+        if (irqType == INTX_IRQ_INDEX) {
             intxDisable();
-        } else if (irqType == MSI) {
+        } else if (irqType == MSI_IRQ_INDEX) {
             msiDisable();
         }
         virqDisabled = false;
@@ -529,7 +510,7 @@ final class VfioPciIntrs {
         msiVirtual[rel] = (byte) value;
         if (rel == 2) {
             int flags = msiVirtual[2] & 0xff | (int) (cfg.read(dev.rid(), msiCap + 3, 1) << 8);
-            if (irqType != MSI) {
+            if (irqType != MSI_IRQ_INDEX) {
                 flags &= ~1;
             }
             if (((flags & 0x70) >>> 4) > msiQmax) {
