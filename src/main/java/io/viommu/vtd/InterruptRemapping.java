@@ -289,7 +289,7 @@ public final class InterruptRemapping implements InvalidationListener {
         if (!suppressed) {
             // An IR fault record: FI 63:48 = interrupt index (spec 10.4.14), T = 0, PV = 0, SID, FR.
             int source = sid == NO_SOURCE ? 0xffff : sid & 0xffff;
-            recorder.record(source, source | ((long) reason.code() << VtdRegisters.FRCD_FR_SHIFT),
+            recorder.recordInterruptFault(source, source | ((long) reason.code() << VtdRegisters.FRCD_FR_SHIFT),
                     (long) (index & 0xffff) << 48);
         }
         return reason.code();

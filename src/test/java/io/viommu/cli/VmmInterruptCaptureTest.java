@@ -85,6 +85,18 @@ class VmmInterruptCaptureTest {
     }
 
     /**
+     * {@code vdma}: the VM has {@code -device intel-iommu,caching-mode=on} with translation on
+     * (the vtd-dma tables); the guest programs the MSI address as an IOVA: QEMU's write of the
+     * message goes over the device's bus-master address space, so the vIOMMU translates it: IOVA
+     * 0x2000 lands at GPA 0x300000, the read-only IOVA 0x1000 and the unmapped 0x5000 fault in
+     * the VM's unit (FSTS 0x2) and nothing lands.
+     */
+    @Test
+    void msiToAnIovaIsTranslatedByTheVirtualIommu() throws Exception {
+        assertCapture("vdma");
+    }
+
+    /**
      * The same host with interrupt remapping on (intremap=on: Linux 6.1 panics with it under
      * TCG, so no capture exists): VFIO needs no allow_unsafe_interrupts, the edu's MSI goes
      * through an IRTE the host kernel wrote, and the VM sees exactly what the captures show.
