@@ -35,6 +35,33 @@ final class QtestHost {
             err.println("viommu qtest: --host: " + e.getMessage());
             return 1;
         }
+        return run(k, setup, dmesg, vmArgs, in, out, err, explain);
+    }
+
+    /** As {@link #run(String, Path, Path, List, BufferedReader, PrintStream, PrintStream, boolean)} on a model of a saved host. */
+    static int runRecorded(Path tree, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                           PrintStream out, PrintStream err, boolean explain) {
+        Kernel k = bootRecorded(tree, err);
+        return k == null ? 1 : run(k, setup, dmesg, vmArgs, in, out, err, explain);
+    }
+
+    /** The model of the host saved in {@code tree}, its notes on stderr; null (reason printed) when there is none. */
+    static Kernel bootRecorded(Path tree, PrintStream err) {
+        io.viommu.host.RecordedHost.Booted b;
+        try {
+            b = io.viommu.host.RecordedHost.boot(tree);
+        } catch (io.viommu.host.RecordedHost.TreeException e) {
+            err.println("viommu: --host-sysfs " + e.getMessage());
+            return null;
+        }
+        for (String n : b.notes()) {
+            err.println("viommu: --host-sysfs " + tree + ": " + n);
+        }
+        return b.kernel();
+    }
+
+    private static int run(Kernel k, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                           PrintStream out, PrintStream err, boolean explain) {
         int rc = runSetup(k, setup, err);
         if (rc == 0) {
             rc = runVm(k, vmArgs, in, out, err, explain);
