@@ -52,6 +52,12 @@ public final class QtestCommand implements Callable<Integer> {
                     + " what the model cannot reproduce is said on stderr.")
     java.nio.file.Path hostSysfs;
 
+    @Option(names = "--vmm-memlock", paramLabel = "KIB",
+            description = "With --host or --host-sysfs: run the VMM as an unprivileged user (no CAP_IPC_LOCK) whose"
+                    + " RLIMIT_MEMLOCK is KIB KiB, as `ulimit -l KIB; su USER -c 'qemu-system-x86_64 ...'` does"
+                    + " (or 'unlimited'); without it the VMM runs as root, as in the captures.")
+    String vmmMemlock;
+
     @Option(names = "--host-setup", paramLabel = "FILE",
             description = "With --host: the host root's commands before the VM starts, one a line.")
     java.nio.file.Path hostSetup;
@@ -69,13 +75,31 @@ public final class QtestCommand implements Callable<Integer> {
             System.err.println("viommu qtest: --host and --host-sysfs are alternatives: give one");
             return 2;
         }
+        io.viommu.vmm.Vmm.Privileges privileges = io.viommu.vmm.Vmm.Privileges.ROOT;
+        if (vmmMemlock != null) {
+            if (host == null && hostSysfs == null) {
+                System.err.println("viommu qtest: --vmm-memlock needs --host or --host-sysfs");
+                return 2;
+            }
+            String v = vmmMemlock.trim();
+            if (v.equals("unlimited")) {
+                privileges = io.viommu.vmm.Vmm.Privileges.user(Long.MAX_VALUE);
+            } else if (v.matches("\\d{1,15}")) {
+                privileges = io.viommu.vmm.Vmm.Privileges.user(Long.parseLong(v) * 1024);
+            } else {
+                // busybox/bash ulimit's complaint about the value
+                System.err.println("viommu qtest: --vmm-memlock: invalid number '" + vmmMemlock + "' (KiB or unlimited)");
+                return 2;
+            }
+        }
         if (hostSysfs != null) {
-            int rc = QtestHost.runRecorded(hostSysfs, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain);
+            int rc = QtestHost.runRecorded(hostSysfs, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain,
+                    privileges);
             out.flush();
             return rc;
         }
         if (host != null) {
-            int rc = QtestHost.run(host, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain);
+            int rc = QtestHost.run(host, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain, privileges);
             out.flush();
             return rc;
         }

@@ -1,0 +1,62 @@
+package io.viommu.cli;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.viommu.machine.config.QemuTrace;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import org.junit.jupiter.api.Test;
+
+/**
+ * {@code -trace 'vfio_*' -trace 'vtd_*'} held against a real capture (src/test/resources/vmm/trace/vtd-dma,
+ * its capture.sh; the vIOMMU script viommu/vtd-dma.qtest): Debian's QEMU 7.2 prints {@code name args}
+ * lines on stderr, no pid, no timestamp. Of the 6321 lines the real run printed, those of the events
+ * viommu models ({@link QemuTrace#MODELLED}) are the model's trace lines, in the same order, byte for
+ * byte; the replies and QEMU's own messages are unchanged, and the note naming the modelled events is
+ * printed once.
+ */
+class VmmTraceCaptureTest {
+    static final Path DIR = VmmFixtureTest.DIR.resolve("trace/vtd-dma");
+
+    /** Trace lines of the modelled events (a line starting with two spaces continues the one before). */
+    static List<String> modelledEvents(List<String> lines) {
+        List<String> out = new ArrayList<>();
+        boolean keep = false;
+        for (String l : lines) {
+            if (l.startsWith("  ")) {
+                if (keep) {
+                    out.add(l);
+                }
+                continue;
+            }
+            String name = l.contains(" ") ? l.substring(0, l.indexOf(' ')) : l;
+            keep = QemuTrace.MODELLED.contains(name);
+            if (keep) {
+                out.add(l);
+            }
+        }
+        return out;
+    }
+
+    @Test
+    void theModelledEventsAreQemusLinesInQemusOrder() throws Exception {
+        List<String> argv = new ArrayList<>(List.of(Files.readString(DIR.resolve("vmm.cmd")).trim().split(" ")));
+        argv.remove(0);
+        VmmFixtureTest.Run r = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), argv,
+                Files.readString(DIR.resolve("vmm.qtest"), StandardCharsets.UTF_8));
+        List<String> real = Files.readAllLines(DIR.resolve("vmm.err"));
+        List<String> model = r.err().lines().toList();
+        List<String> expected = modelledEvents(real);
+        assertThat(expected).hasSizeGreaterThan(20);
+        assertThat(modelledEvents(model)).isEqualTo(expected);
+        assertThat(r.out()).isEqualTo(Files.readString(DIR.resolve("vmm.out")));
+        assertThat(model.stream().filter(l -> l.startsWith("qemu-system-x86_64: ")).toList())
+                .isEqualTo(real.stream().filter(l -> l.startsWith("qemu-system-x86_64: ")).toList());
+        assertThat(model.stream().filter(l -> l.startsWith("viommu: ")).toList()).containsExactly(QemuTrace.NOTE);
+        // nothing else: every line the model printed is a modelled event, QEMU's message or the note
+        assertThat(model.size()).isEqualTo(modelledEvents(model).size() + 2 + 1);
+    }
+}
