@@ -126,4 +126,24 @@ class HostSysfsTest {
         out.addAll(List.of(more));
         return out;
     }
+
+    @Test
+    void bootReportsTheSavedHostAndUsageErrorsAreSaid(@TempDir Path tmp) {
+        CliRun boot = CliRun.of("boot", "--host-sysfs", INTEL_VTD.toString());
+        assertThat(boot.code()).isZero();
+        assertThat(boot.out()).contains("DMAR: DRHD base: 0x000000fbffc000 flags: 0x1",
+                "DEV 0000:02:10.2 0x8086 0x10ed 0x020000 group=11 driver=vfio-pci");
+        assertThat(boot.err()).contains("viommu: --host-sysfs " + INTEL_VTD + ": 0000:01:00.0: driver nouveau"
+                + " (bound on the recorded host) is not modelled: left without a driver");
+        assertThat(CliRun.of("boot", "--host-sysfs", INTEL_VTD.toString(), "-m", "1G").code()).isEqualTo(2);
+        CliRun notTree = CliRun.of("boot", "--host-sysfs", tmp.toString());
+        assertThat(notTree.code()).isEqualTo(1);
+        assertThat(notTree.err()).contains("not a saved host tree");
+        CliRun both = CliRun.of("qtest", "--host", "-m 2G", "--host-sysfs", INTEL_VTD.toString());
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--host and --host-sysfs are alternatives");
+        CliRun badLimit = CliRun.of("qtest", "--host-sysfs", INTEL_VTD.toString(), "--vmm-memlock", "lots");
+        assertThat(badLimit.code()).isEqualTo(2);
+        assertThat(badLimit.err()).contains("--vmm-memlock: invalid number 'lots'");
+    }
 }
