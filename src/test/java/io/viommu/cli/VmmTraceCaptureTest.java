@@ -8,18 +8,17 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import org.junit.jupiter.api.Test;
 
 /**
- * {@code -trace 'vfio_*' -trace 'vtd_*'} held against a real capture (src/test/resources/vmm/trace/vtd-dma,
- * its capture.sh; the vIOMMU script viommu/vtd-dma.qtest): Debian's QEMU 7.2 prints {@code name args}
- * lines on stderr, no pid, no timestamp. Of the 6321 lines the real run printed, those of the events
+ * {@code -trace} held against real captures (src/test/resources/vmm/trace/NAME, its capture.sh;
+ * the vIOMMU scripts viommu/vtd-dma.qtest and viommu/qi-dma.qtest): Debian's QEMU 7.2 prints {@code name args}
+ * lines on stderr, no pid, no timestamp. Of the thousands of lines the real runs printed, those of the events
  * viommu models ({@link QemuTrace#MODELLED}) are the model's trace lines, in the same order, byte for
  * byte; the replies and QEMU's own messages are unchanged, and the note naming the modelled events is
  * printed once.
  */
 class VmmTraceCaptureTest {
-    static final Path DIR = VmmFixtureTest.DIR.resolve("trace/vtd-dma");
+    static final Path TRACES = VmmFixtureTest.DIR.resolve("trace");
 
     /** Trace lines of the modelled events (a line starting with two spaces continues the one before). */
     static List<String> modelledEvents(List<String> lines) {
@@ -41,8 +40,11 @@ class VmmTraceCaptureTest {
         return out;
     }
 
-    @Test
-    void theModelledEventsAreQemusLinesInQemusOrder() throws Exception {
+    /** vtd-dma: register-based invalidation, -trace 'vfio_*' -trace 'vtd_*'; qi-dma: queued invalidation, -trace 'vtd_*'. */
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"vtd-dma", "qi-dma"})
+    void theModelledEventsAreQemusLinesInQemusOrder(String name) throws Exception {
+        Path DIR = TRACES.resolve(name);
         List<String> argv = new ArrayList<>(List.of(Files.readString(DIR.resolve("vmm.cmd")).trim().split(" ")));
         argv.remove(0);
         VmmFixtureTest.Run r = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), argv,

@@ -18,7 +18,8 @@ public final class QemuTrace {
     public static final List<String> MODELLED = List.of("vfio_realize", "vfio_get_device", "vfio_region_setup",
             "vfio_populate_device_config", "vfio_region_mmap", "vtd_reg_read", "vtd_reg_write",
             "vtd_reg_write_gcmd", "vtd_reg_dmar_root", "vtd_dmar_enable", "vtd_inv_desc_cc_global",
-            "vtd_inv_desc_iotlb_global");
+            "vtd_inv_desc_iotlb_global", "vtd_inv_qi_enable", "vtd_inv_qi_setup", "vtd_inv_qi_tail", "vtd_inv_qi_fetch",
+            "vtd_inv_qi_head", "vtd_inv_desc", "vtd_inv_desc_iotlb_pages", "vtd_inv_desc_wait_sw");
 
     /** Said once when -trace is given. */
     public static final String NOTE = "viommu: note: -trace: viommu prints only the QEMU 7.2 trace events it models ("
