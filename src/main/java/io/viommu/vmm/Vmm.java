@@ -117,10 +117,10 @@ public final class Vmm {
                             Privileges privileges) throws MachineConfigException {
         Vmm vmm = new Vmm(host, stderr, privileges);
         try {
-            List<String> patterns = io.viommu.machine.config.QemuCommandLine.parse(vmArgs).tracePatterns();
-            if (!patterns.isEmpty()) {
-                stderr.accept(io.viommu.machine.config.QemuTrace.NOTE);
-                vmm.trace = new io.viommu.machine.config.QemuTrace(patterns, stderr);
+            io.viommu.machine.config.QemuCommandLine cl = io.viommu.machine.config.QemuCommandLine.parse(vmArgs);
+            cl.warnings().forEach(stderr); // what the model ignores or does differently, said before it starts
+            if (!cl.tracePatterns().isEmpty()) {
+                vmm.trace = new io.viommu.machine.config.QemuTrace(cl.tracePatterns(), stderr);
             }
         } catch (MachineConfigException e) {
             // the builder below refuses the same arguments with QEMU's text

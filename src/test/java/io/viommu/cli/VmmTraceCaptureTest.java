@@ -61,4 +61,17 @@ class VmmTraceCaptureTest {
         // nothing else: every line the model printed is a modelled event, QEMU's message or the note
         assertThat(model.size()).isEqualTo(modelledEvents(model).size() + 2 + 1);
     }
+
+    @org.junit.jupiter.api.Test
+    void theVmmSaysWhatItIgnoresBeforeItStarts() throws Exception {
+        List<String> argv = new ArrayList<>(VmmFixtureTest.vmArgs("a-config"));
+        argv.addAll(List.of("-global", "ICH9-LPC.noreboot=off", "-trace", "enable=vfio_*,file=/tmp/qemu.trace"));
+        VmmFixtureTest.Run r = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), argv, "");
+        List<String> notes = r.err().lines().filter(l -> l.startsWith("viommu: ")).toList();
+        assertThat(notes).hasSize(3);
+        assertThat(notes.get(0)).startsWith("viommu: warning: -global ICH9-LPC.noreboot=off is ignored");
+        assertThat(notes).contains(QemuTrace.NOTE,
+                "viommu: note: -trace file=/tmp/qemu.trace is not honoured: trace events go to stderr");
+        assertThat(r.err()).contains("vfio_realize  (0000:00:04.0) group 1\n");
+    }
 }
