@@ -240,13 +240,47 @@ public final class RecordedHost {
             config = fromRegisters(unit.get().cap(), unit.get().ecap());
             if (config.cap() != unit.get().cap() || config.ecap() != unit.get().ecap()) {
                 notes.add(String.format("%s: the model's VT-d unit composes its registers as QEMU 7.2 does: cap %x ecap %x"
-                        + " where the recorded host has cap %x ecap %x (differing bits: cap %x ecap %x)",
+                        + " where the recorded host has cap %x ecap %x (model/recorded: %s)",
                         unit.get().name(), config.cap(), config.ecap(), unit.get().cap(), unit.get().ecap(),
-                        config.cap() ^ unit.get().cap(), config.ecap() ^ unit.get().ecap()));
+                        fieldDiff(config.cap(), unit.get().cap(), CAP_FIELDS, "CAP.") + ", "
+                                + fieldDiff(config.ecap(), unit.get().ecap(), ECAP_FIELDS, "ECAP.")));
             }
         }
         m.attachIommu(config, 0, base);
         m.setFirmwareDmarTable(table);
+    }
+
+    /** CAP register fields (VT-d 3.x section 11.4.2): name, low bit, width. */
+    private static final Object[][] CAP_FIELDS = {{"ND", 0, 3}, {"AFL", 3, 1}, {"RWBF", 4, 1}, {"PLMR", 5, 1},
+        {"PHMR", 6, 1}, {"CM", 7, 1}, {"SAGAW", 8, 5}, {"MGAW", 16, 6}, {"ZLR", 22, 1}, {"FRO", 24, 10},
+        {"SLLPS", 34, 4}, {"PSI", 39, 1}, {"NFR", 40, 8}, {"MAMV", 48, 6}, {"DWD", 54, 1}, {"DRD", 55, 1},
+        {"FL1GP", 56, 1}, {"PI", 59, 1}, {"FL5LP", 60, 1}, {"ESIRTPS", 62, 1}, {"ESRTPS", 63, 1}};
+    /** ECAP register fields (VT-d 3.x section 11.4.3). */
+    private static final Object[][] ECAP_FIELDS = {{"C", 0, 1}, {"QI", 1, 1}, {"DT", 2, 1}, {"IR", 3, 1},
+        {"EIM", 4, 1}, {"PT", 6, 1}, {"SC", 7, 1}, {"IRO", 8, 10}, {"MHMV", 20, 4}, {"NEST", 26, 1}, {"PRS", 29, 1},
+        {"ERS", 30, 1}, {"SRS", 31, 1}, {"NWFS", 33, 1}, {"EAFS", 34, 1}, {"PSS", 35, 5}, {"PASID", 40, 1},
+        {"DIT", 41, 1}, {"PDS", 42, 1}, {"SMTS", 43, 1}, {"VCS", 44, 1}, {"SLADS", 45, 1}, {"SLTS", 46, 1},
+        {"FLTS", 47, 1}, {"SMPWCS", 48, 1}, {"RPS", 49, 1}};
+
+    /** The named fields in which two register values differ, "NAME model/recorded" each. */
+    static String fieldDiff(long model, long recorded, Object[][] fields, String prefix) {
+        List<String> out = new ArrayList<>();
+        long covered = 0;
+        for (Object[] f : fields) {
+            int lo = (Integer) f[1];
+            int width = (Integer) f[2];
+            long mask = (width == 64 ? -1L : (1L << width) - 1) << lo;
+            covered |= mask;
+            long a = (model & mask) >>> lo;
+            long b = (recorded & mask) >>> lo;
+            if (a != b) {
+                out.add(prefix + f[0] + " " + (width == 1 ? a + "/" + b : String.format("%#x/%#x", a, b)));
+            }
+        }
+        if (((model ^ recorded) & ~covered) != 0) {
+            out.add(prefix + String.format("reserved %#x/%#x", model & ~covered, recorded & ~covered));
+        }
+        return out.isEmpty() ? prefix + "same" : String.join(" ", out);
     }
 
     /** The model unit closest to recorded CAP/ECAP registers: the features the model has, taken from them. */

@@ -83,7 +83,9 @@ class HostSysfsTest {
         assertThat(b.notes()).anyMatch(n -> n.startsWith("0000:04:00.0: not reachable by configuration cycles: bus 04"
                 + " is outside the bus range recorded by the bridges above it (0000:03:00.0: 04-04, 0000:00:1c.0: 03-03)"));
         assertThat(b.notes()).anyMatch(n -> n.startsWith("dmar0: the model's VT-d unit composes its registers as QEMU 7.2"
-                + " does") && n.contains("the recorded host has cap 8d2078c106f0466 ecap f020df"));
+                + " does") && n.contains("the recorded host has cap 8d2078c106f0466 ecap f020df")
+                && n.endsWith("(model/recorded: CAP.PLMR 0/1 CAP.PHMR 0/1 CAP.SAGAW 0x6/0x4 CAP.ZLR 0/1 CAP.FRO 0x22/0x10"
+                        + " CAP.PI 0/1, ECAP.C 0/1 ECAP.IRO 0xf/0x20)"));
     }
 
     @Test
