@@ -35,7 +35,7 @@ import java.util.Set;
  *
  * <p>What the model cannot reproduce is said in {@link Booted#notes()}, one line each, never dropped
  * silently: a driver the model does not have (the device is left without a driver), capability
- * registers the model's unit composes differently, DRHD units beyond the first, a function without a
+ * registers the model's unit composes differently, DRHD units beyond the first (not modelled), a function without a
  * saved configuration space, a PCI domain other than 0000.
  */
 public final class RecordedHost {
@@ -225,8 +225,9 @@ public final class RecordedHost {
             return;
         }
         if (drhds.size() > 1) {
-            notes.add(String.format("the saved DMAR table has %d DRHD units; the model has one VT-d unit (the first,"
-                    + " base %#x): devices of the others are not translated", drhds.size(), drhds.get(0).a()));
+            notes.add(String.format("the saved DMAR table has %d DRHD units; the model has one VT-d unit, at the first"
+                    + " one's base %#x: the other register blocks read all ones (the host kernel's boot log says so)",
+                    drhds.size(), drhds.get(0).a()));
         }
         long base = drhds.get(0).a();
         Optional<HostSnapshot.IommuUnit> unit = snap.iommus().stream()
