@@ -143,7 +143,7 @@ public final class NicRingScenario {
             // completion (NAPI poll): unmap, then the stack reads the bytes
             dma.unmapSingle(rid, slots[s], BUFFER_BYTES, DmaDirection.FROM_DEVICE);
             meter.unmaps++;
-            g.machine.ram().readBytes(PhysAddr.of(buffers[s].value()), got, 0, got.length);
+            g.machine.memory().readBytes(PhysAddr.of(buffers[s].value()), got, 0, got.length);
             if (!ok) {
                 faults++;
             } else if (Arrays.equals(frame, got)) {
