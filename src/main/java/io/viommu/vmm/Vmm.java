@@ -71,6 +71,7 @@ public final class Vmm {
     }
     private ProcessGuestRam ram;
     private Machine machine;
+    private io.viommu.machine.config.QemuCommandLine commandLine;
 
     private Vmm(Kernel host, Consumer<String> stderr) {
         this.host = host;
@@ -96,7 +97,9 @@ public final class Vmm {
                     return d;
                 }));
         try {
-            vmm.machine = MachineBuilder.build(vmArgs, log, ext).machine();
+            MachineBuilder.Built built = MachineBuilder.build(vmArgs, log, ext);
+            vmm.machine = built.machine();
+            vmm.commandLine = built.commandLine();
         } catch (MachineConfigException | RuntimeException e) {
             vmm.shutdown();
             throw e;
@@ -195,6 +198,11 @@ public final class Vmm {
 
     public Machine machine() {
         return machine;
+    }
+
+    /** The VM's command line as parsed: its warnings and the options without effect on the model. */
+    public io.viommu.machine.config.QemuCommandLine commandLine() {
+        return commandLine;
     }
 
     public Kernel host() {

@@ -98,7 +98,9 @@ public final class Endpoints {
     /** The virtio device kinds modelled: virtio id, class, legacy I/O BAR size. */
     public enum VirtioKind {
         NET("virtio-net-pci", 1, 0x020000, 0x20),
-        BLK("virtio-blk-pci", 2, 0x010000, 0x80);
+        BLK("virtio-blk-pci", 2, 0x010000, 0x80),
+        /** virtio-rng-pci: class 00ff, legacy I/O 0x20 (checked with QEMU 7.2's info pci). */
+        RNG("virtio-rng-pci", 4, 0x00ff00, 0x20);
 
         final String typeName;
         final int virtioId;
