@@ -146,8 +146,8 @@ public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hos
         if (o == null || !o.ok()) {
             return "faulted: " + o;
         }
-        return Arrays.equals(pattern, got) ? "ok: edu DMA " + LENGTH + " B buffer -> IOVA " + iova + " landed at GPA "
-                + PhysAddr.of(page) : "bytes differ in guest RAM";
+        return Arrays.equals(pattern, got) ? "ok: edu DMA of " + LENGTH + " B from its buffer to IOVA 0x"
+                + Long.toHexString(iova.value()) + " landed at GPA 0x" + Long.toHexString(page) + ", bytes identical" : "bytes differ in guest RAM";
     }
 
     /** A pattern that names the device and differs per call. */
