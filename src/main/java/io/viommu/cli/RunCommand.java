@@ -118,21 +118,8 @@ public final class RunCommand implements Callable<Integer> {
             return 1;
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
-        RunReport report = null;
         if (rc == 0) {
-            List<String> args = FirmwareFiles.withoutMissing(vmArgs);
-            report = VmRun.run(host, new VmRun.Options(hostArgs, args, managed, w, packets, ring));
-            report = FirmwareFiles.noted(report, vmArgs);
-            rc = report.ok() ? 0 : 1;
-            if (json) {
-                out.println(toJson(report));
-            } else {
-                out.print(RunReportText.render(report));
-            }
-            out.flush();
-            if (!report.ok()) {
-                err.println(report.failure());
-            }
+            rc = runOn(host, w, out, err);
         }
         if (hostDmesg != null) {
             try {
@@ -143,6 +130,23 @@ public final class RunCommand implements Callable<Integer> {
             }
         }
         return rc;
+    }
+
+    /** The VM on a booted, set-up host: the report on {@code out}, a failure's message also on {@code err}. */
+    int runOn(Kernel host, VmRun.Workload w, PrintStream out, PrintStream err) {
+        List<String> args = FirmwareFiles.withoutMissing(vmArgs);
+        RunReport report = VmRun.run(host, new VmRun.Options(hostArgs, args, managed, w, packets, ring));
+        report = FirmwareFiles.noted(report, vmArgs);
+        if (json) {
+            out.println(toJson(report));
+        } else {
+            out.print(RunReportText.render(report));
+        }
+        out.flush();
+        if (!report.ok()) {
+            err.println(report.failure());
+        }
+        return report.ok() ? 0 : 1;
     }
 
     static String toJson(RunReport r) {
