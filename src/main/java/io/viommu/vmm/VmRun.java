@@ -106,6 +106,10 @@ public final class VmRun {
             if (hostUnit != null) {
                 hostUnit.addInvalidationListener(hostInv);
             }
+            if (o.vmArgs().stream().noneMatch(a -> a.equals("-M") || a.equals("-machine") || a.equals("--machine"))) {
+                warnings.add("viommu: warning: no -machine given: QEMU 7.2 then builds its default 'pc' (i440fx)"
+                        + " machine, viommu models only q35 and builds q35, so BDFs differ from QEMU's; add -M q35");
+            }
             vmm = Vmm.start(host, o.vmArgs(), MachineLog.SILENT, warnings::add);
             warnings.addAll(vmm.commandLine().warnings());
             noEffect.addAll(vmm.commandLine().noEffect());

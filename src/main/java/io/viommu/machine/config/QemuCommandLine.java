@@ -58,7 +58,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
             "-qtest", "-qtest-log", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
             "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming", "-debugcon",
-            "-overcommit", "-sandbox", "-msg", "-uuid", "-smbios", "-mon");
+            "-overcommit", "-sandbox", "-msg", "-uuid", "-smbios", "-mon", "-cdrom", "-hda", "-hdb");
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
             "-daemonize", "-no-hpet", "-snapshot", "-no-user-config", "-nodefconfig", "-no-acpi");
     private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
@@ -132,6 +132,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     machineName = type.equals("q35") ? "pc-q35-7.2" : type;
                     if (mp.containsKey("kernel-irqchip")) {
                         kernelIrqchip = mp.get("kernel-irqchip");
+                    }
+                    if (mp.containsKey("kernel_irqchip")) { // the legacy spelling (seeds, libvirt's argv)
+                        kernelIrqchip = mp.get("kernel_irqchip");
                     }
                     if (mp.containsKey("accel") && accel == null) {
                         accel = mp.get("accel");
@@ -304,6 +307,8 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                  "-audiodev", "-pidfile", "-name", "-uuid", "-smbios", "-boot", "-rtc", "-L", "-incoming", "-d",
                  "-D", "-msg", "-sandbox", "-overcommit", "-qtest-log" -> "no effect on the model (a setting of the QEMU"
                     + " process, its consoles or its firmware, not of the PCI/IOMMU machine)";
+            case "-cdrom", "-hda", "-hdb" -> "the image " + arg + " is not read (no block I/O is modelled); it"
+                    + " attaches to the board's ICH9 AHCI controller (00:1f.2), so no PCI function is added";
             case "-debugcon" -> "QEMU adds an isa-debugcon (an ISA port, no PCI function): no effect on the model";
             case "-cpu" -> "the CPU model has no effect (no CPU is emulated; the kernel model runs on the -smp CPUs)";
             case "-kernel", "-initrd" -> "not read: the kernel model boots in its place";
@@ -325,12 +330,30 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         return major < 6 || (major == 6 && minor < 2);
     }
 
+    /**
+     * The q35 machine's properties in QEMU 7.2 ({@code -M q35,help}), and the accelerator options
+     * -machine still takes (qemu_apply_legacy_machine_options).
+     */
+    private static final Set<String> MACHINE_PROPERTIES = Set.of("type", "accel", "kernel-irqchip", "kernel_irqchip",
+            "kvm-shadow-mem", "acpi", "append", "boot", "bus-lock-ratelimit", "confidential-guest-support",
+            "default-bus-bypass-iommu", "dt-compatible", "dtb", "dump-guest-core", "dumpdtb", "firmware", "graphics",
+            "hpet", "i8042", "initrd", "kernel", "max-fw-size", "max-ram-below-4g", "mem-merge", "memory-backend",
+            "memory-encryption", "memory", "phandle-start", "pic", "pit", "sata", "sgx-epc", "smbios-entry-point-type",
+            "smbus", "smm", "smp", "suppress-vmdesc", "usb", "vmport", "x-oem-id", "x-oem-table-id");
+
     private static Map<String, String> checkMachine(String opt, String arg) throws MachineConfigException {
         Map<String, String> props = splitProps(arg, "type");
         String type = props.getOrDefault("type", "");
         if (!type.equals("q35") && !type.startsWith("pc-q35")) {
             throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg
                     + ": viommu models only the q35 machine (got '" + type + "')");
+        }
+        for (String k : props.keySet()) {
+            if (!MACHINE_PROPERTIES.contains(k)) {
+                // checked with 7.2: -machine q35,accl=kvm (the VT-d wiki's typo)
+                throw new MachineConfigException(PROGRAM + ": Property '" + (type.equals("q35") ? "pc-q35-7.2" : type)
+                        + "-machine." + k + "' not found");
+            }
         }
         return props;
     }
