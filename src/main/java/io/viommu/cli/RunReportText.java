@@ -12,6 +12,8 @@ final class RunReportText {
     static String render(RunReport r) {
         StringBuilder b = new StringBuilder();
         RunReport.Host h = r.host();
+        b.append("viommu run: a host (the kernel model on a modelled q35), a VMM process with the VM, the same kernel\n"
+                + "model booted as the guest, and each assigned device's DMA followed from the guest down to the host.\n\n");
         b.append("HOST  ").append(h.args()).append('\n');
         b.append("  IOMMU: ").append(h.iommu() ? "intel-iommu active (the host's own VT-d unit translates every DMA"
                 + " of its devices)" : "not active").append('\n');
@@ -80,6 +82,9 @@ final class RunReportText {
                     row(b, "-> GPA", s.gpa(), "no vIOMMU in the path: the DMA address is the GPA");
                 }
                 row(b, "-> VMM vaddr", s.processVaddr(), "where the VMM process holds that guest page");
+                if (s.hostMapping() != null) {
+                    row(b, "", "", "host VFIO mapping made for it: " + s.hostMapping());
+                }
                 if (s.hostPhysical() != null) {
                     row(b, "-> host-physical", s.hostPhysical(), "the HOST unit's translation of (host RID " + s.hostRid()
                             + ", IOVA " + s.iova() + ")");
@@ -94,6 +99,9 @@ final class RunReportText {
                         .append('\n');
                 if (s.deviceDma() != null) {
                     b.append("      the device's own DMA: ").append(s.deviceDma()).append('\n');
+                }
+                if (s.afterUnmap() != null) {
+                    b.append("      after dma_unmap_single the same DMA ").append(s.afterUnmap()).append('\n');
                 }
             }
         }
@@ -116,7 +124,12 @@ final class RunReportText {
                     + c.hostPagesMapped() + " pages mapped)");
             count(b, "host IOTLB invalidations (host unit)", String.valueOf(c.hostIotlbInvalidations()));
             count(b, "DMA faults logged by the guest (vIOMMU)", String.valueOf(c.viommuFaults()));
-            count(b, "DMA faults logged by the host (host unit)", String.valueOf(c.hostFaults()));
+            count(b, "DMA faults logged by the host (host unit)", String.valueOf(c.hostFaults())
+                    + (r.samples().stream().anyMatch(x -> x.afterUnmap() != null && x.afterUnmap().startsWith("faults"))
+                    ? "  (the after-unmap probes above)" : ""));
+            b.append("  (Until the guest turns DMA remapping on, a container maps all guest RAM at its GPA, as QEMU does,\n"
+                    + "  and unmaps it when translation starts; after that each MAP/UNMAP mirrors one guest mapping,\n"
+                    + "  made when the guest's invalidation traps: caching mode makes it invalidate after a map too.)\n");
         }
         list(b, "OPTIONS WITHOUT EFFECT ON THE MODEL", r.noEffect());
         list(b, "WARNINGS", r.warnings());

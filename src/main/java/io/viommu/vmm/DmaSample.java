@@ -47,10 +47,15 @@ import java.util.Arrays;
  * @param bytesChecked   bytes compared in guest RAM
  * @param bytesMatched   whether they all arrived
  * @param deviceDma      what the device's own DMA did (null when the device has no DMA engine in the model)
+ * @param hostMapping    the VMM's VFIO mapping that covered the IOVA while the page was mapped (null: none)
+ * @param afterUnmap     what the host unit does with the same DMA once the guest unmapped the page: a
+ *                       fault behind a vIOMMU (the mapping is gone on the host too), the page again
+ *                       without one (all guest RAM stays mapped at its GPA)
  */
 public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hostRid, Iova iova, PhysAddr gpa,
                         PhysAddr viommuGpa, PhysAddr hostPhysical, DmaFault hostFault, PhysAddr processFrame,
-                        int bytesChecked, boolean bytesMatched, String deviceDma) {
+                        int bytesChecked, boolean bytesMatched, String deviceDma, String hostMapping,
+                        String afterUnmap) {
 
     /** Bytes written by each check. */
     public static final int LENGTH = 64;
@@ -82,7 +87,7 @@ public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hos
         try {
             if (dma == DmaOps.MAPPING_ERROR) {
                 return new DmaSample(dev.hostName(), rid, hostRid, null, PhysAddr.of(page), null, null, null,
-                        vmm.hostFrameOf(page), 0, false, "dma_map_single failed");
+                        vmm.hostFrameOf(page), 0, false, "dma_map_single failed", null, null);
             }
             Iova iova = Iova.of(dma);
             PhysAddr viommuGpa = null;
@@ -91,13 +96,18 @@ public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hos
                 TranslationResult vt = viommu.translate(new DmaRequest(rid, iova, LENGTH, DmaAccess.WRITE));
                 viommuGpa = vt instanceof Translation t ? t.output(iova) : null;
             }
+            String hostMapping = dev.container().mappings().stream()
+                    .filter(m -> Long.compareUnsigned(iova.value() - m.iova().value(), m.size()) < 0)
+                    .map(m -> String.format("iova 0x%x size 0x%x -> VMM vaddr 0x%x %s%s", m.iova().value(), m.size(),
+                            m.vaddr().value(), m.readable() ? "r" : "-", m.writable() ? "w" : "-"))
+                    .findFirst().orElse(null);
             IntelIommu host = vmm.host().machine().iommu();
             TranslationResult ht = host.translate(new DmaRequest(hostRid, iova, LENGTH, DmaAccess.WRITE));
             PhysAddr frame = vmm.hostFrameOf(page);
             if (!(ht instanceof Translation t)) {
                 vmm.host().takeInterrupts(); // the host's dmar_fault logs it
                 return new DmaSample(dev.hostName(), rid, hostRid, iova, PhysAddr.of(page), viommuGpa, null,
-                        (DmaFault) ht, frame, 0, false, null);
+                        (DmaFault) ht, frame, 0, false, null, hostMapping, null);
             }
             PhysAddr hpa = t.output(iova);
             byte[] pattern = pattern(0x5a, rid);
@@ -106,8 +116,18 @@ public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hos
             vmm.machine().memory().readBytes(PhysAddr.of(page), got, 0, LENGTH);
             boolean matched = Arrays.equals(pattern, got);
             String deviceDma = edu ? eduDma(vmm, dev, iova, page) : null;
+            ops.unmap(rid, dma, Page.SIZE, DmaOps.Direction.FROM_DEVICE);
+            dma = DmaOps.MAPPING_ERROR;
+            // the guest unmapped it: the device's same DMA, asked of the host unit again
+            TranslationResult again = host.translate(new DmaRequest(hostRid, iova, LENGTH, DmaAccess.WRITE));
+            vmm.host().takeInterrupts(); // a fault: the host's dmar_fault logs it
+            String afterUnmap = again instanceof DmaFault f
+                    ? String.format("faults in the host unit (reason 0x%x, %s): the guest's unmap reached the host",
+                            f.reason(), f.description())
+                    : "still reaches host-physical 0x" + Long.toHexString(((Translation) again).output(iova).value())
+                            + ": without a vIOMMU in its path all guest RAM stays mapped";
             return new DmaSample(dev.hostName(), rid, hostRid, iova, PhysAddr.of(page), viommuGpa, hpa, null, frame,
-                    LENGTH, matched, deviceDma);
+                    LENGTH, matched, deviceDma, hostMapping, afterUnmap);
         } finally {
             if (dma != DmaOps.MAPPING_ERROR) {
                 ops.unmap(rid, dma, Page.SIZE, DmaOps.Direction.FROM_DEVICE);

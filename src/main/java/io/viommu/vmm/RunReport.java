@@ -74,13 +74,15 @@ public record RunReport(List<String> vmArgs, boolean ok, String failure, Host ho
      * @param viommuGpa     the vIOMMU's translation of it (null: no vIOMMU in the device's path)
      * @param gpa           the guest page the guest driver mapped
      * @param processVaddr  the VMM process's address of that page
+     * @param hostMapping   the VMM's VFIO mapping that covered the IOVA while the page was mapped
      * @param hostPhysical  the host unit's translation of (host RID, IOVA)
      * @param processFrame  the host frame behind the process address
      * @param hostFault     the host unit's fault, if any
      */
     public record Sample(String host, String hostRid, String guestBdf, String iova, String viommuGpa, String gpa,
-                         String processVaddr, String hostPhysical, String processFrame, String hostFault,
-                         int bytesChecked, boolean bytesMatched, String deviceDma, boolean ok) {
+                         String processVaddr, String hostMapping, String hostPhysical, String processFrame,
+                         String hostFault, int bytesChecked, boolean bytesMatched, String deviceDma, String afterUnmap,
+                         boolean ok) {
     }
 
     /** The workload that ran and what it cost. */

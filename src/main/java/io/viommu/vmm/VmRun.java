@@ -251,11 +251,11 @@ public final class VmRun {
         var va = s.gpa() == null || vmm.ram() == null ? null : vmm.ram().vaddrOf(s.gpa());
         return new RunReport.Sample(s.hostDevice(), s.hostRid().toString(), "0000:" + s.guestRid(),
                 s.iova() == null ? null : hex(s.iova().value()), s.viommuGpa() == null ? null : hex(s.viommuGpa().value()),
-                s.gpa() == null ? null : hex(s.gpa().value()), va == null ? null : hex(va.value()),
+                s.gpa() == null ? null : hex(s.gpa().value()), va == null ? null : hex(va.value()), s.hostMapping(),
                 s.hostPhysical() == null ? null : hex(s.hostPhysical().value()),
                 s.processFrame() == null ? null : hex(s.processFrame().value()),
                 s.hostFault() == null ? null : s.hostFault().toString(), s.bytesChecked(), s.bytesMatched(),
-                s.deviceDma(), s.ok());
+                s.deviceDma(), s.afterUnmap(), s.ok());
     }
 
     private static String hex(long v) {

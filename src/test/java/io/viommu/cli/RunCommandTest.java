@@ -107,7 +107,9 @@ class RunCommandTest {
                 "assigned: host 0000:00:05.0 is 0000:00:01.0 in the VM, guest group 1",
                 "assigned: host 0000:00:06.0 is 0000:00:02.0 in the VM, guest group 2",
                 "= the host frame behind the VMM's page",
-                "the device's own DMA: ok: edu DMA", "RESULT  ok");
+                "the device's own DMA: ok: edu DMA",
+                "after dma_unmap_single the same DMA faults in the host unit (reason 0x5",
+                "DMA faults logged by the host (host unit)      2  (the after-unmap probes above)", "RESULT  ok");
         assertThat(r.out()).doesNotContain("DIFFERENT");
         assertThat(differences(before, sysfs(host, "after"))).isEmpty();
     }
@@ -153,6 +155,8 @@ class RunCommandTest {
         assertThat(s.get("iova").asText()).isEqualTo(s.get("gpa").asText());
         assertThat(s.get("hostPhysical").asText()).isEqualTo(s.get("processFrame").asText());
         assertThat(s.get("bytesMatched").asBoolean()).isTrue();
+        assertThat(s.get("afterUnmap").asText()).startsWith("still reaches host-physical " + s.get("hostPhysical").asText());
+        assertThat(j.at("/counts/hostFaults").asLong()).isZero();
         assertThat(j.at("/host/devices/0/container/bytesMapped").asLong()).isEqualTo(128L << 20);
         assertThat(j.at("/counts/hostMapCalls").asLong()).isEqualTo(1);
         assertThat(j.at("/counts/invalidationsTrapped").asLong()).isZero();
