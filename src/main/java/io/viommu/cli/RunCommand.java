@@ -7,10 +7,8 @@ import io.viommu.linux.Kernel;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.vmm.RunReport;
 import io.viommu.vmm.VmRun;
-import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -121,15 +119,7 @@ public final class RunCommand implements Callable<Integer> {
         if (rc == 0) {
             rc = runOn(host, w, out, err);
         }
-        if (hostDmesg != null) {
-            try {
-                Files.write(hostDmesg, host.log().dmesgLines(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                err.println("viommu: --host-dmesg " + hostDmesg + ": cannot write: " + e.getMessage());
-                return 1;
-            }
-        }
-        return rc;
+        return QtestHost.writeDmesg(host, hostDmesg, err) ? rc : 1;
     }
 
     /** The VM on a booted, set-up host: the report on {@code out}, a failure's message also on {@code err}. */

@@ -78,6 +78,12 @@ class RunCommandTest {
         return out;
     }
 
+    /** stdout parsed as exactly one JSON document (trailing tokens fail). */
+    static JsonNode oneDocument(String out) throws Exception {
+        return new ObjectMapper().enable(com.fasterxml.jackson.databind.DeserializationFeature.FAIL_ON_TRAILING_TOKENS)
+                .readTree(out);
+    }
+
     /** The paths whose content differs (or exist on one side only), with both contents. */
     static List<String> differences(Map<String, String> a, Map<String, String> b) {
         List<String> out = new ArrayList<>();
@@ -114,18 +120,23 @@ class RunCommandTest {
         assertThat(differences(before, sysfs(host, "after"))).isEmpty();
     }
 
-    @Test
-    void managedBindingIsGivenBackWhenQemuRefusesTheVm() throws Exception {
+    /** QEMU refuses the VM after --managed bound the groups: its text, exit 1, the host's /sys as before. */
+    void refusedAndGivenBack(String expectedError, String... vmArgs) throws Exception {
         Kernel host = host();
         Map<String, String> before = sysfs(host, "before");
-        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults", "-device",
-                "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:05.0", "-device",
-                "vfio-pci,host=0000:00:06.0,bogus=on");
+        Out r = run(host, true, false, VmRun.Workload.NONE, vmArgs);
         assertThat(r.rc()).isEqualTo(1);
-        assertThat(r.err()).contains("qemu-system-x86_64: -device vfio-pci,host=0000:00:06.0,bogus=on: Property"
-                + " 'vfio-pci.bogus' not found");
+        assertThat(r.err()).contains(expectedError);
         assertThat(r.out()).contains("0000:00:05.1  e1000 -> vfio-pci -> e1000", "RESULT  FAILED");
         assertThat(differences(before, sysfs(host, "after"))).isEmpty();
+    }
+
+    @Test
+    void managedBindingIsGivenBackWhenQemuRefusesTheVm() throws Exception {
+        refusedAndGivenBack("qemu-system-x86_64: -device vfio-pci,host=0000:00:06.0,bogus=on: Property"
+                + " 'vfio-pci.bogus' not found", "-M", "q35", "-m", "128M", "-nodefaults", "-device",
+                "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:05.0", "-device",
+                "vfio-pci,host=0000:00:06.0,bogus=on");
     }
 
     @Test
@@ -148,7 +159,7 @@ class RunCommandTest {
         Out r = run(host, false, true, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults",
                 "-device", "vfio-pci,host=0000:00:04.0");
         assertThat(r.rc()).as(r.err()).isZero();
-        JsonNode j = new ObjectMapper().readTree(r.out()); // stdout is exactly one JSON document
+        JsonNode j = oneDocument(r.out());
         assertThat(j.get("ok").asBoolean()).isTrue();
         assertThat(j.at("/vm/viommu").isNull()).isTrue();
         JsonNode s = j.at("/samples/0");
@@ -168,7 +179,7 @@ class RunCommandTest {
         Kernel host = host();
         Out r = run(host, true, true, VmRun.Workload.NIC_RING, VIOMMU_VM);
         assertThat(r.rc()).as(r.err()).isZero();
-        JsonNode w = new ObjectMapper().readTree(r.out()).get("workload");
+        JsonNode w = oneDocument(r.out()).get("workload");
         assertThat(w.get("delivered").asLong()).isEqualTo(64);
         assertThat(w.get("dmaFaults").asLong()).isZero();
         // caching mode, strict: every map and every unmap is a trapped invalidation and a host VFIO call
@@ -181,7 +192,7 @@ class RunCommandTest {
         Kernel host = host();
         Out r = run(host, true, true, VmRun.Workload.STATIC, VIOMMU_VM);
         assertThat(r.rc()).as(r.err()).isZero();
-        JsonNode w = new ObjectMapper().readTree(r.out()).get("workload");
+        JsonNode w = oneDocument(r.out()).get("workload");
         assertThat(w.get("mapping").asText()).isEqualTo("VFIO static");
         assertThat(w.get("delivered").asLong()).isEqualTo(64);
         assertThat(w.get("mapsPerPacket").asDouble()).isZero();
@@ -190,15 +201,10 @@ class RunCommandTest {
 
     @Test
     void twoFunctionsOfOneHostGroupBehindTheViommuAreRefusedAsQemuRefusesThem() throws Exception {
-        Kernel host = host();
-        Map<String, String> before = sysfs(host, "before");
-        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults", "-device",
+        refusedAndGivenBack("qemu-system-x86_64: -device vfio-pci,host=0000:00:05.1: vfio 0000:00:05.1:"
+                + " group 2 used in multiple address spaces", "-M", "q35", "-m", "128M", "-nodefaults", "-device",
                 "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:05.0", "-device",
                 "vfio-pci,host=0000:00:05.1");
-        assertThat(r.rc()).isEqualTo(1);
-        assertThat(r.err()).contains("qemu-system-x86_64: -device vfio-pci,host=0000:00:05.1: vfio 0000:00:05.1:"
-                + " group 2 used in multiple address spaces");
-        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
     }
 
     @Test
@@ -209,5 +215,39 @@ class RunCommandTest {
         assertThat(r.rc()).isEqualTo(1);
         assertThat(r.err()).contains("--workload nic-ring needs an assigned device (-device vfio-pci,host=...) and"
                 + " this VM has none");
+    }
+
+    /** The command as a user types it: picocli hands QEMU's options through, usage errors exit 2. */
+    static Out cli(String... args) {
+        PrintStream so = System.out;
+        PrintStream se = System.err;
+        ByteArrayOutputStream o = new ByteArrayOutputStream();
+        ByteArrayOutputStream e = new ByteArrayOutputStream();
+        try {
+            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
+            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
+            int rc = Main.commandLine().execute(args);
+            return new Out(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
+        } finally {
+            System.setOut(so);
+            System.setErr(se);
+        }
+    }
+
+    @Test
+    void commandLineParsingAndUsageErrors() {
+        Out noHost = cli("run", "-M", "q35");
+        assertThat(noHost.rc()).isEqualTo(2);
+        assertThat(noHost.err()).contains("viommu run: --host \"ARGS\" is required");
+        Out badWorkload = cli("run", "--host", "-M q35 -m 2G", "--workload", "ring", "-M", "q35");
+        assertThat(badWorkload.rc()).isEqualTo(2);
+        assertThat(badWorkload.err()).contains("--workload ring: unknown workload (none, nic-ring or static)");
+        Out domain = cli("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml");
+        assertThat(domain.rc()).isEqualTo(1);
+        assertThat(domain.err()).contains("libvirt domain XML is not supported by run yet");
+        Out json = cli("run", "--host", "-M q35 -m 2G -nodefaults", "--json", "-M", "q35", "-m", "128M",
+                "-nodefaults", "-device", "intel-iommu,caching-mode=on");
+        assertThat(json.rc()).as(json.err()).isZero();
+        assertThat(json.out()).startsWith("{").contains("\"ok\" : true");
     }
 }
