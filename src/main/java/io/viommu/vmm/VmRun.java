@@ -122,6 +122,7 @@ public final class VmRun {
             }
             hostSide = hostSide(host, vmm, o.hostArgs());
             vmSide = vmSide(vmm, guest);
+            warnings.addAll(virtioBypass(vmm));
         } catch (ManagedBinding.ManagedException e) {
             failure = "error: " + e.getMessage(); // libvirt's virsh prefix
         } catch (MachineConfigException e) {
@@ -363,6 +364,32 @@ public final class VmRun {
         long hostFaults = hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()).stream()
                 .filter(VmRun::isFaultLine).count();
         return new RunReport.Counts(trapped, maps, unmaps, pages, hostInv.count, guestFaults, hostFaults);
+    }
+
+    /**
+     * No silent bypass: a virtio device without {@code iommu_platform=on} under a vIOMMU does not
+     * offer VIRTIO_F_ACCESS_PLATFORM, so QEMU gives it system memory and the guest's virtio driver
+     * hands it guest-physical addresses: its DMA bypasses the vIOMMU.
+     */
+    static List<String> virtioBypass(Vmm vmm) {
+        List<String> out = new ArrayList<>();
+        if (vmm.machine().iommu() == null) {
+            return out;
+        }
+        for (PciFunction f : vmm.machine().devices()) {
+            String type = f.typeName();
+            if (type.startsWith("virtio-") && !onValue(f.properties().get("iommu_platform"))) {
+                out.add(String.format(Locale.ROOT, "viommu: warning: %s at %s has no iommu_platform=on: its DMA bypasses"
+                        + " the vIOMMU (QEMU gives it system memory and the guest's driver uses guest-physical"
+                        + " addresses); add iommu_platform=on,disable-legacy=on behind a PCIe port to translate it",
+                        type, f.address()));
+            }
+        }
+        return out;
+    }
+
+    private static boolean onValue(String v) {
+        return v != null && (v.equals("on") || v.equals("true") || v.equals("yes"));
     }
 
     /** dmar_fault's per-fault line: {@code DMAR: [DMA Write NO_PASID] Request device [...] fault addr ...}. */

@@ -99,6 +99,11 @@ class RunSeedsTest {
         }
         assertThat(none).anyMatch(n -> n.startsWith("-bios OVMF.fd: not read"));
         assertThat(none).anyMatch(n -> n.contains("the image l1.img is not read"));
+        // no silent bypass: the three virtio devices lack iommu_platform=on under the vIOMMU
+        assertThat(texts(r.report().get("warnings")).stream().filter(w -> w.contains("has no iommu_platform=on")))
+                .extracting(w -> w.substring(0, w.indexOf(" has no")))
+                .containsExactly("viommu: warning: virtio-net-pci at 00:01.0", "viommu: warning: virtio-rng-pci at 00:02.0",
+                        "viommu: warning: virtio-blk-pci at 00:04.0");
     }
 
     @Test
@@ -135,6 +140,7 @@ class RunSeedsTest {
         // ioh3420 has no ACS: the virtio-net-pci behind it shares the port's group
         assertThat(topology(r.report())).contains("0000:00:02.0 8086:3420 group 2", "0000:01:00.0 1af4:1041 group 2");
         assertThat(texts(r.report().get("noEffect"))).anyMatch(n -> n.startsWith("-netdev tap,id=net0,vhostforce:"));
+        assertThat(texts(r.report().get("warnings"))).noneMatch(w -> w.contains("iommu_platform"));
     }
 
     @Test
