@@ -154,4 +154,33 @@ class RunSeedsTest {
         assertThat(r.report().at("/samples/0/bytesMatched").asBoolean()).isTrue();
         assertThat(r.report().at("/vm/viommu").isNull()).isTrue();
     }
+
+    @Test
+    void theArgvLibvirtLaunchesRuns() throws Exception {
+        // libvirt 9.0's layout (vmm.md §4): JSON -device and -object, pc-q35-7.2 with kernel_irqchip=split and
+        // memory-backend=pc.ram, -accel kvm, -overcommit, -sandbox, -msg, -no-user-config, -S
+        Out r = run("qemu-system-x86_64 -name guest=vm1,debug-threads=on -S"
+                + " -object {\"qom-type\":\"secret\",\"id\":\"masterKey0\",\"format\":\"raw\",\"file\":\"/var/lib/libvirt/qemu/domain-1-vm1/master-key.aes\"}"
+                + " -machine pc-q35-7.2,usb=off,dump-guest-core=off,kernel_irqchip=split,memory-backend=pc.ram"
+                + " -accel kvm -cpu host,migratable=on -m 128"
+                + " -object {\"qom-type\":\"memory-backend-ram\",\"id\":\"pc.ram\",\"size\":134217728}"
+                + " -overcommit mem-lock=off -smp 1,sockets=1,cores=1,threads=1"
+                + " -uuid 1b9a3c6e-0000-4000-8000-000000000001 -display none -no-user-config -nodefaults"
+                + " -chardev socket,id=charmonitor,fd=31,server=on,wait=off -mon chardev=charmonitor,id=monitor,mode=control"
+                + " -rtc base=utc -no-shutdown -boot strict=on"
+                + " -device {\"driver\":\"intel-iommu\",\"id\":\"iommu0\",\"intremap\":\"on\",\"caching-mode\":true}"
+                + " -device {\"driver\":\"vfio-pci\",\"host\":\"0000:02:00.0\",\"id\":\"hostdev0\",\"bus\":\"pcie.0\",\"addr\":\"0x2\"}"
+                + " -sandbox on,obsolete=deny,elevateprivileges=deny,spawn=deny,resourcecontrol=deny -msg timestamp=on");
+        assertThat(r.rc()).as(r.err()).isZero();
+        assertThat(r.report().at("/vm/assigned/0/guestBdf").asText()).isEqualTo("0000:00:02.0");
+        assertThat(r.report().at("/vm/viommu/cachingMode").asBoolean()).isTrue();
+        assertThat(r.report().at("/vm/accelerator").asText()).isEqualTo("kvm, kernel-irqchip=split");
+        assertThat(r.report().at("/samples/0/ok").asBoolean()).isTrue();
+        List<String> none = texts(r.report().get("noEffect"));
+        for (String opt : List.of("-S", "-name", "-cpu", "-overcommit", "-uuid", "-display", "-no-user-config", "-chardev",
+                "-mon", "-rtc", "-no-shutdown", "-boot", "-sandbox", "-msg")) {
+            assertThat(none).as(opt).anyMatch(n -> n.startsWith(opt + " ") || n.startsWith(opt + ":"));
+        }
+        assertThat(texts(r.report().get("warnings"))).anyMatch(w -> w.startsWith("viommu: warning: -object {"));
+    }
 }
