@@ -76,7 +76,12 @@ final class RunReportText {
             for (RunReport.Sample s : r.samples()) {
                 b.append("  ").append(s.host()).append(" (").append(s.guestBdf()).append(" in the VM):\n");
                 row(b, "guest IOVA", s.iova(), "the DMA address the guest driver was given");
-                if (s.viommuGpa() != null) {
+                boolean bypass = v != null && v.assigned().stream().anyMatch(a -> a.guestBdf().equals(s.guestBdf())
+                        && a.addressSpace().contains("bypasses"));
+                if (s.viommuGpa() != null && bypass) {
+                    row(b, "-> GPA", s.viommuGpa(), "what the guest meant: its vIOMMU's translation, which this device"
+                            + " BYPASSES (the host sees the IOVA as a GPA)");
+                } else if (s.viommuGpa() != null) {
                     row(b, "-> GPA", s.viommuGpa(), "the vIOMMU's translation (the guest's page tables in guest RAM)");
                 } else {
                     row(b, "-> GPA", s.gpa(), "no vIOMMU in the path: the DMA address is the GPA");
@@ -94,9 +99,13 @@ final class RunReportText {
                 } else {
                     row(b, "-> host unit", "FAULT", s.hostFault());
                 }
-                b.append("      bytes: ").append(s.bytesChecked()).append(" written at the host-physical address, read back")
-                        .append(" at the GPA in guest RAM: ").append(s.bytesMatched() ? "identical" : "DIFFERENT")
-                        .append('\n');
+                if (s.hostPhysical() == null) {
+                    b.append("      bytes: none moved (the host unit refused the DMA)\n");
+                } else {
+                    b.append("      bytes: ").append(s.bytesChecked()).append(" written at the host-physical address, read")
+                            .append(" back at the GPA in guest RAM: ").append(s.bytesMatched() ? "identical" : "DIFFERENT")
+                            .append('\n');
+                }
                 if (s.deviceDma() != null) {
                     b.append("      the device's own DMA: ").append(s.deviceDma()).append('\n');
                 }

@@ -144,8 +144,15 @@ public final class VmRun {
                 warnings.addAll(managed.giveBack());
             }
         }
-        if (failure == null && samples.stream().anyMatch(s -> !s.ok())) {
-            failure = "viommu run: a DMA sample did not land in guest memory (see samples)";
+        if (failure == null) {
+            for (RunReport.Sample s : samples) {
+                if (!s.ok()) {
+                    failure = "viommu run: the DMA of " + s.host() + " (" + s.guestBdf() + " in the VM) to guest IOVA "
+                            + s.iova() + " did not land in the guest page " + s.gpa()
+                            + (s.hostFault() != null ? ": the host unit refused it" : "") + " (see the DMA path and warnings)";
+                    break;
+                }
+            }
         }
         if (failure == null && workload != null && (workload.delivered() != workload.packets() || workload.dmaFaults() != 0)) {
             failure = "viommu run: the workload lost packets (see workload)";

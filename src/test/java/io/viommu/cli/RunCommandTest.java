@@ -208,6 +208,20 @@ class RunCommandTest {
     }
 
     @Test
+    void vfioPciListedBeforeTheViommuBypassesItAndTheGuestsDmaDoesNotLand() throws Exception {
+        // the order trap (docs/vmm.md): the container keeps system memory, the guest programs its vIOMMU
+        // for a device that never uses it, and its IOVA reaches the host unit as a GPA
+        Kernel host = host();
+        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:06.0", "-device", "intel-iommu,caching-mode=on");
+        assertThat(r.rc()).isEqualTo(1);
+        assertThat(r.out()).contains("viommu: warning: vfio-pci 0000:00:06.0 (00:01.0 in the VM) is listed before"
+                + " -device intel-iommu", "which this device BYPASSES", "-> host unit     FAULT",
+                "bytes: none moved (the host unit refused the DMA)", "DMA faults logged by the host (host unit)      1");
+        assertThat(r.err()).startsWith("viommu run: the DMA of 0000:00:06.0 (0000:00:01.0 in the VM) to guest IOVA 0x");
+    }
+
+    @Test
     void aWorkloadWithoutAnAssignedDeviceSaysSo() throws Exception {
         Kernel host = host();
         Out r = run(host, false, false, VmRun.Workload.NIC_RING, "-M", "q35", "-m", "128M", "-nodefaults",
