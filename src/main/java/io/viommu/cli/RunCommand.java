@@ -109,17 +109,33 @@ public final class RunCommand implements Callable<Integer> {
         try {
             host = QtestHost.bootHost(hostArgs);
         } catch (MachineConfigException e) {
-            err.println("viommu run: --host: " + e.getMessage());
-            return 1;
+            return hostFailed("viommu run: --host: " + e.getMessage(), false, out, err);
         } catch (RuntimeException e) {
-            err.println("viommu run: --host: cannot model this host (" + e + ")");
-            return 1;
+            return hostFailed("viommu run: --host: cannot model this host (" + e + ")", false, out, err);
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
         if (rc == 0) {
             rc = runOn(host, w, out, err);
+        } else {
+            hostFailed("viommu run: --host-setup " + hostSetup + ": a line failed (its output is above)", true, out, err);
         }
         return QtestHost.writeDmesg(host, hostDmesg, err) ? rc : 1;
+    }
+
+    /**
+     * The run ended before the VM: the message on stderr (unless the shell printed its own), and with
+     * --json still one document on stdout.
+     */
+    private int hostFailed(String message, boolean printed, PrintStream out, PrintStream err) {
+        if (!printed) {
+            err.println(message);
+        }
+        if (json) {
+            out.println(toJson(new RunReport(vmArgs, false, message, new RunReport.Host(hostArgs, false, List.of()),
+                    null, List.of(), List.of(), null, null, List.of(), List.of())));
+            out.flush();
+        }
+        return 1;
     }
 
     /** The VM on a booted, set-up host: the report on {@code out}, a failure's message also on {@code err}. */

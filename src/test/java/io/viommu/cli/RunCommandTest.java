@@ -259,6 +259,11 @@ class RunCommandTest {
         Out domain = cli("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml");
         assertThat(domain.rc()).isEqualTo(1);
         assertThat(domain.err()).contains("libvirt domain XML is not supported by run yet");
+        Out badHost = cli("run", "--host", "-M q35 -device nosuch", "--json", "-M", "q35");
+        assertThat(badHost.rc()).isEqualTo(1);
+        assertThat(badHost.err()).contains("viommu run: --host: qemu-system-x86_64: -device nosuch: 'nosuch' is not a"
+                + " valid device model name");
+        assertThat(badHost.out()).startsWith("{").contains("\"ok\" : false");
         Out json = cli("run", "--host", "-M q35 -m 2G -nodefaults", "--json", "-M", "q35", "-m", "128M",
                 "-nodefaults", "-device", "intel-iommu,caching-mode=on");
         assertThat(json.rc()).as(json.err()).isZero();
