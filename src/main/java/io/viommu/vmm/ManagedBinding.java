@@ -79,6 +79,12 @@ public final class ManagedBinding {
                 core.device("0000:" + rid).filter(m -> !m.isBridge()).ifPresent(m -> members.add(m.name()));
             }
         }
+        // NICs first, highest ethN first: the give-back rebinds in reverse and the kernel names a new
+        // interface with the lowest free ethN, so each gets its old name back (as host apply/undo does)
+        List<String> order = new ArrayList<>(members);
+        order.sort((x, y) -> Integer.compare(ifNumber(y), ifNumber(x)));
+        members.clear();
+        members.addAll(order);
         // virPCIProbeStubDriver: modprobe vfio-pci
         if (core.loadModule("vfio-pci") != 0) {
             throw new ManagedException("Failed to load PCI stub module vfio-pci");
@@ -98,6 +104,16 @@ public final class ManagedBinding {
             }
             write("/sys/bus/pci/drivers_probe", name, "Failed to trigger a probe for PCI device '" + name + "'");
         }
+    }
+
+    /** N of the device's ethN, or -1 without a network interface. */
+    private int ifNumber(String device) {
+        for (var i : host.network().interfaces()) {
+            if (i.device().equals(device) && i.name().matches("eth\\d+")) {
+                return Integer.parseInt(i.name().substring(3));
+            }
+        }
+        return -1;
     }
 
     private void write(String path, String value, String failure) throws ManagedException {

@@ -22,11 +22,14 @@ import org.junit.jupiter.api.io.TempDir;
 
 /** {@code viommu run} end to end: host, (managed binding), VMM, guest kernel, DMA, report. */
 class RunCommandTest {
-    /** The fixture host (../shared/fixtures/vmm): edu 04.0, edu 05.0 + e1000 05.1 (one group), edu 06.0, e1000 07.0. */
+    /**
+     * The fixture host (../shared/fixtures/vmm): edu 04.0, edu 05.0 + e1000 05.1 (one group), edu 06.0, e1000 07.0;
+     * plus two e1000 in one multifunction group at 08.0/08.1.
+     */
     static final String HOST = "-machine q35 -m 2G -smp 2 -append intel_iommu=on -nodefaults"
             + " -device intel-iommu,intremap=off,caching-mode=on -device edu,addr=04.0"
             + " -device edu,addr=05.0,multifunction=on -device e1000,addr=05.1 -device edu,addr=06.0"
-            + " -device e1000,addr=07.0";
+            + " -device e1000,addr=07.0 -device e1000,addr=08.0,multifunction=on -device e1000,addr=08.1";
 
     @TempDir
     Path tmp;
@@ -222,6 +225,20 @@ class RunCommandTest {
     }
 
     @Test
+    void aGroupOfTwoNicsIsGivenBackWithTheirInterfaceNames() throws Exception {
+        Kernel host = host();
+        Map<String, String> before = sysfs(host, "before");
+        assertThat(before.keySet()).anyMatch(k -> k.startsWith("sys/devices/pci0000:00/0000:00:08.0/net/eth2/"))
+                .anyMatch(k -> k.startsWith("sys/devices/pci0000:00/0000:00:08.1/net/eth3/"));
+        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:08.0");
+        assertThat(r.rc()).as(r.err()).isZero();
+        // eth3 was taken first, so eth2 comes back first and gets its name again
+        assertThat(r.out()).contains("0000:00:08.1  e1000 -> vfio-pci -> e1000\n      0000:00:08.0  e1000");
+        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
+    }
+
+    @Test
     void aWorkloadWithoutAnAssignedDeviceSaysSo() throws Exception {
         Kernel host = host();
         Out r = run(host, false, false, VmRun.Workload.NIC_RING, "-M", "q35", "-m", "128M", "-nodefaults",
@@ -231,42 +248,25 @@ class RunCommandTest {
                 + " this VM has none");
     }
 
-    /** The command as a user types it: picocli hands QEMU's options through, usage errors exit 2. */
-    static Out cli(String... args) {
-        PrintStream so = System.out;
-        PrintStream se = System.err;
-        ByteArrayOutputStream o = new ByteArrayOutputStream();
-        ByteArrayOutputStream e = new ByteArrayOutputStream();
-        try {
-            System.setOut(new PrintStream(o, true, StandardCharsets.UTF_8));
-            System.setErr(new PrintStream(e, true, StandardCharsets.UTF_8));
-            int rc = Main.commandLine().execute(args);
-            return new Out(rc, o.toString(StandardCharsets.UTF_8), e.toString(StandardCharsets.UTF_8));
-        } finally {
-            System.setOut(so);
-            System.setErr(se);
-        }
-    }
-
     @Test
     void commandLineParsingAndUsageErrors() {
-        Out noHost = cli("run", "-M", "q35");
-        assertThat(noHost.rc()).isEqualTo(2);
+        CliRun noHost = CliRun.of("run", "-M", "q35");
+        assertThat(noHost.code()).isEqualTo(2);
         assertThat(noHost.err()).contains("viommu run: --host \"ARGS\" is required");
-        Out badWorkload = cli("run", "--host", "-M q35 -m 2G", "--workload", "ring", "-M", "q35");
-        assertThat(badWorkload.rc()).isEqualTo(2);
+        CliRun badWorkload = CliRun.of("run", "--host", "-M q35 -m 2G", "--workload", "ring", "-M", "q35");
+        assertThat(badWorkload.code()).isEqualTo(2);
         assertThat(badWorkload.err()).contains("--workload ring: unknown workload (none, nic-ring or static)");
-        Out domain = cli("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml");
-        assertThat(domain.rc()).isEqualTo(1);
+        CliRun domain = CliRun.of("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml");
+        assertThat(domain.code()).isEqualTo(1);
         assertThat(domain.err()).contains("libvirt domain XML is not supported by run yet");
-        Out badHost = cli("run", "--host", "-M q35 -device nosuch", "--json", "-M", "q35");
-        assertThat(badHost.rc()).isEqualTo(1);
+        CliRun badHost = CliRun.of("run", "--host", "-M q35 -device nosuch", "--json", "-M", "q35");
+        assertThat(badHost.code()).isEqualTo(1);
         assertThat(badHost.err()).contains("viommu run: --host: qemu-system-x86_64: -device nosuch: 'nosuch' is not a"
                 + " valid device model name");
         assertThat(badHost.out()).startsWith("{").contains("\"ok\" : false");
-        Out json = cli("run", "--host", "-M q35 -m 2G -nodefaults", "--json", "-M", "q35", "-m", "128M",
+        CliRun json = CliRun.of("run", "--host", "-M q35 -m 2G -nodefaults", "--json", "-M", "q35", "-m", "128M",
                 "-nodefaults", "-device", "intel-iommu,caching-mode=on");
-        assertThat(json.rc()).as(json.err()).isZero();
+        assertThat(json.code()).as(json.err()).isZero();
         assertThat(json.out()).startsWith("{").contains("\"ok\" : true");
     }
 }
