@@ -47,6 +47,10 @@ public final class RunCommand implements Callable<Integer> {
             description = "The host machine's QEMU arguments, in one word (quote it).")
     String hostArgs;
 
+    @Option(names = "--host-sysfs", paramLabel = "DIR",
+            description = "Instead of --host: a model of the host saved in DIR by `viommu host snapshot`.")
+    Path hostSysfs;
+
     @Option(names = "--host-setup", paramLabel = "FILE",
             description = "Lines the host's root shell runs before the VM starts (modprobe, echo > /sys/..., ...).")
     Path hostSetup;
@@ -77,6 +81,11 @@ public final class RunCommand implements Callable<Integer> {
     @Parameters(arity = "0..*", paramLabel = "VM_ARG", description = "The VM's QEMU arguments.")
     List<String> vmArgs = new ArrayList<>();
 
+    /** The host as the report names it: its QEMU arguments, or the saved tree it models. */
+    private String hostDescription() {
+        return hostSysfs != null ? "--host-sysfs " + hostSysfs : hostArgs;
+    }
+
     @Override
     public Integer call() {
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
@@ -96,8 +105,12 @@ public final class RunCommand implements Callable<Integer> {
             err.println("viommu run: --workload " + workload + ": unknown workload (none, nic-ring or static)");
             return 2;
         }
-        if (hostArgs == null || hostArgs.isBlank()) {
-            err.println("viommu run: --host \"ARGS\" is required: the QEMU arguments of the host whose devices the VM"
+        if (hostArgs != null && hostSysfs != null) {
+            err.println("viommu run: --host and --host-sysfs are alternatives: give one");
+            return 2;
+        }
+        if (hostSysfs == null && (hostArgs == null || hostArgs.isBlank())) {
+            err.println("viommu run: --host \"ARGS\" (or --host-sysfs DIR) is required: the host whose devices the VM"
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
@@ -106,12 +119,20 @@ public final class RunCommand implements Callable<Integer> {
             return 2;
         }
         Kernel host;
-        try {
-            host = QtestHost.bootHost(hostArgs);
-        } catch (MachineConfigException e) {
-            return hostFailed("viommu run: --host: " + e.getMessage(), false, out, err);
-        } catch (RuntimeException e) {
-            return hostFailed("viommu run: --host: cannot model this host (" + e + ")", false, out, err);
+        if (hostSysfs != null) {
+            host = QtestHost.bootRecorded(hostSysfs, err);
+            if (host == null) {
+                return hostFailed("viommu run: --host-sysfs " + hostSysfs + ": no model host (the reason is above)",
+                        true, out, err);
+            }
+        } else {
+            try {
+                host = QtestHost.bootHost(hostArgs);
+            } catch (MachineConfigException e) {
+                return hostFailed("viommu run: --host: " + e.getMessage(), false, out, err);
+            } catch (RuntimeException e) {
+                return hostFailed("viommu run: --host: cannot model this host (" + e + ")", false, out, err);
+            }
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
         if (rc == 0) {
@@ -131,7 +152,7 @@ public final class RunCommand implements Callable<Integer> {
             err.println(message);
         }
         if (json) {
-            out.println(toJson(new RunReport(vmArgs, false, message, new RunReport.Host(hostArgs, false, List.of()),
+            out.println(toJson(new RunReport(vmArgs, false, message, new RunReport.Host(hostDescription(), false, List.of()),
                     null, List.of(), List.of(), null, null, List.of(), List.of())));
             out.flush();
         }
@@ -141,7 +162,7 @@ public final class RunCommand implements Callable<Integer> {
     /** The VM on a booted, set-up host: the report on {@code out}, a failure's message also on {@code err}. */
     int runOn(Kernel host, VmRun.Workload w, PrintStream out, PrintStream err) {
         List<String> args = FirmwareFiles.withoutMissing(vmArgs);
-        RunReport report = VmRun.run(host, new VmRun.Options(hostArgs, args, managed, w, packets, ring));
+        RunReport report = VmRun.run(host, new VmRun.Options(hostDescription(), args, managed, w, packets, ring));
         report = FirmwareFiles.noted(report, vmArgs);
         if (json) {
             out.println(toJson(report));

@@ -252,7 +252,7 @@ class RunCommandTest {
     void commandLineParsingAndUsageErrors() {
         CliRun noHost = CliRun.of("run", "-M", "q35");
         assertThat(noHost.code()).isEqualTo(2);
-        assertThat(noHost.err()).contains("viommu run: --host \"ARGS\" is required");
+        assertThat(noHost.err()).contains("viommu run: --host \"ARGS\" (or --host-sysfs DIR) is required");
         CliRun badWorkload = CliRun.of("run", "--host", "-M q35 -m 2G", "--workload", "ring", "-M", "q35");
         assertThat(badWorkload.code()).isEqualTo(2);
         assertThat(badWorkload.err()).contains("--workload ring: unknown workload (none, nic-ring or static)");
@@ -268,5 +268,23 @@ class RunCommandTest {
                 "-nodefaults", "-device", "intel-iommu,caching-mode=on");
         assertThat(json.code()).as(json.err()).isZero();
         assertThat(json.out()).startsWith("{").contains("\"ok\" : true");
+    }
+
+    @Test
+    void aModelOfASavedHostRunsTheVm() throws Exception {
+        // The hand-made Intel host: its 82599's second VF (02:10.2) is recorded bound to vfio-pci
+        CliRun r = CliRun.of("run", "--host-sysfs", "src/test/host-trees/intel-vtd", "--json", "-M", "q35", "-m",
+                "128M", "-nodefaults", "-device", "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:02:10.2");
+        assertThat(r.code()).as(r.err()).isZero();
+        JsonNode doc = oneDocument(r.out());
+        assertThat(doc.toString()).contains("--host-sysfs src/test/host-trees/intel-vtd").contains("0000:02:10.2");
+        assertThat(r.err()).contains("viommu: --host-sysfs src/test/host-trees/intel-vtd: 0000:02:00.0: 2 VFs enabled");
+        // the PF is on no driver the model has: refused as QEMU refuses a device not on vfio-pci
+        CliRun pf = CliRun.of("run", "--host-sysfs", "src/test/host-trees/intel-vtd", "-M", "q35", "-m", "128M",
+                "-nodefaults", "-device", "vfio-pci,host=0000:02:00.0");
+        assertThat(pf.code()).isEqualTo(1);
+        CliRun both = CliRun.of("run", "--host", "-M q35", "--host-sysfs", "src/test/host-trees/intel-vtd", "-M", "q35");
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--host and --host-sysfs are alternatives");
     }
 }
