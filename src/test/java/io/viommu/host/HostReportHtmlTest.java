@@ -44,7 +44,7 @@ class HostReportHtmlTest {
 
     @Test
     void theModelHostDrawsEveryGroupAndDeviceInItsTreePlace(@TempDir Path dir) throws Exception {
-        HostReport r = ModelHost.report(dir);
+        HostReport r = TopologyHost.report(dir);
         assertThat(r.groups()).hasSizeGreaterThan(8);
         assertThat(r.devices()).anyMatch(d -> d.physfn() != null);
         Document doc = checkStructure(r);
@@ -54,12 +54,12 @@ class HostReportHtmlTest {
         assertThat(bridge.group()).isEqualTo(edu.group());
         assertThat(nodes(doc, "//li[contains(@class,'group') and @data-group='" + edu.group() + "']")).hasSize(1);
         // the host's kernel arguments, HTML included, shown as text
-        assertThat(text(doc, "//dd[@data-fact='cmdline']")).contains(ModelHost.HOSTILE_ARG);
+        assertThat(text(doc, "//dd[@data-fact='cmdline']")).contains(TopologyHost.HOSTILE_ARG);
     }
 
     @Test
     void hostileNamesAndArgumentsAreTextNotMarkup(@TempDir Path dir) throws Exception {
-        HostReport r = renamed(ModelHost.report(dir), d -> HOSTILE_NAME);
+        HostReport r = renamed(TopologyHost.report(dir), d -> HOSTILE_NAME);
         String page = HostReportHtml.format(r);
         assertThat(page).doesNotContain("<script").contains("&lt;script&gt;window.pwned=2&lt;/script&gt; R&amp;D &quot;Fast&quot;")
                 .contains("&amp;lt;").contains("&amp;amp;x=&#39;y&#39;");
@@ -73,8 +73,8 @@ class HostReportHtmlTest {
 
     @Test
     void thePageIsSelfContainedAndTheSameForTheSameHost(@TempDir Path a, @TempDir Path b) throws Exception {
-        String one = HostReportHtml.format(ModelHost.report(a));
-        String two = HostReportHtml.format(ModelHost.report(b));
+        String one = HostReportHtml.format(TopologyHost.report(a));
+        String two = HostReportHtml.format(TopologyHost.report(b));
         assertThat(one.replace(a.toString(), "DIR")).isEqualTo(two.replace(b.toString(), "DIR"));
         assertThat(one).doesNotContainIgnoringCase("http:").doesNotContainIgnoringCase("https:")
                 .doesNotContain(" src=").doesNotContain("url(").doesNotContain("@import")

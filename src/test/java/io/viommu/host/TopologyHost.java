@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * a root port without ACS holding a multifunction device, an SR-IOV PF with VFs, a NIC handed to
  * vfio-pci, and a kernel command line carrying HTML ({@link #HOSTILE_ARG}).
  */
-final class ModelHost {
+final class TopologyHost {
     /** A vfio argument (kept by the scan) that would run script if a page printed it unescaped. */
     static final String HOSTILE_ARG = "vfio-pci.ids=<script>window.pwned=1</script>&amp;x='y'";
 
@@ -30,7 +30,7 @@ final class ModelHost {
             + " -device e1000e,bus=rp3,addr=0.0,multifunction=on -device e1000e,bus=rp3,addr=0.1"
             + " -device pcie-root-port,id=rp4,chassis=6,slot=6 -device e1000e,bus=rp4";
 
-    private ModelHost() {
+    private TopologyHost() {
     }
 
     /** Boots {@link #ARGS}, enables 2 VFs, gives the NIC behind rp4 to vfio-pci, exports the tree to DIR. */
