@@ -632,27 +632,15 @@ public final class HostPlanner {
         }
     }
 
-    /** driver_override then a re-probe (the kernel's documented way; see Documentation/ABI/testing/sysfs-bus-pci). */
+    /**
+     * The commands that hand {@code members} to vfio-pci: the same steps {@code host plan} and
+     * {@code host apply} use ({@link BindPlanner#steps}), as a person would type them.
+     */
     static List<String> steps(HostSnapshot s, List<HostDevice> members) {
-        List<String> out = new ArrayList<>();
-        if (!s.modules().containsKey("vfio_pci")) {
-            out.add("modprobe vfio-pci");
-        }
-        for (HostDevice m : members) {
-            String dir = "/sys/bus/pci/devices/" + m.address();
-            if ("vfio-pci".equals(m.driver())) {
-                continue;
-            }
-            if (m.sriov() != null && m.sriov().numVfs() > 0) {
-                out.add("echo 0 > " + dir + "/sriov_numvfs");
-            }
-            out.add("echo vfio-pci > " + dir + "/driver_override");
-            if (m.driver() != null) {
-                out.add("echo " + m.address() + " > " + dir + "/driver/unbind");
-            }
-            out.add("echo " + m.address() + " > /sys/bus/pci/drivers_probe");
-        }
-        return out;
+        java.util.Map<PciAddress, HostDevice> m = new java.util.LinkedHashMap<>();
+        members.forEach(d -> m.put(d.address(), d));
+        return BindPlanner.steps(s, m, new BindPlanner.Request(List.of(), "qemu", false, null)).stream()
+                .map(BindPlan.Step::command).toList();
     }
 
     static List<String> qemu(List<HostDevice> members) {

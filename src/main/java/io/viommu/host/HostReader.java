@@ -310,7 +310,7 @@ public final class HostReader {
         return out;
     }
 
-    private static Optional<PciAddress> lastPci(Optional<Path> path) {
+    static Optional<PciAddress> lastPci(Optional<Path> path) {
         PciAddress last = null;
         if (path.isPresent()) {
             for (Path c : path.get()) {

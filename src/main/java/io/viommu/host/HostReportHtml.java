@@ -36,6 +36,15 @@ public final class HostReportHtml {
     }
 
     public static String format(HostReport r) {
+        return format(r, null);
+    }
+
+    /** The page with a {@code host plan} (PLAN.json) drawn in: its section, and its members marked in the tree. */
+    public static String format(HostReport r, BindPlan plan) {
+        java.util.Set<String> planned = new java.util.TreeSet<>();
+        if (plan != null) {
+            plan.targets().forEach(t -> t.members().forEach(m -> planned.add(m.address())));
+        }
         StringBuilder sb = new StringBuilder(16384);
         sb.append("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\"/>\n")
                 .append("<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\"/>\n")
@@ -46,7 +55,10 @@ public final class HostReportHtml {
         sb.append("<h1>viommu host report</h1>\n<p class=\"source\">").append(escape(r.source())).append("</p>\n");
         sb.append("<p class=\"verdict\" id=\"verdict\">").append(escape(r.summary().verdict())).append("</p>\n");
         host(sb, r);
-        topology(sb, r);
+        if (plan != null) {
+            plan(sb, plan);
+        }
+        topology(sb, r, planned);
         scan(sb, r);
         sb.append("</body>\n</html>\n");
         return sb.toString();
@@ -138,7 +150,7 @@ public final class HostReportHtml {
      * a function in the group of the box it sits in gets none of its own (the bridge and what is
      * behind it in one group, as without ACS).
      */
-    private static void topology(StringBuilder sb, HostReport r) {
+    private static void topology(StringBuilder sb, HostReport r, java.util.Set<String> planned) {
         Map<String, Device> byBdf = new LinkedHashMap<>();
         r.devices().forEach(d -> byBdf.put(d.address(), d));
         Map<String, List<Device>> children = new TreeMap<>();
@@ -166,7 +178,7 @@ public final class HostReportHtml {
         for (Map.Entry<String, List<Device>> bus : roots.entrySet()) {
             sb.append("<li class=\"bus\" data-bus=\"").append(escape(bus.getKey())).append("\"><span class=\"bus-label\">")
                     .append(escape(bus.getKey())).append(" (root bus)</span>\n");
-            siblings(sb, bus.getValue(), null, children, groups, parts);
+            siblings(sb, bus.getValue(), null, children, groups, parts, planned);
             sb.append("</li>\n");
         }
         sb.append("</ul>\n</section>\n");
@@ -179,7 +191,7 @@ public final class HostReportHtml {
     }
 
     private static void siblings(StringBuilder sb, List<Device> list, Integer enclosing, Map<String, List<Device>> children,
-                                 Map<Integer, Group> groups, Map<Integer, Integer> parts) {
+                                 Map<Integer, Group> groups, Map<Integer, Integer> parts, java.util.Set<String> planned) {
         sb.append("<ul>\n");
         int i = 0;
         while (i < list.size()) {
@@ -194,7 +206,7 @@ public final class HostReportHtml {
                 groupBoxOpen(sb, groups.get(g), g, part);
             }
             for (Device d : list.subList(i, j)) {
-                node(sb, d, children, groups, parts);
+                node(sb, d, children, groups, parts, planned);
             }
             if (box) {
                 sb.append("</ul>\n</li>\n");
@@ -227,7 +239,7 @@ public final class HostReportHtml {
     }
 
     private static void node(StringBuilder sb, Device d, Map<String, List<Device>> children, Map<Integer, Group> groups,
-                             Map<Integer, Integer> parts) {
+                             Map<Integer, Integer> parts, java.util.Set<String> planned) {
         String verdict = d.assignment().verdict();
         List<Device> below = children.getOrDefault(d.address(), List.of());
         sb.append("<li class=\"node").append(below.isEmpty() ? "" : " bridge").append("\">\n<div class=\"dev v-")
@@ -235,12 +247,18 @@ public final class HostReportHtml {
         if (d.group() != null) {
             sb.append(" data-group=\"").append(d.group()).append('"');
         }
+        if (planned.contains(d.address())) {
+            sb.append(" data-planned=\"true\"");
+        }
         sb.append(" data-verdict=\"").append(escape(verdict)).append("\">");
         sb.append("<a class=\"bdf\" href=\"#dev-").append(escape(d.address())).append("\">").append(escape(d.address()))
                 .append("</a> <span class=\"id\">").append(escape(d.id())).append("</span> <span class=\"name\">")
                 .append(escape(d.description())).append("</span> <span class=\"driver\">")
                 .append(d.driver() == null ? "no driver" : escape(d.driver())).append("</span> <span class=\"badge v-")
                 .append(escape(verdict)).append("\">").append(escape(verdictText(verdict))).append("</span>");
+        if (planned.contains(d.address())) {
+            sb.append(" <span class=\"planned\">in the plan</span>");
+        }
         if (d.physfn() != null) {
             sb.append(" <span class=\"vf\">VF of ").append(escape(d.physfn())).append("</span>");
         }
@@ -255,7 +273,7 @@ public final class HostReportHtml {
         }
         sb.append("</div>\n");
         if (!below.isEmpty()) {
-            siblings(sb, below, d.group(), children, groups, parts);
+            siblings(sb, below, d.group(), children, groups, parts, planned);
         }
         sb.append("</li>\n");
     }
@@ -266,6 +284,48 @@ public final class HostReportHtml {
             case "not-a-candidate" -> "not a candidate";
             default -> verdict;
         };
+    }
+
+    // ---------------------------------------------------------------- a plan
+
+    /** A PLAN.json of {@code host plan}: its targets and members, findings with fixes, the commands, persistence. */
+    private static void plan(StringBuilder sb, BindPlan p) {
+        sb.append("<section id=\"plan\" data-ready=\"").append(p.ready()).append("\">\n<h2>Plan</h2>\n<p>For ")
+                .append(escape(p.use())).append(": ").append(escape(String.join(" ", p.requested())))
+                .append(p.ready() ? " (ready to apply)" : " (blocked)").append("</p>\n");
+        List<BindPlan.Finding> findings = new ArrayList<>(p.hostFindings());
+        sb.append("<table class=\"plan\">\n<thead><tr><th>Device</th><th>Group</th><th>Member</th><th>Driver now</th>")
+                .append("<th>Action</th><th>Host uses</th></tr></thead>\n<tbody>\n");
+        for (BindPlan.Target t : p.targets()) {
+            findings.addAll(t.findings());
+            for (BindPlan.Member m : t.members()) {
+                sb.append("<tr data-plan-member=\"").append(escape(m.address())).append("\"><td>").append(escape(t.device()))
+                        .append("</td><td>").append(t.group() == null ? "none" : t.group()).append("</td><td>")
+                        .append(escape(m.address() + " " + m.id() + " " + m.description())).append("</td><td>")
+                        .append(m.driver() == null ? "none" : escape(m.driver())).append("</td><td>").append(escape(m.action()))
+                        .append("</td><td>").append(escape(String.join(", ", m.uses()))).append("</td></tr>\n");
+            }
+        }
+        sb.append("</tbody>\n</table>\n");
+        if (!findings.isEmpty()) {
+            sb.append("<ul class=\"findings\">\n");
+            for (BindPlan.Finding f : findings) {
+                String sev = f.severity().name().toLowerCase();
+                sb.append("<li class=\"sev-").append(sev).append("\"><b>").append(sev).append(":</b> ").append(escape(f.what()))
+                        .append(f.fix().isEmpty() ? "" : "<br/>fix: " + escape(f.fix())).append("</li>\n");
+            }
+            sb.append("</ul>\n");
+        }
+        if (!p.commands().isEmpty()) {
+            sb.append("<p>Commands, in order:</p>\n<pre class=\"commands\">").append(escape(String.join("\n", p.commands())))
+                    .append("</pre>\n");
+        }
+        if (!p.persistence().isEmpty()) {
+            sb.append("<p>To keep it across reboots (offered, not done):</p>\n<ul class=\"persistence\">\n");
+            p.persistence().forEach(x -> li(sb, x));
+            sb.append("</ul>\n");
+        }
+        sb.append("</section>\n");
     }
 
     // ---------------------------------------------------------------- the scan
@@ -386,6 +446,7 @@ public final class HostReportHtml {
             .dev { display: inline-block; border: 1px solid #bbb; border-left-width: 6px; border-radius: 4px;
               padding: .15em .5em; background: #fafafa; }
             .dev .bdf { font-family: ui-monospace, monospace; font-weight: 600; } .dev .id { font-family: ui-monospace, monospace; color: #555; }
+            .dev .planned { background: #3b6fd8; color: #fff; border-radius: 3px; padding: 0 .4em; font-size: .85em; }
             .dev .driver { font-style: italic; } .dev .vf, .dev .uses { color: #555; }
             .v-assignable { border-left-color: #1a7f37; } .v-assignable-with-group { border-left-color: #7ab648; }
             .v-blocked { border-left-color: #b42318; } .v-not-a-candidate { border-left-color: #aaa; }

@@ -24,7 +24,7 @@ import java.util.stream.Stream;
  * file means "present on the host but unreadable when saved"; a regular file under {@code dev/}
  * stands for a device node that existed.
  */
-public final class SavedTree implements HostFiles {
+public final class SavedTree implements HostSysfs {
     private static final int MAX_LINKS = 40; // Linux's MAXSYMLINKS: loops end as "not found"
     private final Path root;
 
@@ -144,5 +144,52 @@ public final class SavedTree implements HostFiles {
     @Override
     public String describe() {
         return "saved tree " + root;
+    }
+
+    // A saved tree is a record of a host, not a host: every effect is refused and none is counted.
+
+    @Override
+    public Outcome write(Path path, String value) {
+        return refused();
+    }
+
+    @Override
+    public Outcome modprobe(String module) {
+        return refused();
+    }
+
+    @Override
+    public Outcome rmmod(String module) {
+        return refused();
+    }
+
+    @Override
+    public Outcome setLink(String ifname, boolean up) {
+        return refused();
+    }
+
+    @Override
+    public Outcome addAddress(String ifname, String cidr) {
+        return refused();
+    }
+
+    @Override
+    public List<String> addresses(String ifname) {
+        return List.of();
+    }
+
+    @Override
+    public long writes() {
+        return 0;
+    }
+
+    @Override
+    public Optional<String> writeRefusal() {
+        return Optional.of(describe() + " is a saved record of a host, read-only: plan works on it, apply and"
+                + " undo need the live host (or --model)");
+    }
+
+    private Outcome refused() {
+        return Outcome.failed(io.viommu.linux.driver.Errno.EPERM, writeRefusal().get());
     }
 }

@@ -42,8 +42,8 @@ class HelpTest {
                 "Serve QEMU's qtest protocol on stdin/stdout for a q35 machine built from QEMU-style arguments.",
                 "Model a Linux 6.1 guest (Debian's 6.1 kernel config) booting on the q35 machine the QEMU"
                         + " arguments describe.",
-                "Read the host's PCI devices, IOMMU and kernel settings (read-only) and report what can be"
-                        + " assigned to a VM with vfio-pci.");
+                "Read the host's PCI devices, IOMMU and kernel settings and report what can be assigned to a VM"
+                        + " with vfio-pci (scan, tree); plan, apply and undo handing devices to vfio-pci.");
     }
 
     @Test

@@ -76,4 +76,35 @@ class HostCommandTest {
         assertThat(badTree.err()).contains("no sys/ directory");
         assertThat(tmp.resolve("x.html")).doesNotExist();
     }
+
+    @Test
+    void reportDrawsAPlanOfTheSameHostAndRefusesOneOfAnother(@TempDir Path tmp) throws Exception {
+        String host = java.nio.file.Files.readString(Path.of("docs/examples/plan-host.args")).strip();
+        Path plan = tmp.resolve("plan.json");
+        CliRun planned = CliRun.of("host", "plan", "--model", host, "--json", "0000:00:05.0");
+        assertThat(planned.code()).isZero();
+        java.nio.file.Files.writeString(plan, planned.out());
+        Path page = tmp.resolve("host.html");
+        CliRun r = CliRun.of("host", "report", "--model", host, "--plan", plan.toString(), "--html", page.toString());
+        assertThat(r.code()).as(r.err()).isZero();
+        String html = java.nio.file.Files.readString(page);
+        assertThat(html).contains("<section id=\"plan\"").contains("data-plan-member=\"0000:00:05.0\"")
+                .contains("data-plan-member=\"0000:00:05.1\"")
+                .contains("data-bdf=\"0000:00:05.0\" data-group=").contains("data-planned=\"true\"");
+        assertThat(html.split("data-planned=", -1)).hasSize(3); // the edu and the e1000 of its group, nothing else
+
+        Path other = tmp.resolve("other.html");
+        CliRun refused = CliRun.of("host", "report", "--sysfs", "src/test/host-trees/intel-vtd", "--plan", plan.toString(),
+                "--html", other.toString());
+        assertThat(refused.code()).isEqualTo(1);
+        assertThat(refused.err()).startsWith("viommu host report: --plan " + plan + ": the plan was made on another host: PCI inventory");
+        assertThat(other).doesNotExist();
+
+        Path junk = tmp.resolve("junk.json");
+        java.nio.file.Files.writeString(junk, "{\"schema\": \"viommu.host-scan/1\"}");
+        CliRun notAPlan = CliRun.of("host", "report", "--model", host, "--plan", junk.toString(), "--html", other.toString());
+        assertThat(notAPlan.code()).isEqualTo(2);
+        assertThat(notAPlan.err()).contains("expected viommu.host-plan/1");
+        assertThat(other).doesNotExist();
+    }
 }

@@ -111,11 +111,11 @@ class HostPlannerTest {
             assertThat(h.effect()).startsWith("ACS SV/RR/CR/UF enabled");
         });
         assertThat(gpu.assignment().steps()).containsExactly(
-                "echo vfio-pci > /sys/bus/pci/devices/0000:01:00.0/driver_override",
                 "echo 0000:01:00.0 > /sys/bus/pci/devices/0000:01:00.0/driver/unbind",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:01:00.0/driver_override",
                 "echo 0000:01:00.0 > /sys/bus/pci/drivers_probe",
-                "echo vfio-pci > /sys/bus/pci/devices/0000:01:00.1/driver_override",
                 "echo 0000:01:00.1 > /sys/bus/pci/devices/0000:01:00.1/driver/unbind",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:01:00.1/driver_override",
                 "echo 0000:01:00.1 > /sys/bus/pci/drivers_probe");
         assertThat(gpu.assignment().qemu()).containsExactly("-device vfio-pci,host=0000:01:00.0",
                 "-device vfio-pci,host=0000:01:00.1");

@@ -102,6 +102,25 @@ class HostReportBrowserTest {
     }
 
     @Test
+    void aPlanIsDrawnIn() throws Exception {
+        HostReportHtmlTest.Planned p = HostReportHtmlTest.Planned.edu();
+        Path page = ARTIFACTS.resolve("model-host-plan.html").toAbsolutePath();
+        Files.writeString(page, HostReportHtml.format(p.report(), p.plan()));
+        errors();
+        browser.manage().window().setSize(new Dimension(1400, 1000));
+        browser.get(page.toUri().toString());
+        checkPage(p.report());
+        assertThat(browser.findElement(By.id("plan")).isDisplayed()).isTrue();
+        List<String> marked = browser.findElements(By.cssSelector("div.dev[data-planned='true']")).stream()
+                .map(e -> e.getAttribute("data-bdf")).toList();
+        assertThat(marked).containsExactly("0000:00:05.0", "0000:00:05.1");
+        for (WebElement e : browser.findElements(By.cssSelector("div.dev[data-planned='true'] .planned"))) {
+            assertThat(e.getText()).isEqualTo("in the plan");
+        }
+        screenshot("model-host-plan");
+    }
+
+    @Test
     void savedHostTreesShowEveryGroupAndDevice() throws Exception {
         for (Path tree : List.of(Trees.INTEL_VTD, Trees.FIRECRACKER_VM)) {
             HostReport r = Trees.report(tree);

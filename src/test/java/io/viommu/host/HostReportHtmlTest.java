@@ -81,6 +81,42 @@ class HostReportHtmlTest {
                 .contains("Content-Security-Policy\" content=\"default-src 'none'");
     }
 
+    /** The host of docs/examples/plan-host.args with a plan for its edu (multifunction with an e1000). */
+    record Planned(HostReport report, BindPlan plan) {
+        static Planned edu() throws Exception {
+            String args = java.nio.file.Files.readString(Path.of("docs/examples/plan-host.args")).strip();
+            ModelHost.Boot b = ModelHost.boot(args, null);
+            assertThat(b.error()).isNull();
+            BindPlan plan = BindPlanner.plan(b.host(), new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));
+            return new Planned(HostPlanner.plan(HostReader.read(b.host())), plan);
+        }
+    }
+
+    @Test
+    void aPlanHasItsSectionAndItsMembersAreMarkedInTheTree() throws Exception {
+        Planned p = Planned.edu();
+        Document doc = parse(HostReportHtml.format(p.report(), p.plan()));
+        Set<String> members = new TreeSet<>();
+        p.plan().targets().forEach(t -> t.members().forEach(m -> members.add(m.address())));
+        assertThat(members).containsExactly("0000:00:05.0", "0000:00:05.1");
+        Set<String> marked = new TreeSet<>();
+        for (Element e : nodes(doc, "//div[@data-planned='true']")) {
+            marked.add(e.getAttribute("data-bdf"));
+        }
+        assertThat(marked).isEqualTo(members);
+        Set<String> rows = new TreeSet<>();
+        for (Element e : nodes(doc, "//section[@id='plan']//tr[@data-plan-member]")) {
+            rows.add(e.getAttribute("data-plan-member"));
+        }
+        assertThat(rows).isEqualTo(members);
+        assertThat(text(doc, "//section[@id='plan']//pre[@class='commands']")).isEqualTo(String.join("\n", p.plan().commands()));
+        assertThat(nodes(doc, "//section[@id='plan']").get(0).getAttribute("data-ready")).isEqualTo(Boolean.toString(p.plan().ready()));
+        // without a plan: no section, nothing marked
+        Document none = parse(HostReportHtml.format(p.report()));
+        assertThat(nodes(none, "//section[@id='plan']")).isEmpty();
+        assertThat(nodes(none, "//div[@data-planned]")).isEmpty();
+    }
+
     @Test
     void rootBusIsTheKernelsNameForTheBus() {
         assertThat(HostReportHtml.rootBus("0000:00:1c.0")).isEqualTo("pci0000:00");
