@@ -2,7 +2,6 @@ package io.viommu.cli;
 
 import io.viommu.host.BindPlan;
 import io.viommu.host.HostIdentity;
-import io.viommu.host.HostReportJson;
 import io.viommu.host.HostSysfs;
 import io.viommu.host.HostPlanner;
 import io.viommu.host.HostReader;
@@ -50,15 +49,8 @@ final class HostReportCommand {
             String cmd = "viommu host report";
             BindPlan bindPlan = null;
             if (plan != null) {
-                try {
-                    bindPlan = HostReportJson.mapper().readValue(Files.readString(plan), BindPlan.class);
-                } catch (IOException e) {
-                    System.err.println(cmd + ": --plan " + plan + ": not a plan (" + e.getMessage().lines().findFirst().orElse("")
-                            + "); make one with `viommu host plan DEVICE --json > PLAN.json`");
-                    return 2;
-                }
-                if (!BindPlan.SCHEMA.equals(bindPlan.schema()) || bindPlan.host() == null) {
-                    System.err.println(cmd + ": --plan " + plan + ": schema " + bindPlan.schema() + ", expected " + BindPlan.SCHEMA);
+                bindPlan = HostPlanCommand.readPlan(cmd + ": --plan " + plan, plan);
+                if (bindPlan == null) {
                     return 2;
                 }
             }
