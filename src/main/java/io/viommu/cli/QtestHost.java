@@ -95,7 +95,10 @@ final class QtestHost {
             // between two commands the host's CPU takes what was delivered to it, e.g. the host
             // unit's fault event after an assigned device's DMA to an unmapped IOVA (dmar_fault
             // prints the DMAR lines and clears the record, as the real host did during the script)
-            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, k::takeInterrupts,
+            // or the assigned device's interrupt (vfio-pci's handler signals the VMM's eventfd),
+            // then the VMM's main loop handles its eventfds (an INTx's IRQ raise line comes after
+            // the reply of the command that caused it, as with QEMU)
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, vmm::runHost,
                     () -> vmm.hardwareError().isPresent() ? 134 : -1);
         } finally {
             vmm.shutdown();

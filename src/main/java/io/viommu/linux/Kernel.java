@@ -115,7 +115,7 @@ public final class Kernel implements IommuKernel {
         this.config = config;
         this.dmar = DmarTable.of(machine);
         this.groups = new IommuGroups(new AcsCheck(cmdline.acsOverride()));
-        this.interrupts = new Interrupts(machine.interrupts().apic(), machine.smp().apicId(0));
+        this.interrupts = new Interrupts(machine.interrupts(), machine.smp().apicId(0));
     }
 
     /** Boots with the machine's {@code -append} and the fixtures' kernel (Debian 6.1). */
@@ -140,6 +140,8 @@ public final class Kernel implements IommuKernel {
         iommuSubsysInit();
         intelIommuInit();
         drivers.setDmaOps(new KernelDma(this));
+        drivers.setIrqCore(new PciIrqs(drivers, machine.configAccess(), interrupts, machine.smp().apicId(0),
+                () -> iommuDriver));
         drivers.addModuleListener(new ModuleInit());
         network = new NetworkInterfaces(log, nicsInCreationOrder());
         drivers.addModuleListener(network);

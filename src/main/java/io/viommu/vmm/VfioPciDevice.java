@@ -51,6 +51,7 @@ public final class VfioPciDevice extends PciFunction {
     private final boolean resetWorks;
     private final boolean hasFlr;
     private final boolean hasPmReset;
+    private final VfioPciInterrupts irq;
     private boolean closed;
 
     private VfioPciDevice(Vmm vmm, String name, VfioDevice device, Vmm.Group group, long[] hostConfig, int cfgSize,
@@ -66,6 +67,7 @@ public final class VfioPciDevice extends PciFunction {
         this.resetWorks = (device.info().flags() & VfioDevice.FLAGS_RESET) != 0;
         this.hasFlr = host.resetMethods().contains(ResetMethod.FLR);
         this.hasPmReset = host.resetMethods().contains(ResetMethod.PM);
+        this.irq = new VfioPciInterrupts(this, device, vmm);
         // vfio_realize: "Clear host resource mapping info": BARs and ROM are QEMU's
         fill(PciRegs.BAR0, 24);
         fill(0x30, 4);
@@ -110,13 +112,35 @@ public final class VfioPciDevice extends PciFunction {
      * vfio_region_read/write, a pread/pwrite of the device file per access.
      */
     private Mmio regionAccess(int index, RegionInfo info, boolean noMmap) {
+        Mmio slow = slowPath(index, info);
         if (!noMmap && (info.flags() & RegionInfo.FLAG_MMAP) != 0) {
             try {
-                return device.mmap(index);
+                Mmio mmap = device.mmap(index);
+                // vfio_mmap_set_enabled: the mmap subregion is switched off while INTx is pending
+                return new Mmio() {
+                    @Override
+                    public long load(long offset, int size) {
+                        return irq.mmapEnabled() ? mmap.load(offset, size) : slow.load(offset, size);
+                    }
+
+                    @Override
+                    public void store(long offset, long value, int size) {
+                        if (irq.mmapEnabled()) {
+                            mmap.store(offset, value, size);
+                        } else {
+                            slow.store(offset, value, size);
+                        }
+                    }
+                };
             } catch (VfioException e) {
                 vmm.report(String.format("Failed to mmap %s BAR %d. Performance may be slow", name, index));
             }
         }
+        return slow;
+    }
+
+    /** vfio_region_read/write: a pread/pwrite of the device file, then the INTx EOI (vfio_intx_eoi). */
+    private Mmio slowPath(int index, RegionInfo info) {
         long base = info.offset();
         return new Mmio() {
             @Override
@@ -128,6 +152,8 @@ public final class VfioPciDevice extends PciFunction {
                     vmm.report(String.format("vfio_region_read(%s:region%d+0x%x, %d) failed: %s",
                             name, index, offset, size, e.errno().strerror));
                     return size == 8 ? -1L : (1L << (8 * size)) - 1;
+                } finally {
+                    irq.eoi();
                 }
             }
 
@@ -139,6 +165,7 @@ public final class VfioPciDevice extends PciFunction {
                     vmm.report(String.format("vfio_region_write(%s:region%d+0x%x, 0x%x, %d) failed: %s",
                             name, index, offset, value, size, e.errno().strerror));
                 }
+                irq.eoi();
             }
         };
     }
@@ -278,6 +305,11 @@ public final class VfioPciDevice extends PciFunction {
                 throw new MachineConfigException(fail + "failed to read device config space");
             }
             VfioPciDevice d = new VfioPciDevice(vmm, name, device, shared, hostConfig, cfgSize, noMmap);
+            try {
+                d.irq.intxEnable();
+            } catch (VfioPciInterrupts.IntxFailure e) {
+                throw new MachineConfigException(fail + e.getMessage());
+            }
             shared.users++;
             return d;
         } catch (MachineConfigException | RuntimeException e) {
@@ -457,9 +489,15 @@ public final class VfioPciDevice extends PciFunction {
         return (super.configRead(offset, len) & emu) | (phys & ~emu & all);
     }
 
-    /** vfio_pci_write_config: everything to VFIO (it filters), then to QEMU's copy for the emulated bits. */
+    /**
+     * vfio_pci_write_config: everything to VFIO (it filters), then to QEMU's copy for the
+     * emulated bits; a write to the MSI capability that changes its enable bit enables or
+     * disables MSI ({@link VfioPciInterrupts}).
+     */
     @Override
     public void configWrite(int offset, long value, int len) {
+        boolean msiWrite = !closed && msi() != null && msi().overlaps(offset, len);
+        boolean msiWas = msiEnabled();
         if (!closed && offset >= 0 && offset + len <= emulated.length) {
             try {
                 device.write(((long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT) + offset, value, len);
@@ -468,6 +506,9 @@ public final class VfioPciDevice extends PciFunction {
             }
         }
         super.configWrite(offset, value, len);
+        if (msiWrite) {
+            irq.msiWritten(msiWas);
+        }
     }
 
     /**
@@ -481,6 +522,12 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
+        irq.disableAll(); // vfio_pci_pre_reset: vfio_disable_interrupts
+        resetFunction();
+        irq.enableIntxReporting(); // vfio_pci_post_reset: vfio_intx_enable
+    }
+
+    private void resetFunction() {
         int cmd = (int) configRead(PciRegs.COMMAND, 2);
         cmd &= ~(PciRegs.COMMAND_IO | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER | PciRegs.COMMAND_INTX_DISABLE);
         configWrite(PciRegs.COMMAND, cmd, 2);
@@ -506,6 +553,21 @@ public final class VfioPciDevice extends PciFunction {
         } catch (VfioException e) {
             return false;
         }
+    }
+
+    /** The main loop's handlers of this device's eventfds (INTx, MSI vectors); how many fired. */
+    int pollInterrupts() {
+        return closed ? 0 : irq.poll();
+    }
+
+    /** Whether an INTx is pending (asserted to the VM, not yet EOI'd by a BAR access). */
+    public boolean intxPending() {
+        return irq.intxPending();
+    }
+
+    /** Whether the assigned device's interrupts are delivered as MSI now (the guest enabled it). */
+    public boolean msiActive() {
+        return irq.mode() == VfioPciInterrupts.Mode.MSI;
     }
 
     /** Whether the container listens on system memory (all guest RAM mapped at its GPA), not on a vIOMMU. */
@@ -535,6 +597,7 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
+        irq.disableAll(); // vfio_exitfn: vfio_disable_interrupts
         closed = true;
         device.close();
         if (--group.users == 0) {

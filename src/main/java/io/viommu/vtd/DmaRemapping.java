@@ -205,7 +205,14 @@ final class DmaRemapping {
             return new DmaFault(request.requester(), request.iova(), request.access(), r.code(),
                     r.description() + " (cached translation; not recorded, as QEMU)", false);
         }
-        return missLegacy(request, sid, iova, write);
+        TranslationResult r = missLegacy(request, sid, iova, write);
+        if (r instanceof DmaFault) {
+            // QEMU 7.2 vtd_iommu_translate, whenever vtd_do_iommu_translate fails
+            trace.errorReportOnce("iommu_translate", String.format(
+                    "vtd_iommu_translate: detected translation failure (dev=%02x:%02x:%02x, iova=0x%x)",
+                    request.requester().bus(), request.requester().device(), request.requester().function(), iova));
+        }
+        return r;
     }
 
     private TranslationResult missLegacy(DmaRequest request, int sid, long iova, boolean write) {
@@ -219,6 +226,11 @@ final class DmaRemapping {
         }
         boolean fpd = ctx.faultProcessingDisabled();
         ScalableFault f = walk.walk(ctx.secondLevelTable(), ctx.levels(), ctx.agaw(), iova, write);
+        if (f == ScalableFault.SL_PERMISSION) {
+            trace.errorReportOnce("iova_to_slpte:permission", String.format("vtd_iova_to_slpte: detected slpte"
+                    + " permission error (iova=0x%x, level=0x%x, slpte=0x%x, write=%d, pasid=0x%x)",
+                    iova, walk.level, walk.pte, write ? 1 : 0, 0xffff_ffff)); // PCI_NO_PASID
+        }
         if (f != null) {
             // QEMU's legacy codes; PV = 0xffff on walk faults although PP = 0 (QEMU 7.2).
             int code = f == ScalableFault.SL_PERMISSION

@@ -27,11 +27,13 @@ final class EventInterrupts {
     private final RegisterFile regs;
     private final MsiSink msi;
     private final RequesterId source;
+    private final VtdTrace trace;
 
-    EventInterrupts(RegisterFile regs, MsiSink msi, RequesterId source) {
+    EventInterrupts(RegisterFile regs, MsiSink msi, RequesterId source, VtdTrace trace) {
         this.regs = regs;
         this.msi = msi;
         this.source = source;
+        this.trace = trace;
     }
 
     private void send(int addrReg, int dataReg) {
@@ -39,15 +41,25 @@ final class EventInterrupts {
         msi.deliver(regs.raw32(addrReg) & 0xffffffffL, regs.raw32(dataReg), source);
     }
 
-    /** vtd_generate_fault_event: {@code preFsts} is FSTS before the new condition was set. */
-    void faultEvent(int preFsts) {
+    /**
+     * vtd_generate_fault_event: {@code preFsts} is FSTS before the new condition was set;
+     * {@code report}: whether QEMU's messages for an event not sent are printed.
+     */
+    void faultEvent(int preFsts, boolean report) {
         if ((preFsts & (FSTS_PPF | FSTS_PFO | FSTS_IQE)) != 0) {
-            return; // an earlier condition is still pending: no new event
+            // an earlier condition is still pending: no new event
+            if (report) {
+                trace.errorReportOnce("fault_event:previous", "There are previous interrupt conditions to be serviced by"
+                        + " software, fault event is not generated");
+            }
+            return;
         }
         regs.clearSet32(FECTL, 0, ECTL_IP);
         if ((regs.raw32(FECTL) & ECTL_IM) == 0) {
             send(FEADDR, FEDATA);
             regs.clearSet32(FECTL, ECTL_IP, 0);
+        } else if (report) {
+            trace.errorReportOnce("fault_event:masked", "Interrupt Mask set, irq is not generated");
         }
     }
 

@@ -56,23 +56,43 @@ final class FaultRing implements FaultRecorder {
      * sets PFO). Records form a ring; FSTS.FRI names the first of a batch; the fault event fires
      * only when no earlier fault condition is pending.
      */
+    /** Whether the recording in progress is an interrupt-remapping fault (no QEMU message). */
+    private boolean quiet;
+
+    @Override
+    public boolean recordInterruptFault(int sid, long hi, long lo) {
+        quiet = true;
+        try {
+            return record(sid, hi, lo);
+        } finally {
+            quiet = false;
+        }
+    }
+
+    private void report(String site, String message) {
+        if (!quiet) {
+            trace.errorReportOnce(site, message);
+        }
+    }
+
     @Override
     public boolean record(int sid, long hi, long lo) {
         int fsts = regs.raw32(FSTS);
         if ((fsts & FSTS_PFO) != 0) {
-            trace.guestError("New fault is not recorded due to Primary Fault Overflow");
+            report("frcd:pfo", "New fault is not recorded due to Primary Fault Overflow");
             return false;
         }
         for (int i = 0; i < count; i++) {
             long h = regs.raw64(FRCD + 16 * i + 8);
             if ((h & FRCD_F) != 0 && (h & 0xffff) == sid) {
-                trace.guestError("New fault is not recorded due to compression of faults");
+                report("frcd:collapse", "New fault is not recorded due to compression of faults");
                 return false;
             }
         }
         if (pending(next)) {
             regs.clearSet32(FSTS, 0, FSTS_PFO);
-            trace.guestError("Next Fault Recording Reg is used, new fault is not recorded, set PFO field");
+            report("frcd:next",
+                    "Next Fault Recording Reg is used, new fault is not recorded, set PFO field");
             return false;
         }
         int index = next;
@@ -85,7 +105,9 @@ final class FaultRing implements FaultRecorder {
         updatePpf();
         next = index + 1 == count ? 0 : index + 1;
         if ((fsts & FSTS_PPF) == 0) {
-            events.faultEvent(fsts);
+            events.faultEvent(fsts, !quiet);
+        } else {
+            report("frcd:pending", "There are pending faults already, fault event is not generated");
         }
         return true;
     }

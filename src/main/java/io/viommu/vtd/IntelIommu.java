@@ -68,7 +68,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.config = config;
         this.aw = config.awBits();
         this.regs = new RegisterFile(config.registerBlockSize(), VtdRegisters.table(config));
-        this.events = new EventInterrupts(regs, msi, EVENT_SOURCE);
+        this.events = new EventInterrupts(regs, msi, EVENT_SOURCE, trace);
         this.faults = new FaultRing(regs, config.faultRecords(), events, trace);
         this.core = new DmaRemapping(config, memory, faults, trace);
         this.invalidations = new CacheInvalidation(core);

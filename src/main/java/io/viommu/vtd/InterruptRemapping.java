@@ -190,12 +190,12 @@ public final class InterruptRemapping implements InvalidationListener {
             return PASS_THROUGH;
         }
         if ((address & MSI_ADDR_HI_MASK) != 0) {
-            trace.guestError(String.format(
+            trace.errorReportOnce("remap_msi:hi", String.format(
                     "vtd_interrupt_remap_msi: MSI address high 32 bits non-zero detected: address=0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
         if (!MsiAddress.contains(address)) { // QEMU: addr.__head != 0xfee (the high half is zero here)
-            trace.guestError(String.format(
+            trace.errorReportOnce("remap_msi:lo", String.format(
                     "vtd_interrupt_remap_msi: MSI address low 32 bit invalid: 0x%x", address));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
@@ -219,7 +219,7 @@ public final class InterruptRemapping implements InvalidationListener {
         }
         long lo = entry[0];
         if (shv && (data & MSI_DATA_RESERVED) != 0) {
-            trace.guestError(String.format(
+            trace.errorReportOnce("remap_msi:data", String.format(
                     "vtd_interrupt_remap_msi: invalid IR MSI (sid=%d, address=0x%x, data=0x%x)", sid, address, data));
             return fault(sid, FaultReason.IR_REQUEST_RESERVED, 0, false);
         }
@@ -241,24 +241,26 @@ public final class InterruptRemapping implements InvalidationListener {
         entry[1] = 0;
         if (!cache.lookup(index, entry)) {
             if (index >= unit.tableSize()) {
-                trace.guestError(String.format("vtd_irte_get: index too large: ind=0x%x", index));
+                trace.errorReportOnce("irte_get:index",
+                        String.format("vtd_irte_get: index too large: ind=0x%x", index));
                 return FaultReason.IR_INDEX_BEYOND_TABLE.code();
             }
             long addr = Irte.address(unit.tableBase(), index);
             if (memory.probe(PhysAddr.of(addr), Irte.SIZE) != AddressSpace.Status.OK) {
-                trace.guestError(String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
+                trace.errorReportOnce("irte_get:read",
+                        String.format("vtd_irte_get: read failed: ind=0x%x addr=0x%x", index, addr));
                 return FaultReason.IR_TABLE_ACCESS.code();
             }
             entry[0] = memory.read(PhysAddr.of(addr), 8);
             entry[1] = memory.read(PhysAddr.of(addr + 8), 8);
             if (!Irte.isPresent(entry[0])) {
-                trace.guestError(String.format(
+                trace.errorReportOnce("irte_get:present", String.format(
                         "vtd_irte_get: detected non-present IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
                 return FaultReason.IR_ENTRY_NOT_PRESENT.code();
             }
             if (Irte.hasReservedBits(entry[0], entry[1])) {
-                trace.guestError(String.format(
+                trace.errorReportOnce("irte_get:reserved", String.format(
                         "vtd_irte_get: detected non-zero reserved IRTE (index=%d, high=0x%x, low=0x%x)",
                         index, entry[1], entry[0]));
                 return FaultReason.IR_ENTRY_RESERVED.code();
@@ -266,8 +268,17 @@ public final class InterruptRemapping implements InvalidationListener {
             cache.put(index, entry[0], entry[1]);
         }
         if (sid != NO_SOURCE && !Irte.sourceAllowed(entry[1], sid)) {
-            trace.guestError(String.format("vtd_irte_get: invalid IRTE SID (index=%d, sid=%d, source_id=%d)",
-                    index, sid, Irte.sourceId(entry[1])));
+            int source = Irte.sourceId(entry[1]);
+            switch (Irte.sourceValidationType(entry[1])) { // QEMU 7.2 vtd_irte_get, one site per type
+                case Irte.SVT_REQUESTER_ID -> trace.errorReportOnce("irte_get:sid", String.format(
+                        "vtd_irte_get: invalid IRTE SID (index=%d, sid=%d, source_id=%d)", index, sid, source));
+                case Irte.SVT_BUS_RANGE -> trace.errorReportOnce("irte_get:bus", String.format(
+                        "vtd_irte_get: invalid SVT_BUS (index=%d, bus=%d, min=%d, max=%d)",
+                        index, (sid >>> 8) & 0xff, source & 0xff, (source >>> 8) & 0xff));
+                default -> trace.errorReportOnce("irte_get:svt", String.format(
+                        "vtd_irte_get: detected invalid IRTE SVT (index=%d, type=%d)",
+                        index, Irte.sourceValidationType(entry[1])));
+            }
             return FaultReason.IR_SOURCE_ID_CHECK.code();
         }
         return 0;
@@ -278,7 +289,7 @@ public final class InterruptRemapping implements InvalidationListener {
         if (!suppressed) {
             // An IR fault record: FI 63:48 = interrupt index (spec 10.4.14), T = 0, PV = 0, SID, FR.
             int source = sid == NO_SOURCE ? 0xffff : sid & 0xffff;
-            recorder.record(source, source | ((long) reason.code() << VtdRegisters.FRCD_FR_SHIFT),
+            recorder.recordInterruptFault(source, source | ((long) reason.code() << VtdRegisters.FRCD_FR_SHIFT),
                     (long) (index & 0xffff) << 48);
         }
         return reason.code();

@@ -233,7 +233,7 @@ final class InvalidationQueue {
         if (state == QueueState.ENABLED) {
             transition(QueueState.ERROR, "invalidation queue error");
         }
-        events.faultEvent(pre);
+        events.faultEvent(pre, true);
     }
 
     private boolean processDescriptor() {

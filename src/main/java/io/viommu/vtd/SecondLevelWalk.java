@@ -125,6 +125,8 @@ public final class SecondLevelWalk {
                     return l == levels ? ScalableFault.SL_POINTER_INVALID : ScalableFault.SL_ACCESS;
                 }
                 case NO_PERMISSION -> {
+                    pte = v; // the entry and level QEMU's message names
+                    level = l;
                     return ScalableFault.SL_PERMISSION;
                 }
                 default -> {

@@ -20,4 +20,9 @@ final class TraceRelay implements VtdTrace {
     public void guestError(String message) {
         target.guestError(message);
     }
+
+    @Override
+    public void errorReportOnce(String site, String message) {
+        target.errorReportOnce(site, message);
+    }
 }

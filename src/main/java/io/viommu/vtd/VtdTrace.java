@@ -13,4 +13,13 @@ public interface VtdTrace {
 
     default void guestError(String message) {
     }
+
+    /**
+     * QEMU's {@code error_report_once} at call site {@code site}: QEMU prints the message on
+     * stderr (after the program name) the first time that site reports in the process and never
+     * again. Default: {@link #guestError}.
+     */
+    default void errorReportOnce(String site, String message) {
+        guestError(message);
+    }
 }

@@ -48,6 +48,37 @@ class VmmFixtureTest {
     record Run(int rc, String out, String err, List<String> dmesg) {
     }
 
+    /** A capture's host.dmesg without the timestamps. */
+    static List<String> realDmesg(Path captureDir) throws Exception {
+        return Files.readAllLines(captureDir.resolve("host.dmesg")).stream()
+                .map(l -> l.replaceFirst("^\\[[ \\d.]+\\] ", "")).toList();
+    }
+
+    /** A capture's VMM argv ({@code vmm.cmd} without the program name). */
+    static List<String> captureArgv(Path captureDir) throws Exception {
+        List<String> argv = new ArrayList<>(List.of(Files.readString(captureDir.resolve("vmm.cmd")).trim().split(" ")));
+        argv.remove(0);
+        return argv;
+    }
+
+    /**
+     * Replays a capture directory made by the lab's capture tool ({@code vmm.cmd}, {@code vmm.qtest})
+     * on the fixture host and asserts the replies, QEMU's stderr (viommu's own {@code viommu: }
+     * lines aside), the exit status and the host kernel's lines equal the real ones; returns
+     * viommu's own stderr lines.
+     */
+    static List<String> assertCaptureDir(Kernel k, Path d) throws Exception {
+        String name = d.getFileName().toString();
+        Run r = run(k, captureArgv(d), Files.readString(d.resolve("vmm.qtest"), StandardCharsets.UTF_8));
+        assertThat(r.out()).as(name + " replies").isEqualTo(Files.readString(d.resolve("vmm.out")));
+        String qemuErr = r.err().lines().filter(l -> !l.startsWith("viommu: ")).map(l -> l + "\n")
+                .collect(java.util.stream.Collectors.joining());
+        assertThat(qemuErr).as(name + " stderr").isEqualTo(Files.readString(d.resolve("vmm.err")));
+        assertThat(r.rc()).as(name + " status").isEqualTo(Integer.parseInt(Files.readString(d.resolve("vmm.rc")).trim()));
+        assertThat(r.dmesg()).as(name + " host dmesg").isEqualTo(realDmesg(d));
+        return r.err().lines().filter(l -> l.startsWith("viommu: ")).toList();
+    }
+
     static Run run(Kernel k, List<String> vmArgs, String script) {
         int from = k.log().messages().size();
         ByteArrayOutputStream o = new ByteArrayOutputStream();

@@ -113,6 +113,18 @@ public final class DriverCore {
         return iommuUnit;
     }
 
+    private IrqCore irqCore;
+
+    /** The kernel's interrupt core (request_irq, MSI vectors); null in a driver core without a kernel. */
+    public IrqCore irqCore() {
+        return irqCore;
+    }
+
+    /** Set by the kernel at boot. */
+    public void setIrqCore(IrqCore irqs) {
+        this.irqCore = irqs;
+    }
+
     /** Sets (or with null removes) the DMAR unit sysfs shows under /sys/class/iommu. */
     public void setIommuUnit(IommuUnit unit) {
         this.iommuUnit = unit;
@@ -471,20 +483,47 @@ public final class DriverCore {
      * allocates it and Linux logs {@code ACPI: \_SB_.GSIx: Enabled at IRQ n} (acpi_pci_link_allocate).
      */
     public void acpiIrqEnable(PciDevice dev) {
+        int gsi = legacyGsi(dev);
+        if (gsi == 0) {
+            return;
+        }
+        String link = "GSI" + (char) ('A' + gsi - 16);
+        if (irqLinks.add(link)) {
+            log(KernelMessage.INFO, "ACPI: \\_SB_." + link + ": Enabled at IRQ " + gsi);
+        }
+    }
+
+    /**
+     * The GSI of the device's INTx pin as q35's _PRT routes it (the pin swizzled up to the root
+     * bus, then the root slot's link GSIA..GSIH = GSI 16..23): {@code pdev->irq} once
+     * acpi_pci_irq_enable ran; 0 for a device without a pin.
+     */
+    public int legacyGsi(PciDevice dev) {
         int pin = (int) cfg.read(dev.rid(), PciRegs.INTERRUPT_PIN, 1);
         if (pin == 0 || pin > 4) {
-            return;
+            return 0;
         }
         PciDevice d = dev;
         while (d.parent() != null) {
             pin = ((pin - 1 + d.rid().device()) % 4) + 1;
             d = d.parent();
         }
-        int gsi = io.viommu.machine.Machine.intxGsi(d.rid().device(), pin);
-        String link = "GSI" + (char) ('A' + gsi - 16);
-        if (irqLinks.add(link)) {
-            log(KernelMessage.INFO, "ACPI: \\_SB_." + link + ": Enabled at IRQ " + gsi);
+        return io.viommu.machine.Machine.intxGsi(d.rid().device(), pin);
+    }
+
+    /** {@code pci_find_capability}: the offset of the device's first capability {@code id}, 0 when absent. */
+    public int findCapability(PciDevice dev, int id) {
+        if ((cfg.read(dev.rid(), PciRegs.STATUS, 2) & PciRegs.STATUS_CAP_LIST) == 0) {
+            return 0;
         }
+        int pos = (int) cfg.read(dev.rid(), PciRegs.CAPABILITY_LIST, 1) & 0xfc;
+        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) { // PCI_FIND_CAP_TTL
+            if (cfg.read(dev.rid(), pos, 1) == id) {
+                return pos;
+            }
+            pos = (int) cfg.read(dev.rid(), pos + 1, 1) & 0xfc;
+        }
+        return 0;
     }
 
     /** Whether binding {@code drv} would take the default domain of a group a user owns (VFIO). */

@@ -242,6 +242,49 @@ final class DmarUnit {
         return irTable;
     }
 
+    /** INTR_REMAP_TABLE_ENTRIES: which IRTEs are in use (ir_table->bitmap). */
+    private final java.util.BitSet irtesInUse = new java.util.BitSet();
+
+    /**
+     * alloc_irte: {@code count} (a power of two) consecutive, naturally aligned free entries
+     * (bitmap_find_free_region), the lowest first; -1 when the table is full or not set up.
+     */
+    int allocateIrtes(int count) {
+        if (irTable == null) {
+            return -1;
+        }
+        int entries = 1 << (IR_TABLE_SIZE_FIELD + 1);
+        for (int index = 0; index + count <= entries; index += count) {
+            if (irtesInUse.get(index, index + count).isEmpty()) {
+                irtesInUse.set(index, index + count);
+                return index;
+            }
+        }
+        return -1;
+    }
+
+    /**
+     * modify_irte: writes entry {@code index} (low then high quadword, as the 128-bit cmpxchg
+     * leaves it) and invalidates the unit's interrupt entry cache for it (qi_flush_iec,
+     * index-selective).
+     */
+    void writeIrte(int index, long lo, long hi) {
+        long at = io.viommu.vtd.Irte.address(irTable.value(), index);
+        ram.write(PhysAddr.of(at), lo, 8);
+        ram.write(PhysAddr.of(at + 8), hi, 8);
+        if (flush instanceof QueuedInvalidation q) {
+            q.flushInterruptEntryCache(index, 0);
+        }
+    }
+
+    /** free_irte: the entries cleared (and invalidated) and returned to the bitmap. */
+    void freeIrtes(int index, int count) {
+        for (int i = index; i < index + count; i++) {
+            writeIrte(i, 0, 0);
+        }
+        irtesInUse.clear(index, index + count);
+    }
+
     Invalidation flush() {
         return flush;
     }

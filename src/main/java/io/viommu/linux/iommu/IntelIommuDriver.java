@@ -64,6 +64,7 @@ public final class IntelIommuDriver {
     private final int cpus;
     private DmarDomain siDomain;
     private boolean interruptRemapping;
+    private boolean x2apicRemapping;
     private boolean booted;
     private final List<IommuGroup> pendingGroups = new ArrayList<>();
     private final Map<IommuGroup, DmarDomain> defaultDomains = new LinkedHashMap<>();
@@ -188,6 +189,7 @@ public final class IntelIommuDriver {
         }
         boolean eim = !dmar.x2apicOptOut() && EcapReg.extendedInterruptMode(unit.ecap);
         interruptRemapping = unit.enableInterruptRemapping(eim);
+        x2apicRemapping = eim;
         if (interruptRemapping) {
             dmesg.accept("DMAR-IR: Enabled IRQ remapping in " + (eim ? "x2apic" : "xapic") + " mode");
         }
@@ -481,6 +483,37 @@ public final class IntelIommuDriver {
     public boolean hasInterruptRemapping() {
         return interruptRemapping && (unit.regs.readl(VtdRegisters.GSTS)
                 & VtdRegisters.GSTS_IRES) != 0;
+    }
+
+    /**
+     * intel_irq_remapping_alloc + intel_irq_remapping_prepare_irte for a PCI device's MSI
+     * vectors: {@code count} consecutive IRTEs (alloc_irte), each present, fixed delivery, edge,
+     * physical destination {@code apicId} (IRTE_DEST: bits 15:8 of DST in xAPIC mode, all 32 in
+     * x2APIC mode), redirection hint set, vector {@code vector + i}, and source validation of
+     * the device's requester id (set_msi_sid: SVT 01, SQ 00), written with an index-selective
+     * interrupt-entry-cache invalidation. Returns the first index (the MSI's handle; vector i
+     * uses subhandle i), or -1 (no interrupt remapping, or the table is full).
+     */
+    public int allocateMsiIrtes(RequesterId rid, int vector, int apicId, int count) {
+        if (!hasInterruptRemapping()) {
+            return -1;
+        }
+        int index = unit.allocateIrtes(count);
+        if (index < 0) {
+            return -1;
+        }
+        long dest = x2apicRemapping ? apicId & 0xffff_ffffL : (long) (apicId & 0xff) << 8;
+        long hi = (long) io.viommu.vtd.Irte.SVT_REQUESTER_ID << 18 | rid.value() & 0xffff;
+        for (int i = 0; i < count; i++) {
+            long lo = io.viommu.vtd.Irte.P | io.viommu.vtd.Irte.RH | (long) ((vector + i) & 0xff) << 16 | dest << 32;
+            unit.writeIrte(index + i, lo, hi);
+        }
+        return index;
+    }
+
+    /** free_irte: the entries cleared, invalidated and released. */
+    public void freeIrtes(int index, int count) {
+        unit.freeIrtes(index, count);
     }
 
     // ---- state for the DMA API, tests and reports ----

@@ -124,6 +124,11 @@ final class QueuedInvalidation implements Invalidation {
         submitSync(new long[] {4, 0});
     }
 
+    /** qi_flush_iec: index-selective (G = 1), IIDX {@code index}, IM {@code mask} (2^mask entries). */
+    void flushInterruptEntryCache(int index, int mask) {
+        submitSync(new long[] {4 | 1L << 4 | (long) (mask & 0x1f) << 27 | (long) (index & 0xffff) << 32, 0});
+    }
+
     @Override
     public void flushDeviceIotlb(int sid, int pfsid, int qdep, long addr, int mask) {
         long hi;

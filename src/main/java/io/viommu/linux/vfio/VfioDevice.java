@@ -44,14 +44,40 @@ public final class VfioDevice {
     /** {@code VFIO_PCI_OFFSET_SHIFT}. */
     public static final int OFFSET_SHIFT = 40;
 
+    /** {@code VFIO_PCI_*_IRQ_INDEX}. */
+    public static final int INTX_IRQ_INDEX = 0;
+    public static final int MSI_IRQ_INDEX = 1;
+    public static final int MSIX_IRQ_INDEX = 2;
+    public static final int ERR_IRQ_INDEX = 3;
+    public static final int REQ_IRQ_INDEX = 4;
+    /** {@code VFIO_IRQ_INFO_*}. */
+    public static final int IRQ_INFO_EVENTFD = 1 << 0;
+    public static final int IRQ_INFO_MASKABLE = 1 << 1;
+    public static final int IRQ_INFO_AUTOMASKED = 1 << 2;
+    public static final int IRQ_INFO_NORESIZE = 1 << 3;
+    /** {@code VFIO_IRQ_SET_*}. */
+    public static final int IRQ_SET_DATA_NONE = 1 << 0;
+    public static final int IRQ_SET_DATA_BOOL = 1 << 1;
+    public static final int IRQ_SET_DATA_EVENTFD = 1 << 2;
+    public static final int IRQ_SET_ACTION_MASK = 1 << 3;
+    public static final int IRQ_SET_ACTION_UNMASK = 1 << 4;
+    public static final int IRQ_SET_ACTION_TRIGGER = 1 << 5;
+    public static final int IRQ_SET_DATA_TYPE_MASK = 0x7;
+    public static final int IRQ_SET_ACTION_TYPE_MASK = 0x38;
+
     /** {@code VFIO_DEVICE_GET_INFO}. */
     public record DeviceInfo(int flags, int numRegions, int numIrqs) {
+    }
+
+    /** {@code VFIO_DEVICE_GET_IRQ_INFO}. */
+    public record IrqInfo(int index, int flags, int count) {
     }
 
     private final VfioGroup group;
     private final PciDevice dev;
     private final long[] virtualBars = new long[6];
     private final long savedCommand;
+    private final VfioPciIntrs intrs;
     private boolean closed;
 
     VfioDevice(VfioGroup group, PciDevice dev) {
@@ -70,6 +96,7 @@ public final class VfioDevice {
         }
         cfg.write(dev.rid(), PciRegs.COMMAND, savedCommand | enable, 2); // pci_enable_device
         group.vfio().kernel().acpiIrqEnable(dev); // pcibios_enable_device -> acpi_pci_irq_enable
+        intrs = new VfioPciIntrs(dev, group.vfio().kernel());
         group.vfio().deviceOpened(this);
     }
 
@@ -99,6 +126,28 @@ public final class VfioDevice {
         live();
         int flags = FLAGS_PCI | (dev.resetMethods().isEmpty() ? 0 : FLAGS_RESET);
         return new DeviceInfo(flags, NUM_REGIONS, NUM_IRQS);
+    }
+
+    /**
+     * {@code VFIO_DEVICE_GET_IRQ_INFO}: EVENTFD, plus MASKABLE | AUTOMASKED for INTx and NORESIZE
+     * for the others; the count is 1 for INTx when the device has a pin (0 for a VF), the MSI
+     * capability's vectors, the MSI-X table size (enabling MSI-X is not modelled: -EOPNOTSUPP), 1 for REQ; ERR only for PCIe devices
+     * (else -EINVAL, as is an index past the last).
+     */
+    public IrqInfo irqInfo(int index) {
+        live();
+        return intrs.info(index);
+    }
+
+    /**
+     * {@code VFIO_DEVICE_SET_IRQS} ({@link VfioPciIntrs}): {@code data} null for DATA_NONE, a
+     * {@code boolean[]} for DATA_BOOL, an {@code EventFd[]} for DATA_EVENTFD (null = fd -1).
+     * Returns 0, or for an MSI trigger the vectors the device can give when fewer than asked
+     * (QEMU retries with that many).
+     */
+    public int setIrqs(int flags, int index, int start, int count, Object data) {
+        live();
+        return intrs.set(flags, index, start, count, data);
     }
 
     /**
@@ -232,6 +281,12 @@ public final class VfioDevice {
             long b;
             if (o >= PciRegs.BAR0 && o < PciRegs.BAR0 + 24) {
                 b = (virtualBarValue((o - PciRegs.BAR0) / 4) >>> (8 * ((o - PciRegs.BAR0) % 4))) & 0xff;
+            } else if (o == PciRegs.COMMAND + 1) {
+                // INTx disable (bit 10) is the user's virtual bit; the physical one is vfio's mask
+                b = cfg.read(dev.rid(), o, 1) & ~(PciRegs.COMMAND_INTX_DISABLE >>> 8)
+                        | (intrs.virqDisabled() ? PciRegs.COMMAND_INTX_DISABLE >>> 8 : 0);
+            } else if (intrs.msiVirtual(o)) {
+                b = intrs.readMsiByte(o);
             } else {
                 b = cfg.read(dev.rid(), o, 1);
             }
@@ -266,8 +321,18 @@ public final class VfioDevice {
         }
         if (o == PciRegs.COMMAND || o == PciRegs.COMMAND + 1) {
             long mask = (PciRegs.COMMAND_WRITABLE >>> (8 * (o - PciRegs.COMMAND))) & 0xff;
+            if (o == PciRegs.COMMAND + 1) {
+                mask &= ~(PciRegs.COMMAND_INTX_DISABLE >>> 8); // virtual: vfio_basic_config_write
+            }
             long cur = cfg.read(dev.rid(), o, 1);
             cfg.write(dev.rid(), o, (cur & ~mask) | (v & mask), 1);
+            if (o == PciRegs.COMMAND + 1) {
+                intrs.setVirtualIntxDisable((v & (PciRegs.COMMAND_INTX_DISABLE >>> 8)) != 0);
+            }
+            return;
+        }
+        if (intrs.msiVirtual(o)) {
+            intrs.writeMsiByte(o, (int) v);
             return;
         }
         if (o == PciRegs.STATUS || o == PciRegs.STATUS + 1) {
@@ -311,6 +376,7 @@ public final class VfioDevice {
             return;
         }
         closed = true;
+        intrs.disableAll(); // vfio_pci_core_disable: SET_IRQS(DATA_NONE | TRIGGER, irq_type, 0, 0)
         group.vfio().kernel().config().write(dev.rid(), PciRegs.COMMAND, savedCommand, 2);
         group.vfio().deviceClosed(this);
         group.deviceClosed(this);

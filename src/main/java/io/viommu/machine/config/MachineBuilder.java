@@ -354,7 +354,17 @@ public final class MachineBuilder {
         } catch (IllegalArgumentException e) {
             throw new MachineConfigException(prefix + e.getMessage());
         }
-        machine.attachIommu(config, iecEntries);
+        machine.attachIommu(config, iecEntries).setTrace(new io.viommu.vtd.VtdTrace() {
+            private final java.util.Set<String> reported = new java.util.HashSet<>();
+
+            // QEMU's error_report_once: on stderr, once per call site for the process
+            @Override
+            public void errorReportOnce(String site, String message) {
+                if (reported.add(site)) {
+                    log.guestError(QemuCommandLine.PROGRAM + ": " + message);
+                }
+            }
+        });
     }
 
     private void addEdu(String prefix, String id, Map<String, String> props) throws MachineConfigException {

@@ -1,0 +1,190 @@
+package io.viommu.linux;
+
+import io.viommu.linux.driver.DriverCore;
+import io.viommu.linux.driver.Errno;
+import io.viommu.linux.driver.IrqCore;
+import io.viommu.linux.driver.PciDevice;
+import io.viommu.linux.iommu.IntelIommuDriver;
+import io.viommu.pci.ConfigAccess;
+import io.viommu.pci.MsiAddress;
+import io.viommu.pci.MsiCapability;
+import io.viommu.pci.PciRegs;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Supplier;
+
+/**
+ * The kernel's interrupt core for PCI drivers ({@link IrqCore}): legacy lines through the
+ * boot CPU's {@link Interrupts}, and MSI vectors (drivers/pci/msi/msi.c msi_capability_init,
+ * arch/x86 vector allocation, drivers/iommu/intel/irq_remapping.c).
+ *
+ * <p>An MSI vector is a CPU vector on the boot CPU (physical destination, fixed delivery,
+ * edge). Without interrupt remapping the device's MSI capability gets the compatibility format
+ * (address 0xFEE00000 | APIC id << 12, data = the vector); with it (the intel-iommu driver
+ * enabled IRE) the vectors get IRTEs and the capability the remappable format (address
+ * 0xFEE00000 | handle[14:0] << 5 | format | SHV | handle[15] << 2, data = subhandle 0), so the
+ * device's message goes through the host unit's IRTE to the CPU. Multiple vectors are a
+ * naturally aligned block (the device puts the vector number in the data's low bits). Vectors
+ * are the lowest free ones from 0x21; Linux's matrix allocator spreads them differently (the
+ * numbers are seen nowhere outside the kernel).
+ */
+final class PciIrqs implements IrqCore {
+    private static final int FIRST_VECTOR = 0x21;
+    private static final int LAST_VECTOR = 0xeb; // FIRST_SYSTEM_VECTOR - 1
+
+    /** One device's MSI block (its msi_desc). */
+    private record MsiBlock(int vector, int count, int irte, int capability) {
+    }
+
+    private final DriverCore drivers;
+    private final ConfigAccess cfg;
+    private final Interrupts cpu;
+    private final int apicId;
+    private final Supplier<IntelIommuDriver> iommu;
+    private final Map<String, MsiBlock> msi = new HashMap<>();
+
+    PciIrqs(DriverCore drivers, ConfigAccess cfg, Interrupts cpu, int apicId, Supplier<IntelIommuDriver> iommu) {
+        this.drivers = drivers;
+        this.cfg = cfg;
+        this.cpu = cpu;
+        this.apicId = apicId;
+        this.iommu = iommu;
+    }
+
+    @Override
+    public int legacyIrq(PciDevice dev) {
+        return drivers.legacyGsi(dev);
+    }
+
+    @Override
+    public void requestLine(int irq, Object owner, java.util.function.BooleanSupplier handler) {
+        cpu.requestLine(irq, owner, handler);
+    }
+
+    @Override
+    public void freeLine(int irq, Object owner) {
+        cpu.freeLine(irq, owner);
+    }
+
+    @Override
+    public int allocMsiVectors(PciDevice dev, int nvec) {
+        if (msi.containsKey(dev.name())) {
+            return Errno.EINVAL.negative(); // already enabled (pci_msi_enabled)
+        }
+        int cap = drivers.findCapability(dev, PciRegs.CAP_ID_MSI);
+        if (cap == 0 || nvec < 1) {
+            return Errno.EINVAL.negative();
+        }
+        int control = (int) cfg.read(dev.rid(), cap + MsiCapability.CONTROL, 2);
+        int offered = 1 << ((control >>> 1) & 7); // Multiple Message Capable
+        int count = Integer.highestOneBit(Math.min(nvec, offered));
+        int vector = freeVectors(count);
+        if (vector < 0) {
+            return Errno.ENOSPC.negative();
+        }
+        long address;
+        int data;
+        int irte = -1;
+        IntelIommuDriver ir = iommu.get();
+        if (ir != null && ir.hasInterruptRemapping()) {
+            irte = ir.allocateMsiIrtes(dev.rid(), vector, apicId, count);
+            if (irte < 0) {
+                return Errno.ENOSPC.negative();
+            }
+            address = MsiAddress.FIRST | (long) (irte & 0x7fff) << 5 | 1L << 4 | 1L << 3 | (long) ((irte >>> 15) & 1) << 2;
+            data = 0;
+        } else {
+            address = MsiAddress.FIRST | (long) (apicId & 0xff) << 12;
+            data = vector;
+        }
+        boolean is64 = (control & MsiCapability.CONTROL_64BIT) != 0;
+        // msi_capability_init: disabled while it is set up, message written, MME, enabled,
+        // then pci_intx_for_msi(dev, 0): INTx disabled
+        cfg.write(dev.rid(), cap + MsiCapability.CONTROL, control & ~MsiCapability.CONTROL_ENABLE, 2);
+        cfg.write(dev.rid(), cap + MsiCapability.ADDRESS_LO, address & 0xffff_ffffL, 4);
+        if (is64) {
+            cfg.write(dev.rid(), cap + MsiCapability.ADDRESS_HI, address >>> 32, 4);
+        }
+        cfg.write(dev.rid(), cap + (is64 ? 0x0c : 0x08), data, 2);
+        int mme = Integer.numberOfTrailingZeros(count) << 4;
+        cfg.write(dev.rid(), cap + MsiCapability.CONTROL, (control & ~0x70) | mme | MsiCapability.CONTROL_ENABLE, 2);
+        intx(dev, false);
+        msi.put(dev.name(), new MsiBlock(vector, count, irte, cap));
+        return count;
+    }
+
+    /** pci_intx: the command register's INTx disable bit (enable = clear it). */
+    private void intx(PciDevice dev, boolean enable) {
+        long cmd = cfg.read(dev.rid(), PciRegs.COMMAND, 2);
+        long next = enable ? cmd & ~PciRegs.COMMAND_INTX_DISABLE : cmd | PciRegs.COMMAND_INTX_DISABLE;
+        if (next != cmd) {
+            cfg.write(dev.rid(), PciRegs.COMMAND, next, 2);
+        }
+    }
+
+    /** The lowest free, naturally aligned block of {@code count} vectors, or -1. */
+    private int freeVectors(int count) {
+        int start = (FIRST_VECTOR + count - 1) & -count;
+        for (int v = start; v + count - 1 <= LAST_VECTOR; v += count) {
+            boolean free = true;
+            for (int i = v; i < v + count && free; i++) {
+                free = !cpu.vectorInUse(i) && !reserved(i);
+            }
+            if (free) {
+                return v;
+            }
+        }
+        return -1;
+    }
+
+    private boolean reserved(int vector) {
+        for (MsiBlock b : msi.values()) {
+            if (vector >= b.vector() && vector < b.vector() + b.count()) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public int requestMsi(PciDevice dev, int index, Runnable handler) {
+        MsiBlock b = msi.get(dev.name());
+        if (b == null || index < 0 || index >= b.count()) {
+            return Errno.EINVAL.negative();
+        }
+        cpu.request(b.vector() + index, handler);
+        return 0;
+    }
+
+    @Override
+    public void freeMsi(PciDevice dev, int index) {
+        MsiBlock b = msi.get(dev.name());
+        if (b != null && index >= 0 && index < b.count()) {
+            cpu.free(b.vector() + index);
+        }
+    }
+
+    @Override
+    public void freeMsiVectors(PciDevice dev) {
+        MsiBlock b = msi.remove(dev.name());
+        if (b == null) {
+            return;
+        }
+        for (int i = 0; i < b.count(); i++) {
+            cpu.free(b.vector() + i);
+        }
+        // pci_msi_shutdown: MSI disabled, then pci_intx_for_msi(dev, 1)
+        long control = cfg.read(dev.rid(), b.capability() + MsiCapability.CONTROL, 2);
+        cfg.write(dev.rid(), b.capability() + MsiCapability.CONTROL, control & ~(MsiCapability.CONTROL_ENABLE | 0x70), 2);
+        intx(dev, true);
+        if (b.irte() >= 0 && iommu.get() != null) {
+            iommu.get().freeIrtes(b.irte(), b.count());
+        }
+    }
+
+    /** The first vector of the device's MSI block, or -1 (tests). */
+    int msiVector(PciDevice dev) {
+        MsiBlock b = msi.get(dev.name());
+        return b == null ? -1 : b.vector();
+    }
+}

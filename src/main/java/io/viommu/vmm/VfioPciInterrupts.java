@@ -1,0 +1,247 @@
+package io.viommu.vmm;
+
+import io.viommu.linux.vfio.EventFd;
+import io.viommu.linux.vfio.VfioDevice;
+import io.viommu.linux.vfio.VfioException;
+import io.viommu.memory.Iova;
+import io.viommu.pci.MsiCapability;
+import io.viommu.pci.PciRegs;
+
+/**
+ * The interrupts of an assigned device as QEMU 7.2's hw/vfio/pci.c delivers them without KVM
+ * (TCG: no irqfd, so QEMU's userspace paths): an eventfd per interrupt, given to the host's VFIO
+ * with VFIO_DEVICE_SET_IRQS and read by the VMM's main loop ({@link #poll}).
+ *
+ * <p>INTx (vfio_intx_enable at realize and after every reset): the host's vfio-pci handler
+ * masks the device and signals the eventfd; {@code vfio_intx_interrupt} marks INTx pending,
+ * asserts the VM's pin (the VM's I/O APIC line: qtest's {@code IRQ raise N}) and turns the BARs'
+ * mmaps off, so every BAR access goes through the device file; each such access ends with
+ * {@code vfio_intx_eoi}: if pending, the pin is deasserted ({@code IRQ lower N}) and the host
+ * INTx unmasked (VFIO_IRQ_SET_ACTION_UNMASK), which signals the eventfd at once when the device
+ * still asserts it. QEMU re-enables the mmaps from a timer on the VM's clock
+ * ({@code x-intx-mmap-timeout-ms}); no VM clock runs here (qtest with {@code -S}), so they stay
+ * off, as in the captures.
+ *
+ * <p>MSI (vfio_msi_enable when the guest sets the enable bit of the emulated capability,
+ * vfio_msi_disable when it clears it, which enables INTx again): one eventfd per vector; on a
+ * signal {@code vfio_msi_interrupt} sends the message the guest programmed (msi_notify): a
+ * DWORD write of the data to the address on the device's bus-master address space, so it goes
+ * through the VM's vIOMMU (its interrupt remapping for 0xFEEx_xxxx, its DMA translation
+ * otherwise) when the VM has one, lands in guest RAM when the address is RAM, and goes nowhere
+ * while bus mastering is off. Without KVM a reprogrammed message needs nothing from VFIO
+ * (vfio_update_msi only updates KVM routes). MSI-X is not modelled (no host device model has it).
+ */
+final class VfioPciInterrupts {
+    enum Mode { NONE, INTX, MSI }
+
+    private final VfioPciDevice pdev;
+    private final VfioDevice device;
+    private final Vmm vmm;
+    private Mode mode = Mode.NONE;
+    private EventFd intx;
+    private boolean intxPending;
+    private boolean mmapEnabled = true;
+    private EventFd[] msiVectors = new EventFd[0];
+
+    VfioPciInterrupts(VfioPciDevice pdev, VfioDevice device, Vmm vmm) {
+        this.pdev = pdev;
+        this.device = device;
+        this.vmm = vmm;
+    }
+
+    Mode mode() {
+        return mode;
+    }
+
+    boolean intxPending() {
+        return intxPending;
+    }
+
+    /** Whether BAR accesses go through the mmaps (off while INTx is or was pending: vfio_mmap_set_enabled). */
+    boolean mmapEnabled() {
+        return mmapEnabled;
+    }
+
+    // ---------------------------------------------------------------- INTx
+
+    /**
+     * vfio_intx_enable: nothing for a device without a pin; otherwise interrupts disabled first,
+     * then a new eventfd as the INTx trigger. Throws QEMU's text (vfio_set_irq_signaling) when
+     * VFIO refuses; the caller prefixes {@code vfio NAME: }.
+     */
+    void intxEnable() throws IntxFailure {
+        int pin = (int) pdev.configRead(PciRegs.INTERRUPT_PIN, 1);
+        if (pin == 0) {
+            return;
+        }
+        disableAll();
+        EventFd fd = new EventFd();
+        try {
+            device.setIrqs(VfioDevice.IRQ_SET_DATA_EVENTFD | VfioDevice.IRQ_SET_ACTION_TRIGGER,
+                    VfioDevice.INTX_IRQ_INDEX, 0, 1, new EventFd[] {fd});
+        } catch (VfioException e) {
+            throw new IntxFailure("Failed to set up TRIGGER eventfd signaling for interrupt INTX-0: "
+                    + "VFIO_DEVICE_SET_IRQS failure: " + e.errno().strerror);
+        }
+        intx = fd;
+        mode = Mode.INTX;
+    }
+
+    /** QEMU's Error from vfio_intx_enable. */
+    static final class IntxFailure extends Exception {
+        IntxFailure(String message) {
+            super(message, null, false, false);
+        }
+    }
+
+    /** vfio_intx_disable: the trigger torn down, a pending INTx deasserted, the mmaps back on. */
+    private void intxDisable() {
+        setIrqsQuietly(VfioDevice.IRQ_SET_DATA_NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.INTX_IRQ_INDEX, 0, 0);
+        intxPending = false;
+        pdev.setIntx(false);
+        mmapEnabled = true;
+        intx = null;
+        mode = Mode.NONE;
+    }
+
+    /** vfio_intx_interrupt. */
+    private void intxInterrupt() {
+        intxPending = true;
+        pdev.setIntx(true);
+        mmapEnabled = false;
+    }
+
+    /** vfio_intx_eoi, after every BAR access through the device file. */
+    void eoi() {
+        if (!intxPending) {
+            return;
+        }
+        intxPending = false;
+        pdev.setIntx(false);
+        setIrqsQuietly(VfioDevice.IRQ_SET_DATA_NONE | VfioDevice.IRQ_SET_ACTION_UNMASK, VfioDevice.INTX_IRQ_INDEX, 0, 1);
+    }
+
+    // ---------------------------------------------------------------- MSI
+
+    /** vfio_pci_write_config's MSI part: called after the write reached the emulated capability. */
+    void msiWritten(boolean wasEnabled) {
+        boolean enabled = pdev.msiEnabled();
+        if (!wasEnabled && enabled) {
+            msiEnable();
+        } else if (wasEnabled && !enabled) {
+            msiDisable();
+        }
+        // enabled -> enabled: vfio_update_msi, which only touches KVM routes
+    }
+
+    /**
+     * vfio_msi_enable (7.2): interrupts disabled, one eventfd per allocated vector, SET_IRQS;
+     * a failure is reported and MSI left off (retried with fewer vectors when VFIO says how many).
+     */
+    private void msiEnable() {
+        disableAll();
+        MsiCapability cap = pdev.msi();
+        int vectors = 1 << ((pdev.configRead(cap.offset() + MsiCapability.CONTROL, 2) >>> 4) & 7);
+        while (true) {
+            EventFd[] fds = new EventFd[vectors];
+            for (int i = 0; i < vectors; i++) {
+                fds[i] = new EventFd();
+            }
+            mode = Mode.MSI; // "Set interrupt type prior to possible interrupts"
+            msiVectors = fds;
+            int ret;
+            try {
+                ret = device.setIrqs(VfioDevice.IRQ_SET_DATA_EVENTFD | VfioDevice.IRQ_SET_ACTION_TRIGGER,
+                        VfioDevice.MSI_IRQ_INDEX, 0, vectors, fds);
+            } catch (VfioException e) {
+                vmm.report("vfio: Error: Failed to setup MSI fds: " + e.errno().strerror);
+                ret = -1;
+            }
+            if (ret == 0) {
+                return;
+            }
+            if (ret > 0 && ret != vectors) {
+                vmm.report(String.format("vfio: Error: Failed to enable %d MSI vectors, retry with %d", vectors, ret));
+            }
+            msiVectors = new EventFd[0];
+            if (ret > 0 && ret != vectors) {
+                vectors = ret;
+                continue;
+            }
+            vmm.report("vfio: Error: Failed to enable MSI");
+            mode = Mode.NONE;
+            return;
+        }
+    }
+
+    /** vfio_msi_disable: the MSI index torn down, then INTx enabled again. */
+    private void msiDisable() {
+        setIrqsQuietly(VfioDevice.IRQ_SET_DATA_NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSI_IRQ_INDEX, 0, 0);
+        msiVectors = new EventFd[0];
+        mode = Mode.NONE;
+        enableIntxReporting();
+    }
+
+    /** vfio_msi_interrupt: msi_get_message + msi_notify over the bus-master address space. */
+    private void msiInterrupt(int vector) {
+        MsiCapability cap = pdev.msi();
+        long address = cap.address();
+        int data = cap.data();
+        if (msiVectors.length > 1) {
+            data = (data & ~(msiVectors.length - 1)) | vector;
+        }
+        byte[] le = {(byte) data, (byte) (data >>> 8), (byte) (data >>> 16), (byte) (data >>> 24)};
+        if (pdev.dma() != null) {
+            pdev.dma().write(Iova.of(address), le, 0, 4); // pci_msi_trigger: address_space_stl_le
+        }
+    }
+
+    // ---------------------------------------------------------------- common
+
+    /** vfio_disable_interrupts: MSI first (which returns to INTx), then INTx. */
+    void disableAll() {
+        if (mode == Mode.MSI) {
+            msiDisable();
+        }
+        if (mode == Mode.INTX) {
+            intxDisable();
+        }
+    }
+
+    /** vfio_pci_post_reset's and vfio_msi_disable's vfio_intx_enable, whose error is only reported. */
+    void enableIntxReporting() {
+        try {
+            intxEnable();
+        } catch (IntxFailure e) {
+            vmm.report("vfio " + pdev.hostName() + ": " + e.getMessage());
+        }
+    }
+
+    /**
+     * The main loop's fd handlers for this device: each signalled eventfd read and handled.
+     * Returns how many fired.
+     */
+    int poll() {
+        int n = 0;
+        if (intx != null && intx.testAndClear()) {
+            intxInterrupt();
+            n++;
+        }
+        EventFd[] vectors = msiVectors;
+        for (int i = 0; i < vectors.length; i++) {
+            if (vectors[i].testAndClear() && mode == Mode.MSI) {
+                msiInterrupt(i);
+                n++;
+            }
+        }
+        return n;
+    }
+
+    private void setIrqsQuietly(int flags, int index, int start, int count) {
+        try {
+            device.setIrqs(flags, index, start, count, null);
+        } catch (VfioException e) {
+            // vfio_disable_irqindex / vfio_unmask_single_irqindex ignore the ioctl's result
+        }
+    }
+}
