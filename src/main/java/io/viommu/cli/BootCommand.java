@@ -48,6 +48,12 @@ public final class BootCommand implements Callable<Integer> {
                     + " a new or empty directory.")
     Path export;
 
+    @Option(names = "--host-sysfs", paramLabel = "DIR",
+            description = "Instead of QEMU arguments: boot a model of the host saved in DIR by `viommu host"
+                    + " snapshot` (its PCI functions, bus numbers, ACS, SR-IOV, VT-d unit, driver bindings)"
+                    + " and report it; what the model cannot reproduce is said on stderr.")
+    Path hostSysfs;
+
     @Option(names = "--host-setup", paramLabel = "FILE",
             description = "Run FILE's lines as the booted kernel's root shell would (modprobe, rmmod,"
                     + " echo > /sys/..., cat, ip, mount; see README), before the report; the first failing"
@@ -65,9 +71,18 @@ public final class BootCommand implements Callable<Integer> {
             System.err.println("viommu boot: --sysfs-export " + export + ": exists and is not an empty directory");
             return 2;
         }
-        MachineBuilder.Built built;
+        if (hostSysfs != null && !qemuArgs.isEmpty()) {
+            System.err.println("viommu boot: --host-sysfs takes no QEMU arguments (the machine is the saved host's)");
+            return 2;
+        }
+        MachineBuilder.Built built = null;
         Kernel k;
-        try {
+        if (hostSysfs != null) {
+            k = QtestHost.bootRecorded(hostSysfs, System.err);
+            if (k == null) {
+                return 1;
+            }
+        } else try {
             built = MachineBuilder.build(qemuArgs, MachineLog.SILENT);
             k = Kernel.boot(built.machine());
         } catch (MachineConfigException e) {
@@ -79,7 +94,9 @@ public final class BootCommand implements Callable<Integer> {
                     + String.join(" ", qemuArgs));
             return 1;
         }
-        built.commandLine().warnings().forEach(System.err::println);
+        if (built != null) {
+            built.commandLine().warnings().forEach(System.err::println);
+        }
         int setup = HostSetup.run(k, hostSetup, hostDmesg);
         if (setup != 0) {
             return setup;

@@ -27,6 +27,8 @@ import picocli.CommandLine.Parameters;
             "  assigns a host device through the host's VFIO, e.g.",
             "  viommu qtest --host \"$(cat host.args)\" --host-setup host-setup.sh -M q35 -m 128M \\",
             "      -device vfio-pci,host=0000:00:04.0 -qtest stdio < script",
+            "With --host-sysfs DIR instead of --host: the host is a model of the machine saved in DIR by",
+            "  `viommu host snapshot DIR` (rehearse an assignment on a model of your own host).",
             "Exit status: 0 at end of input, 1 when QEMU would refuse the arguments."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class QtestCommand implements Callable<Integer> {
@@ -44,6 +46,18 @@ public final class QtestCommand implements Callable<Integer> {
             description = "QEMU-style arguments of the physical host the VM runs on (one string).")
     String host;
 
+    @Option(names = "--host-sysfs", paramLabel = "DIR",
+            description = "Instead of --host: a model of the real host saved in DIR by `viommu host snapshot`"
+                    + " (its PCI functions, bus numbers, ACS, SR-IOV, VT-d unit and driver bindings);"
+                    + " what the model cannot reproduce is said on stderr.")
+    java.nio.file.Path hostSysfs;
+
+    @Option(names = "--vmm-memlock", paramLabel = "KIB",
+            description = "With --host or --host-sysfs: run the VMM as an unprivileged user (no CAP_IPC_LOCK) whose"
+                    + " RLIMIT_MEMLOCK is KIB KiB, as `ulimit -l KIB; su USER -c 'qemu-system-x86_64 ...'` does"
+                    + " (or 'unlimited'); without it the VMM runs as root, as in the captures.")
+    String vmmMemlock;
+
     @Option(names = "--host-setup", paramLabel = "FILE",
             description = "With --host: the host root's commands before the VM starts, one a line.")
     java.nio.file.Path hostSetup;
@@ -57,13 +71,40 @@ public final class QtestCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
                 StandardCharsets.UTF_8);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in, StandardCharsets.UTF_8));
+        if (host != null && hostSysfs != null) {
+            System.err.println("viommu qtest: --host and --host-sysfs are alternatives: give one");
+            return 2;
+        }
+        io.viommu.vmm.Vmm.Privileges privileges = io.viommu.vmm.Vmm.Privileges.ROOT;
+        if (vmmMemlock != null) {
+            if (host == null && hostSysfs == null) {
+                System.err.println("viommu qtest: --vmm-memlock needs --host or --host-sysfs");
+                return 2;
+            }
+            String v = vmmMemlock.trim();
+            if (v.equals("unlimited")) {
+                privileges = io.viommu.vmm.Vmm.Privileges.user(Long.MAX_VALUE);
+            } else if (v.matches("\\d{1,15}")) {
+                privileges = io.viommu.vmm.Vmm.Privileges.user(Long.parseLong(v) * 1024);
+            } else {
+                // busybox/bash ulimit's complaint about the value
+                System.err.println("viommu qtest: --vmm-memlock: invalid number '" + vmmMemlock + "' (KiB or unlimited)");
+                return 2;
+            }
+        }
+        if (hostSysfs != null) {
+            int rc = QtestHost.runRecorded(hostSysfs, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain,
+                    privileges);
+            out.flush();
+            return rc;
+        }
         if (host != null) {
-            int rc = QtestHost.run(host, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain);
+            int rc = QtestHost.run(host, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain, privileges);
             out.flush();
             return rc;
         }
         if (hostSetup != null || hostDmesg != null) {
-            System.err.println("viommu qtest: --host-setup and --host-dmesg need --host");
+            System.err.println("viommu qtest: --host-setup and --host-dmesg need --host or --host-sysfs");
             return 2;
         }
         int rc = QtestServer.serve(qemuArgs, in, out, System.err, explain);

@@ -28,6 +28,11 @@ final class QtestHost {
 
     static int run(String hostArgs, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
                    PrintStream out, PrintStream err, boolean explain) {
+        return run(hostArgs, setup, dmesg, vmArgs, in, out, err, explain, Vmm.Privileges.ROOT);
+    }
+
+    static int run(String hostArgs, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                   PrintStream out, PrintStream err, boolean explain, Vmm.Privileges privileges) {
         Kernel k;
         try {
             k = bootHost(hostArgs);
@@ -35,9 +40,36 @@ final class QtestHost {
             err.println("viommu qtest: --host: " + e.getMessage());
             return 1;
         }
+        return run(k, setup, dmesg, vmArgs, in, out, err, explain, privileges);
+    }
+
+    /** As {@link #run(String, Path, Path, List, BufferedReader, PrintStream, PrintStream, boolean)} on a model of a saved host. */
+    static int runRecorded(Path tree, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                           PrintStream out, PrintStream err, boolean explain, Vmm.Privileges privileges) {
+        Kernel k = bootRecorded(tree, err);
+        return k == null ? 1 : run(k, setup, dmesg, vmArgs, in, out, err, explain, privileges);
+    }
+
+    /** The model of the host saved in {@code tree}, its notes on stderr; null (reason printed) when there is none. */
+    static Kernel bootRecorded(Path tree, PrintStream err) {
+        io.viommu.host.RecordedHost.Booted b;
+        try {
+            b = io.viommu.host.RecordedHost.boot(tree);
+        } catch (io.viommu.host.RecordedHost.TreeException e) {
+            err.println("viommu: --host-sysfs " + e.getMessage());
+            return null;
+        }
+        for (String n : b.notes()) {
+            err.println("viommu: --host-sysfs " + tree + ": " + n);
+        }
+        return b.kernel();
+    }
+
+    private static int run(Kernel k, Path setup, Path dmesg, List<String> vmArgs, BufferedReader in,
+                           PrintStream out, PrintStream err, boolean explain, Vmm.Privileges privileges) {
         int rc = runSetup(k, setup, err);
         if (rc == 0) {
-            rc = runVm(k, vmArgs, in, out, err, explain);
+            rc = runVm(k, vmArgs, in, out, err, explain, privileges);
         }
         out.flush();
         err.flush();
@@ -83,9 +115,14 @@ final class QtestHost {
     /** The VMM's life: start (QEMU's refusal: its text, 1), the qtest chardev's reset, the script, the end. */
     static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
                      boolean explain) {
+        return runVm(k, vmArgs, in, out, err, explain, Vmm.Privileges.ROOT);
+    }
+
+    static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
+                     boolean explain, Vmm.Privileges privileges) {
         Vmm vmm;
         try {
-            vmm = Vmm.start(k, vmArgs, QtestServer.machineLog(out, err), err::println);
+            vmm = Vmm.start(k, vmArgs, QtestServer.machineLog(out, err), err::println, privileges);
         } catch (MachineConfigException e) {
             err.println(e.getMessage());
             return 1;

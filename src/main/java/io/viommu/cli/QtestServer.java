@@ -84,7 +84,22 @@ public final class QtestServer {
         }
         built.commandLine().warnings().forEach(err::println);
         err.flush(); // before the first reply, as QEMU's unbuffered stderr would be
+        traceUnit(built.machine().iommu(), new io.viommu.machine.config.QemuTrace(
+                built.commandLine().tracePatterns(), err::println));
         return serveMachine(built.machine(), in, out, err, explain);
+    }
+
+    /** -trace: the unit's QEMU trace events (vtd_*) printed as QEMU's log backend prints them. */
+    static void traceUnit(io.viommu.vtd.IntelIommu unit, io.viommu.machine.config.QemuTrace trace) {
+        if (unit == null || !trace.any()) {
+            return;
+        }
+        unit.setTrace(new io.viommu.vtd.VtdTrace() {
+            @Override
+            public void qemuEvent(String name, String args) {
+                trace.event(name, args);
+            }
+        });
     }
 
     /** Where a served machine's device models print: their stdout lines to {@code out}, guest errors to {@code err}. */

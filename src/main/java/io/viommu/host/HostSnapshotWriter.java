@@ -28,7 +28,7 @@ import java.util.Optional;
  */
 public final class HostSnapshotWriter {
     static final List<String> DEVICE_FILES = List.of("vendor", "device", "subsystem_vendor", "subsystem_device", "class",
-            "revision", "config", "reset_method", "sriov_totalvfs", "sriov_numvfs", "sriov_offset", "sriov_stride",
+            "revision", "config", "resource", "reset_method", "sriov_totalvfs", "sriov_numvfs", "sriov_offset", "sriov_stride",
             "sriov_vf_device", "sriov_drivers_autoprobe", "driver_override", "boot_vga", "ari_enabled", "numa_node");
     static final List<String> DEVICE_LINKS = List.of("driver", "iommu_group", "physfn");
 

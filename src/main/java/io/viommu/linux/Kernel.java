@@ -149,6 +149,7 @@ public final class Kernel implements IommuKernel {
         drivers.addBindingListener(blockDevices);
         drivers.registerBuiltinDrivers();
         sysfs = new SysfsTree(drivers, acpiTables());
+        sysfs.setResources(this::resourceFile);
         sysfs.addClassDevices(network);
         sysfs.addClassDevices(blockDevices);
     }
@@ -457,6 +458,48 @@ public final class Kernel implements IommuKernel {
             out.put("DMAR", d);
         }
         return out;
+    }
+
+    /** IORESOURCE_* flags of drivers' resources (include/linux/ioport.h) that resource_show prints. */
+    private static final long IORESOURCE_IO = 0x100;
+    private static final long IORESOURCE_MEM = 0x200;
+    private static final long IORESOURCE_PREFETCH = 0x2000;
+    private static final long IORESOURCE_SIZEALIGN = 0x40000;
+    private static final long IORESOURCE_MEM_64 = 0x100000;
+
+    /**
+     * /sys/bus/pci/devices/X/resource (resource_show): one "start end flags" line per resource,
+     * 13 of them for an endpoint (6 BARs, the ROM, 6 SR-IOV BARs: the whole VF BAR space) and 17 for
+     * a bridge (its 4 windows added, printed empty here); an absent one is all zeros. A BAR the
+     * platform left unplaced starts at 0, as Linux shows an unassigned resource.
+     */
+    String resourceFile(RequesterId rid) {
+        PciFunction f = machine.rootBus().route(rid.bus(), rid.devfn());
+        StringBuilder out = new StringBuilder();
+        int lines = f != null && f.headerLayout() == io.viommu.pci.PciRegs.HEADER_TYPE_BRIDGE ? 17 : 13;
+        for (int i = 0; i < lines; i++) {
+            long start = 0;
+            long size = 0;
+            long flags = 0;
+            io.viommu.pci.Bar bar = f == null ? null : i < 6 ? f.bar(i)
+                    : i >= 7 && i < 13 && f.sriov() != null ? sriovBar(f.sriov(), i - 7) : null;
+            if (bar != null && bar.size() > 0) {
+                size = i < 6 ? bar.size() : bar.size() * f.sriov().totalVfs();
+                long at = i < 6 ? f.barAddress(i) : f.sriov().vfBarAddress(i - 7, 0);
+                start = at == io.viommu.pci.Bar.UNMAPPED ? 0 : at;
+                flags = IORESOURCE_SIZEALIGN | (bar.kind() == io.viommu.pci.Bar.Kind.IO ? IORESOURCE_IO
+                        : IORESOURCE_MEM | (bar.kind() == io.viommu.pci.Bar.Kind.MEMORY64 ? IORESOURCE_MEM_64 : 0)
+                        | (bar.prefetchable() ? IORESOURCE_PREFETCH : 0));
+            }
+            out.append(String.format("0x%016x 0x%016x 0x%016x%n", start, size == 0 ? 0 : start + size - 1, flags));
+        }
+        return out.toString();
+    }
+
+    private static io.viommu.pci.Bar sriovBar(io.viommu.pci.SriovCapability s, int index) {
+        io.viommu.pci.SriovCapability.VfBar b = s.vfBar(index);
+        return b == null ? null : new io.viommu.pci.Bar(b.index(), b.kind(), b.size(), b.prefetchable(), null,
+                io.viommu.pci.AccessRules.ANY);
     }
 
     // ---- export ----

@@ -82,12 +82,22 @@ public final class Machine {
     private IntelIommu iommu;
     private final SmpTopology smp;
     private final GuestOptions guest;
+    /** A model of a recorded host: no q35 board functions, bus numbers as its firmware left them. */
+    private final boolean recordedBoard;
+    /** The recorded host's DMAR table, published instead of the one built from the unit; null: built. */
+    private byte[] firmwareDmar;
 
     /** The fw_cfg file holding the ACPI tables, and the firmware's loader script for it. */
     public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
     public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
     private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
+        this(ramSize, smp, guest, ramBacking, false);
+    }
+
+    private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking,
+                    boolean recordedBoard) {
+        this.recordedBoard = recordedBoard;
         this.smp = smp;
         this.guest = guest;
         this.ramSize = ramSize;
@@ -114,6 +124,9 @@ public final class Machine {
         io.map("fwcfg.dma", FwCfg.PORT_DMA, 8, fwCfg.dmaPort, new AccessRules(1, 8, false), 0);
         fwCfg.addFile(ACPI_TABLES_FILE, this::acpiTablesBlob);
         fwCfg.addFile(TABLE_LOADER_FILE, this::tableLoader);
+        if (recordedBoard) {
+            return; // the recorded host's own functions take 00:00.0 and 00:1f.x
+        }
         try {
             plugBoard(new Mch(host::placeEcam), 0);
             plugBoard(new Ich9Functions.Lpc(), ICH9_SLOT << 3);
@@ -141,6 +154,29 @@ public final class Machine {
      */
     public static Machine q35(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
         return new Machine(ramSize, smp, guest, java.util.Objects.requireNonNull(ramBacking));
+    }
+
+    /**
+     * A platform for a model of a recorded real host ({@code io.viommu.host.RecordedHost}): RAM,
+     * the root bus, configuration access (ECAM always on at {@link #ECAM_DEFAULT_BASE}), and no
+     * board functions: whoever builds it plugs the recorded functions, bridges with the bus numbers
+     * the recorded firmware gave them, which {@link #enumerate()} keeps.
+     */
+    public static Machine recordedBoard(long ramSize, SmpTopology smp, GuestOptions guest) {
+        return new Machine(ramSize, smp, guest, null, true);
+    }
+
+    /** True for a {@link #recordedBoard} machine. */
+    public boolean isRecordedBoard() {
+        return recordedBoard;
+    }
+
+    /**
+     * Publishes a recorded firmware's DMAR table (its DRHD base, scopes, RMRRs, ATSRs as saved)
+     * instead of the one this platform would build from its unit.
+     */
+    public void setFirmwareDmarTable(byte[] table) {
+        firmwareDmar = table.clone();
     }
 
     /**
@@ -225,13 +261,18 @@ public final class Machine {
      * (a model simplification). A vfio-pci listed before it bypasses it (VfioPciDevice).
      */
     public IntelIommu attachIommu(VtdConfig config, int iecEntries) {
+        return attachIommu(config, iecEntries, IntelIommu.DEFAULT_BASE);
+    }
+
+    /** As {@link #attachIommu(VtdConfig, int)}, with the register block at {@code base} (a recorded DRHD's). */
+    public IntelIommu attachIommu(VtdConfig config, int iecEntries, long base) {
         if (iommu != null) {
             throw new IllegalStateException("one VT-d unit per machine");
         }
         iommu = new IntelIommu(config, memory, interrupts);
         iommu.interruptRemapping().setEntryCacheCapacity(iecEntries);
         interrupts.attachInterruptRemapping(iommu.interruptRemapping());
-        memory.map("intel-iommu", IntelIommu.DEFAULT_BASE, IntelIommu.REGISTER_BLOCK_SIZE, iommu,
+        memory.map("intel-iommu", base, IntelIommu.REGISTER_BLOCK_SIZE, iommu,
                 new AccessRules(4, 8, false), 0);
         // QEMU 7.2 gives an emulated device its bus-master address space at machine done
         // (pcibus_machine_done -> pci_init_bus_master -> pci_device_iommu_address_space), so one
@@ -350,6 +391,11 @@ public final class Machine {
      * Linux enumerates it. Idempotent.
      */
     public Topology enumerate() {
+        if (recordedBoard) {
+            // the recorded firmware numbered the buses and set the devices up long ago
+            host.placeEcam(ECAM_DEFAULT_BASE, 256L << 20);
+            return topology();
+        }
         Mch mch = (Mch) rootBus.function(0);
         mch.configWrite(Mch.PCIEXBAR, ECAM_DEFAULT_BASE | Mch.PCIEXBAR_ENABLE, 4);
         BusNumbering.assign(configAccess());
@@ -405,6 +451,9 @@ public final class Machine {
      * {@code -device intel-iommu}: one DRHD listing the root bus's functions in devfn order.
      */
     public byte[] dmarTable() {
+        if (firmwareDmar != null) {
+            return firmwareDmar.clone();
+        }
         if (iommu == null) {
             return null;
         }

@@ -116,6 +116,8 @@ public final class VfioPciDevice extends PciFunction {
         if (!noMmap && (info.flags() & RegionInfo.FLAG_MMAP) != 0) {
             try {
                 Mmio mmap = device.mmap(index);
+                vmm.traceEvent("vfio_region_mmap", String.format("Region %s BAR %d mmaps[0] [0x0 - 0x%x]", name, index,
+                        info.size() - 1));
                 // vfio_mmap_set_enabled: the mmap subregion is switched off while INTx is pending
                 return new Mmio() {
                     @Override
@@ -254,6 +256,7 @@ public final class VfioPciDevice extends PciFunction {
         io.viommu.vtd.IntelIommu viommu = bus.isRoot() ? machine.iommu() : null;
         io.viommu.pci.RequesterId rid = io.viommu.pci.RequesterId.of(bus.busNumber(), Math.max(devfn, 0));
         String space = viommu == null ? "system" : "vtd-" + rid;
+        vmm.traceEvent("vfio_realize", String.format(" (%s) group %d", name, g));
         Vmm.Group shared = vmm.group(g);
         if (shared != null && !shared.space.equals(space)) {
             throw new MachineConfigException(fail + "group " + g + " used in multiple address spaces");
@@ -279,19 +282,25 @@ public final class VfioPciDevice extends PciFunction {
                         + " are bound to vfio-pci or pci-stub and not already in use");
             }
             VfioDevice.DeviceInfo info = device.info();
+            vmm.traceEvent("vfio_get_device", String.format("Device %s flags: %d, regions: %d, irqs: %d", name,
+                    info.flags(), info.numRegions(), info.numIrqs()));
             if ((info.flags() & VfioDevice.FLAGS_PCI) == 0) {
                 throw new MachineConfigException(fail + "this isn't a PCI device");
             }
             RegionInfo cfg;
             try {
                 for (int i = 0; i < 6; i++) {
-                    device.regionInfo(i);
+                    RegionInfo r = device.regionInfo(i);
+                    vmm.traceEvent("vfio_region_setup", String.format("Device %s, region %d \"%s BAR %d\", flags: 0x%x,"
+                            + " offset: 0x%x, size: 0x%x", name, i, name, i, r.flags(), r.offset(), r.size()));
                 }
             } catch (VfioException e) {
                 throw new MachineConfigException(fail + "failed to get region info");
             }
             try {
                 cfg = device.regionInfo(VfioDevice.CONFIG_REGION);
+                vmm.traceEvent("vfio_populate_device_config", String.format("Device %s config:\n  size: 0x%x,"
+                        + " offset: 0x%x, flags: 0x%x", name, cfg.size(), cfg.offset(), cfg.flags()));
             } catch (VfioException e) {
                 throw new MachineConfigException(fail + "failed to get config info");
             }

@@ -71,11 +71,32 @@ public final class Vmm {
     }
     private ProcessGuestRam ram;
     private Machine machine;
+    private io.viommu.machine.config.QemuTrace trace = io.viommu.machine.config.QemuTrace.OFF;
 
-    private Vmm(Kernel host, Consumer<String> stderr) {
+    /** -trace: a QEMU trace event of the VMM (vfio_*), printed when enabled. */
+    void traceEvent(String name, String args) {
+        trace.event(name, args);
+    }
+
+    private Vmm(Kernel host, Consumer<String> stderr, Privileges privileges) {
         this.host = host;
         this.stderr = stderr;
-        this.process = UserProcess.root(COMM, host.userMemory());
+        this.process = privileges.root() ? UserProcess.root(COMM, host.userMemory())
+                : UserProcess.user(COMM, host.userMemory(), privileges.memlockLimit());
+    }
+
+    /**
+     * Who runs the VMM: root (CAP_IPC_LOCK: type1's RLIMIT_MEMLOCK accounting does not bind, as
+     * in the captures), or an unprivileged user with an RLIMIT_MEMLOCK of {@code memlockLimit}
+     * bytes (what {@code ulimit -l KIB} before {@code su USER -c qemu-system-x86_64 ...} gives, or
+     * libvirt's qemu user), against which vfio_pin_pages_remote charges every pinned page.
+     */
+    public record Privileges(boolean root, long memlockLimit) {
+        public static final Privileges ROOT = new Privileges(true, UserProcess.DEFAULT_MEMLOCK);
+
+        public static Privileges user(long memlockLimit) {
+            return new Privileges(false, memlockLimit);
+        }
     }
 
     /**
@@ -88,10 +109,31 @@ public final class Vmm {
      */
     public static Vmm start(Kernel host, List<String> vmArgs, MachineLog log, Consumer<String> stderr)
             throws MachineConfigException {
-        Vmm vmm = new Vmm(host, stderr);
+        return start(host, vmArgs, log, stderr, Privileges.ROOT);
+    }
+
+    /** As {@link #start(Kernel, List, MachineLog, Consumer)}, run with {@code privileges}. */
+    public static Vmm start(Kernel host, List<String> vmArgs, MachineLog log, Consumer<String> stderr,
+                            Privileges privileges) throws MachineConfigException {
+        Vmm vmm = new Vmm(host, stderr, privileges);
+        try {
+            io.viommu.machine.config.QemuCommandLine cl = io.viommu.machine.config.QemuCommandLine.parse(vmArgs);
+            cl.warnings().forEach(stderr); // what the model ignores or does differently, said before it starts
+            if (!cl.tracePatterns().isEmpty()) {
+                vmm.trace = new io.viommu.machine.config.QemuTrace(cl.tracePatterns(), stderr);
+            }
+        } catch (MachineConfigException e) {
+            // the builder below refuses the same arguments with QEMU's text
+        }
         MachineBuilder.Extensions ext = new MachineBuilder.Extensions(vmm::allocateRam,
                 Map.of(VfioPciDevice.DRIVER, (m, bus, devfn, prefix, id, props) -> {
-                    VfioPciDevice d = VfioPciDevice.realize(vmm, m, bus, devfn, prefix, props);
+                    VfioPciDevice d;
+                    vmm.location = prefix; // error_report during realize carries the option's location
+                    try {
+                        d = VfioPciDevice.realize(vmm, m, bus, devfn, prefix, props);
+                    } finally {
+                        vmm.location = null;
+                    }
                     vmm.assigned.add(d);
                     return d;
                 }));
@@ -102,6 +144,15 @@ public final class Vmm {
             throw e;
         }
         io.viommu.vtd.IntelIommu viommu = vmm.machine.iommu();
+        if (viommu != null && vmm.trace.any()) {
+            io.viommu.machine.config.QemuTrace t = vmm.trace;
+            viommu.setTrace(new io.viommu.vtd.VtdTrace() {
+                @Override
+                public void qemuEvent(String name, String args) {
+                    t.event(name, args);
+                }
+            });
+        }
         if (viommu != null && !viommu.config().cachingMode() && !vmm.assigned.isEmpty()) {
             // vtd_machine_done_notify_one (hw/i386/intel_iommu.c 7.2), a machine-init-done
             // notifier: any vfio-pci, whatever its place on the command line, and exit(1)
@@ -288,8 +339,14 @@ public final class Vmm {
 
     /** QEMU's error_report: a line of the VMM's stderr. */
     void report(String text) {
-        stderr.accept(io.viommu.machine.config.QemuCommandLine.PROGRAM + ": " + text);
+        stderr.accept((location != null ? location : io.viommu.machine.config.QemuCommandLine.PROGRAM + ": ") + text);
     }
+
+    /**
+     * The location error_report prints while a -device option is realized
+     * ({@code qemu-system-x86_64: -device ARG: }, QEMU's loc_push of the option), else null.
+     */
+    private String location;
 
     private io.viommu.vtd.notify.MapNotifier notifier;
 

@@ -14,10 +14,12 @@ import java.util.concurrent.CopyOnWriteArrayList;
 final class CacheInvalidation implements InvalidationQueue.Target {
     private final DmaRemapping core;
     private final List<InvalidationListener> listeners = new CopyOnWriteArrayList<>();
+    private final VtdTrace trace;
     private AtsService ats;
 
-    CacheInvalidation(DmaRemapping core) {
+    CacheInvalidation(DmaRemapping core, VtdTrace trace) {
         this.core = core;
+        this.trace = trace;
     }
 
     void setAts(AtsService ats) {
@@ -42,6 +44,7 @@ final class CacheInvalidation implements InvalidationQueue.Target {
 
     @Override
     public void contextGlobal() {
+        trace.qemuEvent("vtd_inv_desc_cc_global", "context invalidate globally");
         core.invalidateContextAll();
         for (InvalidationListener l : listeners) {
             l.contextCacheGlobal();
@@ -59,6 +62,7 @@ final class CacheInvalidation implements InvalidationQueue.Target {
 
     @Override
     public void iotlbGlobal() {
+        trace.qemuEvent("vtd_inv_desc_iotlb_global", "iotlb invalidate global");
         core.invalidateIotlbAll();
         for (InvalidationListener l : listeners) {
             l.iotlbGlobal();

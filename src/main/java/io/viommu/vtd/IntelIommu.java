@@ -71,7 +71,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.events = new EventInterrupts(regs, msi, EVENT_SOURCE, trace);
         this.faults = new FaultRing(regs, config.faultRecords(), events, trace);
         this.core = new DmaRemapping(config, memory, faults, trace);
-        this.invalidations = new CacheInvalidation(core);
+        this.invalidations = new CacheInvalidation(core, trace);
         this.queue = new InvalidationQueue(regs, memory, events, trace, invalidations,
                 EcapReg.scalableMode(config.ecap()), aw);
         this.registerInvalidation = new RegisterInvalidation(regs, queue, invalidations, trace);
@@ -241,6 +241,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             if (!validSize(size) || offset < 0 || offset >= REGISTER_BLOCK_SIZE) {
                 return 0;
             }
+            trace.qemuEvent("vtd_reg_read", String.format("addr 0x%x size 0x%x", offset, size));
             long result = 0;
             int done = 0;
             while (done < size) {
@@ -266,6 +267,8 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             if (!validSize(size) || offset < 0 || offset >= REGISTER_BLOCK_SIZE) {
                 return;
             }
+            trace.qemuEvent("vtd_reg_write", String.format("addr 0x%x size 0x%x value 0x%x", offset, size,
+                    size == 8 ? value : value & ((1L << (8 * size)) - 1)));
             int done = 0;
             while (done < size) {
                 long a = offset + done;
@@ -395,6 +398,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private void handleGcmd() {
         int status = regs.raw32(GSTS);
         int val = regs.raw32(GCMD);
+        trace.qemuEvent("vtd_reg_write_gcmd", String.format("status 0x%x value 0x%x", status, val));
         int changed = status ^ val;
         if ((changed & GCMD_TE) != 0) {
             handleTe((val & GCMD_TE) != 0);
@@ -428,6 +432,7 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         if ((translation == TranslationState.ENABLED) == enable) {
             return;
         }
+        trace.qemuEvent("vtd_dmar_enable", "enable " + (enable ? 1 : 0));
         if (enable) {
             transition(TranslationState.ENABLED, "GCMD.TE=1");
             regs.clearSet32(GSTS, 0, GSTS_TES);
@@ -441,8 +446,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
 
     private void handleSrtp() {
         long rtaddr = regs.raw64(RTADDR);
-        core.setRootTable(rtaddr & VtdMath.hawMask(aw) & ~0xfffL,
-                config.scalableMode() && (rtaddr & RTADDR_SMT) != 0);
+        boolean scalable = config.scalableMode() && (rtaddr & RTADDR_SMT) != 0;
+        core.setRootTable(rtaddr & VtdMath.hawMask(aw) & ~0xfffL, scalable);
+        trace.qemuEvent("vtd_reg_dmar_root", String.format("addr 0x%x scalable %d",
+                rtaddr & VtdMath.hawMask(aw) & ~0xfffL, scalable ? 1 : 0));
         regs.clearSet32(GSTS, 0, GSTS_RTPS);
         resetCaches();
     }

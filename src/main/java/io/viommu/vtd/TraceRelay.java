@@ -25,4 +25,9 @@ final class TraceRelay implements VtdTrace {
     public void errorReportOnce(String site, String message) {
         target.errorReportOnce(site, message);
     }
+
+    @Override
+    public void qemuEvent(String name, String args) {
+        target.qemuEvent(name, args);
+    }
 }

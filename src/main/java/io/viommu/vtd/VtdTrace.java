@@ -22,4 +22,13 @@ public interface VtdTrace {
     default void errorReportOnce(String site, String message) {
         guestError(message);
     }
+
+    /**
+     * One of QEMU 7.2's trace events of the unit (hw/i386/trace-events), by name with its
+     * formatted arguments, at the point QEMU's intel_iommu.c emits it (vtd_reg_read,
+     * vtd_reg_write, vtd_reg_write_gcmd, vtd_reg_dmar_root, vtd_dmar_enable,
+     * vtd_inv_desc_cc_global, vtd_inv_desc_iotlb_global, and the queue's vtd_inv_qi_* and vtd_inv_desc*).
+     */
+    default void qemuEvent(String name, String args) {
+    }
 }

@@ -46,6 +46,23 @@ class VmmViommuCaptureTest {
         assertThat(fsts & 0x3).as("FSTS PFO|PPF").isZero();
     }
 
+    /**
+     * {@code qi-dma} (its capture.sh; script ../qi-dma.qtest): the same tables invalidated through
+     * the queued-invalidation interface: IQA at 0x110000, QIE, TE, then a context-cache global +
+     * IOTLB global + wait descriptor (status 1 at 0x120000), a page-selective IOTLB descriptor for
+     * a new mapping IOVA 0x4000 -> GPA 0x400000 + wait (2), DMAs through both mappings, the
+     * mapping cleared with another page-selective descriptor + wait (3), and a DMA to IOVA 0x4000
+     * that now faults in the HOST unit. Replies, stderr, exit status and host kernel lines are the
+     * real ones byte for byte.
+     */
+    @Test
+    void queuedInvalidationDescriptorsDriveTheShadowAsRegisterInvalidationDoes() throws Exception {
+        Kernel k = assertCapture("qi-dma");
+        assertThat(k.log().messages().stream().filter(m -> m.text().startsWith("DMAR: [DMA Write")).map(m -> m.text()))
+                .containsExactly("DMAR: [DMA Write NO_PASID] Request device [00:04.0] fault addr 0x4000"
+                        + " [fault reason 0x05] PTE Write access is not set");
+    }
+
     @Test
     void vfioPciFirstBypassesTheVirtualIommu() throws Exception {
         assertCapture("vfio-first");

@@ -44,15 +44,17 @@ final class PciSysfsLayout {
     static final String GROUPS = "/sys/kernel/iommu_groups";
 
     private final DriverCore core;
+    private final java.util.function.Function<io.viommu.pci.RequesterId, String> resources;
     private final SysfsNode.Dir root = new SysfsNode.Dir();
 
-    private PciSysfsLayout(DriverCore core) {
+    private PciSysfsLayout(DriverCore core, java.util.function.Function<io.viommu.pci.RequesterId, String> resources) {
         this.core = core;
+        this.resources = resources;
     }
 
-    /** Builds the whole tree as the kernel's state is now. */
-    static SysfsNode.Dir build(DriverCore core) {
-        PciSysfsLayout l = new PciSysfsLayout(core);
+    /** Builds the whole tree as the kernel's state is now ({@code resources}: the resource files, or null). */
+    static SysfsNode.Dir build(DriverCore core, java.util.function.Function<io.viommu.pci.RequesterId, String> resources) {
+        PciSysfsLayout l = new PciSysfsLayout(core, resources);
         l.layout();
         return l.root;
     }
@@ -170,6 +172,9 @@ final class PciSysfsLayout {
         d.children.put("config", SysfsNode.Attr.binary(0644, dev.cfgSize(),
                 (off, n) -> configRead(dev, off, n), (off, data) -> configWrite(dev, off, data)));
         d.children.put("subsystem", new SysfsNode.Link(BUS_PCI));
+        if (resources != null) {
+            d.children.put("resource", SysfsNode.Attr.ro(() -> resources.apply(dev.rid())));
+        }
         if (dev.hasResetAttributes()) {
             d.children.put("reset", SysfsNode.Attr.wo(buf -> resetStore(dev, buf)));
             d.children.put("reset_method", SysfsNode.Attr.rw(() -> resetMethodShow(dev), buf -> resetMethodStore(dev, buf)));

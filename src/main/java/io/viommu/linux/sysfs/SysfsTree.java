@@ -72,6 +72,17 @@ public final class SysfsTree {
         acpiTables.forEach((k, v) -> this.acpiTables.put(k, v.clone()));
     }
 
+    private java.util.function.Function<io.viommu.pci.RequesterId, String> resources;
+
+    /**
+     * The text of each device's {@code resource} file (pci_resource... "start end flags" lines, as
+     * resource_show prints them), from whoever knows the BARs (the kernel, over its machine).
+     */
+    public void setResources(java.util.function.Function<io.viommu.pci.RequesterId, String> resources) {
+        this.resources = resources;
+        root = null;
+    }
+
     /** The driver core behind the tree (modules, devices, bindings, ownership). */
     public DriverCore drivers() {
         return core;
@@ -81,7 +92,7 @@ public final class SysfsTree {
         core.flushWork(); // work queued by the previous operation has run by now
         long classGen = classGeneration();
         if (root == null || builtAt != core.generation() || classBuiltAt != classGen) {
-            root = PciSysfsLayout.build(core);
+            root = PciSysfsLayout.build(core, resources);
             firmware(root);
             modules(root);
             classDevices(root);

@@ -281,6 +281,11 @@ public final class VfioDevice {
             long b;
             if (o >= PciRegs.BAR0 && o < PciRegs.BAR0 + 24) {
                 b = (virtualBarValue((o - PciRegs.BAR0) / 4) >>> (8 * ((o - PciRegs.BAR0) % 4))) & 0xff;
+            } else if (o < 4 && dev.physfn() != null) {
+                // vfio_config_init (6.1 vfio_pci_config.c): a VF's vendor and device ids, which read
+                // 0xffff on the hardware, are virtualised from pdev->vendor / pdev->device
+                long ids = dev.function().vendorId() | (long) dev.function().deviceId() << 16;
+                b = (ids >>> (8 * o)) & 0xff;
             } else if (o == PciRegs.COMMAND + 1) {
                 // INTx disable (bit 10) is the user's virtual bit; the physical one is vfio's mask
                 b = cfg.read(dev.rid(), o, 1) & ~(PciRegs.COMMAND_INTX_DISABLE >>> 8)

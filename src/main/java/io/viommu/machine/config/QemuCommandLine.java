@@ -30,7 +30,7 @@ import java.util.Set;
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
                               GuestOptions guest, SmpTopology smp, Accelerator accelerator, String bios,
-                              List<String> warnings) {
+                              List<String> warnings, List<String> tracePatterns) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -87,6 +87,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         String kernelIrqchip = null;
         String bios = null;
         List<String> warnings = new ArrayList<>();
+        List<String> tracePatterns = new ArrayList<>();
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -205,8 +206,25 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     if (events != null && !java.nio.file.Files.isReadable(java.nio.file.Path.of(events))) {
                         throw new MachineConfigException(PROGRAM + ":" + events + ": No such file or directory");
                     }
-                    String note = "viommu: note: -trace is accepted, but viommu has no QEMU trace events yet:"
-                            + " no trace output is produced";
+                    if (events != null) {
+                        try {
+                            for (String l : java.nio.file.Files.readAllLines(java.nio.file.Path.of(events))) {
+                                if (!l.isBlank() && !l.trim().startsWith("#")) {
+                                    tracePatterns.add(l.trim());
+                                }
+                            }
+                        } catch (java.io.IOException e) {
+                            throw new MachineConfigException(PROGRAM + ":" + events + ": No such file or directory");
+                        }
+                    }
+                    if (tp.get("enable") != null) {
+                        tracePatterns.add(tp.get("enable"));
+                    }
+                    if (tp.get("file") != null) {
+                        warnings.add("viommu: note: -trace file=" + tp.get("file") + " is not honoured: trace"
+                                + " events go to stderr");
+                    }
+                    String note = QemuTrace.NOTE;
                     if (!warnings.contains(note)) {
                         warnings.add(note);
                     }
@@ -242,7 +260,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
                 new GuestOptions(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios,
-                List.copyOf(warnings));
+                List.copyOf(warnings), List.copyOf(tracePatterns));
     }
 
     /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */

@@ -71,8 +71,9 @@ class QemuCommandLineExtrasTest {
     void traceIsAcceptedWithOneNoteAndQemusRefusals() throws Exception {
         QemuCommandLine cl = QemuCommandLine.parse(List.of("-trace", "vtd_*", "-trace", "enable=vtd_*",
                 "-trace", "file=/tmp/x.log"));
-        assertThat(cl.warnings()).containsExactly("viommu: note: -trace is accepted, but viommu has no QEMU"
-                + " trace events yet: no trace output is produced");
+        assertThat(cl.warnings()).containsExactly(io.viommu.machine.config.QemuTrace.NOTE,
+                "viommu: note: -trace file=/tmp/x.log is not honoured: trace events go to stderr");
+        assertThat(cl.tracePatterns()).containsExactly("vtd_*", "vtd_*");
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-trace", "bogus=1")))
                 .hasMessage("qemu-system-x86_64: -trace bogus=1: Invalid parameter 'bogus'");
         assertThatThrownBy(() -> QemuCommandLine.parse(List.of("-trace", "events=/nonexistent")))

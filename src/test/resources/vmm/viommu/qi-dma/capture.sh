@@ -1,0 +1,7 @@
+#!/bin/sh
+# run from the steering repository root (/work; R = this worktree); one capture at a time, ~25 s
+F=shared/fixtures/vmm
+R=wt-hostsysfs/src/test/resources/vmm/viommu
+flock /tmp/capture.lock shared/lab/capture --host "$(cat $F/host.args)" --host-setup $F/host-setup.sh \
+    --vmm "-M q35 -accel tcg -S -display none -nodefaults -m 128M -L /usr/share/qemu -device intel-iommu,caching-mode=on -device vfio-pci,host=0000:00:04.0" \
+    --qtest $R/qi-dma.qtest --out $R/qi-dma
