@@ -7,7 +7,7 @@ import picocli.CommandLine.Command;
 @Command(name = "viommu", mixinStandardHelpOptions = true, version = "viommu 0.1",
         description = "A model of Intel VT-d and PCI device assignment, held against QEMU and Linux.",
         subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class,
-                BootCommand.class, HostCommand.class, ScenarioCommand.class})
+                BootCommand.class, HostCommand.class, ScenarioCommand.class, RunCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -22,6 +22,7 @@ public final class Main implements Runnable {
         // `viommu qtest -machine q35 ...` hands QEMU's options through untouched.
         cl.getSubcommands().get("qtest").setUnmatchedOptionsArePositionalParams(true);
         cl.getSubcommands().get("boot").setUnmatchedOptionsArePositionalParams(true);
+        cl.getSubcommands().get("run").setUnmatchedOptionsArePositionalParams(true);
         return cl;
     }
 

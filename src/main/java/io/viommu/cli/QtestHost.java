@@ -73,15 +73,24 @@ final class QtestHost {
         }
         out.flush();
         err.flush();
-        if (dmesg != null) {
-            try {
-                Files.write(dmesg, k.log().dmesgLines(), StandardCharsets.UTF_8);
-            } catch (IOException e) {
-                err.println("viommu: --host-dmesg " + dmesg + ": cannot write: " + e.getMessage());
-                return 1;
-            }
+        if (!writeDmesg(k, dmesg, err)) {
+            return 1;
         }
         return rc;
+    }
+
+    /** {@code --host-dmesg FILE}: the host kernel's log in dmesg's format (nothing when null); false when it cannot be written. */
+    static boolean writeDmesg(Kernel k, Path dmesg, PrintStream err) {
+        if (dmesg == null) {
+            return true;
+        }
+        try {
+            Files.write(dmesg, k.log().dmesgLines(), StandardCharsets.UTF_8);
+            return true;
+        } catch (IOException e) {
+            err.println("viommu: --host-dmesg " + dmesg + ": cannot write: " + e.getMessage());
+            return false;
+        }
     }
 
     /** The host: its machine from {@code hostArgs} (-append defaulting to intel_iommu=on), booted. */

@@ -429,7 +429,7 @@ public final class Kernel implements IommuKernel {
 
     /** What intel_iommu_init's driver gets from the platform: the CPU's view of memory, no unit object. */
     private IntelIommuDriver.Platform platform() {
-        return new IntelIommuDriver.Platform(machine.memory(), machine.ram().size(), machine.smp().cpus(),
+        return new IntelIommuDriver.Platform(machine.memory(), machine.ramSize(), machine.smp().cpus(),
                 machine.smp().apicId(0), machine.configAccess());
     }
 
@@ -445,7 +445,7 @@ public final class Kernel implements IommuKernel {
      * own address, so comparisons ignore it.
      */
     long acpiTableAddress() {
-        long ram = machine.ram().size();
+        long ram = machine.ramSize();
         long low = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
         return low - 0x1_0000;
     }
@@ -610,27 +610,34 @@ public final class Kernel implements IommuKernel {
 
     /** Start of the frames user processes' anonymous memory comes from: 80 MiB. */
     public static final long USER_MEMORY_BASE = 0x0500_0000L;
-    /** At most this much user memory: 128 MiB. */
-    public static final long USER_MEMORY_MAX = 0x0800_0000L;
+    /** At most this much user memory below 4 GiB: the rest of low RAM. */
+    public static final long USER_MEMORY_MAX = 0x1_0000_0000L;
 
     /**
      * The page frames user space's anonymous memory comes from (processes of the VFIO/UIO
      * scenarios: {@code UserProcess.root("dpdk", kernel.userMemory())}): {@link #USER_MEMORY_BASE}
-     * up to {@link #USER_MEMORY_MAX} further or the top of RAM below 4 GiB. Disjoint from the
+     * up to the top of RAM below 4 GiB, then all RAM above 4 GiB (a VMM pins its guest's RAM
+     * here: QEMU's guest RAM is anonymous memory of its process). Disjoint from the
      * first 16 MiB (low memory a test may treat as "kernel memory", the ISA DMA window) and from
      * the kernel's own page region at 16..80 MiB, where the intel-iommu driver allocates its
      * tables; so a process page is never also a page table. Needs more than 80 MiB of RAM.
      */
     public PageFrames userMemory() {
         if (userMemory == null) {
-            long ram = machine.ram().size();
+            long ram = machine.ramSize();
             long top = Math.min(ram, ram >= Machine.BELOW_4G_LIMIT ? 0x8000_0000L : Machine.BELOW_4G_LIMIT);
             long size = Math.min(USER_MEMORY_MAX, top - USER_MEMORY_BASE) & Page.MASK;
             if (size <= 0) {
                 throw new IllegalStateException("user memory needs more than 80 MiB of RAM, the machine has "
-                        + machine.ram().size());
+                        + machine.ramSize());
             }
-            userMemory = new PageFrames(machine.ram(), PhysAddr.of(USER_MEMORY_BASE), size);
+            if (ram > top) {
+                userMemory = new PageFrames(machine.memory(), PhysAddr.of(USER_MEMORY_BASE), size,
+                        PhysAddr.of(1L << 32), ram - top);
+            } else {
+                // below 4 GiB a RAM offset is the physical address (Machine#ramSpace)
+                userMemory = new PageFrames(machine.ramSpace(), ram, PhysAddr.of(USER_MEMORY_BASE), size);
+            }
         }
         return userMemory;
     }

@@ -36,7 +36,7 @@ final class KernelDma implements DmaOps {
     private GuestPages pages() {
         if (pages == null) {
             IntelIommuDriver d = kernel.iommuDriver();
-            pages = d != null ? d.pages() : GuestPages.forRam(kernel.machine().memory(), kernel.machine().ram().size());
+            pages = d != null ? d.pages() : GuestPages.forRam(kernel.machine().memory(), kernel.machine().ramSize());
         }
         return pages;
     }

@@ -70,6 +70,7 @@ public final class Machine {
     public static final int ICH9_SLOT = 0x1f;
 
     private final PhysicalMemory ram;
+    private final io.viommu.memory.AddressSpace ramSpace;
     private final long ramSize;
     private final AddressMap memory = new AddressMap("memory", 0x00);
     private final AddressMap io = new AddressMap("io", 0xff);
@@ -103,6 +104,7 @@ public final class Machine {
         this.ramSize = ramSize;
         this.ram = ramBacking == null ? new PhysicalMemory(ramSize) : null;
         io.viommu.memory.AddressSpace ram = ramBacking == null ? this.ram : ramBacking;
+        this.ramSpace = ram;
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
         this.host = new PciHost(rootBus);
         long lowmem = ramSize >= BELOW_4G_LIMIT ? 0x8000_0000L : BELOW_4G_LIMIT;
@@ -337,6 +339,16 @@ public final class Machine {
         return ramSize;
     }
 
+    /**
+     * The RAM block itself: offset {@code o} is RAM byte {@code o} (below-4G RAM first, then
+     * above-4G), so below 4 GiB an offset is the guest-physical address. Whatever backs it: the
+     * machine's own {@link PhysicalMemory}, or a VMM process's memory.
+     */
+    public io.viommu.memory.AddressSpace ramSpace() {
+        return ramSpace;
+    }
+
+    /** The machine's own RAM; throws for a machine whose RAM is a VMM process's memory (use {@link #ramSpace()}). */
     public PhysicalMemory ram() {
         if (ram == null) {
             throw new IllegalStateException("this machine's RAM is a VMM process's memory, not a PhysicalMemory");

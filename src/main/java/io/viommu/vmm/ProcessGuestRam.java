@@ -5,7 +5,6 @@ import io.viommu.linux.vfio.UserProcess;
 import io.viommu.memory.AddressSpace;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
-import io.viommu.memory.PhysicalMemory;
 import io.viommu.memory.VirtAddr;
 import java.util.ArrayList;
 import java.util.List;
@@ -25,7 +24,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     private static final long FOUR_GB = 1L << 32;
 
     private final UserProcess process;
-    private final PhysicalMemory hostRam;
+    private final AddressSpace hostRam;
     private final List<Section> sections;
     private final long[] starts;
     /**
@@ -37,7 +36,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     private final long[] cachedPage = new long[CACHE];
     private final long[] cachedFrame = new long[CACHE];
 
-    private ProcessGuestRam(UserProcess process, PhysicalMemory hostRam, List<Section> sections) {
+    private ProcessGuestRam(UserProcess process, AddressSpace hostRam, List<Section> sections) {
         this.process = process;
         this.hostRam = hostRam;
         this.sections = List.copyOf(sections);

@@ -72,6 +72,7 @@ public final class Vmm {
     private ProcessGuestRam ram;
     private Machine machine;
     private io.viommu.machine.config.QemuTrace trace = io.viommu.machine.config.QemuTrace.OFF;
+    private io.viommu.machine.config.QemuCommandLine commandLine;
 
     /** -trace: a QEMU trace event of the VMM (vfio_*), printed when enabled. */
     void traceEvent(String name, String args) {
@@ -138,7 +139,9 @@ public final class Vmm {
                     return d;
                 }));
         try {
-            vmm.machine = MachineBuilder.build(vmArgs, log, ext).machine();
+            MachineBuilder.Built built = MachineBuilder.build(vmArgs, log, ext);
+            vmm.machine = built.machine();
+            vmm.commandLine = built.commandLine();
         } catch (MachineConfigException | RuntimeException e) {
             vmm.shutdown();
             throw e;
@@ -274,6 +277,11 @@ public final class Vmm {
 
     public Machine machine() {
         return machine;
+    }
+
+    /** The VM's command line as parsed: its warnings and the options without effect on the model. */
+    public io.viommu.machine.config.QemuCommandLine commandLine() {
+        return commandLine;
     }
 
     public Kernel host() {

@@ -291,6 +291,26 @@ public final class DriverCore {
     }
 
     /**
+     * udev's coldplug at the end of boot ({@code udevadm trigger --action=add}): for every device
+     * without a driver, {@code modprobe} of each module whose aliases match its modalias (the
+     * module's driver then probes it). Returns the modules it loaded, in order.
+     */
+    public List<String> coldplug() {
+        List<String> loaded = new ArrayList<>();
+        for (PciDevice dev : List.copyOf(devices())) {
+            if (dev.driver() != null) {
+                continue;
+            }
+            for (String mod : Drivers.modulesForAlias(dev.identity())) {
+                if (!modules.contains(mod) && loadModule(mod) == 0) {
+                    loaded.add(mod);
+                }
+            }
+        }
+        return loaded;
+    }
+
+    /**
      * Module life-cycle hooks: what a module's {@code module_init} / {@code module_exit} set up
      * outside the PCI driver core (the kernel model's VFIO and UIO cores).
      */

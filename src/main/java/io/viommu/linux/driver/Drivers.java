@@ -140,4 +140,23 @@ public final class Drivers {
             core.addDynamicId(d, new PciDeviceId((int) f[0], (int) f[1], sv, sd, cls, mask, 0, false));
         }
     }
+
+    /**
+     * The modules whose PCI driver's static id table matches {@code id}: what {@code modprobe}
+     * finds for the device's modalias in modules.alias (override-only entries, like vfio-pci's,
+     * have no alias). Built-in drivers are not modules and are left out.
+     */
+    static List<String> modulesForAlias(PciDeviceId.Identity id) {
+        List<String> out = new java.util.ArrayList<>();
+        for (DriverModule m : BY_MODULE.values()) {
+            if (m.builtin() || m.driver() == null) {
+                continue;
+            }
+            PciDriver d = m.factory().create(Map.of());
+            if (d.idTable() != null && d.match(id, null) != null) {
+                out.add(m.name());
+            }
+        }
+        return out;
+    }
 }

@@ -103,6 +103,14 @@ public final class NicRingScenario {
         return StaticVfioRing.run(cachingMode, packets, ringSize);
     }
 
+    /**
+     * {@link Mapping#STATIC_VFIO} on a booted guest (its intel-iommu driver running): the NIC is
+     * bound to the guest's vfio-pci and a DPDK-style process of the guest maps its buffer area once.
+     */
+    public static NicRingRun staticVfioOn(Kernel kernel, Nic nic, boolean cachingMode, int packets, int ringSize) {
+        return StaticVfioRing.on(kernel, nic, cachingMode, packets, ringSize);
+    }
+
     /** {@link Mapping#DYNAMIC}: map on refill, unmap on completion, through the guest's DMA API. */
     public static NicRingRun dynamic(Policy policy, boolean cachingMode, int packets, int ringSize) {
         checkSizes(packets, ringSize);
@@ -115,19 +123,62 @@ public final class NicRingScenario {
         RequesterId rid = edu.address();
         // the edu driver's probe: pci_enable_device, pci_set_master, dma_set_mask(28 bits)
         g.enableDevice();
-        DmaApi dma = DmaApi.of(g.kernel.iommuDriver());
-        dma.setDmaMask(rid, edu.dmaMask());
-        if (!dma.translated(rid)) {
+        if (!DmaApi.of(driver).translated(rid)) {
             throw new IllegalStateException("edu's DMA does not go through an IOMMU DMA domain");
         }
-        EduNic nic = new EduNic(edu, (off, v) -> g.machine.memory().write(PhysAddr.of(EDU_BAR + off), v, 8));
-
         CostMeter meter = g.meter(driver);
+        return ring(g.kernel, new Nic(edu, rid, EDU_BAR), meter, policy, cachingMode, g.shadowed, packets, ringSize);
+    }
+
+    /**
+     * The NIC as the guest's driver drives it: the device that moves the bytes (an edu; for an
+     * assigned one the HOST's edu, whose buffer the frame arrives in and whose DMA the host unit
+     * translates), its requester id in the guest, and where the guest placed its BAR0.
+     */
+    public record Nic(EduDevice device, RequesterId guestRid, long bar0) {
+    }
+
+    /**
+     * {@link Mapping#DYNAMIC} on a guest that is already booted and a NIC whose BAR0 is placed
+     * (e.g. a device assigned to a VM, whose host updates the VMM's listener makes: the meter
+     * counts the guest's side only). Enables the device as its driver's probe does.
+     */
+    public static NicRingRun dynamicOn(Kernel kernel, Nic nic, boolean cachingMode, int packets, int ringSize) {
+        checkSizes(packets, ringSize);
+        Machine m = kernel.machine();
+        m.configAccess().write(nic.guestRid(), PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
+        CostMeter meter = new CostMeter(kernel.iommuDriver());
+        if (m.iommu() != null) {
+            m.iommu().addInvalidationListener(meter);
+        }
+        Policy policy = kernel.strictInvalidation() ? Policy.STRICT : Policy.LAZY;
+        try {
+            return ring(kernel, nic, meter, policy, cachingMode, false, packets, ringSize);
+        } finally {
+            if (m.iommu() != null) {
+                m.iommu().removeInvalidationListener(meter);
+            }
+        }
+    }
+
+    private static NicRingRun ring(Kernel kernel, Nic n, CostMeter meter, Policy policy, boolean cachingMode,
+                                   boolean shadowed, int packets, int ringSize) {
+        Machine machine = kernel.machine();
+        IntelIommuDriver driver = kernel.iommuDriver();
+        RequesterId rid = n.guestRid();
+        DmaApi dma = DmaApi.of(driver);
+        dma.setDmaMask(rid, n.device().dmaMask());
+        EduNic nic = new EduNic(n.device(), (off, v) -> machine.memory().write(PhysAddr.of(n.bar0() + off), v, 8));
+        var pages = kernel.drivers().dmaOps();
         NicRingCost start = meter.snapshot();
         PhysAddr[] buffers = new PhysAddr[ringSize];
         Iova[] slots = new Iova[ringSize];
         for (int i = 0; i < ringSize; i++) {
-            buffers[i] = driver.pages().allocate();
+            long p = pages.allocPages(1);
+            if (p < 0) {
+                throw new IllegalStateException("the guest kernel ran out of pages for the ring");
+            }
+            buffers[i] = PhysAddr.of(p);
             slots[i] = refill(dma, rid, buffers[i], meter);
         }
         NicRingCost afterSetup = meter.snapshot();
@@ -143,19 +194,27 @@ public final class NicRingScenario {
             // completion (NAPI poll): unmap, then the stack reads the bytes
             dma.unmapSingle(rid, slots[s], BUFFER_BYTES, DmaDirection.FROM_DEVICE);
             meter.unmaps++;
-            g.machine.ram().readBytes(PhysAddr.of(buffers[s].value()), got, 0, got.length);
+            machine.memory().readBytes(PhysAddr.of(buffers[s].value()), got, 0, got.length);
             if (!ok) {
                 faults++;
             } else if (Arrays.equals(frame, got)) {
                 delivered++;
             }
             slots[s] = refill(dma, rid, buffers[s], meter);
-            driver.clock().advance(INTER_PACKET_NANOS);
+            if (driver != null) {
+                driver.clock().advance(INTER_PACKET_NANOS);
+            }
         }
-        driver.clock().advance(IDLE_AFTER_NANOS);
+        if (driver != null) {
+            driver.clock().advance(IDLE_AFTER_NANOS);
+        }
         NicRingCost end = meter.snapshot();
-        return new NicRingRun(Mapping.DYNAMIC, policy, cachingMode, g.kernel.strictInvalidation(), packets, ringSize,
-                afterSetup.minus(start), end.minus(afterSetup), g.shadowed, delivered, faults);
+        for (int i = 0; i < ringSize; i++) {
+            dma.unmapSingle(rid, slots[i], BUFFER_BYTES, DmaDirection.FROM_DEVICE); // the driver's remove
+            pages.freePages(buffers[i].value(), 1);
+        }
+        return new NicRingRun(Mapping.DYNAMIC, policy, cachingMode, kernel.strictInvalidation(), packets, ringSize,
+                afterSetup.minus(start), end.minus(afterSetup), shadowed, delivered, faults);
     }
 
     private static Iova refill(DmaApi dma, RequesterId rid, PhysAddr buf, CostMeter meter) {

@@ -1,5 +1,6 @@
 package io.viommu.linux.scenario;
 
+import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.iommu.IntelIommuDriver;
@@ -42,11 +43,39 @@ final class StaticVfioRing {
         }
         g.assignBar();
         CostMeter meter = g.meter(driver);
+        return ring(g.kernel, new NicRingScenario.Nic(g.edu, g.edu.address(), NicRingScenario.EDU_BAR), meter,
+                cachingMode, g.shadowed, packets, ringSize);
+    }
+
+    /**
+     * On a booted guest whose intel-iommu driver runs (VFIO in the guest needs it): the device is
+     * bound to the guest's vfio-pci and driven by a process of the guest. The meter counts the
+     * guest's side only.
+     */
+    static NicRingRun on(Kernel kernel, NicRingScenario.Nic nic, boolean cachingMode, int packets, int ringSize) {
+        NicRingScenario.checkSizes(packets, ringSize);
+        IntelIommuDriver driver = kernel.iommuDriver();
+        if (driver == null) {
+            throw new IllegalStateException("VFIO in the guest needs the guest's intel-iommu driver, which did not"
+                    + " start (no -device intel-iommu, or intel_iommu=off)");
+        }
+        CostMeter meter = new CostMeter(driver);
+        kernel.machine().iommu().addInvalidationListener(meter);
+        try {
+            return ring(kernel, nic, meter, cachingMode, false, packets, ringSize);
+        } finally {
+            kernel.machine().iommu().removeInvalidationListener(meter);
+        }
+    }
+
+    private static NicRingRun ring(Kernel kernel, NicRingScenario.Nic nic, CostMeter meter, boolean cachingMode,
+                                   boolean shadowed, int packets, int ringSize) {
+        IntelIommuDriver driver = kernel.iommuDriver();
         NicRingCost start = meter.snapshot();
 
         // setup, as dpdk-devbind and the EAL do it
-        DriverCore core = g.kernel.drivers();
-        String bdf = "0000:" + g.edu.address();
+        DriverCore core = kernel.drivers();
+        String bdf = "0000:" + nic.guestRid();
         PciDevice dev = core.device(bdf).orElseThrow();
         check(core.loadModule("vfio-pci"), "modprobe vfio-pci");
         core.setDriverOverride(dev, "vfio-pci");
@@ -54,8 +83,8 @@ final class StaticVfioRing {
             core.deviceReleaseDriver(dev);
         }
         check(core.deviceDriverAttach(core.driver("vfio-pci").orElseThrow(), dev), "bind " + bdf + " to vfio-pci");
-        Vfio vfio = g.kernel.vfio().orElseThrow();
-        UserProcess dpdk = UserProcess.root("dpdk", g.kernel.userMemory());
+        Vfio vfio = kernel.vfio().orElseThrow();
+        UserProcess dpdk = UserProcess.root("dpdk", kernel.userMemory());
         VfioContainer container = vfio.openContainer(dpdk);
         VfioGroup group = vfio.openGroup(dpdk, "/dev/vfio/" + core.groupOf(dev).orElseThrow());
         group.setContainer(container);
@@ -69,14 +98,14 @@ final class StaticVfioRing {
         meter.maps++;
         NicRingCost afterSetup = meter.snapshot();
 
-        EduNic nic = new EduNic(g.edu, (off, v) -> device.write(BAR0 + off, v, 8));
+        EduNic edu = new EduNic(nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
         long delivered = 0;
         long faults = 0;
         byte[] frame = new byte[NicRingScenario.FRAME_BYTES];
         for (int p = 0; p < packets; p++) {
             long off = (long) (p % ringSize) * NicRingScenario.BUFFER_BYTES;
             NicRingScenario.fillFrame(frame, p);
-            boolean ok = nic.receive(frame, new Iova(AREA_IOVA + off));
+            boolean ok = edu.receive(frame, new Iova(AREA_IOVA + off));
             // the poll-mode driver reads the packet in place: its memory, its IOVA, nothing to unmap
             if (!ok) {
                 faults++;
@@ -87,8 +116,13 @@ final class StaticVfioRing {
         }
         driver.clock().advance(NicRingScenario.IDLE_AFTER_NANOS);
         NicRingCost end = meter.snapshot();
+        // the process ends: its device file, group and container closed (the mapping goes with them)
+        device.close();
+        group.unsetContainer();
+        group.close();
+        dpdk.munmap(vaddr);
         return new NicRingRun(Mapping.STATIC_VFIO, null, cachingMode, true, packets, ringSize,
-                afterSetup.minus(start), end.minus(afterSetup), g.shadowed, delivered, faults);
+                afterSetup.minus(start), end.minus(afterSetup), shadowed, delivered, faults);
     }
 
     private static void check(int rc, String what) {

@@ -2,6 +2,7 @@ package io.viommu.linux.vfio;
 
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
+import io.viommu.memory.AddressSpace;
 import io.viommu.memory.PhysicalMemory;
 import java.util.ArrayDeque;
 import java.util.Deque;
@@ -18,26 +19,57 @@ import java.util.Deque;
  * allocations are real frames of the machine's RAM that DMA can reach.
  */
 public final class PageFrames {
-    private final PhysicalMemory ram;
+    private static final byte[] ZERO_PAGE = new byte[(int) Page.SIZE];
+
+    private final AddressSpace ram;
     private final long base;
     private final long limit;
+    /** A second range (RAM above 4 GiB), or 0/0. */
+    private final long base2;
+    private final long limit2;
     private long next;
     private final Deque<Long> free = new ArrayDeque<>();
     private long inUse;
 
-    /** Frames in {@code [base, base + size)}; both page aligned and inside RAM. */
-    public PageFrames(PhysicalMemory ram, PhysAddr start, long size) {
+    /**
+     * Frames in {@code [base, base + size)} of {@code ram}; both page aligned and inside
+     * {@code ramSize} bytes of RAM. {@code ram} is the machine's RAM whatever backs it (its own
+     * memory, or a VMM process's for a guest).
+     */
+    public PageFrames(AddressSpace ram, long ramSize, PhysAddr start, long size) {
         long base = start.value();
-        if ((base | size) % Page.SIZE != 0 || size <= 0 || !ram.contains(start, 0) || base + size > ram.size()) {
+        if ((base | size) % Page.SIZE != 0 || size <= 0 || base < 0 || base + size > ramSize) {
             throw new IllegalArgumentException(String.format("frame range %#x+%#x not page aligned inside RAM", base, size));
         }
         this.ram = ram;
         this.base = base;
         this.limit = base + size;
+        this.base2 = 0;
+        this.limit2 = 0;
         this.next = base;
     }
 
-    public PhysicalMemory ram() {
+    /**
+     * Frames of two ranges of physical addresses, {@code [start, start + size)} first, then
+     * {@code [start2, start2 + size2)} (RAM above 4 GiB); {@code physical} is addressed by
+     * physical address (the machine's memory map).
+     */
+    public PageFrames(AddressSpace physical, PhysAddr start, long size, PhysAddr start2, long size2) {
+        long b = start.value();
+        long b2 = start2.value();
+        if ((b | size | b2 | size2) % Page.SIZE != 0 || size <= 0 || size2 < 0 || b < 0 || b2 < b + size) {
+            throw new IllegalArgumentException(String.format("frame ranges %#x+%#x, %#x+%#x not page aligned and ascending",
+                    b, size, b2, size2));
+        }
+        this.ram = physical;
+        this.base = b;
+        this.limit = b + size;
+        this.base2 = b2;
+        this.limit2 = b2 + size2;
+        this.next = b;
+    }
+
+    public AddressSpace ram() {
         return ram;
     }
 
@@ -46,20 +78,27 @@ public final class PageFrames {
         long f;
         if (!free.isEmpty()) {
             f = free.pop();
-        } else if (next < limit) {
+        } else if (next < limit || (next >= base2 && next < limit2)) {
             f = next;
             next += Page.SIZE;
+            if (next == limit && limit2 > base2) {
+                next = base2;
+            }
         } else {
             return null;
         }
-        ram.fill(PhysAddr.of(f), Page.SIZE, (byte) 0);
+        if (ram instanceof PhysicalMemory pm) {
+            pm.fill(PhysAddr.of(f), Page.SIZE, (byte) 0); // leaves an untouched chunk unallocated
+        } else {
+            ram.writeBytes(PhysAddr.of(f), ZERO_PAGE, 0, ZERO_PAGE.length);
+        }
         inUse++;
         return new PhysAddr(f);
     }
 
     public void release(PhysAddr frame) {
         long f = frame.value();
-        if (f < base || f >= limit || f % Page.SIZE != 0) {
+        if (!contains(frame) || f % Page.SIZE != 0) {
             throw new IllegalArgumentException("not a frame of this allocator: " + frame);
         }
         free.push(f);
@@ -72,6 +111,7 @@ public final class PageFrames {
     }
 
     public boolean contains(PhysAddr a) {
-        return a.value() >= base && a.value() < limit;
+        long v = a.value();
+        return (v >= base && v < limit) || (v >= base2 && v < limit2);
     }
 }

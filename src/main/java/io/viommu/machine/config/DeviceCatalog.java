@@ -22,6 +22,8 @@ import java.util.Set;
  *  e1000 e1000e        mac netdev (e1000e: subsys_ven subsys)
  *  virtio-net-pci      mac netdev disable-legacy disable-modern iommu_platform ats vectors
  *  virtio-blk-pci      drive (required) disable-legacy disable-modern iommu_platform ats vectors num-queues
+ *  virtio-rng-pci      rng max-bytes period disable-legacy disable-modern iommu_platform ats vectors
+ *                      (no entropy flows: the function occupies its slot with QEMU's ids and BARs)
  *  nvme                serial (required) subsys drive max_ioqpairs num_queues msix_qsize sriov_max_vfs
  *                      sriov_vq_flexible sriov_vi_flexible sriov_max_vq_per_vf sriov_max_vi_per_vf
  *                      mdts vsl zoned.zasl cmb_size_mb
@@ -40,7 +42,7 @@ final class DeviceCatalog {
             "x-pcie-extcap-init");
     private static final List<String> DEVICES = List.of("pcie-root-port", "ioh3420", "x3130-upstream",
             "xio3130-downstream", "pcie-pci-bridge", "pci-bridge", "VGA", "e1000", "e1000e",
-            "virtio-net-pci", "virtio-blk-pci", "nvme", "igb-82576", "igb");
+            "virtio-net-pci", "virtio-blk-pci", "virtio-rng-pci", "nvme", "igb-82576", "igb");
 
     static boolean isPciDevice(String driver) {
         return DEVICES.contains(driver);
@@ -131,7 +133,7 @@ final class DeviceCatalog {
                 m.claimNetdev(p, driver);
                 yield new Endpoints.Igb82576(driver, at, m.mac(p));
             }
-            case "virtio-net-pci", "virtio-blk-pci" -> virtio(m, driver, p, at);
+            case "virtio-net-pci", "virtio-blk-pci", "virtio-rng-pci" -> virtio(m, driver, p, at);
             case "nvme" -> Nvme.realize(m, p, at);
             default -> throw p.error("'" + driver + "' is not a valid device model name");
         };
@@ -147,13 +149,21 @@ final class DeviceCatalog {
     private static PciFunction virtio(MachineBuilder m, String driver, DeviceProps p, Endpoints.Placement at)
             throws MachineConfigException {
         boolean net = driver.equals("virtio-net-pci");
-        p.checkKnown(known("disable-legacy", "disable-modern", "iommu_platform", "ats", "aer", "vectors",
+        boolean rng = driver.equals("virtio-rng-pci");
+        if (rng) {
+            p.checkKnown(known("disable-legacy", "disable-modern", "iommu_platform", "ats", "aer", "vectors",
+                    "ioeventfd", "packed", "page-per-vq", "modern-pio-notify", "event_idx", "indirect_desc",
+                    "any_layout", "notify_on_empty", "use-disabled-flag", "use-started",
+                    "virtio-pci-bus-master-bug-migration", "rng", "max-bytes", "period"));
+        } else {
+            p.checkKnown(known("disable-legacy", "disable-modern", "iommu_platform", "ats", "aer", "vectors",
                 "ioeventfd", "packed", "page-per-vq", "modern-pio-notify", "queue_reset", "event_idx",
                 "indirect_desc", "any_layout", "notify_on_empty", "use-disabled-flag", "use-started",
                 "virtio-pci-bus-master-bug-migration",
                 net ? "netdev" : "drive", net ? "mac" : "num-queues", net ? "mq" : "queue-size",
                 net ? "rx_queue_size" : "serial", net ? "tx_queue_size" : "write-cache",
                 net ? "host_mtu" : "discard", net ? "speed" : "config-wce"));
+        }
         Boolean disableLegacy = p.onOffAuto("disable-legacy");
         boolean disableModern = p.bool("disable-modern", false);
         p.bool("iommu_platform", false);
@@ -166,6 +176,10 @@ final class DeviceCatalog {
                     + "Set either disable-modern or disable-legacy to off");
         }
         int vectors;
+        if (rng) {
+            vectors = (int) p.unsigned("vectors", 32, 2); // virtio-rng-pci: vectors = 2 (QEMU 7.2 info qtree)
+            return new Endpoints.VirtioPci(Endpoints.VirtioKind.RNG, at, legacy, modern, vectors, ats);
+        }
         if (net) {
             m.claimNetdev(p, "virtio-net-device");
             m.mac(p);

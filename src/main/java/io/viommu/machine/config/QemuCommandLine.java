@@ -24,13 +24,15 @@ import java.util.Set;
  * Options that only matter to a real QEMU process ({@code -display -monitor -serial -qtest
  * -d -D}) are accepted and ignored. Ignored options that would change the machine in QEMU
  * ({@code -global}, {@code -object}, {@code -usbdevice}) are kept in {@code warnings}, one
- * sentence each, for the command to print: nothing given may vanish without a word. Error
+ * sentence each, for the command to print: nothing given may vanish without a word. Every
+ * other option accepted without an effect on the model is named in {@code noEffect}, with why
+ * (for a report that lists them; qtest and boot keep QEMU's quiet stderr). Error
  * texts are QEMU 7.2's (checked against the binary), with its program-name prefix.
  */
 public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults defaults,
                               List<NicOption> nics, Map<String, String> netdevs, Set<String> blockNodes,
                               GuestOptions guest, SmpTopology smp, Accelerator accelerator, String bios,
-                              List<String> warnings, List<String> tracePatterns) {
+                              List<String> warnings, List<String> tracePatterns, List<String> noEffect) {
     public static final String PROGRAM = "qemu-system-x86_64";
     /** QEMU's default -m for x86 (checked: RAM ends at 128 MiB without -m). */
     public static final long DEFAULT_RAM = 128L << 20;
@@ -55,9 +57,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
 
     private static final Set<String> IGNORED_WITH_ARG = Set.of("-display", "-monitor", "-serial", "-bios",
             "-qtest", "-qtest-log", "-d", "-D", "-chardev", "-object", "-global", "-boot", "-rtc", "-L",
-            "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming");
+            "-pidfile", "-qmp", "-vnc", "-k", "-audiodev", "-parallel", "-usbdevice", "-incoming", "-debugcon",
+            "-overcommit", "-sandbox", "-msg", "-uuid", "-smbios", "-mon", "-cdrom", "-hda", "-hdb");
     private static final Set<String> IGNORED_FLAGS = Set.of("-no-reboot", "-no-shutdown", "-S", "-s",
-            "-daemonize", "-no-hpet", "-snapshot", "-no-user-config");
+            "-daemonize", "-no-hpet", "-snapshot", "-no-user-config", "-nodefconfig", "-no-acpi");
     private static final Set<String> WITH_ARG = Set.of("-machine", "-M", "-m", "-device", "-vga", "-net",
             "-netdev", "-nic", "-blockdev", "-drive", "-smp", "-append", "-kernel", "-initrd", "-cpu", "-name", "-accel", "-trace");
     private static final Set<String> DISPLAY_DEVICES = Set.of("VGA", "secondary-vga", "bochs-display",
@@ -88,6 +91,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         String bios = null;
         List<String> warnings = new ArrayList<>();
         List<String> tracePatterns = new ArrayList<>();
+        List<String> noEffect = new ArrayList<>();
+        List<DeviceOption> driveDevices = new ArrayList<>();
+        int virtioDrives = 0;
         for (int i = 0; i < args.size(); i++) {
             String opt = args.get(i);
             String norm = opt.startsWith("--") ? opt.substring(1) : opt;
@@ -102,12 +108,14 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 }
                 case "-nographic" -> {
                     nographic = true;
+                    noEffect.add("-nographic: no display or serial console is modelled");
                     continue;
                 }
                 default -> {
                 }
             }
             if (IGNORED_FLAGS.contains(norm)) {
+                noEffect.add(opt + ": " + flagEffect(norm));
                 continue;
             }
             boolean takesArg = IGNORED_WITH_ARG.contains(norm) || WITH_ARG.contains(norm);
@@ -125,6 +133,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     machineName = type.equals("q35") ? "pc-q35-7.2" : type;
                     if (mp.containsKey("kernel-irqchip")) {
                         kernelIrqchip = mp.get("kernel-irqchip");
+                    }
+                    if (mp.containsKey("kernel_irqchip")) { // the legacy spelling (seeds, libvirt's argv)
+                        kernelIrqchip = mp.get("kernel_irqchip");
                     }
                     if (mp.containsKey("accel") && accel == null) {
                         accel = mp.get("accel");
@@ -184,8 +195,26 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                 }
                 case "-drive" -> {
                     Map<String, String> p = splitProps(arg, "file");
-                    if (p.containsKey("id")) {
-                        blockNodes.add(p.get("id"));
+                    String driveId = p.get("id");
+                    if ("virtio".equals(p.get("if"))) {
+                        // blockdev.c drive_new: if=virtio adds "-device virtio-blk-pci,drive=ID" to
+                        // the device options after the command line's own (checked with 7.2: it
+                        // takes the first free slot after every -device); the default id is virtioN
+                        if (driveId == null) {
+                            driveId = "virtio" + virtioDrives;
+                        }
+                        virtioDrives++;
+                        Map<String, String> dp = new LinkedHashMap<>();
+                        dp.put("drive", driveId);
+                        driveDevices.add(new DeviceOption("virtio-blk-pci", dp, "virtio-blk-pci,drive=" + driveId
+                                + " (from -drive " + arg + ")"));
+                    }
+                    if (driveId != null) {
+                        blockNodes.add(driveId);
+                    }
+                    if (p.containsKey("file")) {
+                        noEffect.add(opt + " " + arg + ": the image " + p.get("file") + " is not read (no block I/O is"
+                                + " modelled)" + ("virtio".equals(p.get("if")) ? "; its virtio-blk-pci is modelled" : ""));
                     }
                 }
                 case "-append" -> append = arg;
@@ -230,13 +259,25 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     }
                 }
                 case "-bios" -> bios = arg; // the last one counts, as in QEMU
-                case "-global" -> warnings.add("viommu: warning: -global " + arg + " is ignored: viommu does"
-                        + " not model -global; give the property on the -device option instead");
+                case "-global" -> {
+                    if (arg.startsWith("isa-debugcon.") || arg.startsWith("isa-serial.") || arg.startsWith("kvm-pit.")) {
+                        noEffect.add(opt + " " + arg + ": a property of a device the model does not have (no PCI"
+                                + " function)");
+                    } else {
+                        warnings.add("viommu: warning: -global " + arg + " is ignored: viommu does"
+                                + " not model -global; give the property on the -device option instead");
+                    }
+                }
                 case "-object", "-usbdevice" -> warnings.add("viommu: warning: " + opt + " " + arg
                         + " is ignored: viommu does not model it");
                 default -> { } // ignored option with its argument: it changes nothing the model shows
             }
+            String why = argEffect(norm, arg);
+            if (why != null) {
+                noEffect.add(opt + " " + arg + ": " + why);
+            }
         }
+        devices.addAll(driveDevices);
         devices.addAll(jsonDevices);
         boolean displayDevice = devices.stream().anyMatch(d -> DISPLAY_DEVICES.contains(d.driver()));
         String vgaType = vga != null ? vga : noDefaults || displayDevice ? "none" : "std";
@@ -260,7 +301,40 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         return new QemuCommandLine(ram, List.copyOf(devices), new Defaults(noDefaults, vgaType, defaultNic),
                 List.copyOf(nics), Collections.unmodifiableMap(netdevs), Collections.unmodifiableSet(blockNodes),
                 new GuestOptions(smp.cpus(), append, kernel, initrd, cpu, kvm, nographic, name), smp, accelerator, bios,
-                List.copyOf(warnings), List.copyOf(tracePatterns));
+                List.copyOf(warnings), List.copyOf(tracePatterns), List.copyOf(noEffect));
+    }
+
+    /** Why a flag QEMU accepts changes nothing in the model. */
+    private static String flagEffect(String flag) {
+        return switch (flag) {
+            case "-S" -> "no vCPU runs in the model anyway (the guest kernel model runs to the end of its boot)";
+            case "-s" -> "no gdb stub is modelled";
+            case "-daemonize" -> "the model is not a daemon";
+            case "-snapshot" -> "no disk is written";
+            default -> "no effect on the model";
+        };
+    }
+
+    /**
+     * Why an option with an argument changes nothing in the model, or null when it does (or a
+     * warning already names it).
+     */
+    private static String argEffect(String opt, String arg) {
+        return switch (opt) {
+            case "-monitor", "-qmp", "-mon", "-chardev", "-serial", "-parallel", "-display", "-vnc", "-k",
+                 "-audiodev", "-pidfile", "-name", "-uuid", "-smbios", "-boot", "-rtc", "-L", "-incoming", "-d",
+                 "-D", "-msg", "-sandbox", "-overcommit", "-qtest-log" -> "no effect on the model (a setting of the QEMU"
+                    + " process, its consoles or its firmware, not of the PCI/IOMMU machine)";
+            case "-cdrom", "-hda", "-hdb" -> "the image " + arg + " is not read (no block I/O is modelled); it"
+                    + " attaches to the board's ICH9 AHCI controller (00:1f.2), so no PCI function is added";
+            case "-debugcon" -> "QEMU adds an isa-debugcon (an ISA port, no PCI function): no effect on the model";
+            case "-cpu" -> "the CPU model has no effect (no CPU is emulated; the kernel model runs on the -smp CPUs)";
+            case "-kernel", "-initrd" -> "not read: the kernel model boots in its place";
+            case "-netdev" -> arg.startsWith("tap") || arg.contains("vhost") ? "the backend (tap, vhost) has no"
+                    + " effect: no packet flows; the NIC it feeds is modelled"
+                    : "the backend has no effect: no packet flows (hostfwd= included); the NIC it feeds is modelled";
+            default -> null;
+        };
     }
 
     /** Machine types before 6.2 fill a missing -smp value with sockets, later ones with cores. */
@@ -274,12 +348,30 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         return major < 6 || (major == 6 && minor < 2);
     }
 
+    /**
+     * The q35 machine's properties in QEMU 7.2 ({@code -M q35,help}), and the accelerator options
+     * -machine still takes (qemu_apply_legacy_machine_options).
+     */
+    private static final Set<String> MACHINE_PROPERTIES = Set.of("type", "accel", "kernel-irqchip", "kernel_irqchip",
+            "kvm-shadow-mem", "acpi", "append", "boot", "bus-lock-ratelimit", "confidential-guest-support",
+            "default-bus-bypass-iommu", "dt-compatible", "dtb", "dump-guest-core", "dumpdtb", "firmware", "graphics",
+            "hpet", "i8042", "initrd", "kernel", "max-fw-size", "max-ram-below-4g", "mem-merge", "memory-backend",
+            "memory-encryption", "memory", "phandle-start", "pic", "pit", "sata", "sgx-epc", "smbios-entry-point-type",
+            "smbus", "smm", "smp", "suppress-vmdesc", "usb", "vmport", "x-oem-id", "x-oem-table-id");
+
     private static Map<String, String> checkMachine(String opt, String arg) throws MachineConfigException {
         Map<String, String> props = splitProps(arg, "type");
         String type = props.getOrDefault("type", "");
         if (!type.equals("q35") && !type.startsWith("pc-q35")) {
             throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg
                     + ": viommu models only the q35 machine (got '" + type + "')");
+        }
+        for (String k : props.keySet()) {
+            if (!MACHINE_PROPERTIES.contains(k)) {
+                // checked with 7.2: -machine q35,accl=kvm (the VT-d wiki's typo)
+                throw new MachineConfigException(PROGRAM + ": Property '" + (type.equals("q35") ? "pc-q35-7.2" : type)
+                        + "-machine." + k + "' not found");
+            }
         }
         return props;
     }

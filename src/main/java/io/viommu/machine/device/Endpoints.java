@@ -97,17 +97,22 @@ public final class Endpoints {
 
     /** The virtio device kinds modelled: virtio id, class, legacy I/O BAR size. */
     public enum VirtioKind {
-        NET("virtio-net-pci", 1, 0x020000, 0x20),
-        BLK("virtio-blk-pci", 2, 0x010000, 0x80);
+        NET("virtio-net-pci", 1, 0x1000, 0x020000, 0x20),
+        BLK("virtio-blk-pci", 2, 0x1001, 0x010000, 0x80),
+        /** virtio-rng-pci: 1af4:1005, class 00ff, legacy I/O 0x20 (checked with QEMU 7.2's info pci). */
+        RNG("virtio-rng-pci", 4, 0x1005, 0x00ff00, 0x20);
 
         final String typeName;
         final int virtioId;
+        /** The transitional device id (PCI_DEVICE_ID_VIRTIO_*: not 0x1000 + id - 1 for every kind). */
+        final int legacyDeviceId;
         final int classCode;
         final int legacyIoSize;
 
-        VirtioKind(String typeName, int virtioId, int classCode, int legacyIoSize) {
+        VirtioKind(String typeName, int virtioId, int legacyDeviceId, int classCode, int legacyIoSize) {
             this.typeName = typeName;
             this.virtioId = virtioId;
+            this.legacyDeviceId = legacyDeviceId;
             this.classCode = classCode;
             this.legacyIoSize = legacyIoSize;
         }
@@ -125,7 +130,7 @@ public final class Endpoints {
         final boolean legacy;
 
         public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
-            super(kind.typeName, 0x1af4, legacy ? 0x1000 + kind.virtioId - 1 : 0x1040 + kind.virtioId,
+            super(kind.typeName, 0x1af4, legacy ? kind.legacyDeviceId : 0x1040 + kind.virtioId,
                     kind.classCode, legacy ? 0 : 1, false, at.expressBus() && !at.rootBus()
                             ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
             this.modern = modern;
