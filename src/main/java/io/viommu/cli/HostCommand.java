@@ -20,14 +20,15 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * {@code viommu host scan|snapshot|plan|apply|undo|tree}: the host's IOMMU, groups and device
+ * {@code viommu host scan|snapshot|plan|apply|undo|tree|report}: the host's IOMMU, groups and device
  * assignment (scan, snapshot, plan and tree read only), and handing devices to vfio-pci (apply, undo).
  */
 @Command(name = "host", mixinStandardHelpOptions = true,
         description = "Read the host's PCI devices, IOMMU and kernel settings and report what can be assigned to a VM"
-                + " with vfio-pci (scan, tree); plan, apply and undo handing devices to vfio-pci.",
+                + " with vfio-pci (scan, tree, report); plan, apply and undo handing devices to vfio-pci.",
         subcommands = {HostCommand.Scan.class, HostCommand.Snapshot.class, HostPlanCommand.Plan.class,
-                HostPlanCommand.Apply.class, HostPlanCommand.Undo.class, HostPlanCommand.Tree.class})
+                HostPlanCommand.Apply.class, HostPlanCommand.Undo.class, HostPlanCommand.Tree.class,
+                HostReportCommand.Report.class})
 final class HostCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -30,6 +30,23 @@ final class HostPlanCommand {
     private HostPlanCommand() {
     }
 
+    /** PLAN.json read back, or null after printing why it is not a plan (WHO prefixes the message). */
+    static BindPlan readPlan(String who, Path file) {
+        BindPlan plan;
+        try {
+            plan = HostReportJson.mapper().readValue(Files.readString(file), BindPlan.class);
+        } catch (IOException e) {
+            System.err.println(who + ": not a plan (" + e.getMessage().lines().findFirst().orElse("")
+                    + "); make one with `viommu host plan DEVICE --json > PLAN.json`");
+            return null;
+        }
+        if (!BindPlan.SCHEMA.equals(plan.schema()) || plan.host() == null) {
+            System.err.println(who + ": schema " + plan.schema() + ", expected " + BindPlan.SCHEMA);
+            return null;
+        }
+        return plan;
+    }
+
     static PrintStream out() {
         return new PrintStream(System.out, true, StandardCharsets.UTF_8);
     }
@@ -147,15 +164,8 @@ final class HostPlanCommand {
             BindPlan plan = null;
             boolean fromFile = args.size() == 1 && args.get(0).endsWith(".json");
             if (fromFile) {
-                try {
-                    plan = HostReportJson.mapper().readValue(Files.readString(Path.of(args.get(0))), BindPlan.class);
-                } catch (IOException e) {
-                    System.err.println(cmd + ": " + args.get(0) + ": not a plan (" + e.getMessage().lines().findFirst().orElse("")
-                            + "); make one with `viommu host plan DEVICE --json > PLAN.json`");
-                    return 2;
-                }
-                if (!BindPlan.SCHEMA.equals(plan.schema())) {
-                    System.err.println(cmd + ": " + args.get(0) + ": schema " + plan.schema() + ", expected " + BindPlan.SCHEMA);
+                plan = readPlan(cmd + ": " + args.get(0), Path.of(args.get(0)));
+                if (plan == null) {
                     return 2;
                 }
             }

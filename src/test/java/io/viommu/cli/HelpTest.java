@@ -43,7 +43,7 @@ class HelpTest {
                 "Model a Linux 6.1 guest (Debian's 6.1 kernel config) booting on the q35 machine the QEMU"
                         + " arguments describe.",
                 "Read the host's PCI devices, IOMMU and kernel settings and report what can be assigned to a VM"
-                        + " with vfio-pci (scan, tree); plan, apply and undo handing devices to vfio-pci.");
+                        + " with vfio-pci (scan, tree, report); plan, apply and undo handing devices to vfio-pci.");
     }
 
     @Test
