@@ -63,7 +63,8 @@ public final class RunCommand implements Callable<Integer> {
             + " back afterwards, as libvirt's managed='yes'.")
     boolean managed;
 
-    @Option(names = "--domain", paramLabel = "FILE.xml", description = "libvirt domain XML (not yet: give QEMU arguments).")
+    @Option(names = "--domain", paramLabel = "FILE.xml", description = "libvirt domain XML instead of VM arguments:"
+            + " translated as libvirt 9.0 does (see domxml-to-native); managed='yes' hostdevs are bound as --managed.")
     Path domain;
 
     @Option(names = "--workload", paramLabel = "W", description = "none, nic-ring or static (default: none).")
@@ -91,9 +92,30 @@ public final class RunCommand implements Callable<Integer> {
         PrintStream out = new PrintStream(System.out, false, StandardCharsets.UTF_8);
         PrintStream err = System.err;
         if (domain != null) {
-            err.println("viommu run: --domain " + domain + ": libvirt domain XML is not supported by run yet;"
-                    + " give the VM's QEMU arguments instead (what `virsh domxml-to-native qemu-argv` prints)");
-            return 1;
+            if (!vmArgs.isEmpty()) {
+                err.println("viommu run: --domain and VM arguments are alternatives: the domain XML describes the VM");
+                return 2;
+            }
+            io.viommu.vmm.libvirt.Domain d;
+            try {
+                d = io.viommu.vmm.libvirt.LibvirtDomain.parse(domain);
+            } catch (io.viommu.vmm.libvirt.LibvirtException e) {
+                err.println("error: " + e.getMessage()); // as virsh reports libvirt's refusal
+                return 1;
+            } catch (RuntimeException e) {
+                err.println("viommu run: --domain " + domain + ": cannot translate (" + e + ")");
+                return 1;
+            }
+            d.warnings().forEach(err::println);
+            vmArgs = new ArrayList<>(d.toQemuArgv());
+            if (!d.managedHostdevs().isEmpty()) {
+                // libvirt's managed='yes': detached to vfio-pci before the start, reattached after
+                if (!managed && d.managedHostdevs().size() < d.hostdevs().size()) {
+                    err.println("viommu: note: --domain " + domain + ": some <hostdev> are managed='yes' and some"
+                            + " not; run binds the groups of every assigned device, as --managed does");
+                }
+                managed = true;
+            }
         }
         VmRun.Workload w = switch (workload) {
             case "none" -> VmRun.Workload.NONE;

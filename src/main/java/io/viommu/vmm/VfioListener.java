@@ -109,7 +109,7 @@ public final class VfioListener {
     private final TreeMap<Long, HostMap> host = new TreeMap<>(Long::compareUnsigned);
     private IntelIommu viommu;
     private MapNotifier notifier;
-    private RequesterId device;
+    private java.util.function.Supplier<RequesterId> deviceId;
     private MapNotifier.Registration registration;
     private final Trap trap = new Trap();
     private Mode mode = Mode.DETACHED;
@@ -156,10 +156,16 @@ public final class VfioListener {
      * notifier otherwise) and follows the guest's switches from then on.
      */
     public void attach(IntelIommu viommu, MapNotifier notifier, RequesterId device) throws InitFailure {
+        attach(viommu, notifier, () -> device);
+    }
+
+    /** As {@link #attach(IntelIommu, MapNotifier, RequesterId)} for a device whose requester id is read when used. */
+    public void attach(IntelIommu viommu, MapNotifier notifier, java.util.function.Supplier<RequesterId> device)
+            throws InitFailure {
         requireDetached();
         this.viommu = viommu;
         this.notifier = notifier;
-        this.device = device;
+        this.deviceId = device;
         viommu.addInvalidationListener(trap);
         String failure = enter(wanted());
         if (failure != null) {
@@ -227,7 +233,7 @@ public final class VfioListener {
             return Mode.SYSTEM_MEMORY;
         }
         // vtd_dev_pt_enabled: a context that does not resolve is not pass-through (DMA faults).
-        return viommu.readContext(device) instanceof ContextResult.Legacy l && l.passThrough()
+        return viommu.readContext(device()) instanceof ContextResult.Legacy l && l.passThrough()
                 ? Mode.SYSTEM_MEMORY : Mode.IOMMU;
     }
 
@@ -240,7 +246,7 @@ public final class VfioListener {
         try {
             // vfio_listener_region_add for an IOMMU section: register (IOMMU_NOTIFIER_IOTLB_EVENTS)
             // and replay; MapNotifier.register replays at once.
-            registration = notifier.register(device, IovaRange.ALL, EnumSet.of(NotifierFlag.MAP, NotifierFlag.UNMAP),
+            registration = notifier.register(deviceId, IovaRange.ALL, EnumSet.of(NotifierFlag.MAP, NotifierFlag.UNMAP),
                     new Mirror());
             return null;
         } catch (NotifierRefusedException e) {
@@ -250,7 +256,7 @@ public final class VfioListener {
 
     /** The IOMMU memory region's name (vtd_find_add_as: "vtd-%02x.%x" of slot and function). */
     private String iommuRegionName() {
-        return String.format("vtd-%02x.%x", device.devfn() >> 3, device.devfn() & 7);
+        return String.format("vtd-%02x.%x", device().devfn() >> 3, device().devfn() & 7);
     }
 
     /** region_del of the current view: the notifier goes, every host mapping is unmapped. */
@@ -529,7 +535,7 @@ public final class VfioListener {
         @Override
         public void contextCacheDevice(RequesterId sid, int fm) {
             invalidations++;
-            if (ContextEntry.coveredByFunctionMask(device.value(), sid.value(), fm)) {
+            if (ContextEntry.coveredByFunctionMask(device().value(), sid.value(), fm)) {
                 reevaluate();
             }
         }
@@ -557,6 +563,11 @@ public final class VfioListener {
 
     @Override
     public String toString() {
-        return "VfioListener[" + mode + (device == null ? "" : " " + device) + ", " + host.size() + " host mappings]";
+        return "VfioListener[" + mode + (deviceId == null ? "" : " " + device()) + ", " + host.size() + " host mappings]";
+    }
+
+    /** The device's requester id now (its bus number is its port's secondary bus number). */
+    private RequesterId device() {
+        return deviceId.get();
     }
 }

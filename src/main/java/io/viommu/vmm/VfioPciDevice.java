@@ -251,11 +251,16 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
         int g = groupId.getAsInt();
-        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for this requester id
-        // when intel-iommu was realized before (root bus only here), else system memory
-        io.viommu.vtd.IntelIommu viommu = bus.isRoot() ? machine.iommu() : null;
-        io.viommu.pci.RequesterId rid = io.viommu.pci.RequesterId.of(bus.busNumber(), Math.max(devfn, 0));
-        String space = viommu == null ? "system" : "vtd-" + rid;
+        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for this bus and devfn
+        // when intel-iommu was realized before, else system memory. Behind PCIe ports the bus
+        // number is the port's secondary bus number when used (the guest or its firmware numbers
+        // buses after realize). Conventional PCI buses alias requester ids in QEMU; not modelled
+        // for assigned devices: such a device stays in system memory, with viommu's warning.
+        io.viommu.vtd.IntelIommu viommu = expressPath(bus) ? machine.iommu() : null;
+        int fn = Math.max(devfn, 0);
+        java.util.function.Supplier<io.viommu.pci.RequesterId> rid =
+                () -> io.viommu.pci.RequesterId.of(bus.busNumber(), fn);
+        String space = viommu == null ? "system" : "vtd-" + bus.name() + "/" + fn;
         vmm.traceEvent("vfio_realize", String.format(" (%s) group %d", name, g));
         Vmm.Group shared = vmm.group(g);
         if (shared != null && !shared.space.equals(space)) {
@@ -338,7 +343,8 @@ public final class VfioPciDevice extends PciFunction {
      * the address space), else a new container set up and its guest RAM mapped.
      */
     private static Vmm.Group openGroup(Vmm vmm, io.viommu.linux.Kernel k, int g, String fail, String space,
-                                       io.viommu.vtd.IntelIommu viommu, io.viommu.pci.RequesterId rid)
+                                       io.viommu.vtd.IntelIommu viommu,
+                                       java.util.function.Supplier<io.viommu.pci.RequesterId> rid)
             throws MachineConfigException {
         Vfio vfio = k.vfio().orElse(null);
         String groupPath = "/dev/vfio/" + g;
@@ -580,6 +586,16 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     /** Whether the container listens on system memory (all guest RAM mapped at its GPA), not on a vIOMMU. */
+    /** Whether every bus from {@code bus} up to the root is PCI Express (no requester-id aliasing). */
+    static boolean expressPath(io.viommu.pci.PciBus bus) {
+        for (io.viommu.pci.PciBus b = bus; b != null; b = b.parentBridge() == null ? null : b.parentBridge().bus()) {
+            if (!b.isExpress()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     public boolean inSystemMemory() {
         return group.space.equals("system");
     }

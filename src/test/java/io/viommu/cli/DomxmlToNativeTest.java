@@ -64,8 +64,8 @@ class DomxmlToNativeTest {
     @Test
     void theHostdevDomainStartsOnAModelHostWithItsDeviceBoundToVfioPci(@TempDir Path dir) throws Exception {
         // the fixture host: edu devices, 00:04.0 bound to vfio-pci (src/test/resources/vmm/host-setup.sh)
-        // the guest address on pcie.0: the VMM model puts only root-bus vfio-pci devices behind
-        // the vIOMMU (VfioPciDevice), while libvirt's own choice is a pcie-root-port
+        // a guest address on pcie.0 given in the XML (libvirt's own choice, a pcie-root-port, is
+        // run in RunCommandTest)
         Path xml = dir.resolve("edu.xml");
         Files.writeString(xml, Files.readString(CASES.resolve("iommu-intremap-cm.xml"))
                 .replace("bus='0x02' slot='0x00' function='0x0'/>\n      </source>",

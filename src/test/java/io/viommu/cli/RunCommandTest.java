@@ -256,9 +256,12 @@ class RunCommandTest {
         CliRun badWorkload = CliRun.of("run", "--host", "-M q35 -m 2G", "--workload", "ring", "-M", "q35");
         assertThat(badWorkload.code()).isEqualTo(2);
         assertThat(badWorkload.err()).contains("--workload ring: unknown workload (none, nic-ring or static)");
-        CliRun domain = CliRun.of("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml");
+        CliRun domain = CliRun.of("run", "--host", "-M q35 -m 2G", "--domain", "/nonexistent/vm.xml");
         assertThat(domain.code()).isEqualTo(1);
-        assertThat(domain.err()).contains("libvirt domain XML is not supported by run yet");
+        assertThat(domain.err()).contains("error: Failed to open file '/nonexistent/vm.xml': No such file or directory");
+        CliRun both = CliRun.of("run", "--host", "-M q35 -m 2G", "--domain", "vm.xml", "-M", "q35");
+        assertThat(both.code()).isEqualTo(2);
+        assertThat(both.err()).contains("--domain and VM arguments are alternatives");
         CliRun badHost = CliRun.of("run", "--host", "-M q35 -device nosuch", "--json", "-M", "q35");
         assertThat(badHost.code()).isEqualTo(1);
         assertThat(badHost.err()).contains("viommu run: --host: qemu-system-x86_64: -device nosuch: 'nosuch' is not a"
@@ -286,5 +289,35 @@ class RunCommandTest {
         CliRun both = CliRun.of("run", "--host", "-M q35", "--host-sysfs", "src/test/host-trees/intel-vtd", "-M", "q35");
         assertThat(both.code()).isEqualTo(2);
         assertThat(both.err()).contains("--host and --host-sysfs are alternatives");
+    }
+
+    @Test
+    void aLibvirtDomainRunsWithItsManagedHostdevOnARootPortBehindTheViommu() throws Exception {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe vfio-pci\n"
+                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        Path xml = tmp.resolve("vm.xml");
+        Files.writeString(xml, """
+                <domain type='qemu'>
+                  <name>edu-vm</name>
+                  <memory unit='MiB'>128</memory>
+                  <vcpu>1</vcpu>
+                  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+                  <features><acpi/><apic/><ioapic driver='qemu'/></features>
+                  <devices>
+                    <iommu model='intel'><driver intremap='on' caching_mode='on'/></iommu>
+                    <hostdev mode='subsystem' type='pci' managed='yes'>
+                      <source><address domain='0x0000' bus='0x00' slot='0x06' function='0x0'/></source>
+                    </hostdev>
+                  </devices>
+                </domain>
+                """);
+        CliRun r = CliRun.of("run", "--host", HOST, "--host-setup", setup.toString(), "--domain", xml.toString());
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        // libvirt puts the hostdev on a pcie-root-port of its own (bus 2 here), behind the vIOMMU
+        assertThat(r.out()).contains("0000:00:06.0  (no driver) -> vfio-pci -> (no driver)",
+                "assigned: host 0000:00:06.0 is 0000:02:00.0 in the VM", // after libvirt's qemu-xhci on bus 1
+                "its DMA goes through the vIOMMU", "the device's own DMA: ok: edu DMA", "RESULT  ok");
+        assertThat(r.err()).doesNotContain("bypasses");
     }
 }

@@ -86,6 +86,33 @@ class GuestTest {
     }
 
     @Test
+    void anAssignedDeviceBehindAPcieRootPortIsTranslatedByTheViommu() throws Exception {
+        // libvirt always puts a hostdev on a pcie-root-port: QEMU keys the device's vIOMMU address
+        // space by bus and devfn, the bus number being the port's secondary bus number when used
+        Kernel host = host();
+        List<String> err = new ArrayList<>();
+        Vmm vmm = vm(host, err, "-M", "q35", "-m", "256M", "-nodefaults", "-append", "intel_iommu=on",
+                "-device", "intel-iommu,caching-mode=on",
+                "-device", "pcie-root-port,id=rp1,chassis=1,addr=03.0",
+                "-device", "vfio-pci,host=0000:00:04.0,bus=rp1,addr=0.0");
+        try {
+            assertThat(err).noneMatch(l -> l.contains("bypasses"));
+            Guest g = Guest.boot(vmm);
+            List<Guest.AssignedView> views = g.assigned();
+            assertThat(views).extracting(v -> v.guestBdf()).containsExactly("0000:01:00.0");
+            DmaSample s = DmaSample.take(g, views.get(0));
+            assertThat(s.ok()).as(s.toString()).isTrue();
+            assertThat(s.iova().value()).isNotEqualTo(s.gpa().value()); // translated, not bypassed
+            assertThat(s.hostPhysical()).isEqualTo(vmm.hostFrameOf(s.gpa().value()));
+            assertThat(s.deviceDma()).startsWith("ok: edu DMA");
+            var r = host.machine().iommu().translate(new DmaRequest(s.hostRid(), s.iova(), 64, DmaAccess.WRITE));
+            assertThat(r).isInstanceOf(DmaFault.class); // unmapped again by the guest: stopped in the host unit
+        } finally {
+            vmm.shutdown();
+        }
+    }
+
+    @Test
     void withoutViommuTheDmaAddressIsTheGpaAndAllGuestRamIsMapped() throws Exception {
         Kernel host = host();
         Vmm vmm = vm(host, new ArrayList<>(), "-M", "q35", "-m", "256M", "-nodefaults",

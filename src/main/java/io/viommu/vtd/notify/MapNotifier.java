@@ -118,6 +118,18 @@ public final class MapNotifier {
      */
     public Registration register(RequesterId device, IovaRange range, Set<NotifierFlag> flags,
                                  MappingListener listener) throws NotifierRefusedException {
+        return register(() -> device, range, flags, listener);
+    }
+
+    /**
+     * As {@link #register(RequesterId, IovaRange, Set, MappingListener)} for a device whose
+     * requester id is read at each event: a function behind a PCIe port has the bus number its
+     * port holds when the guest invalidates (QEMU keys the address space by bus and devfn and
+     * reads the bus number then), not the one it had when it registered.
+     */
+    public Registration register(java.util.function.Supplier<RequesterId> deviceId, IovaRange range,
+                                 Set<NotifierFlag> flags, MappingListener listener) throws NotifierRefusedException {
+        RequesterId device = deviceId.get();
         if (flags.isEmpty()) {
             throw new IllegalArgumentException("no notifier flags");
         }
@@ -143,7 +155,7 @@ public final class MapNotifier {
         if (flags.contains(NotifierFlag.DEVIOTLB_UNMAP) && !config.deviceIotlb()) {
             throw new NotifierRefusedException(NotifierRefusedException.Reason.DEVICE_IOTLB, device);
         }
-        Registration r = new Registration(device, range, EnumSet.copyOf(flags), listener);
+        Registration r = new Registration(deviceId, range, EnumSet.copyOf(flags), listener);
         registrations.add(r);
         if (r.maps()) {
             sync(r, r.range, InvalidationCause.of(InvalidationCause.Kind.REGISTRATION, InvalidationOrigin.DIRECT));
@@ -153,7 +165,7 @@ public final class MapNotifier {
 
     /** One consumer's registration: its device, range, flags, and shadow of what it was told. */
     public final class Registration {
-        private final RequesterId device;
+        private final java.util.function.Supplier<RequesterId> device;
         private final IovaRange range;
         private final Set<NotifierFlag> flags;
         private final MappingListener listener;
@@ -163,15 +175,16 @@ public final class MapNotifier {
         private RuntimeException failure;
         private long eventsDelivered;
 
-        private Registration(RequesterId device, IovaRange range, Set<NotifierFlag> flags, MappingListener listener) {
+        private Registration(java.util.function.Supplier<RequesterId> device, IovaRange range, Set<NotifierFlag> flags, MappingListener listener) {
             this.device = device;
             this.range = range;
             this.flags = flags;
             this.listener = listener;
         }
 
+        /** The device's requester id now. */
         public RequesterId device() {
-            return device;
+            return device.get();
         }
 
         public IovaRange range() {
@@ -274,9 +287,9 @@ public final class MapNotifier {
         }
         SecondLevelWalker.Result w;
         try {
-            w = walker.walk(r.device, clipped, walkBudget);
+            w = walker.walk(r.device(), clipped, walkBudget);
         } catch (SecondLevelWalk.BudgetExceeded e) {
-            r.aborted(cause, e.getMessage() + " for " + r.device + " " + clipped);
+            r.aborted(cause, e.getMessage() + " for " + r.device() + " " + clipped);
             return;
         }
         List<IommuEvent> events = MappingDiff.diff(r.shadow.mappings(clipped), w.mappings(), cause);
@@ -309,7 +322,7 @@ public final class MapNotifier {
     }
 
     private boolean inDomain(Registration r, int domainId) {
-        return currentDomain(r.device) == domainId || (r.maps() && r.shadowDomain == domainId);
+        return currentDomain(r.device()) == domainId || (r.maps() && r.shadowDomain == domainId);
     }
 
     /**
@@ -348,7 +361,7 @@ public final class MapNotifier {
             int sid = device.value();
             InvalidationCause cause = InvalidationCause.contextDevice(iommu.invalidationOrigin(), sid, fm);
             for (Registration r : registrations) {
-                if (coveredByFunctionMask(r.device, sid, fm)) {
+                if (coveredByFunctionMask(r.device(), sid, fm)) {
                     syncAll(r, cause);
                 }
             }
@@ -403,7 +416,7 @@ public final class MapNotifier {
                     : new IovaRange(addr, last);
             InvalidationCause cause = InvalidationCause.deviceTlb(iommu.invalidationOrigin(), sid, start, size);
             for (Registration r : registrations) {
-                if (r.flags.contains(NotifierFlag.DEVIOTLB_UNMAP) && r.device.value() == sid) {
+                if (r.flags.contains(NotifierFlag.DEVIOTLB_UNMAP) && r.device().value() == sid) {
                     IovaRange c = region.intersect(r.range);
                     if (c != null) {
                         r.deliver(new IommuEvent.Unmap(c, cause));
