@@ -155,7 +155,7 @@ public final class DmaPort {
                 lastResult = r;
                 if (r instanceof Translation t && t.covers(new Iova(a))) {
                     phys = t.outputValue(a);
-                    chunkEnd = t.iovaPage().value() + t.pageSize();
+                    chunkEnd = t.iovaPageValue() + t.pageSize();
                 } else {
                     // A fault covers the 4 KiB page (QEMU's failed IOTLB entry has a 4K mask).
                     if (firstFault == null && r instanceof DmaFault f) {

@@ -243,7 +243,7 @@ final class DmaRemapping {
         if (MsiAddress.overlaps(out, size)) {
             return legacyWalkFault(request, FaultReason.INTERRUPT_ADDRESS.code(), fpd);
         }
-        Translation t = new Translation(new Iova(iova & -size), new PhysAddr(out), size, walk.reads, walk.writes);
+        Translation t = Translation.ofWalk(iova, out, size, walk.reads, walk.writes);
         iotlb.insertAbsent(sid, 0, ctx.domainId(), Iotlb.LEGACY, iova, walk.level, 0, t);
         return t;
     }

@@ -66,10 +66,11 @@ final class FirstLevelWalk {
                 }
                 entryAddr = stage2.output(entryGpa);
             }
-            if (memory.probe(PhysAddr.of(entryAddr), 8) != AddressSpace.Status.OK) {
+            v = memory.readQuadOrOnes(entryAddr);
+            if (v == -1L && memory.probe(PhysAddr.of(entryAddr), 8) != AddressSpace.Status.OK) {
+                // All ones is also what an unreadable entry reads as: only then ask which.
                 return level == levels ? ScalableFault.FL_TOP_ACCESS : ScalableFault.FL_ACCESS;
             }
-            v = memory.read(PhysAddr.of(entryAddr), 8);
             if (!FlPte.isPresent(v)) {
                 return ScalableFault.FL_NOT_PRESENT;
             }

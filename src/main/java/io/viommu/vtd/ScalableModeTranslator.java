@@ -125,8 +125,7 @@ final class ScalableModeTranslator {
         if (f != null) {
             return reportWalk(request, prefix, pasid, f, fpd);
         }
-        Translation t = new Translation(new Iova(iova & -outSize), new PhysAddr(outPage), outSize, outRead,
-                outWrite);
+        Translation t = Translation.ofWalk(iova, outPage, outSize, outRead, outWrite);
         int level = (Long.numberOfTrailingZeros(outSize) - 12) / 9 + 1;
         iotlb.insert(sid, pasid, pe.domainId(), pgtt, iova, level, outFlags, t);
         return t;
