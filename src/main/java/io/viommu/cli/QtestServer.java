@@ -96,6 +96,11 @@ public final class QtestServer {
         }
         unit.setTrace(new io.viommu.vtd.VtdTrace() {
             @Override
+            public boolean qemuEvents() {
+                return true;
+            }
+
+            @Override
             public void qemuEvent(String name, String args) {
                 trace.event(name, args);
             }

@@ -151,6 +151,11 @@ public final class Vmm {
             io.viommu.machine.config.QemuTrace t = vmm.trace;
             viommu.setTrace(new io.viommu.vtd.VtdTrace() {
                 @Override
+                public boolean qemuEvents() {
+                    return true;
+                }
+
+                @Override
                 public void qemuEvent(String name, String args) {
                     t.event(name, args);
                 }

@@ -44,7 +44,9 @@ final class CacheInvalidation implements InvalidationQueue.Target {
 
     @Override
     public void contextGlobal() {
-        trace.qemuEvent("vtd_inv_desc_cc_global", "context invalidate globally");
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_inv_desc_cc_global", "context invalidate globally");
+        }
         core.invalidateContextAll();
         for (InvalidationListener l : listeners) {
             l.contextCacheGlobal();
@@ -62,7 +64,9 @@ final class CacheInvalidation implements InvalidationQueue.Target {
 
     @Override
     public void iotlbGlobal() {
-        trace.qemuEvent("vtd_inv_desc_iotlb_global", "iotlb invalidate global");
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_inv_desc_iotlb_global", "iotlb invalidate global");
+        }
         core.invalidateIotlbAll();
         for (InvalidationListener l : listeners) {
             l.iotlbGlobal();

@@ -241,7 +241,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             if (!validSize(size) || offset < 0 || offset >= REGISTER_BLOCK_SIZE) {
                 return 0;
             }
-            trace.qemuEvent("vtd_reg_read", String.format("addr 0x%x size 0x%x", offset, size));
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_reg_read", String.format("addr 0x%x size 0x%x", offset, size));
+            }
             long result = 0;
             int done = 0;
             while (done < size) {
@@ -267,8 +269,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
             if (!validSize(size) || offset < 0 || offset >= REGISTER_BLOCK_SIZE) {
                 return;
             }
-            trace.qemuEvent("vtd_reg_write", String.format("addr 0x%x size 0x%x value 0x%x", offset, size,
-                    size == 8 ? value : value & ((1L << (8 * size)) - 1)));
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_reg_write", String.format("addr 0x%x size 0x%x value 0x%x", offset, size,
+                        size == 8 ? value : value & ((1L << (8 * size)) - 1)));
+            }
             int done = 0;
             while (done < size) {
                 long a = offset + done;
@@ -398,7 +402,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
     private void handleGcmd() {
         int status = regs.raw32(GSTS);
         int val = regs.raw32(GCMD);
-        trace.qemuEvent("vtd_reg_write_gcmd", String.format("status 0x%x value 0x%x", status, val));
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_reg_write_gcmd", String.format("status 0x%x value 0x%x", status, val));
+        }
         int changed = status ^ val;
         if ((changed & GCMD_TE) != 0) {
             handleTe((val & GCMD_TE) != 0);
@@ -432,7 +438,9 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         if ((translation == TranslationState.ENABLED) == enable) {
             return;
         }
-        trace.qemuEvent("vtd_dmar_enable", "enable " + (enable ? 1 : 0));
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_dmar_enable", "enable " + (enable ? 1 : 0));
+        }
         if (enable) {
             transition(TranslationState.ENABLED, "GCMD.TE=1");
             regs.clearSet32(GSTS, 0, GSTS_TES);
@@ -448,8 +456,10 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         long rtaddr = regs.raw64(RTADDR);
         boolean scalable = config.scalableMode() && (rtaddr & RTADDR_SMT) != 0;
         core.setRootTable(rtaddr & VtdMath.hawMask(aw) & ~0xfffL, scalable);
-        trace.qemuEvent("vtd_reg_dmar_root", String.format("addr 0x%x scalable %d",
-                rtaddr & VtdMath.hawMask(aw) & ~0xfffL, scalable ? 1 : 0));
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_reg_dmar_root", String.format("addr 0x%x scalable %d",
+                    rtaddr & VtdMath.hawMask(aw) & ~0xfffL, scalable ? 1 : 0));
+        }
         regs.clearSet32(GSTS, 0, GSTS_RTPS);
         resetCaches();
     }

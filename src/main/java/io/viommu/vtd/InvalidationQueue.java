@@ -166,12 +166,16 @@ final class InvalidationQueue {
         if (enable == enabled()) {
             return;
         }
-        trace.qemuEvent("vtd_inv_qi_enable", "enabled " + (enable ? 1 : 0));
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_inv_qi_enable", "enabled " + (enable ? 1 : 0));
+        }
         if (enable) {
             long iqa = regs.raw64(IQA);
             base = iqa & VtdMath.hawMask(aw) & ~0xfffL;
             size = 1 << ((int) (iqa & IQA_QS) + 8 - (dw ? 1 : 0));
-            trace.qemuEvent("vtd_inv_qi_setup", String.format("addr 0x%x size %d", base, size));
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_inv_qi_setup", String.format("addr 0x%x size %d", base, size));
+            }
             transition(QueueState.ENABLED, "GCMD.QIE=1");
             regs.clearSet32(GSTS, 0, GSTS_QIES);
             if (tail != 0 && (regs.raw32(FSTS) & FSTS_IQE) == 0) {
@@ -199,7 +203,9 @@ final class InvalidationQueue {
             return;
         }
         tail = dw ? (int) (val >>> 5) & 0x3fff : (int) (val >>> 4) & 0x7fff;
-        trace.qemuEvent("vtd_inv_qi_tail", "write tail " + tail);
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_inv_qi_tail", "write tail " + tail);
+        }
         if (enabled() && (regs.raw32(FSTS) & FSTS_IQE) == 0) {
             fetchDescriptors();
         }
@@ -207,7 +213,9 @@ final class InvalidationQueue {
 
     private void fetchDescriptors() {
         int shift = dw ? 5 : 4;
-        trace.qemuEvent("vtd_inv_qi_fetch", "");
+        if (trace.qemuEvents()) {
+            trace.qemuEvent("vtd_inv_qi_fetch", "");
+        }
         if (tail >= size) {
             trace.guestError("invalid QI tail " + tail + " for queue of " + size);
             queueError();
@@ -217,7 +225,9 @@ final class InvalidationQueue {
         // and stops at the tail (< size), so this bound is never hit by a legal queue.
         for (int budget = size; head != tail && budget > 0; budget--) {
             current = head;
-            trace.qemuEvent("vtd_inv_qi_head", "read head " + head);
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_inv_qi_head", "read head " + head);
+            }
             boolean ok;
             try {
                 ok = processDescriptor();
@@ -264,7 +274,9 @@ final class InvalidationQueue {
             default -> null;
         };
         if (name != null) {
-            trace.qemuEvent("vtd_inv_desc", String.format("invalidate desc type %s high 0x%x low 0x%x", name, hi, lo));
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_inv_desc", String.format("invalidate desc type %s high 0x%x low 0x%x", name, hi, lo));
+            }
         }
         boolean ok = switch (type) {
             case InvalidationDescriptor.TYPE_CONTEXT_CACHE -> contextCacheDescriptor(lo, hi);
@@ -319,8 +331,10 @@ final class InvalidationQueue {
                 if (am > VtdConfig.MAMV) {
                     return false;
                 }
-                trace.qemuEvent("vtd_inv_desc_iotlb_pages", String.format("iotlb invalidate domain 0x%x addr 0x%x mask 0x%x",
-                        InvalidationDescriptor.iotlbDid(lo), InvalidationDescriptor.iotlbAddr(hi), am));
+                if (trace.qemuEvents()) {
+                    trace.qemuEvent("vtd_inv_desc_iotlb_pages", String.format("iotlb invalidate domain 0x%x addr 0x%x mask 0x%x",
+                            InvalidationDescriptor.iotlbDid(lo), InvalidationDescriptor.iotlbAddr(hi), am));
+                }
                 target.iotlbPages(InvalidationDescriptor.iotlbDid(lo), InvalidationDescriptor.iotlbAddr(hi), am);
             }
             default -> {
@@ -358,8 +372,10 @@ final class InvalidationQueue {
             return false; // QEMU treats a wait without SW or IF as invalid
         }
         if (sw) {
-            trace.qemuEvent("vtd_inv_desc_wait_sw", String.format("wait invalidate status write addr 0x%x data 0x%x",
-                    hi, InvalidationDescriptor.waitStatusData(lo) & 0xffffffffL));
+            if (trace.qemuEvents()) {
+                trace.qemuEvent("vtd_inv_desc_wait_sw", String.format("wait invalidate status write addr 0x%x data 0x%x",
+                        hi, InvalidationDescriptor.waitStatusData(lo) & 0xffffffffL));
+            }
             if (memory.probe(PhysAddr.of(hi), 4) != AddressSpace.Status.OK) {
                 return false;
             }

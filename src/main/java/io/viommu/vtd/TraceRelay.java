@@ -27,6 +27,11 @@ final class TraceRelay implements VtdTrace {
     }
 
     @Override
+    public boolean qemuEvents() {
+        return target.qemuEvents();
+    }
+
+    @Override
     public void qemuEvent(String name, String args) {
         target.qemuEvent(name, args);
     }

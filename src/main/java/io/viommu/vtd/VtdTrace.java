@@ -31,4 +31,12 @@ public interface VtdTrace {
      */
     default void qemuEvent(String name, String args) {
     }
+
+    /**
+     * Whether {@link #qemuEvent} prints anything: callers test it before formatting the
+     * arguments, so that a unit without -trace formats nothing on its MMIO and queue paths.
+     */
+    default boolean qemuEvents() {
+        return false;
+    }
 }
