@@ -150,6 +150,27 @@ class VmmFixtureTest {
     }
 
     @Test
+    void aVfWhosePfTookItsVfsBackIsNoSuchHostDevice() throws Exception {
+        // The VF was on vfio-pci; then its PF's driver disabled SR-IOV (sriov_numvfs = 0): Linux
+        // removes the VF's pci_dev, so QEMU's stat() of its sysfs directory fails (vfio_realize)
+        Kernel k = QtestHost.bootHost("-M q35 -m 2G -nodefaults -append intel_iommu=on -device intel-iommu,intremap=off"
+                + " -device pcie-root-port,id=rp1,chassis=1 -device igb,bus=rp1");
+        var run = new io.viommu.linux.shell.RootShell(k).runScript(List.of("modprobe igb", "modprobe vfio-pci",
+                "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
+                "echo 2 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:01:10.0/driver_override",
+                "echo 0000:01:10.0 > /sys/bus/pci/drivers_probe"));
+        assertThat(run.ok()).isTrue();
+        assertThat(k.drivers().device("0000:01:10.0").orElseThrow().driver().name()).isEqualTo("vfio-pci");
+        assertThat(new io.viommu.linux.shell.RootShell(k)
+                .runScript(List.of("echo 0 > /sys/bus/pci/devices/0000:01:00.0/sriov_numvfs")).ok()).isTrue();
+        assertThat(k.dmesg()).anyMatch(l -> l.endsWith("pci 0000:01:10.0: Removing from iommu group 4"));
+        assertThat(refusal(k, "vfio-pci,host=0000:01:10.0")).isEqualTo("qemu-system-x86_64: -device"
+                + " vfio-pci,host=0000:01:10.0: vfio /sys/bus/pci/devices/0000:01:10.0: no such host device:"
+                + " No such file or directory");
+    }
+
+    @Test
     void refusalsCarryQemusTextsAndLeaveTheHostAsItWas() throws Exception {
         Kernel k = fixtureHost();
         // run here with the real qemu-system-x86_64 7.2 (no VFIO needed for these)
