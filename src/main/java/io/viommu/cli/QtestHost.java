@@ -95,12 +95,7 @@ final class QtestHost {
 
     /** The host: its machine from {@code hostArgs} (-append defaulting to intel_iommu=on), booted. */
     static Kernel bootHost(String hostArgs) throws MachineConfigException {
-        List<String> args = new ArrayList<>(List.of(hostArgs.trim().split("\\s+")));
-        if (!args.contains("-append")) {
-            args.add("-append");
-            args.add("intel_iommu=on");
-        }
-        return Kernel.boot(MachineBuilder.build(args, MachineLog.SILENT).machine());
+        return io.viommu.host.ModelHost.bootKernel(hostArgs);
     }
 
     static int runSetup(Kernel k, Path setup, PrintStream err) {

@@ -46,19 +46,33 @@ public final class ModelHost implements HostSysfs {
     }
 
     /**
-     * Boots {@code hostArgs} ({@code -append intel_iommu=on} added when there is no -append, as
-     * {@code qtest --host} does) and runs {@code setupLines} in its root shell, stopping at the first
-     * failing line.
+     * The model host's kernel booted on the machine {@code hostArgs} describes, with
+     * {@code -append intel_iommu=on} when the arguments give no -append (the one default of every
+     * model host: qtest --host, run --host, host plan --model).
      */
-    public static Boot boot(String hostArgs, List<String> setupLines) {
+    public static Kernel bootKernel(String hostArgs) throws MachineConfigException {
+        return Kernel.boot(MachineBuilder.build(argv(hostArgs), MachineLog.SILENT).machine());
+    }
+
+    /** The host's arguments, split, with the default {@code -append intel_iommu=on}. */
+    private static List<String> argv(String hostArgs) {
         List<String> argv = new ArrayList<>(List.of(hostArgs.trim().split("\\s+")));
         if (!argv.contains("-append")) {
             argv.add("-append");
             argv.add("intel_iommu=on");
         }
+        return argv;
+    }
+
+    /**
+     * Boots {@code hostArgs} ({@code -append intel_iommu=on} added when there is no -append, as
+     * {@code qtest --host} does) and runs {@code setupLines} in its root shell, stopping at the first
+     * failing line.
+     */
+    public static Boot boot(String hostArgs, List<String> setupLines) {
         Kernel k;
         try {
-            k = Kernel.boot(MachineBuilder.build(argv, MachineLog.SILENT).machine());
+            k = bootKernel(hostArgs);
         } catch (MachineConfigException e) {
             return new Boot(null, e.getMessage(), "");
         } catch (RuntimeException e) {
@@ -72,7 +86,7 @@ public final class ModelHost implements HostSysfs {
                 return new Boot(null, "--host-setup: line failed: " + run.failedLine(), out.toString());
             }
         }
-        return new Boot(new ModelHost(k, String.join(" ", argv)), null, out.toString());
+        return new Boot(new ModelHost(k, String.join(" ", argv(hostArgs))), null, out.toString());
     }
 
     public Kernel kernel() {
