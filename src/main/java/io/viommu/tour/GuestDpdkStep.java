@@ -158,8 +158,12 @@ final class GuestDpdkStep implements TourStep {
                     hex.formatHex(after));
             log.figure("step7-guest", "The VM: device 1 (VFIO, translated) and device 2 (UIO, pass-through)",
                     Walkthroughs.report(guest, "the VM"), Map.of(DEV1, "device 1: guest VFIO", DEV2, "device 2: UIO"),
-                    List.of("device 1 (host 00:07.0): IOVA → vIOMMU (the DPDK process's VFIO domain) → host unit → only the mapped buffer",
-                            "device 2 (host 00:08.0): address = GPA (identity, iommu=pt) → host unit maps all guest RAM → any guest page"));
+                    List.of("device 1 (host 00:07.0) as 00:01.0: the DPDK process's IOVA",
+                            "vIOMMU: the process's VFIO domain in the guest (only its buffer)",
+                            "the VMM's shadow: host VFIO mappings of just that buffer",
+                            "host VT-d unit: the stray write faults here"));
+            log.say("Device 2's path has no such stop: in the guest's identity domain (iommu=pt) its address is the GPA, and"
+                    + " the host unit maps all guest RAM for it, so any guest page can be written.");
         }
 
         log.say("What a packet costs on device 1: a kernel driver mapping each buffer (DMA API, caching mode) against"
@@ -171,7 +175,7 @@ final class GuestDpdkStep implements TourStep {
                 "both rings deliver every packet", dyn.failure() + " / " + stat.failure())) {
             return;
         }
-        String[] cats = {"guest IOTLB invalidations", "VM exits (IOMMU registers)", "host VFIO MAP/UNMAP_DMA"};
+        String[] cats = {"guest IOTLB invalidations", "VM exits (IOMMU)", "host MAP/UNMAP_DMA"};
         double[][] v = {row(dyn.workload()), row(stat.workload())};
         StringBuilder table = new StringBuilder(String.format("%-42s %10s %10s %10s%n", "per packet (" + in.packets() + " packets)",
                 "invalid.", "VM exits", "host maps"));
