@@ -13,32 +13,20 @@ import java.util.Map;
  * IOMMU through VFIO: one DMA is followed from the guest's IOVA down to the host frame. Without
  * caching mode QEMU refuses the VM: it could not see the guest's new mappings.
  */
-final class CachingModeStep implements TourStep {
+final class CachingModeStep extends TourStep {
     static final String EDU = "0000:00:07.0";
     static final String VM = "-M q35,accel=kvm,kernel-irqchip=split -m 512M -nodefaults"
             + " -device intel-iommu,intremap=on,caching-mode=on -device vfio-pci,host=00:07.0";
 
-    @Override
-    public int number() {
-        return 6;
-    }
-
-    @Override
-    public String title() {
-        return "a VM with vfio-pci and caching-mode=on, and without caching mode";
-    }
-
-    @Override
-    public String source() {
-        return "001 (With Assigned Devices), 002";
+    CachingModeStep() {
+        super(6, "a VM with vfio-pci and caching-mode=on, and without caching mode",
+                "001 (With Assigned Devices), 002");
     }
 
     @Override
     public void run(TourInputs in, StepLog log) {
         Kernel host = Walkthroughs.bootHost(in);
-        TourShell sh = new TourShell(host, "host#");
-        log.run(sh, "modprobe vfio-pci");
-        log.run(sh, "echo 1234 11e8 > /sys/bus/pci/drivers/vfio-pci/new_id");
+        TourShell sh = Walkthroughs.edusOnVfioPci(host, log);
         String drv = log.run(sh, "readlink /sys/bus/pci/devices/" + EDU + "/driver");
         log.expect(drv.strip().endsWith("/drivers/vfio-pci"), "the unbound edu is taken by vfio-pci at once (new_id probes it)", drv);
         List<String> args = Walkthroughs.args(VM);

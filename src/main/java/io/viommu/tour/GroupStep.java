@@ -10,20 +10,11 @@ import java.util.Map;
  * all three must leave the host together (seed 004's {@code ll .../iommu_group/devices/}); so
  * must the two functions of the dual-port NIC in slot 5 (seed 003's 82598).
  */
-final class GroupStep implements TourStep {
-    @Override
-    public int number() {
-        return 2;
-    }
+final class GroupStep extends TourStep {
 
-    @Override
-    public String title() {
-        return "a device's IOMMU group and its companions (a multifunction controller)";
-    }
-
-    @Override
-    public String source() {
-        return "004 (Surveying the PCI architecture), 003 §3, 002";
+    GroupStep() {
+        super(2, "a device's IOMMU group and its companions (a multifunction controller)",
+                "004 (Surveying the PCI architecture), 003 §3, 002");
     }
 
     @Override

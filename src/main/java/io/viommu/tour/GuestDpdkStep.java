@@ -32,7 +32,7 @@ import java.util.Map;
  * guest memory that belongs to the guest kernel. Then the per-packet cost of a kernel driver's
  * dynamic mappings against DPDK's static ones, on device 1.
  */
-final class GuestDpdkStep implements TourStep {
+final class GuestDpdkStep extends TourStep {
     static final String VM = "-M q35,accel=kvm,kernel-irqchip=split -m 512M -nodefaults"
             + " -device intel-iommu,intremap=on,caching-mode=on -device vfio-pci,host=00:07.0 -device vfio-pci,host=00:08.0";
     static final String DEV1 = "0000:00:01.0";
@@ -40,21 +40,6 @@ final class GuestDpdkStep implements TourStep {
     static final long BAR0 = (long) VfioDevice.BAR0_REGION << VfioDevice.OFFSET_SHIFT;
     static final long CONFIG = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
     static final int LENGTH = 64;
-
-    @Override
-    public int number() {
-        return 7;
-    }
-
-    @Override
-    public String title() {
-        return "guest DPDK: device 1 through the guest's VFIO (vIOMMU), device 2 through UIO; the same bad DMA";
-    }
-
-    @Override
-    public String source() {
-        return "001 (Use Case 2: DPDK), 000";
-    }
 
     /** The driver's registers, whichever way user space reached them. */
     interface Registers {
@@ -75,12 +60,15 @@ final class GuestDpdkStep implements TourStep {
         return wrong;
     }
 
+    GuestDpdkStep() {
+        super(7, "guest DPDK: device 1 through the guest's VFIO (vIOMMU), device 2 through UIO; the same bad DMA",
+                "001 (Use Case 2: DPDK), 000");
+    }
+
     @Override
     public void run(TourInputs in, StepLog log) {
         Kernel host = Walkthroughs.bootHost(in);
-        TourShell sh = new TourShell(host, "host#");
-        log.run(sh, "modprobe vfio-pci");
-        log.run(sh, "echo 1234 11e8 > /sys/bus/pci/drivers/vfio-pci/new_id");
+        Walkthroughs.edusOnVfioPci(host, log);
         List<String> argv = new java.util.ArrayList<>(Walkthroughs.args(VM));
         argv.add("-append");
         argv.add("intel_iommu=on iommu=pt");

@@ -10,23 +10,13 @@ import java.util.Map;
  * starts and remaps interrupts. With {@code kernel-irqchip=on} QEMU refuses: interrupt remapping
  * needs the I/O APIC in QEMU, not in KVM.
  */
-final class InterruptRemappingStep implements TourStep {
+final class InterruptRemappingStep extends TourStep {
     static final String VM = "-machine q35,accel=kvm,kernel-irqchip=split -m 2G -device intel-iommu,intremap=on"
             + " -netdev user,id=net0 -device e1000,netdev=net0";
 
-    @Override
-    public int number() {
-        return 5;
-    }
-
-    @Override
-    public String title() {
-        return "a VM with e1000 and intel-iommu,intremap=on (kernel-irqchip=split), and with kernel-irqchip=on";
-    }
-
-    @Override
-    public String source() {
-        return "001 (General Usage)";
+    InterruptRemappingStep() {
+        super(5, "a VM with e1000 and intel-iommu,intremap=on (kernel-irqchip=split), and with kernel-irqchip=on",
+                "001 (General Usage)");
     }
 
     @Override

@@ -8,20 +8,11 @@ import io.viommu.linux.Kernel;
  * boots twice: with {@code intel_iommu=off} (the VT-d unit is there, the kernel leaves it alone:
  * no IOMMU groups, nothing can be assigned) and with the tour's line.
  */
-final class IommuOnStep implements TourStep {
-    @Override
-    public int number() {
-        return 1;
-    }
+final class IommuOnStep extends TourStep {
 
-    @Override
-    public String title() {
-        return "the IOMMU off and on: intel_iommu=on, dmesg, /proc/cmdline";
-    }
-
-    @Override
-    public String source() {
-        return "003 §1.1, 004 (Preparing the OS), 002";
+    IommuOnStep() {
+        super(1, "the IOMMU off and on: intel_iommu=on, dmesg, /proc/cmdline",
+                "003 §1.1, 004 (Preparing the OS), 002");
     }
 
     @Override

@@ -16,7 +16,7 @@ import java.util.Map;
  * with interrupt remapping and caching mode, and the split I/O APIC. The QEMU line is the one
  * libvirt 9.0 builds ({@code virsh domxml-to-native}); the VM runs from it.
  */
-final class LibvirtStep implements TourStep {
+final class LibvirtStep extends TourStep {
     static final String XML = """
             <domain type='kvm'>
               <name>tour</name>
@@ -46,19 +46,9 @@ final class LibvirtStep implements TourStep {
             </domain>
             """;
 
-    @Override
-    public int number() {
-        return 10;
-    }
-
-    @Override
-    public String title() {
-        return "the same VM from libvirt XML: <hostdev managed='yes'> and <iommu model='intel'>";
-    }
-
-    @Override
-    public String source() {
-        return "004 (Detaching PCI devices, the domain's hostdev), 001";
+    LibvirtStep() {
+        super(10, "the same VM from libvirt XML: <hostdev managed='yes'> and <iommu model='intel'>",
+                "004 (Detaching PCI devices, the domain's hostdev), 001");
     }
 
     @Override

@@ -10,23 +10,13 @@ import java.util.Map;
  * started with only one function of the card on vfio-pci is refused (the group is not viable);
  * once the other function is released too, it starts and the guest sees the device.
  */
-final class SysfsBindStep implements TourStep {
+final class SysfsBindStep extends TourStep {
     static final String FN0 = "0000:00:05.0";
     static final String FN1 = "0000:00:05.1";
 
-    @Override
-    public int number() {
-        return 3;
-    }
-
-    @Override
-    public String title() {
-        return "a NIC to vfio-pci the sysfs way (new_id, unbind) and the forgotten second function";
-    }
-
-    @Override
-    public String source() {
-        return "003 §1.2, §2, §3";
+    SysfsBindStep() {
+        super(3, "a NIC to vfio-pci the sysfs way (new_id, unbind) and the forgotten second function",
+                "003 §1.2, §2, §3");
     }
 
     @Override

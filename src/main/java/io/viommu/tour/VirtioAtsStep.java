@@ -16,25 +16,15 @@ import java.util.Map;
  * which viommu reports (QEMU says nothing). What the model shows today: the capability, the option
  * and the warning.
  */
-final class VirtioAtsStep implements TourStep {
+final class VirtioAtsStep extends TourStep {
     static final String VM = "-M q35,accel=kvm,kernel-irqchip=split -m 2G -device intel-iommu,intremap=on,device-iotlb=on"
             + " -device ioh3420,id=pcie.1,chassis=1"
             + " -device virtio-net-pci,bus=pcie.1,netdev=net0,disable-legacy=on,disable-modern=off,iommu_platform=on,ats=on"
             + " -netdev tap,id=net0,vhostforce";
 
-    @Override
-    public int number() {
-        return 8;
-    }
-
-    @Override
-    public String title() {
-        return "virtio-net with iommu_platform=on,ats=on behind a root port and device-iotlb=on; and without iommu_platform";
-    }
-
-    @Override
-    public String source() {
-        return "001 (With Virtio Devices), 002";
+    VirtioAtsStep() {
+        super(8, "virtio-net with iommu_platform=on,ats=on behind a root port and device-iotlb=on; and without iommu_platform",
+                "001 (With Virtio Devices), 002");
     }
 
     @Override

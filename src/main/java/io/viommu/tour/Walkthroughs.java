@@ -37,6 +37,17 @@ final class Walkthroughs {
         return bootHost(in, in.iommuOnLine());
     }
 
+    /**
+     * The host's root hands both edus (no host driver) to vfio-pci: {@code new_id} with their ids
+     * makes vfio-pci probe every unbound device that matches. The root shell, for more commands.
+     */
+    static TourShell edusOnVfioPci(Kernel host, StepLog log) {
+        TourShell sh = new TourShell(host, "host#");
+        log.run(sh, "modprobe vfio-pci");
+        log.run(sh, "echo 1234 11e8 > /sys/bus/pci/drivers/vfio-pci/new_id");
+        return sh;
+    }
+
     /** What {@code host report} sees on a booted kernel (a host or a guest). */
     static HostReport report(Kernel k, String name) {
         return HostPlanner.plan(HostReader.read(new ModelHost(k, name)));

@@ -2,31 +2,21 @@ package io.viommu.tour;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.viommu.host.HeadlessChromium;
 import io.viommu.host.HostReport;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.logging.Level;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.openqa.selenium.By;
-import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.Rectangle;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
-import org.openqa.selenium.logging.LogEntry;
-import org.openqa.selenium.logging.LogType;
-import org.openqa.selenium.logging.LoggingPreferences;
 
 /**
  * The tour's page in a real browser, set up as HostReportBrowserTest sets up the host report's
@@ -37,34 +27,13 @@ import org.openqa.selenium.logging.LoggingPreferences;
  * target/tour/. Without /usr/bin/chromium and /usr/bin/chromedriver: a failure under CI, else skipped.
  */
 class TourBrowserTest {
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     static final Path ARTIFACTS = Path.of("target/tour");
-    static final java.util.logging.Logger SELENIUM_LOG = java.util.logging.Logger.getLogger("org.openqa.selenium");
 
     static ChromeDriver browser;
 
     @BeforeAll
     static void startBrowser() throws Exception {
-        if (!Files.isExecutable(CHROMIUM) || !Files.isExecutable(CHROMEDRIVER)) {
-            String why = "the tour's browser test needs " + CHROMIUM + " and " + CHROMEDRIVER
-                    + " (Debian: apt-get install chromium chromium-driver, as .ci/run does)";
-            if (System.getenv("CI") != null) {
-                Assertions.fail(why + "; CI is set, so this is a failure");
-            }
-            Assumptions.abort(why + "; skipped because CI is not set");
-        }
-        SELENIUM_LOG.setLevel(Level.SEVERE);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000");
-        LoggingPreferences logs = new LoggingPreferences();
-        logs.enable(LogType.BROWSER, Level.ALL);
-        options.setCapability("goog:loggingPrefs", logs);
-        browser = new ChromeDriver(service, options);
+        browser = HeadlessChromium.start("the tour's browser test");
         Files.createDirectories(ARTIFACTS);
     }
 
@@ -106,11 +75,7 @@ class TourBrowserTest {
         assertThat(chart.getText()).contains("Per-packet cost on device 1");
         assertThat(errors()).as("browser log errors").isEmpty();
         assertThat(js.executeScript("return performance.getEntriesByType('resource').length")).isEqualTo(0L);
-        long height = (Long) js.executeScript("return document.documentElement.scrollHeight");
-        browser.manage().window().setSize(new Dimension(1400, (int) Math.min(Math.max(height, 600), 16000)));
-        Path png = browser.getScreenshotAs(OutputType.FILE).toPath();
-        Files.copy(png, ARTIFACTS.resolve("tour.png"), StandardCopyOption.REPLACE_EXISTING);
-        assertThat(Files.size(ARTIFACTS.resolve("tour.png"))).isGreaterThan(10_000);
+        assertThat(HeadlessChromium.screenshot(browser, ARTIFACTS.resolve("tour.png"))).isGreaterThan(10_000);
     }
 
     /** The figure's group boxes are its report's groups; each function inside its group's box; the DMA path's hops. */
@@ -145,7 +110,6 @@ class TourBrowserTest {
     }
 
     static List<String> errors() {
-        return browser.manage().logs().get(LogType.BROWSER).getAll().stream()
-                .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage).toList();
+        return HeadlessChromium.errors(browser);
     }
 }
