@@ -15,7 +15,7 @@ public final class TourText {
                 .append(")\n\n");
         for (StepLog.Entry e : r.entries()) {
             switch (e) {
-                case StepLog.Say s -> sb.append(s.text()).append("\n\n");
+                case StepLog.Say s -> sb.append(sb.toString().endsWith("\n\n") ? "" : "\n").append(s.text()).append("\n\n");
                 case StepLog.Command c -> {
                     sb.append(c.prompt()).append(c.prompt().endsWith("#") ? " " : ": ").append(c.command()).append('\n');
                     c.output().lines().forEach(l -> sb.append("    ").append(l).append('\n'));
