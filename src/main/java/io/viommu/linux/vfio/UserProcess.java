@@ -93,6 +93,11 @@ public final class UserProcess {
         return memlockLimit;
     }
 
+    /** Pages of this process faulted in (its resident anonymous memory, {@code RssAnon} in pages). */
+    public long residentPages() {
+        return pages.size();
+    }
+
     /** {@code mm->locked_vm} in pages. */
     public long lockedPages() {
         return lockedPages;
