@@ -1,7 +1,7 @@
 package io.viommu.vmm.scale;
 
+import com.fasterxml.jackson.annotation.JsonProperty;
 import java.util.List;
-import java.util.Locale;
 
 /**
  * What {@link ScaleScenario} found: counts (deterministic for the same options), the check of
@@ -39,6 +39,7 @@ public record ScaleReport(ScaleScenario.Options options, List<String> hostArgs, 
      * @param probesFaulted DMAs to an IOVA no guest mapped, one per VM, that the host unit stopped
      */
     public record Check(long dmas, long landed, long wrongFrame, long crossVm, long faulted, long probesFaulted) {
+        @JsonProperty
         public boolean ok() {
             return wrongFrame == 0 && crossVm == 0 && landed + faulted == dmas;
         }
@@ -48,10 +49,12 @@ public record ScaleReport(ScaleScenario.Options options, List<String> hostArgs, 
     public record Costs(long vmStartCpuNs, long vmStartWallNs, long mapCpuNs, long mapWallNs, long translations,
                         long dmaFaults, long dmaCpuNs, long dmaWallNs, long totalWallNs) {
         /** Translations per second of the driver thread's CPU time. */
+        @JsonProperty
         public double translationsPerCpuSecond() {
             return dmaCpuNs == 0 ? 0 : translations * 1e9 / dmaCpuNs;
         }
 
+        @JsonProperty
         public double translationsPerWallSecond() {
             return dmaWallNs == 0 ? 0 : translations * 1e9 / dmaWallNs;
         }
@@ -70,11 +73,8 @@ public record ScaleReport(ScaleScenario.Options options, List<String> hostArgs, 
     }
 
     /** True when every check held and nothing broke. */
+    @JsonProperty
     public boolean ok() {
         return breaksFirst == null && check.ok() && costs.dmaFaults() == 0;
-    }
-
-    static String mib(long bytes) {
-        return String.format(Locale.ROOT, "%.1f MiB", bytes / 1048576.0);
     }
 }
