@@ -1,15 +1,7 @@
 package io.viommu.bench;
 
-import io.viommu.linux.Kernel;
-import io.viommu.linux.driver.DriverCore;
-import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.vfio.UserProcess;
-import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
-import io.viommu.linux.vfio.VfioGroup;
-import io.viommu.machine.Machine;
-import io.viommu.machine.config.MachineBuilder;
-import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.VirtAddr;
 import io.viommu.pci.DmaAccess;
@@ -20,7 +12,6 @@ import io.viommu.memory.PhysicalMemory;
 import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdConfig;
 import java.util.Map;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -61,21 +52,9 @@ public class ScaleBench {
 
         @Setup(Level.Trial)
         public void setUp() throws Exception {
-            Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "1G", "-device",
-                    "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT);
-            Kernel kernel = Kernel.boot(m);
-            DriverCore core = kernel.drivers();
-            core.loadModule("vfio-pci");
-            core.setModuleParameter("vfio_iommu_type1", "dma_entry_limit", "1000000");
-            Vfio vfio = kernel.vfio().orElseThrow();
-            PciDevice edu = core.device("0000:00:01.0").orElseThrow();
-            core.setDriverOverride(edu, "vfio-pci");
-            core.deviceAttach(edu);
-            UserProcess p = UserProcess.root("bench", kernel.userMemory());
-            container = vfio.openContainer(p);
-            VfioGroup g = vfio.openGroup(p, "/dev/vfio/" + core.groupOf(edu).getAsInt());
-            g.setContainer(container);
-            container.setIommu(Vfio.TYPE1v2_IOMMU);
+            EduOnVfio h = EduOnVfio.boot("1G", "intremap=on", 1_000_000, "bench");
+            container = h.container;
+            UserProcess p = h.process;
             VirtAddr buffers = p.mmapAnon(4096L * 1024);
             for (int i = 0; i < held; i++) {
                 // many IOVAs onto 1024 pages, as the scenario's guests map one page several times
