@@ -47,7 +47,8 @@ final class ScalePage {
                     r.options().vms(), r.options().maps(), r.counts().hostVfioEntries(), mapMicros(r),
                     r.costs().translationsPerCpuSecond() / 1e6, r.memory().javaHeapAfterGc() / 1048576.0,
                     r.memory().offHeap() / 1048576.0,
-                    r.check().ok() ? r.check().landed() + " landed, 0 wrong or cross-VM" : "FAILED",
+                    !r.check().ok() ? "FAILED" : r.check().landed() + " landed, 0 wrong or cross-VM"
+                            + (r.check().faulted() > 0 ? ", " + r.check().faulted() + " not shadowed: stopped in the host unit" : ""),
                     HostReportHtml.escape(r.breaksFirst() == null ? "-" : r.breaksFirst())));
         }
         b.append("</table>\n");
