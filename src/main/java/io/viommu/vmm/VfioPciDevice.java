@@ -31,7 +31,7 @@ import java.util.Set;
  * <p>The VM's view of the function is QEMU's: every config access goes to the VFIO config
  * region (where the host kernel virtualises its part) except the bits QEMU emulates
  * ({@code emulated_config_bits}: the BARs, the ROM BAR, the header type's multifunction bit,
- * the capability list pointers, the whole MSI capability); writes go to VFIO and to the emulated
+ * the capability list pointers, the whole MSI and MSI-X capabilities); writes go to VFIO and to the emulated
  * copy. The BARs are QEMU's, at guest addresses; their accesses reach the host BAR through the
  * mmap'ed region, or with {@code x-no-mmap=on} through the device file's pread/pwrite.
  */
@@ -52,6 +52,7 @@ public final class VfioPciDevice extends PciFunction {
     private final boolean hasFlr;
     private final boolean hasPmReset;
     private final VfioPciInterrupts irq;
+    private io.viommu.pci.MsixTable msixTable;
     private boolean closed;
 
     private VfioPciDevice(Vmm vmm, String name, VfioDevice device, Vmm.Group group, long[] hostConfig, int cfgSize,
@@ -98,12 +99,39 @@ public final class VfioPciDevice extends PciFunction {
             boolean io = (raw & 1) != 0;
             boolean mem64 = !io && (raw & 6) == 4;
             Bar.Kind kind = io ? Bar.Kind.IO : mem64 ? Bar.Kind.MEMORY64 : Bar.Kind.MEMORY32;
-            Mmio region = regionAccess(i, info, noMmap);
+            Mmio region = msixDecoded(i, regionAccess(i, info, noMmap));
             registerBar(i, kind, info.size(), !io && (raw & 8) != 0, region, AccessRules.ANY);
             if (mem64) {
                 i++;
             }
         }
+    }
+
+    /**
+     * The BAR as the VM decodes it: QEMU's MSI-X table and PBA subregions (msix_init over the
+     * BAR's region) above the host BAR, once the capability is set up.
+     */
+    private Mmio msixDecoded(int index, Mmio raw) {
+        return new Mmio() {
+            private Mmio decoded;
+
+            private Mmio target() {
+                if (decoded == null && msixTable != null) {
+                    decoded = msixTable.overlay(index, raw);
+                }
+                return decoded == null ? raw : decoded;
+            }
+
+            @Override
+            public long load(long offset, int size) {
+                return target().load(offset, size);
+            }
+
+            @Override
+            public void store(long offset, long value, int size) {
+                target().store(offset, value, size);
+            }
+        };
     }
 
     /**
@@ -191,6 +219,16 @@ public final class VfioPciDevice extends PciFunction {
                 boolean is64 = (cfgByte(hostConfig, pos + 2) & 0x80) != 0;
                 addMsi(pos, is64);
                 fill(pos, msi().length());
+            } else if (id == PciRegs.CAP_ID_MSIX) {
+                // vfio_msix_early_setup + vfio_msix_setup: QEMU's own table and PBA at the host's
+                // BAR offsets, the whole capability emulated; the PBA decoded only while needed
+                int control = cfgByte(hostConfig, pos + 2) | cfgByte(hostConfig, pos + 3) << 8;
+                long table = hostConfig[(pos + 4) / 4];
+                long pba = hostConfig[(pos + 8) / 4];
+                msixTable = addMsix(pos, io.viommu.pci.MsixCapability.vectors(control), (int) (table & 7), table & ~7L,
+                        (int) (pba & 7), pba & ~7L, this::sendMessage);
+                msixTable.setPbaEnabled(false);
+                fill(pos, io.viommu.pci.MsixCapability.SIZE);
             } else {
                 addCapability(pos, 2);
                 config.define(pos, 1, id, 0, 0);
@@ -513,6 +551,9 @@ public final class VfioPciDevice extends PciFunction {
     public void configWrite(int offset, long value, int len) {
         boolean msiWrite = !closed && msi() != null && msi().overlaps(offset, len);
         boolean msiWas = msiEnabled();
+        boolean msixWrite = !closed && msixTable != null && offset < msixTable.capability() + io.viommu.pci.MsixCapability.SIZE
+                && offset + len > msixTable.capability();
+        boolean msixWas = msixWrite && msixTable.enabled();
         if (!closed && offset >= 0 && offset + len <= emulated.length) {
             try {
                 device.write(((long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT) + offset, value, len);
@@ -523,6 +564,16 @@ public final class VfioPciDevice extends PciFunction {
         super.configWrite(offset, value, len);
         if (msiWrite) {
             irq.msiWritten(msiWas);
+        } else if (msixWrite) {
+            irq.msixWritten(msixWas);
+        }
+    }
+
+    /** msi_send_message: a DWORD write on the device's bus-master address space (the vIOMMU when there is one). */
+    void sendMessage(long address, int data) {
+        byte[] le = {(byte) data, (byte) (data >>> 8), (byte) (data >>> 16), (byte) (data >>> 24)};
+        if (dma() != null) {
+            dma().write(io.viommu.memory.Iova.of(address), le, 0, 4);
         }
     }
 
@@ -570,6 +621,11 @@ public final class VfioPciDevice extends PciFunction {
         }
     }
 
+    /** QEMU's MSI-X table of the device (null without the capability). */
+    io.viommu.pci.MsixTable msixTable() {
+        return msixTable;
+    }
+
     /** The main loop's handlers of this device's eventfds (INTx, MSI vectors); how many fired. */
     int pollInterrupts() {
         return closed ? 0 : irq.poll();
@@ -578,6 +634,11 @@ public final class VfioPciDevice extends PciFunction {
     /** Whether an INTx is pending (asserted to the VM, not yet EOI'd by a BAR access). */
     public boolean intxPending() {
         return irq.intxPending();
+    }
+
+    /** Whether the assigned device's interrupts are delivered as MSI-X now (the guest enabled it). */
+    public boolean msixActive() {
+        return irq.mode() == VfioPciInterrupts.Mode.MSIX;
     }
 
     /** Whether the assigned device's interrupts are delivered as MSI now (the guest enabled it). */
