@@ -97,6 +97,11 @@ public class PciFunction {
         return bus;
     }
 
+    /** The requester id the IOMMU sees on this function's DMA and MSIs: its {@link DmaAlias}. */
+    public RequesterId dmaRequester() {
+        return bus == null ? address() : DmaAlias.of(bus, devfn).rid();
+    }
+
     /** Device/function number on its bus, or -1 before it is plugged. */
     public int devfn() {
         return devfn;
@@ -299,7 +304,7 @@ public class PciFunction {
     protected final MsixTable addMsix(int offset, int vectors, int tableBir, long tableOffset, int pbaBir, long pbaOffset) {
         return addMsix(offset, vectors, tableBir, tableOffset, pbaBir, pbaOffset, (a, d) -> {
             if (busMasterEnabled()) {
-                msiSink.deliver(a, d, address());
+                msiSink.deliver(a, d, dmaRequester());
             }
         });
     }
@@ -424,7 +429,7 @@ public class PciFunction {
         if (msi == null || !msi.enabled() || !busMasterEnabled()) {
             return;
         }
-        msiSink.deliver(msi.address(), msi.data(), address());
+        msiSink.deliver(msi.address(), msi.data(), dmaRequester());
     }
 
     @Override

@@ -289,16 +289,15 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
         int g = groupId.getAsInt();
-        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for this bus and devfn
-        // when intel-iommu was realized before, else system memory. Behind PCIe ports the bus
-        // number is the port's secondary bus number when used (the guest or its firmware numbers
-        // buses after realize). Conventional PCI buses alias requester ids in QEMU; not modelled
-        // for assigned devices: such a device stays in system memory, with viommu's warning.
-        io.viommu.vtd.IntelIommu viommu = expressPath(bus) ? machine.iommu() : null;
-        int fn = Math.max(devfn, 0);
-        java.util.function.Supplier<io.viommu.pci.RequesterId> rid =
-                () -> io.viommu.pci.RequesterId.of(bus.busNumber(), fn);
-        String space = viommu == null ? "system" : "vtd-" + bus.name() + "/" + fn;
+        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for the device's DMA
+        // alias (itself, or behind a conventional bus the bridge's: DmaAlias) when intel-iommu
+        // was realized before, else system memory. Devices with one alias share its address
+        // space (and so a container). Bus numbers are read when used (the guest or its firmware
+        // numbers buses after realize).
+        io.viommu.vtd.IntelIommu viommu = machine.iommu();
+        io.viommu.pci.DmaAlias alias = io.viommu.pci.DmaAlias.of(bus, Math.max(devfn, 0));
+        java.util.function.Supplier<io.viommu.pci.RequesterId> rid = alias::rid;
+        String space = viommu == null ? "system" : "vtd-" + alias.bus().name() + "/" + alias.devfn();
         vmm.traceEvent("vfio_realize", String.format(" (%s) group %d", name, g));
         Vmm.Group shared = vmm.group(g);
         if (shared != null && !shared.space.equals(space)) {
@@ -647,16 +646,6 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     /** Whether the container listens on system memory (all guest RAM mapped at its GPA), not on a vIOMMU. */
-    /** Whether every bus from {@code bus} up to the root is PCI Express (no requester-id aliasing). */
-    static boolean expressPath(io.viommu.pci.PciBus bus) {
-        for (io.viommu.pci.PciBus b = bus; b != null; b = b.parentBridge() == null ? null : b.parentBridge().bus()) {
-            if (!b.isExpress()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     public boolean inSystemMemory() {
         return group.space.equals("system");
     }
