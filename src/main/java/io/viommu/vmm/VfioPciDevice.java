@@ -74,6 +74,7 @@ public final class VfioPciDevice extends PciFunction {
         fill(0x30, 4);
         // the multifunction bit is QEMU's (vfio_realize: emulated_config_bits[PCI_HEADER_TYPE])
         emulated[PciRegs.HEADER_TYPE] = (byte) PciRegs.HEADER_TYPE_MULTI_FUNCTION;
+        traceMsixEarlySetup(hostConfig);
         registerBars(hostConfig, noMmap);
         addCapabilities(hostConfig);
         int pin = (int) (hostConfig[0x3c / 4] >>> 8) & 0xff;
@@ -235,6 +236,24 @@ public final class VfioPciDevice extends PciFunction {
             }
             emulated[pos + 1] = (byte) 0xff;
             pos = next;
+        }
+    }
+
+    /** vfio_msix_early_setup's trace event (before vfio_bars_register maps the BARs). */
+    private void traceMsixEarlySetup(long[] hostConfig) {
+        if ((cfgByte(hostConfig, PciRegs.STATUS) & PciRegs.STATUS_CAP_LIST) == 0) {
+            return;
+        }
+        int pos = cfgByte(hostConfig, PciRegs.CAPABILITY_LIST) & 0xfc;
+        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) {
+            if (cfgByte(hostConfig, pos) == PciRegs.CAP_ID_MSIX) {
+                int control = cfgByte(hostConfig, pos + 2) | cfgByte(hostConfig, pos + 3) << 8;
+                long table = hostConfig[(pos + 4) / 4];
+                vmm.traceEvent("vfio_msix_early_setup", String.format("%s PCI MSI-X CAP @0x%x, BAR %d, offset 0x%x, entries %d",
+                        name, pos, table & 7, table & ~7L, io.viommu.pci.MsixCapability.vectors(control)));
+                return;
+            }
+            pos = cfgByte(hostConfig, pos + 1) & 0xfc;
         }
     }
 
@@ -577,38 +596,58 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     /**
-     * {@code vfio_pci_reset}: pre-reset (I/O, memory, bus master and INTx-disable cleared in the
-     * command register), then VFIO_DEVICE_RESET when it works and is an FLR or there is no PM
-     * reset, else a hot reset of the bus — VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, which fails for
-     * a device on a root bus (no bridge to reset): QEMU then warns when there is no PM reset —,
-     * else the PM reset.
+     * {@code vfio_pci_reset}: pre-reset (interrupts off; I/O, memory, bus master and
+     * INTx-disable cleared in the command register), then VFIO_DEVICE_RESET when it works and is
+     * an FLR or there is no PM reset, else a hot reset of the bus ({@link #hotReset}), else the
+     * PM reset; post-reset (INTx enabled again).
      */
     void reset() {
         if (closed) {
             return;
         }
-        irq.disableAll(); // vfio_pci_pre_reset: vfio_disable_interrupts
-        resetFunction();
+        preReset();
+        if (!(resetWorks && (hasFlr || !hasPmReset) && tryReset()) && !hotReset() && resetWorks && hasPmReset) {
+            tryReset();
+        }
         irq.enableIntxReporting(); // vfio_pci_post_reset: vfio_intx_enable
     }
 
-    private void resetFunction() {
+    /**
+     * vfio_pci_compute_needs_reset: a device without a VFIO reset, or whose only one is a PM
+     * reset, is bus-reset by QEMU's reset handler before the devices' own resets.
+     */
+    boolean needsReset() {
+        return !closed && (!resetWorks || (!hasFlr && hasPmReset));
+    }
+
+    /** vfio_pci_hot_reset_multi (from vfio_reset_handler): pre-reset, the bus reset, post-reset. */
+    void hotResetMulti() {
+        if (closed) {
+            return;
+        }
+        preReset();
+        hotReset();
+        irq.enableIntxReporting();
+    }
+
+    /** vfio_pci_pre_reset: vfio_disable_interrupts, then I/O, memory and bus mastering off. */
+    private void preReset() {
+        irq.disableAll();
         int cmd = (int) configRead(PciRegs.COMMAND, 2);
         cmd &= ~(PciRegs.COMMAND_IO | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER | PciRegs.COMMAND_INTX_DISABLE);
         configWrite(PciRegs.COMMAND, cmd, 2);
-        if (resetWorks && (hasFlr || !hasPmReset) && tryReset()) {
-            return;
+    }
+
+    /**
+     * vfio_pci_hot_reset: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO fails for a device on a root bus
+     * (pci_probe_reset_slot/bus: no bridge to reset), and QEMU says so when there is no PM reset
+     * either. A secondary-bus reset of a non-root bus is not modelled (false, silently).
+     */
+    private boolean hotReset() {
+        if (device.pciDevice().parent() == null && !hasPmReset) {
+            vmm.report("vfio: Cannot reset device " + name + ", no available reset mechanism.");
         }
-        if (device.pciDevice().parent() == null) {
-            // vfio_pci_hot_reset: GET_PCI_HOT_RESET_INFO fails (pci_probe_reset_slot/bus: no bridge)
-            if (!hasPmReset) {
-                vmm.report("vfio: Cannot reset device " + name + ", no available reset mechanism.");
-            }
-        }
-        // a secondary-bus reset of a non-root bus is not modelled here
-        if (resetWorks && hasPmReset) {
-            tryReset();
-        }
+        return false;
     }
 
     private boolean tryReset() {
@@ -672,7 +711,7 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
-        irq.disableAll(); // vfio_exitfn: vfio_disable_interrupts
+        irq.exit(); // vfio_exitfn: vfio_disable_interrupts (QEMU ends on SIGTERM without it: nothing traced)
         closed = true;
         device.close();
         if (--group.users == 0) {

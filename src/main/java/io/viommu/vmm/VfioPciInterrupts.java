@@ -57,6 +57,7 @@ final class VfioPciInterrupts {
     private boolean[] msixPending = new boolean[0];
     private int nrVectors;
     private boolean deferRouting;
+    private boolean exiting;
 
     VfioPciInterrupts(VfioPciDevice pdev, VfioDevice device, Vmm vmm) {
         this.pdev = pdev;
@@ -100,6 +101,24 @@ final class VfioPciInterrupts {
         }
         intx = fd;
         mode = Mode.INTX;
+        trace("vfio_intx_enable", "");
+    }
+
+    /** A QEMU trace event of this device: {@code name  (HOST)ARGS} as hw/vfio/trace-events formats it. */
+    private void trace(String name, String args) {
+        if (!exiting) {
+            vmm.traceEvent(name, " (" + pdev.hostName() + ")" + args);
+        }
+    }
+
+    /**
+     * The VMM ends: interrupts torn down on the host. QEMU, ended by SIGTERM, runs no
+     * vfio_exitfn (the kernel releases everything when the process closes its files), so
+     * nothing is traced.
+     */
+    void exit() {
+        exiting = true;
+        disableAll();
     }
 
     /** QEMU's Error from vfio_intx_enable. */
@@ -117,6 +136,7 @@ final class VfioPciInterrupts {
         mmapEnabled = true;
         intx = null;
         mode = Mode.NONE;
+        trace("vfio_intx_disable", "");
     }
 
     /** vfio_intx_interrupt. */
@@ -205,6 +225,7 @@ final class VfioPciInterrupts {
         if (msiVectors.length > 1) {
             data = (data & ~(msiVectors.length - 1)) | vector;
         }
+        trace("vfio_msi_interrupt", String.format(" vector %d 0x%x/0x%x", vector, address, data));
         pdev.sendMessage(address, data); // pci_msi_trigger: address_space_stl_le
     }
 
@@ -244,6 +265,7 @@ final class VfioPciInterrupts {
             @Override
             public void release(int vector) {
                 // vfio_msix_vector_release: only a KVM irqfd route is switched; none under TCG
+                trace("vfio_msix_vector_release", " vector " + vector + " released");
             }
         });
         deferRouting = false;
@@ -251,7 +273,9 @@ final class VfioPciInterrupts {
             enableVectors();
         } else {
             msixVectorUse(0, false);
+            trace("vfio_msix_vector_release", " vector 0 released");
         }
+        trace("vfio_msix_enable", "");
     }
 
     /**
@@ -262,6 +286,7 @@ final class VfioPciInterrupts {
      */
     private void msixVectorUse(int nr, boolean handler) {
         MsixTable table = pdev.msixTable();
+        trace("vfio_msix_vector_do_use", " vector " + nr + " used");
         if (msixVectors[nr] == null) {
             msixVectors[nr] = new EventFd();
             table.use(nr);
@@ -288,7 +313,8 @@ final class VfioPciInterrupts {
             any |= msixPending[i];
         }
         if (!any) {
-            table.setPbaEnabled(false); // vfio_msix_pba_disable
+            table.setPbaEnabled(false);
+            trace("vfio_msix_pba_disable", "");
         }
     }
 
@@ -310,6 +336,7 @@ final class VfioPciInterrupts {
         table.unsetNotifiers();
         for (int i = 0; i < nrVectors; i++) {
             if (msixVectors[i] != null) {
+                trace("vfio_msix_vector_release", " vector " + i + " released");
                 table.unuse(i);
             }
         }
@@ -322,6 +349,7 @@ final class VfioPciInterrupts {
         nrVectors = 0;
         mode = Mode.NONE;
         enableIntxReporting();
+        trace("vfio_msix_disable", "");
     }
 
     /**
@@ -332,8 +360,10 @@ final class VfioPciInterrupts {
         MsixTable table = pdev.msixTable();
         if (table.isMasked(nr)) {
             msixPending[nr] = true;
-            table.setPbaEnabled(true); // vfio_msix_pba_enable
+            table.setPbaEnabled(true);
+            trace("vfio_msix_pba_enable", "");
         }
+        trace("vfio_msi_interrupt", String.format(" vector %d 0x%x/0x%x", nr, table.address(nr), table.data(nr)));
         table.notify(nr);
     }
 

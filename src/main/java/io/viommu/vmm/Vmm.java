@@ -231,6 +231,12 @@ public final class Vmm {
      * device opens (qtest_event, CHR_EVENT_OPENED): the captures' warning printed twice.
      */
     public void systemReset() {
+        // vfio_reset_handler (qemu_register_reset, so before the devices' resets): a bus reset
+        // of each device that needs one; then qemu_devices_reset: each device's vfio_pci_reset
+        List<VfioPciDevice> needing = assigned.stream().filter(VfioPciDevice::needsReset).toList();
+        for (VfioPciDevice d : needing) {
+            d.hotResetMulti();
+        }
         for (VfioPciDevice d : assigned) {
             d.reset();
         }

@@ -63,6 +63,25 @@ class VmmMsixCaptureTest {
     }
 
     /**
+     * {@code nvme-trace}: the {@code nvme} script with {@code -trace 'vfio_msi*' -trace
+     * 'vfio_intx*'}: every line real QEMU printed is an event the model has (MSI-X early setup,
+     * INTx enable/disable at realize, reset and MSI-X enable, vector use and release, the PBA
+     * switched on and off, each interrupt with the message read from the table, MSI-X
+     * disable), in the same order, byte for byte; the replies are those of {@code nvme}.
+     */
+    @Test
+    void msixTraceEventsAreQemusLines() throws Exception {
+        Path d = DIR.resolve("nvme-trace");
+        VmmFixtureTest.Run r = VmmFixtureTest.run(nvmeHost(), VmmFixtureTest.captureArgv(d),
+                Files.readString(d.resolve("vmm.qtest")));
+        java.util.List<String> real = Files.readAllLines(d.resolve("vmm.err"));
+        assertThat(VmmTraceCaptureTest.modelledEvents(real)).isEqualTo(real);
+        assertThat(r.err().lines().filter(l -> !l.startsWith("viommu: ")).toList()).isEqualTo(real);
+        assertThat(r.out()).isEqualTo(Files.readString(d.resolve("vmm.out")));
+        assertThat(r.out()).isEqualTo(Files.readString(DIR.resolve("nvme").resolve("vmm.out")));
+    }
+
+    /**
      * The same host with interrupt remapping on (Linux 6.1 panics with it under TCG: no capture):
      * VFIO needs no allow_unsafe_interrupts, the host kernel gives the nvme's MSI-X vector an
      * IRTE, each of the three completions' messages reaches the host CPU through it, and the VM
