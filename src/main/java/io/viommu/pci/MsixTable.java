@@ -142,8 +142,7 @@ public final class MsixTable {
     }
 
     private long entryLong(int vector, int off) {
-        int o = vector * ENTRY_SIZE + off;
-        return (table[o] & 0xffL) | (table[o + 1] & 0xffL) << 8 | (table[o + 2] & 0xffL) << 16 | (table[o + 3] & 0xffL) << 24;
+        return tableLoad((long) vector * ENTRY_SIZE + off);
     }
 
     /** msix_vector_use / msix_vector_unuse: only used vectors send. */
