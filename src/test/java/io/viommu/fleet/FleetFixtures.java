@@ -23,7 +23,7 @@ import java.util.List;
  * </ul>
  * Built once per test JVM (booting six model hosts takes a few seconds).
  */
-final class FleetFixtures {
+public final class FleetFixtures {
     static final String IR = "-machine q35,kernel-irqchip=split -m 1G -device intel-iommu,intremap=on,caching-mode=on";
     static final String RP = " -device pcie-root-port,id=rp1,chassis=1,slot=1";
 
@@ -48,7 +48,7 @@ final class FleetFixtures {
     }
 
     /** The directory holding one snapshot per host (named after it). */
-    static synchronized Path fleet() {
+    public static synchronized Path fleet() {
         if (fleet == null) {
             try {
                 Path dir = Files.createTempDirectory("viommu-fleet");
