@@ -28,7 +28,7 @@ class ArchitectureTest {
     }
 
     /**
-     * memory < pci < vtd < machine < linux < vmm < host < cli, each with its sub-packages;
+     * memory < pci < vtd < machine < linux < vmm < host < fleet < cli, each with its sub-packages;
      * vmm (the next issue's VMM) may not exist yet. Every main class is in a layer.
      */
     @Test
@@ -42,9 +42,11 @@ class ArchitectureTest {
                 .layer("linux").definedBy("io.viommu.linux..")
                 .optionalLayer("vmm").definedBy("io.viommu.vmm..")
                 .layer("host").definedBy("io.viommu.host..")
+                .layer("fleet").definedBy("io.viommu.fleet..")
                 .layer("cli").definedBy("io.viommu.cli..")
                 .whereLayer("cli").mayNotBeAccessedByAnyLayer()
-                .whereLayer("host").mayOnlyBeAccessedByLayers("cli")
+                .whereLayer("fleet").mayOnlyBeAccessedByLayers("cli")
+                .whereLayer("host").mayOnlyBeAccessedByLayers("fleet", "cli")
                 .whereLayer("vmm").mayOnlyBeAccessedByLayers("host", "cli")
                 .whereLayer("linux").mayOnlyBeAccessedByLayers("vmm", "host", "cli")
                 .whereLayer("machine").mayOnlyBeAccessedByLayers("linux", "vmm", "host", "cli")

@@ -75,7 +75,7 @@ public final class FleetFixtures {
         HostSnapshotWriter.write(boot(h), dest);
     }
 
-    static List<Path> all() {
+    public static List<Path> all() {
         List<Path> out = new ArrayList<>();
         for (HostSpec h : HOSTS) {
             out.add(fleet().resolve(h.name()));
