@@ -85,7 +85,8 @@ public final class FleetScanner {
             }
             out.add(device(s, d, t, names.get(d.address().toString()), candidate, List.copyOf(blockers)));
             if (d.sriov() != null && d.sriov().totalVfs() > 0 && d.sriov().numVfs() == 0 && d.physfn() == null) {
-                needs.add("sriov_numvfs: " + d.address() + " (" + names.get(d.address().toString()) + ") has no VFs, up to " + d.sriov().totalVfs() + ": viommu host plan " + d.address() + " --vfs N");
+                needs.add("sriov_numvfs: " + d.address() + " (" + names.get(d.address().toString()) + ") has no VFs, up to " + d.sriov().totalVfs() + ": " + (d.driver() == null ? "load its PF driver, then " : "")
+                        + "viommu host plan " + d.address() + " --vfs N");
             }
         }
         if (toBind > 0) {
