@@ -231,9 +231,10 @@ public final class FleetEmit {
     }
 
     private static String unsafeNote(Resource r, FleetReport.Host h) {
-        return " (pciVendorSelector " + selector(r.id()) + " is cluster-wide: it would take this device wherever it is"
-                + " bound to vfio-pci; leave it on its driver, as the plans do, and do not label " + h.name() + " "
-                + label(r) + "=ready unless it serves other devices of this kind)";
+        boolean servesOthers = h.devices().stream().anyMatch(d -> d.candidate() && d.id().equals(r.id()));
+        return " (pciVendorSelector " + selector(r.id()) + " is cluster-wide: it takes this device if it is ever bound"
+                + " to vfio-pci; leave it on its driver" + (servesOthers ? ": " + h.name() + "'s plan binds only its other "
+                + r.id() + " devices" : ", and do not label " + h.name() + " " + label(r) + "=ready") + ")";
     }
 
     static String selector(String id) {

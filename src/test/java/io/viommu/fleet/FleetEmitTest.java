@@ -93,7 +93,7 @@ class FleetEmitTest {
         assertThat(example.at("/spec/template/spec/domain/devices/hostDevices/0/deviceName").asText()).isEqualTo("viommu.io/pci_8086_100e");
         // cluster-wide selector: the host where 8086:100e is in use is named, with the reason
         assertThat(r.stderr()).anySatisfy(l -> assertThat(l).startsWith("node-inuse: 0000:00:06.0 (8086:100e) left out of"
-                + " viommu.io/pci_8086_100e: routing table indicates that interface eth0 is active").contains("pciVendorSelector 8086:100E is cluster-wide"));
+                + " viommu.io/pci_8086_100e: routing table indicates that interface eth0 is active").contains("pciVendorSelector 8086:100E is cluster-wide: it takes this device if it is ever bound to vfio-pci; leave it on its driver: node-inuse's plan binds only its other 8086:100e devices)"));
         assertThat(r.stderr()).contains("viommu.io/pci_8086_100e: label the nodes that serve it: kubectl label node node-nvme"
                 + " node-inuse viommu.io/pci_8086_100e=ready");
         assertThat(r.stderr()).anySatisfy(l -> assertThat(l).startsWith("node-off: left out: the IOMMU is off"));
