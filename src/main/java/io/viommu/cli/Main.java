@@ -7,8 +7,8 @@ import picocli.CommandLine.Command;
 @Command(name = "viommu", mixinStandardHelpOptions = true, version = "viommu 0.1",
         description = "A model of Intel VT-d and PCI device assignment, held against QEMU and Linux.",
         subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class,
-                BootCommand.class, HostCommand.class, FleetCommand.class, ScenarioCommand.class, RunCommand.class,
-                DomxmlToNativeCommand.class})
+                BootCommand.class, HostCommand.class, ScenarioCommand.class, RunCommand.class,
+                DomxmlToNativeCommand.class, FleetCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

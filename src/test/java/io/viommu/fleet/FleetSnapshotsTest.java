@@ -14,18 +14,7 @@ import org.junit.jupiter.api.io.TempDir;
 /** Mis-edited snapshots are refused, naming the file and what is wrong, before anything reads them. */
 class FleetSnapshotsTest {
     private static Path copy(Path from, Path to) throws IOException {
-        try (Stream<Path> s = Files.walk(from)) {
-            for (Path p : s.sorted(Comparator.comparing(Path::toString)).toList()) {
-                Path t = to.resolve(from.relativize(p).toString());
-                if (Files.isSymbolicLink(p)) {
-                    Files.createSymbolicLink(t, Files.readSymbolicLink(p));
-                } else if (Files.isDirectory(p)) {
-                    Files.createDirectories(t);
-                } else {
-                    Files.copy(p, t);
-                }
-            }
-        }
+        io.viommu.host.BindPlannerTest.copy(from, to);
         return to;
     }
 
