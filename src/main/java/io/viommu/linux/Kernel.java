@@ -141,7 +141,7 @@ public final class Kernel implements IommuKernel {
         intelIommuInit();
         drivers.setDmaOps(new KernelDma(this));
         drivers.setIrqCore(new PciIrqs(drivers, machine.configAccess(), interrupts, machine.smp().apicId(0),
-                () -> iommuDriver));
+                () -> iommuDriver, d -> machine.rootBus().route(d.rid().bus(), d.rid().devfn())));
         drivers.addModuleListener(new ModuleInit());
         network = new NetworkInterfaces(log, nicsInCreationOrder());
         drivers.addModuleListener(network);

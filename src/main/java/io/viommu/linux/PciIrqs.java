@@ -7,10 +7,14 @@ import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.iommu.IntelIommuDriver;
 import io.viommu.pci.ConfigAccess;
 import io.viommu.pci.MsiAddress;
+import io.viommu.memory.Mmio;
 import io.viommu.pci.MsiCapability;
+import io.viommu.pci.MsixCapability;
+import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
 import java.util.HashMap;
 import java.util.Map;
+import java.util.function.Function;
 import java.util.function.Supplier;
 
 /**
@@ -41,14 +45,22 @@ final class PciIrqs implements IrqCore {
     private final Interrupts cpu;
     private final int apicId;
     private final Supplier<IntelIommuDriver> iommu;
-    private final Map<String, MsiBlock> msi = new HashMap<>();
+    /** One device's MSI-X vectors: a CPU vector and (under remapping) an IRTE per table entry. */
+    private record MsixBlock(int[] vectors, int[] irtes, int capability, Mmio table) {
+    }
 
-    PciIrqs(DriverCore drivers, ConfigAccess cfg, Interrupts cpu, int apicId, Supplier<IntelIommuDriver> iommu) {
+    private final Map<String, MsiBlock> msi = new HashMap<>();
+    private final Map<String, MsixBlock> msix = new HashMap<>();
+    private final Function<PciDevice, PciFunction> hardware;
+
+    PciIrqs(DriverCore drivers, ConfigAccess cfg, Interrupts cpu, int apicId, Supplier<IntelIommuDriver> iommu,
+            Function<PciDevice, PciFunction> hardware) {
         this.drivers = drivers;
         this.cfg = cfg;
         this.cpu = cpu;
         this.apicId = apicId;
         this.iommu = iommu;
+        this.hardware = hardware;
     }
 
     @Override
@@ -68,7 +80,7 @@ final class PciIrqs implements IrqCore {
 
     @Override
     public int allocMsiVectors(PciDevice dev, int nvec) {
-        if (msi.containsKey(dev.name())) {
+        if (msi.containsKey(dev.name()) || msix.containsKey(dev.name())) {
             return Errno.EINVAL.negative(); // already enabled (pci_msi_enabled)
         }
         int cap = drivers.findCapability(dev, PciRegs.CAP_ID_MSI);
@@ -113,6 +125,101 @@ final class PciIrqs implements IrqCore {
         return count;
     }
 
+    /**
+     * msix_capability_init (drivers/pci/msi/msi.c): enabled with the function mask while it is
+     * set up, all entries masked (msix_mask_all), each vector's message written
+     * (__pci_write_msi_msg), INTx disabled, the function mask cleared. The table is written
+     * through the function's BAR (the kernel's ioremap of it).
+     */
+    @Override
+    public int allocMsixVectors(PciDevice dev, int nvec) {
+        if (msi.containsKey(dev.name()) || msix.containsKey(dev.name())) {
+            return Errno.EINVAL.negative();
+        }
+        int cap = drivers.findCapability(dev, PciRegs.CAP_ID_MSIX);
+        PciFunction f = hardware.apply(dev);
+        if (cap == 0 || nvec < 1 || f == null) {
+            return Errno.EINVAL.negative();
+        }
+        int control = (int) cfg.read(dev.rid(), cap + MsixCapability.CONTROL, 2);
+        int tableSize = MsixCapability.vectors(control);
+        long tableReg = cfg.read(dev.rid(), cap + MsixCapability.TABLE, 4);
+        io.viommu.pci.Bar bar = f.bar((int) (tableReg & 7));
+        if (f.msix() == null || bar == null || bar.region() == null) {
+            // the device model declares the capability but decodes no table (e1000e, igb,
+            // virtio): it could deliver no vector, so the model refuses what Linux would do
+            return Errno.EOPNOTSUPP.negative();
+        }
+        long tableOffset = tableReg & ~7L;
+        Mmio table = new Mmio() {
+            @Override
+            public long load(long offset, int size) {
+                return bar.region().load(tableOffset + offset, size);
+            }
+
+            @Override
+            public void store(long offset, long value, int size) {
+                bar.region().store(tableOffset + offset, value, size);
+            }
+        };
+        int count = Math.min(nvec, tableSize);
+        int[] vectors = new int[count];
+        int[] irtes = new int[count];
+        java.util.Arrays.fill(irtes, -1);
+        IntelIommuDriver ir = iommu.get();
+        boolean remap = ir != null && ir.hasInterruptRemapping();
+        for (int i = 0; i < count; i++) {
+            int v = freeVectorExcept(vectors, i);
+            int irte = v < 0 ? -1 : remap ? ir.allocateMsiIrtes(dev.rid(), v, apicId, 1) : 0;
+            if (v < 0 || irte < 0) {
+                for (int j = 0; j < i; j++) {
+                    if (irtes[j] >= 0) {
+                        ir.freeIrtes(irtes[j], 1);
+                    }
+                }
+                return Errno.ENOSPC.negative();
+            }
+            vectors[i] = v;
+            irtes[i] = remap ? irte : -1;
+        }
+        int base = control & ~(MsixCapability.CONTROL_ENABLE | MsixCapability.CONTROL_MASKALL);
+        cfg.write(dev.rid(), cap + MsixCapability.CONTROL, base | MsixCapability.CONTROL_ENABLE | MsixCapability.CONTROL_MASKALL, 2);
+        for (int e = 0; e < tableSize; e++) {
+            table.store(16L * e + 12, 1, 4); // msix_mask_all
+        }
+        for (int i = 0; i < count; i++) {
+            long address;
+            int data;
+            if (irtes[i] >= 0) {
+                address = MsiAddress.FIRST | (long) (irtes[i] & 0x7fff) << 5 | 1L << 4 | (long) ((irtes[i] >>> 15) & 1) << 2;
+                data = 0;
+            } else {
+                address = MsiAddress.FIRST | (long) (apicId & 0xff) << 12;
+                data = vectors[i];
+            }
+            table.store(16L * i, address & 0xffff_ffffL, 4);
+            table.store(16L * i + 4, address >>> 32, 4);
+            table.store(16L * i + 8, data & 0xffff_ffffL, 4);
+        }
+        intx(dev, false);
+        cfg.write(dev.rid(), cap + MsixCapability.CONTROL, base | MsixCapability.CONTROL_ENABLE, 2);
+        msix.put(dev.name(), new MsixBlock(vectors, irtes, cap, table));
+        return count;
+    }
+
+    private int freeVectorExcept(int[] taken, int n) {
+        for (int v = FIRST_VECTOR; v <= LAST_VECTOR; v++) {
+            boolean free = !cpu.vectorInUse(v) && !reserved(v);
+            for (int j = 0; j < n && free; j++) {
+                free = taken[j] != v;
+            }
+            if (free) {
+                return v;
+            }
+        }
+        return -1;
+    }
+
     /** pci_intx: the command register's INTx disable bit (enable = clear it). */
     private void intx(PciDevice dev, boolean enable) {
         long cmd = cfg.read(dev.rid(), PciRegs.COMMAND, 2);
@@ -143,11 +250,27 @@ final class PciIrqs implements IrqCore {
                 return true;
             }
         }
+        for (MsixBlock b : msix.values()) {
+            for (int v : b.vectors()) {
+                if (v == vector) {
+                    return true;
+                }
+            }
+        }
         return false;
     }
 
     @Override
     public int requestMsi(PciDevice dev, int index, Runnable handler) {
+        MsixBlock x = msix.get(dev.name());
+        if (x != null) {
+            if (index < 0 || index >= x.vectors().length) {
+                return Errno.EINVAL.negative();
+            }
+            cpu.request(x.vectors()[index], handler);
+            x.table().store(16L * index + 12, 0, 4); // irq_startup: pci_msix_unmask
+            return 0;
+        }
         MsiBlock b = msi.get(dev.name());
         if (b == null || index < 0 || index >= b.count()) {
             return Errno.EINVAL.negative();
@@ -158,6 +281,12 @@ final class PciIrqs implements IrqCore {
 
     @Override
     public void freeMsi(PciDevice dev, int index) {
+        MsixBlock x = msix.get(dev.name());
+        if (x != null && index >= 0 && index < x.vectors().length) {
+            x.table().store(16L * index + 12, 1, 4); // irq_shutdown: pci_msix_mask
+            cpu.free(x.vectors()[index]);
+            return;
+        }
         MsiBlock b = msi.get(dev.name());
         if (b != null && index >= 0 && index < b.count()) {
             cpu.free(b.vector() + index);
@@ -166,6 +295,23 @@ final class PciIrqs implements IrqCore {
 
     @Override
     public void freeMsiVectors(PciDevice dev) {
+        MsixBlock x = msix.remove(dev.name());
+        if (x != null) {
+            // pci_msix_shutdown: every vector masked, MSI-X disabled, INTx back; the IRTEs freed
+            for (int i = 0; i < x.vectors().length; i++) {
+                x.table().store(16L * i + 12, 1, 4);
+                cpu.free(x.vectors()[i]);
+            }
+            long control = cfg.read(dev.rid(), x.capability() + MsixCapability.CONTROL, 2);
+            cfg.write(dev.rid(), x.capability() + MsixCapability.CONTROL, control & ~MsixCapability.CONTROL_ENABLE, 2);
+            intx(dev, true);
+            for (int irte : x.irtes()) {
+                if (irte >= 0 && iommu.get() != null) {
+                    iommu.get().freeIrtes(irte, 1);
+                }
+            }
+            return;
+        }
         MsiBlock b = msi.remove(dev.name());
         if (b == null) {
             return;

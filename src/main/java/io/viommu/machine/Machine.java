@@ -209,7 +209,8 @@ public final class Machine {
 
     private DmaPort connectDmaPort(PciFunction f) {
         MsiSink msiSink = iommu != null ? interrupts.remappingSink() : interrupts;
-        DmaPort port = new DmaPort(f::address, new MsiWindow(memory, f::address, msiSink), iommu,
+        // pci_device_iommu_address_space: behind a conventional bus the IOMMU sees the bridge's alias
+        DmaPort port = new DmaPort(f::dmaRequester, new MsiWindow(memory, f::dmaRequester, msiSink), iommu,
                 f::busMasterEnabled);
         f.connect(port, msiSink);
         return port;

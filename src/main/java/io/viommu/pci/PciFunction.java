@@ -28,6 +28,7 @@ public class PciFunction {
     protected final ConfigSpace config;
     private final Bar[] bars = new Bar[6];
     private MsiCapability msi;
+    private MsixTable msix;
     private int nextCapability = PciRegs.HEADER_SIZE;
     private String id;
     private PciBus bus;
@@ -96,6 +97,11 @@ public class PciFunction {
         return bus;
     }
 
+    /** The requester id the IOMMU sees on this function's DMA and MSIs: its {@link DmaAlias}. */
+    public RequesterId dmaRequester() {
+        return bus == null ? address() : DmaAlias.of(bus, devfn).rid();
+    }
+
     /** Device/function number on its bus, or -1 before it is plugged. */
     public int devfn() {
         return devfn;
@@ -131,6 +137,11 @@ public class PciFunction {
 
     public DmaPort dma() {
         return dma;
+    }
+
+    /** Where this function's MSIs go (a VF's go where its PF's do). */
+    MsiSink msiSink() {
+        return msiSink;
     }
 
     public boolean isMultiFunction() {
@@ -291,6 +302,31 @@ public class PciFunction {
         return msi;
     }
 
+    /**
+     * Adds an MSI-X capability with its table and PBA (QEMU {@code msix_init}); messages go
+     * the bus-master path like MSI. The device decodes them through {@link MsixTable#overlay}.
+     */
+    protected final MsixTable addMsix(int offset, int vectors, int tableBir, long tableOffset, int pbaBir, long pbaOffset) {
+        return addMsix(offset, vectors, tableBir, tableOffset, pbaBir, pbaOffset, (a, d) -> {
+            if (busMasterEnabled()) {
+                msiSink.deliver(a, d, dmaRequester());
+            }
+        });
+    }
+
+    /** {@link #addMsix} with the function's own message path (vfio-pci: the VM's bus-master address space). */
+    protected final MsixTable addMsix(int offset, int vectors, int tableBir, long tableOffset, int pbaBir,
+                                      long pbaOffset, MsixTable.MessageSender sender) {
+        addCapability(offset, MsixCapability.SIZE);
+        msix = new MsixTable(config, offset, vectors, tableBir, tableOffset, pbaBir, pbaOffset, sender);
+        return msix;
+    }
+
+    /** The MSI-X state, null without one (or when the capability is only declared, not decoded). */
+    public MsixTable msix() {
+        return msix;
+    }
+
     // ---- guest view ----
 
     /** A configuration read of 1, 2 or 4 bytes at any offset (0xff past the space). */
@@ -312,6 +348,13 @@ public class PciFunction {
         if (msi != null && !oldMsi && msi.enabled()) {
             // QEMU msi_write_config: enabling MSI deasserts INTx.
             setIntx(false);
+        }
+        if (msix != null) {
+            boolean wasOn = msix.enabled();
+            msix.configWritten(offset, len);
+            if (!wasOn && msix.enabled()) {
+                setIntx(false); // msix_write_config: pci_device_deassert_intx
+            }
         }
         if (sriov != null) {
             sriov.controlWritten(oldSriovControl);
@@ -391,7 +434,7 @@ public class PciFunction {
         if (msi == null || !msi.enabled() || !busMasterEnabled()) {
             return;
         }
-        msiSink.deliver(msi.address(), msi.data(), address());
+        msiSink.deliver(msi.address(), msi.data(), dmaRequester());
     }
 
     @Override

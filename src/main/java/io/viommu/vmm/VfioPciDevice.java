@@ -31,7 +31,7 @@ import java.util.Set;
  * <p>The VM's view of the function is QEMU's: every config access goes to the VFIO config
  * region (where the host kernel virtualises its part) except the bits QEMU emulates
  * ({@code emulated_config_bits}: the BARs, the ROM BAR, the header type's multifunction bit,
- * the capability list pointers, the whole MSI capability); writes go to VFIO and to the emulated
+ * the capability list pointers, the whole MSI and MSI-X capabilities); writes go to VFIO and to the emulated
  * copy. The BARs are QEMU's, at guest addresses; their accesses reach the host BAR through the
  * mmap'ed region, or with {@code x-no-mmap=on} through the device file's pread/pwrite.
  */
@@ -52,6 +52,7 @@ public final class VfioPciDevice extends PciFunction {
     private final boolean hasFlr;
     private final boolean hasPmReset;
     private final VfioPciInterrupts irq;
+    private io.viommu.pci.MsixTable msixTable;
     private boolean closed;
 
     private VfioPciDevice(Vmm vmm, String name, VfioDevice device, Vmm.Group group, long[] hostConfig, int cfgSize,
@@ -73,6 +74,7 @@ public final class VfioPciDevice extends PciFunction {
         fill(0x30, 4);
         // the multifunction bit is QEMU's (vfio_realize: emulated_config_bits[PCI_HEADER_TYPE])
         emulated[PciRegs.HEADER_TYPE] = (byte) PciRegs.HEADER_TYPE_MULTI_FUNCTION;
+        traceMsixEarlySetup(hostConfig);
         registerBars(hostConfig, noMmap);
         addCapabilities(hostConfig);
         int pin = (int) (hostConfig[0x3c / 4] >>> 8) & 0xff;
@@ -98,12 +100,39 @@ public final class VfioPciDevice extends PciFunction {
             boolean io = (raw & 1) != 0;
             boolean mem64 = !io && (raw & 6) == 4;
             Bar.Kind kind = io ? Bar.Kind.IO : mem64 ? Bar.Kind.MEMORY64 : Bar.Kind.MEMORY32;
-            Mmio region = regionAccess(i, info, noMmap);
+            Mmio region = msixDecoded(i, regionAccess(i, info, noMmap));
             registerBar(i, kind, info.size(), !io && (raw & 8) != 0, region, AccessRules.ANY);
             if (mem64) {
                 i++;
             }
         }
+    }
+
+    /**
+     * The BAR as the VM decodes it: QEMU's MSI-X table and PBA subregions (msix_init over the
+     * BAR's region) above the host BAR, once the capability is set up.
+     */
+    private Mmio msixDecoded(int index, Mmio raw) {
+        return new Mmio() {
+            private Mmio decoded;
+
+            private Mmio target() {
+                if (decoded == null && msixTable != null) {
+                    decoded = msixTable.overlay(index, raw);
+                }
+                return decoded == null ? raw : decoded;
+            }
+
+            @Override
+            public long load(long offset, int size) {
+                return target().load(offset, size);
+            }
+
+            @Override
+            public void store(long offset, long value, int size) {
+                target().store(offset, value, size);
+            }
+        };
     }
 
     /**
@@ -191,12 +220,40 @@ public final class VfioPciDevice extends PciFunction {
                 boolean is64 = (cfgByte(hostConfig, pos + 2) & 0x80) != 0;
                 addMsi(pos, is64);
                 fill(pos, msi().length());
+            } else if (id == PciRegs.CAP_ID_MSIX) {
+                // vfio_msix_early_setup + vfio_msix_setup: QEMU's own table and PBA at the host's
+                // BAR offsets, the whole capability emulated; the PBA decoded only while needed
+                int control = cfgByte(hostConfig, pos + 2) | cfgByte(hostConfig, pos + 3) << 8;
+                long table = hostConfig[(pos + 4) / 4];
+                long pba = hostConfig[(pos + 8) / 4];
+                msixTable = addMsix(pos, io.viommu.pci.MsixCapability.vectors(control), (int) (table & 7), table & ~7L,
+                        (int) (pba & 7), pba & ~7L, this::sendMessage);
+                msixTable.setPbaEnabled(false);
+                fill(pos, io.viommu.pci.MsixCapability.SIZE);
             } else {
                 addCapability(pos, 2);
                 config.define(pos, 1, id, 0, 0);
             }
             emulated[pos + 1] = (byte) 0xff;
             pos = next;
+        }
+    }
+
+    /** vfio_msix_early_setup's trace event (before vfio_bars_register maps the BARs). */
+    private void traceMsixEarlySetup(long[] hostConfig) {
+        if ((cfgByte(hostConfig, PciRegs.STATUS) & PciRegs.STATUS_CAP_LIST) == 0) {
+            return;
+        }
+        int pos = cfgByte(hostConfig, PciRegs.CAPABILITY_LIST) & 0xfc;
+        for (int n = 0; pos >= PciRegs.HEADER_SIZE && n < 48; n++) {
+            if (cfgByte(hostConfig, pos) == PciRegs.CAP_ID_MSIX) {
+                int control = cfgByte(hostConfig, pos + 2) | cfgByte(hostConfig, pos + 3) << 8;
+                long table = hostConfig[(pos + 4) / 4];
+                vmm.traceEvent("vfio_msix_early_setup", String.format("%s PCI MSI-X CAP @0x%x, BAR %d, offset 0x%x, entries %d",
+                        name, pos, table & 7, table & ~7L, io.viommu.pci.MsixCapability.vectors(control)));
+                return;
+            }
+            pos = cfgByte(hostConfig, pos + 1) & 0xfc;
         }
     }
 
@@ -251,16 +308,15 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
         int g = groupId.getAsInt();
-        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for this bus and devfn
-        // when intel-iommu was realized before, else system memory. Behind PCIe ports the bus
-        // number is the port's secondary bus number when used (the guest or its firmware numbers
-        // buses after realize). Conventional PCI buses alias requester ids in QEMU; not modelled
-        // for assigned devices: such a device stays in system memory, with viommu's warning.
-        io.viommu.vtd.IntelIommu viommu = expressPath(bus) ? machine.iommu() : null;
-        int fn = Math.max(devfn, 0);
-        java.util.function.Supplier<io.viommu.pci.RequesterId> rid =
-                () -> io.viommu.pci.RequesterId.of(bus.busNumber(), fn);
-        String space = viommu == null ? "system" : "vtd-" + bus.name() + "/" + fn;
+        // pci_device_iommu_address_space, taken at realize: the vIOMMU's for the device's DMA
+        // alias (itself, or behind a conventional bus the bridge's: DmaAlias) when intel-iommu
+        // was realized before, else system memory. Devices with one alias share its address
+        // space (and so a container). Bus numbers are read when used (the guest or its firmware
+        // numbers buses after realize).
+        io.viommu.vtd.IntelIommu viommu = machine.iommu();
+        io.viommu.pci.DmaAlias alias = io.viommu.pci.DmaAlias.of(bus, Math.max(devfn, 0));
+        java.util.function.Supplier<io.viommu.pci.RequesterId> rid = alias::rid;
+        String space = viommu == null ? "system" : "vtd-" + alias.bus().name() + "/" + alias.devfn();
         vmm.traceEvent("vfio_realize", String.format(" (%s) group %d", name, g));
         Vmm.Group shared = vmm.group(g);
         if (shared != null && !shared.space.equals(space)) {
@@ -513,6 +569,9 @@ public final class VfioPciDevice extends PciFunction {
     public void configWrite(int offset, long value, int len) {
         boolean msiWrite = !closed && msi() != null && msi().overlaps(offset, len);
         boolean msiWas = msiEnabled();
+        boolean msixWrite = !closed && msixTable != null && offset < msixTable.capability() + io.viommu.pci.MsixCapability.SIZE
+                && offset + len > msixTable.capability();
+        boolean msixWas = msixWrite && msixTable.enabled();
         if (!closed && offset >= 0 && offset + len <= emulated.length) {
             try {
                 device.write(((long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT) + offset, value, len);
@@ -523,42 +582,72 @@ public final class VfioPciDevice extends PciFunction {
         super.configWrite(offset, value, len);
         if (msiWrite) {
             irq.msiWritten(msiWas);
+        } else if (msixWrite) {
+            irq.msixWritten(msixWas);
+        }
+    }
+
+    /** msi_send_message: a DWORD write on the device's bus-master address space (the vIOMMU when there is one). */
+    void sendMessage(long address, int data) {
+        byte[] le = {(byte) data, (byte) (data >>> 8), (byte) (data >>> 16), (byte) (data >>> 24)};
+        if (dma() != null) {
+            dma().write(io.viommu.memory.Iova.of(address), le, 0, 4);
         }
     }
 
     /**
-     * {@code vfio_pci_reset}: pre-reset (I/O, memory, bus master and INTx-disable cleared in the
-     * command register), then VFIO_DEVICE_RESET when it works and is an FLR or there is no PM
-     * reset, else a hot reset of the bus — VFIO_DEVICE_GET_PCI_HOT_RESET_INFO, which fails for
-     * a device on a root bus (no bridge to reset): QEMU then warns when there is no PM reset —,
-     * else the PM reset.
+     * {@code vfio_pci_reset}: pre-reset (interrupts off; I/O, memory, bus master and
+     * INTx-disable cleared in the command register), then VFIO_DEVICE_RESET when it works and is
+     * an FLR or there is no PM reset, else a hot reset of the bus ({@link #hotReset}), else the
+     * PM reset; post-reset (INTx enabled again).
      */
     void reset() {
         if (closed) {
             return;
         }
-        irq.disableAll(); // vfio_pci_pre_reset: vfio_disable_interrupts
-        resetFunction();
+        preReset();
+        if (!(resetWorks && (hasFlr || !hasPmReset) && tryReset()) && !hotReset() && resetWorks && hasPmReset) {
+            tryReset();
+        }
         irq.enableIntxReporting(); // vfio_pci_post_reset: vfio_intx_enable
     }
 
-    private void resetFunction() {
+    /**
+     * vfio_pci_compute_needs_reset: a device without a VFIO reset, or whose only one is a PM
+     * reset, is bus-reset by QEMU's reset handler before the devices' own resets.
+     */
+    boolean needsReset() {
+        return !closed && (!resetWorks || (!hasFlr && hasPmReset));
+    }
+
+    /** vfio_pci_hot_reset_multi (from vfio_reset_handler): pre-reset, the bus reset, post-reset. */
+    void hotResetMulti() {
+        if (closed) {
+            return;
+        }
+        preReset();
+        hotReset();
+        irq.enableIntxReporting();
+    }
+
+    /** vfio_pci_pre_reset: vfio_disable_interrupts, then I/O, memory and bus mastering off. */
+    private void preReset() {
+        irq.disableAll();
         int cmd = (int) configRead(PciRegs.COMMAND, 2);
         cmd &= ~(PciRegs.COMMAND_IO | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER | PciRegs.COMMAND_INTX_DISABLE);
         configWrite(PciRegs.COMMAND, cmd, 2);
-        if (resetWorks && (hasFlr || !hasPmReset) && tryReset()) {
-            return;
+    }
+
+    /**
+     * vfio_pci_hot_reset: VFIO_DEVICE_GET_PCI_HOT_RESET_INFO fails for a device on a root bus
+     * (pci_probe_reset_slot/bus: no bridge to reset), and QEMU says so when there is no PM reset
+     * either. A secondary-bus reset of a non-root bus is not modelled (false, silently).
+     */
+    private boolean hotReset() {
+        if (device.pciDevice().parent() == null && !hasPmReset) {
+            vmm.report("vfio: Cannot reset device " + name + ", no available reset mechanism.");
         }
-        if (device.pciDevice().parent() == null) {
-            // vfio_pci_hot_reset: GET_PCI_HOT_RESET_INFO fails (pci_probe_reset_slot/bus: no bridge)
-            if (!hasPmReset) {
-                vmm.report("vfio: Cannot reset device " + name + ", no available reset mechanism.");
-            }
-        }
-        // a secondary-bus reset of a non-root bus is not modelled here
-        if (resetWorks && hasPmReset) {
-            tryReset();
-        }
+        return false;
     }
 
     private boolean tryReset() {
@@ -568,6 +657,11 @@ public final class VfioPciDevice extends PciFunction {
         } catch (VfioException e) {
             return false;
         }
+    }
+
+    /** QEMU's MSI-X table of the device (null without the capability). */
+    io.viommu.pci.MsixTable msixTable() {
+        return msixTable;
     }
 
     /** The main loop's handlers of this device's eventfds (INTx, MSI vectors); how many fired. */
@@ -580,22 +674,17 @@ public final class VfioPciDevice extends PciFunction {
         return irq.intxPending();
     }
 
+    /** Whether the assigned device's interrupts are delivered as MSI-X now (the guest enabled it). */
+    public boolean msixActive() {
+        return irq.mode() == VfioPciInterrupts.Mode.MSIX;
+    }
+
     /** Whether the assigned device's interrupts are delivered as MSI now (the guest enabled it). */
     public boolean msiActive() {
         return irq.mode() == VfioPciInterrupts.Mode.MSI;
     }
 
     /** Whether the container listens on system memory (all guest RAM mapped at its GPA), not on a vIOMMU. */
-    /** Whether every bus from {@code bus} up to the root is PCI Express (no requester-id aliasing). */
-    static boolean expressPath(io.viommu.pci.PciBus bus) {
-        for (io.viommu.pci.PciBus b = bus; b != null; b = b.parentBridge() == null ? null : b.parentBridge().bus()) {
-            if (!b.isExpress()) {
-                return false;
-            }
-        }
-        return true;
-    }
-
     public boolean inSystemMemory() {
         return group.space.equals("system");
     }
@@ -622,7 +711,7 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
-        irq.disableAll(); // vfio_exitfn: vfio_disable_interrupts
+        irq.exit(); // vfio_exitfn: vfio_disable_interrupts (QEMU ends on SIGTERM without it: nothing traced)
         closed = true;
         device.close();
         if (--group.users == 0) {

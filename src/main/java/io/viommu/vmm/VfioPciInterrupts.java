@@ -3,8 +3,8 @@ package io.viommu.vmm;
 import io.viommu.linux.vfio.EventFd;
 import io.viommu.linux.vfio.VfioDevice;
 import io.viommu.linux.vfio.VfioException;
-import io.viommu.memory.Iova;
 import io.viommu.pci.MsiCapability;
+import io.viommu.pci.MsixTable;
 import io.viommu.pci.PciRegs;
 
 /**
@@ -29,10 +29,18 @@ import io.viommu.pci.PciRegs;
  * through the VM's vIOMMU (its interrupt remapping for 0xFEEx_xxxx, its DMA translation
  * otherwise) when the VM has one, lands in guest RAM when the address is RAM, and goes nowhere
  * while bus mastering is off. Without KVM a reprogrammed message needs nothing from VFIO
- * (vfio_update_msi only updates KVM routes). MSI-X is not modelled (no host device model has it).
+ * (vfio_update_msi only updates KVM routes).
+ *
+ * <p>MSI-X (vfio_msix_enable when the guest sets the enable bit of the emulated capability):
+ * QEMU's table and PBA ({@link MsixTable}) sit over the BAR; a vector the guest unmasks is
+ * "used" (vfio_msix_vector_use): its eventfd given to VFIO, the host block grown to it when
+ * needed (disable, then enable with more vectors: VFIO cannot grow an enabled block). A signal
+ * runs vfio_msi_interrupt: a masked vector's message becomes pending (the PBA decoded by QEMU
+ * from then on) and is sent when the guest unmasks it. Masking needs nothing from VFIO under
+ * TCG (vfio_msix_vector_release only switches KVM irqfds).
  */
 final class VfioPciInterrupts {
-    enum Mode { NONE, INTX, MSI }
+    enum Mode { NONE, INTX, MSI, MSIX }
 
     private final VfioPciDevice pdev;
     private final VfioDevice device;
@@ -42,6 +50,14 @@ final class VfioPciInterrupts {
     private boolean intxPending;
     private boolean mmapEnabled = true;
     private EventFd[] msiVectors = new EventFd[0];
+    private EventFd[] msixVectors = new EventFd[0];
+    /** Whether the main loop reads the vector's eventfd (qemu_set_fd_handler with a handler). */
+    private boolean[] msixHandled = new boolean[0];
+    /** vdev->msix->pending: vectors that fired while masked. */
+    private boolean[] msixPending = new boolean[0];
+    private int nrVectors;
+    private boolean deferRouting;
+    private boolean exiting;
 
     VfioPciInterrupts(VfioPciDevice pdev, VfioDevice device, Vmm vmm) {
         this.pdev = pdev;
@@ -85,6 +101,24 @@ final class VfioPciInterrupts {
         }
         intx = fd;
         mode = Mode.INTX;
+        trace("vfio_intx_enable", "");
+    }
+
+    /** A QEMU trace event of this device: {@code name  (HOST)ARGS} as hw/vfio/trace-events formats it. */
+    private void trace(String name, String args) {
+        if (!exiting) {
+            vmm.traceEvent(name, " (" + pdev.hostName() + ")" + args);
+        }
+    }
+
+    /**
+     * The VMM ends: interrupts torn down on the host. QEMU, ended by SIGTERM, runs no
+     * vfio_exitfn (the kernel releases everything when the process closes its files), so
+     * nothing is traced.
+     */
+    void exit() {
+        exiting = true;
+        disableAll();
     }
 
     /** QEMU's Error from vfio_intx_enable. */
@@ -102,6 +136,7 @@ final class VfioPciInterrupts {
         mmapEnabled = true;
         intx = null;
         mode = Mode.NONE;
+        trace("vfio_intx_disable", "");
     }
 
     /** vfio_intx_interrupt. */
@@ -190,17 +225,155 @@ final class VfioPciInterrupts {
         if (msiVectors.length > 1) {
             data = (data & ~(msiVectors.length - 1)) | vector;
         }
-        byte[] le = {(byte) data, (byte) (data >>> 8), (byte) (data >>> 16), (byte) (data >>> 24)};
-        if (pdev.dma() != null) {
-            pdev.dma().write(Iova.of(address), le, 0, 4); // pci_msi_trigger: address_space_stl_le
+        trace("vfio_msi_interrupt", String.format(" vector %d 0x%x/0x%x", vector, address, data));
+        pdev.sendMessage(address, data); // pci_msi_trigger: address_space_stl_le
+    }
+
+    // ---------------------------------------------------------------- MSI-X
+
+    /** vfio_pci_write_config's MSI-X part: after the write reached the emulated capability (msix_write_config). */
+    void msixWritten(boolean wasEnabled) {
+        boolean enabled = pdev.msixTable().enabled();
+        if (!wasEnabled && enabled) {
+            msixEnable();
+        } else if (wasEnabled && !enabled) {
+            msixDisable();
         }
+    }
+
+    /**
+     * vfio_msix_enable (7.2): interrupts disabled, then the vector notifiers set, which "use"
+     * every vector the guest unmasked (deferred: one SET_IRQS for all of them after); with none
+     * unmasked, vector 0 is enabled on the host and released at once, so the physical device is
+     * in MSI-X mode as the guest sees it.
+     */
+    private void msixEnable() {
+        disableAll();
+        MsixTable table = pdev.msixTable();
+        msixVectors = new EventFd[table.entries()];
+        msixHandled = new boolean[table.entries()];
+        msixPending = new boolean[table.entries()];
+        nrVectors = 0;
+        mode = Mode.MSIX;
+        deferRouting = true;
+        table.setNotifiers(new MsixTable.VectorNotifier() {
+            @Override
+            public void use(int vector, long address, int data) {
+                msixVectorUse(vector, true);
+            }
+
+            @Override
+            public void release(int vector) {
+                // vfio_msix_vector_release: only a KVM irqfd route is switched; none under TCG
+                trace("vfio_msix_vector_release", " vector " + vector + " released");
+            }
+        });
+        deferRouting = false;
+        if (nrVectors > 0) {
+            enableVectors();
+        } else {
+            msixVectorUse(0, false);
+            trace("vfio_msix_vector_release", " vector 0 released");
+        }
+        trace("vfio_msix_enable", "");
+    }
+
+    /**
+     * vfio_msix_vector_do_use: the vector's eventfd (created once; read by the main loop only
+     * when a handler is given), the table's use count; the host block grown by disabling the
+     * index and enabling it again with {@code nr + 1} vectors, or the one vector's trigger set;
+     * the PBA decoded no longer once nothing is pending.
+     */
+    private void msixVectorUse(int nr, boolean handler) {
+        MsixTable table = pdev.msixTable();
+        trace("vfio_msix_vector_do_use", " vector " + nr + " used");
+        if (msixVectors[nr] == null) {
+            msixVectors[nr] = new EventFd();
+            table.use(nr);
+        }
+        msixHandled[nr] = handler;
+        if (nrVectors < nr + 1) {
+            nrVectors = nr + 1;
+            if (!deferRouting) {
+                setIrqsQuietly(VfioDevice.IRQ_SET_DATA_NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSIX_IRQ_INDEX, 0, 0);
+                enableVectors();
+            }
+        } else {
+            try {
+                device.setIrqs(VfioDevice.IRQ_SET_DATA_EVENTFD | VfioDevice.IRQ_SET_ACTION_TRIGGER,
+                        VfioDevice.MSIX_IRQ_INDEX, nr, 1, new EventFd[] {msixVectors[nr]});
+            } catch (VfioException e) {
+                vmm.report("vfio " + pdev.hostName() + ": Failed to set up TRIGGER eventfd signaling for interrupt MSIX-"
+                        + nr + ": VFIO_DEVICE_SET_IRQS failure: " + e.errno().strerror);
+            }
+        }
+        msixPending[nr] = false;
+        boolean any = false;
+        for (int i = 0; i < nrVectors; i++) {
+            any |= msixPending[i];
+        }
+        if (!any) {
+            table.setPbaEnabled(false);
+            trace("vfio_msix_pba_disable", "");
+        }
+    }
+
+    /** vfio_enable_vectors(msix): one SET_IRQS for vectors 0..nr_vectors-1, -1 for those not in use. */
+    private void enableVectors() {
+        EventFd[] fds = new EventFd[nrVectors];
+        System.arraycopy(msixVectors, 0, fds, 0, nrVectors);
+        try {
+            device.setIrqs(VfioDevice.IRQ_SET_DATA_EVENTFD | VfioDevice.IRQ_SET_ACTION_TRIGGER,
+                    VfioDevice.MSIX_IRQ_INDEX, 0, nrVectors, fds);
+        } catch (VfioException e) {
+            vmm.report("vfio: failed to enable vectors, -1"); // the ioctl's return value
+        }
+    }
+
+    /** vfio_msix_disable: notifiers unset, vectors unused, the index torn down, then INTx again. */
+    private void msixDisable() {
+        MsixTable table = pdev.msixTable();
+        table.unsetNotifiers();
+        for (int i = 0; i < nrVectors; i++) {
+            if (msixVectors[i] != null) {
+                trace("vfio_msix_vector_release", " vector " + i + " released");
+                table.unuse(i);
+            }
+        }
+        if (nrVectors > 0) {
+            setIrqsQuietly(VfioDevice.IRQ_SET_DATA_NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSIX_IRQ_INDEX, 0, 0);
+        }
+        msixVectors = new EventFd[0];
+        msixHandled = new boolean[0];
+        msixPending = new boolean[0];
+        nrVectors = 0;
+        mode = Mode.NONE;
+        enableIntxReporting();
+        trace("vfio_msix_disable", "");
+    }
+
+    /**
+     * vfio_msi_interrupt for MSI-X: a masked vector marks itself pending and turns the PBA on;
+     * msix_notify then sends the message or sets the table's pending bit.
+     */
+    private void msixInterrupt(int nr) {
+        MsixTable table = pdev.msixTable();
+        if (table.isMasked(nr)) {
+            msixPending[nr] = true;
+            table.setPbaEnabled(true);
+            trace("vfio_msix_pba_enable", "");
+        }
+        trace("vfio_msi_interrupt", String.format(" vector %d 0x%x/0x%x", nr, table.address(nr), table.data(nr)));
+        table.notify(nr);
     }
 
     // ---------------------------------------------------------------- common
 
     /** vfio_disable_interrupts: MSI first (which returns to INTx), then INTx. */
     void disableAll() {
-        if (mode == Mode.MSI) {
+        if (mode == Mode.MSIX) {
+            msixDisable();
+        } else if (mode == Mode.MSI) {
             msiDisable();
         }
         if (mode == Mode.INTX) {
@@ -231,6 +404,13 @@ final class VfioPciInterrupts {
         for (int i = 0; i < vectors.length; i++) {
             if (vectors[i].testAndClear() && mode == Mode.MSI) {
                 msiInterrupt(i);
+                n++;
+            }
+        }
+        EventFd[] x = msixVectors;
+        for (int i = 0; i < x.length; i++) {
+            if (x[i] != null && msixHandled[i] && x[i].testAndClear() && mode == Mode.MSIX) {
+                msixInterrupt(i);
                 n++;
             }
         }

@@ -231,6 +231,12 @@ public final class Vmm {
      * device opens (qtest_event, CHR_EVENT_OPENED): the captures' warning printed twice.
      */
     public void systemReset() {
+        // vfio_reset_handler (qemu_register_reset, so before the devices' resets): a bus reset
+        // of each device that needs one; then qemu_devices_reset: each device's vfio_pci_reset
+        List<VfioPciDevice> needing = assigned.stream().filter(VfioPciDevice::needsReset).toList();
+        for (VfioPciDevice d : needing) {
+            d.hotResetMulti();
+        }
         for (VfioPciDevice d : assigned) {
             d.reset();
         }
@@ -320,9 +326,7 @@ public final class Vmm {
      */
     static String bypassWarning(VfioPciDevice d) {
         var a = d.address();
-        String where = d.bus() == null || VfioPciDevice.expressPath(d.bus()) ? "is listed before -device intel-iommu"
-                : "is behind a conventional PCI bus (QEMU aliases its requester id to the bridge's; the model does not,"
-                        + " for assigned devices)";
+        String where = "is listed before -device intel-iommu";
         return String.format("viommu: warning: vfio-pci %s (%02x:%02x.%x in the VM) %s: its DMA bypasses "
                 + "the vIOMMU (all guest RAM mapped at its guest-physical address); QEMU 7.2 does not warn",
                 d.hostName(), a.bus(), a.device(), a.function(), where);

@@ -32,6 +32,15 @@ public interface IrqCore {
      */
     int allocMsiVectors(PciDevice dev, int nvec);
 
+    /**
+     * {@code pci_alloc_irq_vectors(dev, 1, nvec, PCI_IRQ_MSIX)}: the MSI-X capability enabled
+     * with the function mask, every table entry masked, the first {@code nvec} entries given a
+     * message (an IRTE each under interrupt remapping), the function mask cleared; returns how
+     * many (at most the table size), or a negative errno. A vector's entry is unmasked by
+     * {@link #requestMsi} and masked again by {@link #freeMsi}.
+     */
+    int allocMsixVectors(PciDevice dev, int nvec);
+
     /** {@code request_irq(pci_irq_vector(dev, index), handler, 0, ...)}: -EINVAL without such a vector. */
     int requestMsi(PciDevice dev, int index, Runnable handler);
 

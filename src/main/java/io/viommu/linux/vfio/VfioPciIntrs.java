@@ -25,9 +25,11 @@ import io.viommu.pci.PciRegs;
  * masks as well ({@code virq_disabled}). MSI: a trigger block allocates the vectors
  * ({@code pci_alloc_irq_vectors}, which programs the physical capability, through interrupt
  * remapping when the host has it), each vector's handler signalling its eventfd; the user's
- * MSI capability (address, data, flags) is virtual. MSI-X is not modelled: its index reports
- * the capability's table size as Linux does, and enabling it fails with -EOPNOTSUPP (the device
- * models deliver no MSI-X vector).
+ * MSI capability (address, data, flags) is virtual. MSI-X the same way on its own index
+ * ({@code pci_alloc_irq_vectors(PCI_IRQ_MSIX)}: the host writes the device's table, an IRTE
+ * per vector under remapping; a vector's entry is unmasked while it has a trigger). Growing an
+ * enabled block is not possible (-EINVAL past the vectors enabled): users disable and enable
+ * again with more, as QEMU does.
  */
 final class VfioPciIntrs {
     private static final int NONE = VfioDevice.NUM_IRQS;
@@ -156,14 +158,6 @@ final class VfioPciIntrs {
             case MSI_IRQ_INDEX, MSIX_IRQ_INDEX -> {
                 if (action != VfioDevice.IRQ_SET_ACTION_TRIGGER) {
                     throw Errnos.fail(Errno.ENOTTY, "MSI masking is not supported"); // "XXX Need masking support exported"
-                }
-                if (index == MSIX_IRQ_INDEX) {
-                    // never enabled here: Linux's -EINVAL for everything but an enabling trigger,
-                    // which the model refuses (its devices deliver no MSI-X vector: no table)
-                    if (irqType != NONE || dataType != VfioDevice.IRQ_SET_DATA_EVENTFD) {
-                        throw Errnos.fail(Errno.EINVAL, "MSI-X is not enabled");
-                    }
-                    throw Errnos.fail(Errno.EOPNOTSUPP, "MSI-X is not modelled");
                 }
                 yield msiTrigger(index, start, count, dataType, data);
             }
@@ -371,7 +365,7 @@ final class VfioPciIntrs {
                 setBlock(start, count, fds);
                 return 0;
             }
-            int got = msiEnable(start + count);
+            int got = msiEnable(index, start + count);
             if (got != 0) {
                 return got;
             }
@@ -394,15 +388,19 @@ final class VfioPciIntrs {
         return 0;
     }
 
-    /** vfio_msi_enable: the vectors, or the number the device can give (positive) when fewer. */
-    private int msiEnable(int nvec) {
+    /**
+     * vfio_msi_enable (MSI or MSI-X): the vectors, or the number the device can give (positive)
+     * when fewer.
+     */
+    private int msiEnable(int index, int nvec) {
         if (irqType != NONE) {
             throw Errnos.fail(Errno.EINVAL, "interrupts already enabled");
         }
         if (irqs == null) {
             throw Errnos.fail(Errno.ENODEV, "no interrupt core");
         }
-        int got = irqs.allocMsiVectors(dev, nvec);
+        boolean msix = index == MSIX_IRQ_INDEX;
+        int got = msix ? irqs.allocMsixVectors(dev, nvec) : irqs.allocMsiVectors(dev, nvec);
         if (got < nvec) {
             if (got > 0) {
                 irqs.freeMsiVectors(dev);
@@ -412,7 +410,10 @@ final class VfioPciIntrs {
             return 0; // not reached
         }
         triggers = new EventFd[nvec];
-        irqType = MSI_IRQ_INDEX;
+        irqType = index;
+        if (msix) {
+            return 0;
+        }
         msiQmax = 32 - Integer.numberOfLeadingZeros(nvec * 2 - 1) - 1; // fls(nvec * 2 - 1) - 1
         return 0;
     }
@@ -478,7 +479,7 @@ final class VfioPciIntrs {
     void disableAll() {
         if (irqType == INTX_IRQ_INDEX) {
             intxDisable();
-        } else if (irqType == MSI_IRQ_INDEX) {
+        } else if (irqType == MSI_IRQ_INDEX || irqType == MSIX_IRQ_INDEX) {
             msiDisable();
         }
         virqDisabled = false;

@@ -104,7 +104,8 @@ final class Nvme {
             }
         }
         Endpoints.NvmeParams params = new Endpoints.NvmeParams((int) maxIoQueuePairs, (int) msixQsize,
-                at.expressBus() ? maxVfs : 0, vqFlexible, viFlexible, maxVqPerVf, maxViPerVf);
+                at.expressBus() ? maxVfs : 0, vqFlexible, viFlexible, maxVqPerVf, maxViPerVf,
+                p.string("serial", null), (int) mdts);
         return new Endpoints.Nvme(at, params);
     }
 }

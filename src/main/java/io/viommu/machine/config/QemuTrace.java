@@ -19,7 +19,10 @@ public final class QemuTrace {
             "vfio_populate_device_config", "vfio_region_mmap", "vtd_reg_read", "vtd_reg_write",
             "vtd_reg_write_gcmd", "vtd_reg_dmar_root", "vtd_dmar_enable", "vtd_inv_desc_cc_global",
             "vtd_inv_desc_iotlb_global", "vtd_inv_qi_enable", "vtd_inv_qi_setup", "vtd_inv_qi_tail", "vtd_inv_qi_fetch",
-            "vtd_inv_qi_head", "vtd_inv_desc", "vtd_inv_desc_iotlb_pages", "vtd_inv_desc_wait_sw");
+            "vtd_inv_qi_head", "vtd_inv_desc", "vtd_inv_desc_iotlb_pages", "vtd_inv_desc_wait_sw",
+            "vfio_intx_enable", "vfio_intx_disable", "vfio_msi_interrupt", "vfio_msix_early_setup", "vfio_msix_enable",
+            "vfio_msix_disable", "vfio_msix_vector_do_use", "vfio_msix_vector_release", "vfio_msix_pba_enable",
+            "vfio_msix_pba_disable");
 
     /** Said once when -trace is given. */
     public static final String NOTE = "viommu: note: -trace: viommu prints only the QEMU 7.2 trace events it models ("

@@ -214,14 +214,36 @@ public final class Endpoints {
     /**
      * nvme (hw/nvme/ctrl.c): 1b36:0010 rev 2, class 010802. BAR0 64-bit with registers, MSI-X
      * table and PBA. Caps: MSI-X@40, PCIe v2@80 (FLR), PM@60; with sriov_max_vfs, ARI@100 (next
-     * function 1, as QEMU) and SR-IOV@120 (VF offset 1, stride 1, VF device 0x0010).
+     * function 1, as QEMU) and SR-IOV@120 (VF offset 1, stride 1, VF device 0x0010). The PF
+     * decodes its BAR0: the admin path of {@link NvmeController} and the MSI-X table and PBA.
      */
     public static final class Nvme extends PciFunction {
+        private final NvmeController controller;
+
         public Nvme(Placement at, NvmeParams p) {
             super("nvme", 0x1b36, 0x0010, 0x010802, 2, false, at.configSize());
             setInterruptPin(1);
             int vectors = p.maxVfs() > 0 ? p.msixQsize() - p.viFlexible() : p.msixQsize();
-            declareCommon(this, at.endpointType(), p.maxIoQueuePairs() + 1, vectors);
+            int ioQueuePairs = p.maxVfs() > 0 ? p.maxIoQueuePairs() - p.vqFlexible() : p.maxIoQueuePairs();
+            this.controller = new NvmeController(this, p.serial(), ioQueuePairs, p.mdts());
+            int queues = p.maxIoQueuePairs() + 1;
+            long[] offs = new long[2];
+            long size = nvmeBarSize(queues, vectors, offs);
+            io.viommu.memory.Mmio[] decoded = new io.viommu.memory.Mmio[1];
+            registerBar(0, Bar.Kind.MEMORY64, size, false, new io.viommu.memory.Mmio() {
+                @Override
+                public long load(long offset, int sz) {
+                    return decoded[0].load(offset, sz);
+                }
+
+                @Override
+                public void store(long offset, long value, int sz) {
+                    decoded[0].store(offset, value, sz);
+                }
+            }, AccessRules.ANY);
+            io.viommu.pci.MsixTable msix = addMsix(0x40, vectors, 0, offs[0], 0, offs[1]);
+            decoded[0] = msix.overlay(0, controller.bar0());
+            declareRest(this, at.endpointType());
             if (p.maxVfs() > 0 && at.expressBus()) {
                 addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
                 io.viommu.pci.AriCapability.declare(config, 0x100, 1);
@@ -235,15 +257,23 @@ public final class Endpoints {
             }
         }
 
-        static void declareCommon(PciFunction f, PortType type, int queues, int vectors) {
+        /** The controller behind BAR0 (tests). */
+        public NvmeController controller() {
+            return controller;
+        }
+
+        /** A VF's capabilities: MSI-X declared only (its BAR decodes nothing), then the rest. */
+        static void declareVf(PciFunction f, PortType type, int queues, int vectors) {
             long[] offs = new long[2];
-            long size = nvmeBarSize(queues, vectors, offs);
-            if (f instanceof Nvme n) {
-                n.registerBar(0, Bar.Kind.MEMORY64, size, false, null, AccessRules.ANY);
-            }
+            nvmeBarSize(queues, vectors, offs);
             ConfigSpace c = f.configSpace();
             f.addCapability(0x40, MsixCapability.SIZE);
             MsixCapability.declare(c, 0x40, vectors, 0, (int) offs[0], 0, (int) offs[1]);
+            declareRest(f, type);
+        }
+
+        private static void declareRest(PciFunction f, PortType type) {
+            ConfigSpace c = f.configSpace();
             Layout l = Layout.endpoint(2, type, true);
             f.addCapability(0x80, l.size());
             PcieCapability.declare(c, 0x80, l);
@@ -252,9 +282,9 @@ public final class Endpoints {
         }
     }
 
-    /** The nvme properties that shape the PCI function. */
+    /** The nvme properties that shape the PCI function and its controller. */
     public record NvmeParams(int maxIoQueuePairs, int msixQsize, int maxVfs, int vqFlexible, int viFlexible,
-                      int maxVqPerVf, int maxViPerVf) {
+                      int maxVqPerVf, int maxViPerVf, String serial, int mdts) {
         int vfQueues() {
             return maxVqPerVf > 0 ? maxVqPerVf : vqFlexible / maxVfs;
         }
@@ -269,7 +299,7 @@ public final class Endpoints {
         NvmeVf(PciFunction pf, int index, Placement at, int queues, int vectors) {
             super(pf, index, 0x010802, 2, ConfigSpace.PCIE_SIZE);
             setInterruptPin(1);
-            Nvme.declareCommon(this, at.endpointType(), queues, vectors);
+            Nvme.declareVf(this, at.endpointType(), queues, vectors);
             addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
             io.viommu.pci.AriCapability.declare(config, 0x100, 1);
         }

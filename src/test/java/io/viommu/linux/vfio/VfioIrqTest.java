@@ -176,8 +176,9 @@ class VfioIrqTest {
         assertThat(fd.testAndClear()).isTrue();
     }
 
+    /** A device model that declares MSI-X but decodes no table (e1000e): counted as Linux does, enabling refused. */
     @Test
-    void msixIsCountedAsLinuxDoesAndRefusedAsNotModelled() throws Exception {
+    void msixIsCountedAsLinuxDoesAndRefusedWhereTheModelHasNoTable() throws Exception {
         VfioBed bed = VfioBed.standard();
         VfioDevice d = bed.open("0000:00:02.0").device(); // the e1000e: MSI-X with 5 vectors
         assertThat(d.irqInfo(VfioDevice.MSIX_IRQ_INDEX).count()).isEqualTo(5);
@@ -200,5 +201,47 @@ class VfioIrqTest {
                 & MsiCapability.CONTROL_ENABLE).isZero();
         // and the same file can no longer set anything
         Fails.with(Errno.EBADF, () -> o.device().setIrqs(TRIGGER_FD, VfioDevice.INTX_IRQ_INDEX, 0, 1, new EventFd[] {fd}));
+    }
+
+    /**
+     * The nvme (whose model decodes its MSI-X table): vfio-pci's MSI-X trigger allocates the
+     * vectors (pci_alloc_irq_vectors(PCI_IRQ_MSIX)); under interrupt remapping each entry gets
+     * its own IRTE and the remappable format; an entry is unmasked while it has a trigger; the
+     * device's message reaches the host CPU through the IRTE and signals that vector's eventfd
+     * only; an enabled block does not grow; teardown masks the entries and disables MSI-X.
+     */
+    @Test
+    void msixVectorsGetAnIrteEachAndSignalTheirOwnEventfd() throws Exception {
+        VfioBed bed = VfioBed.boot("intremap=on", "nvme,serial=deadbeef");
+        String nvme = "0000:00:01.0";
+        VfioDevice d = bed.open(nvme).device();
+        assertThat(d.irqInfo(VfioDevice.MSIX_IRQ_INDEX).count()).isEqualTo(65);
+        EventFd a = new EventFd();
+        EventFd b = new EventFd();
+        assertThat(d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 0, 2, new EventFd[] {a, b})).isZero();
+        var rid = bed.device(nvme).rid();
+        io.viommu.pci.MsixTable t = bed.machine.rootBus().route(rid.bus(), rid.devfn()).msix();
+        assertThat(t.enabled()).isTrue();
+        assertThat(t.isMasked(0)).isFalse();
+        assertThat(t.isMasked(1)).isFalse();
+        assertThat(t.isMasked(2)).as("no trigger: masked (msix_mask_all)").isTrue();
+        assertThat(t.address(0) & 0x10).as("remappable format").isNotZero();
+        assertThat(t.address(0)).as("one IRTE per vector").isNotEqualTo(t.address(1));
+        assertThat(t.data(0)).isZero();
+        assertThat(bed.core.config().read(rid, PciRegs.COMMAND, 2) & PciRegs.COMMAND_INTX_DISABLE).isNotZero();
+        Fails.with(Errno.EINVAL, () -> d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 2, 1,
+                new EventFd[] {new EventFd()}));
+        busMaster(d);
+        t.use(1);
+        t.notify(1);
+        bed.kernel.takeInterrupts();
+        assertThat(b.testAndClear()).isTrue();
+        assertThat(a.testAndClear()).isFalse();
+        assertThat(bed.machine.interrupts().apic().log().getLast().remapped()).isTrue();
+        d.setIrqs(TRIGGER_FD, VfioDevice.MSIX_IRQ_INDEX, 0, 1, new EventFd[] {null});
+        assertThat(t.isMasked(0)).as("trigger removed: free_irq masks").isTrue();
+        d.setIrqs(NONE | VfioDevice.IRQ_SET_ACTION_TRIGGER, VfioDevice.MSIX_IRQ_INDEX, 0, 0, null);
+        assertThat(t.enabled()).isFalse();
+        assertThat(bed.core.config().read(rid, PciRegs.COMMAND, 2) & PciRegs.COMMAND_INTX_DISABLE).isZero();
     }
 }
