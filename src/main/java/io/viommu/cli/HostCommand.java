@@ -95,19 +95,20 @@ final class HostCommand implements Runnable {
             description = {"Save what `host scan` reads into directory DIR, for `host scan --sysfs DIR`.",
                     "sys/, proc/ and dev/ are laid out as on the host, symlinks kept. Ship it with `tar czf`.",
                     "Run as root to include config space capabilities and the DMAR/IVRS tables.",
+                    "--model \"HOST ARGS\" [--host-setup FILE] snapshots a model host (viommu fleet's test fleets).",
                     "Exit status: 0 saved, 1 could not write, 2 usage error (DIR exists and is not empty)."})
     static final class Snapshot implements Callable<Integer> {
         @Parameters(paramLabel = "DIR", description = "New or empty directory to write.")
         Path dir;
 
-        @Option(names = "--sysfs", paramLabel = "SRC", description = "Copy a saved tree instead of the live host.")
-        Path sysfs;
+        /** --sysfs SRC copies a saved tree; --model (with --host-setup) snapshots a model host, as on a real one. */
+        @CommandLine.Mixin
+        HostView from;
 
         @Override
         public Integer call() {
-            String bad = checkTree(sysfs);
-            if (bad != null) {
-                System.err.println("viommu host snapshot: " + bad);
+            HostFiles src = from.open("viommu host snapshot");
+            if (src == null) {
                 return 2;
             }
             try {
@@ -115,7 +116,7 @@ final class HostCommand implements Runnable {
                     System.err.println("viommu host snapshot: " + dir + " exists and is not an empty directory");
                     return 2;
                 }
-                List<String> notes = HostSnapshotWriter.write(source(sysfs), dir);
+                List<String> notes = HostSnapshotWriter.write(src, dir);
                 notes.forEach(n -> System.err.println("viommu host snapshot: note: " + n));
                 System.out.println("saved to " + dir + "; read it back with: viommu host scan --sysfs " + dir);
                 return 0;

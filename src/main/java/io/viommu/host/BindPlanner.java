@@ -52,6 +52,15 @@ public final class BindPlanner {
         return plan(s, HostPlanner.plan(s), HostFacts.read(fs, s), HostIdentity.of(fs), req);
     }
 
+    /** One read of the host, one plan per request ({@code viommu fleet} plans every device of every host). */
+    public static List<BindPlan> planEach(HostFiles fs, List<Request> requests) {
+        HostSnapshot s = HostReader.read(fs);
+        HostReport report = HostPlanner.plan(s);
+        HostFacts facts = HostFacts.read(fs, s);
+        HostIdentity id = HostIdentity.of(fs);
+        return requests.stream().map(r -> plan(s, report, facts, id, r)).toList();
+    }
+
     /** The pure half: a snapshot, its scan report and the host's current uses in, the plan out. */
     static BindPlan plan(HostSnapshot s, HostReport report, HostFacts facts, HostIdentity id, Request req) {
         List<Finding> hostFindings = hostFindings(s, report, facts, req);

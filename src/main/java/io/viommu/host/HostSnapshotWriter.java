@@ -109,6 +109,11 @@ public final class HostSnapshotWriter {
                 HostReader.INTERRUPTS)) {
             src.readBytes(p).ifPresent(b -> put(p, b));
         }
+        // What host plan reads besides the scan: a plan made from the snapshot (viommu fleet emit --plans)
+        // carries the host's machine-id, which apply checks, and sees routed interfaces as in use.
+        for (Path p : List.of(Path.of("/etc/machine-id"), Path.of("/proc/net/route"))) {
+            src.readBytes(p).ifPresent(b -> put(p, b));
+        }
         if (!src.exists(HostReader.CONFIG_GZ)) {
             src.read(HostReader.OSRELEASE).map(String::trim).map(r -> Path.of("/boot/config-" + r))
                     .ifPresent(p -> src.readBytes(p).ifPresent(b -> put(p, b)));

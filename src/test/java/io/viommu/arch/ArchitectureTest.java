@@ -28,7 +28,7 @@ class ArchitectureTest {
     }
 
     /**
-     * memory < pci < vtd < machine < linux < vmm < host < tour < cli, each with its sub-packages;
+     * memory < pci < vtd < machine < linux < vmm < host < fleet, tour < cli, each with its sub-packages;
      * vmm (the next issue's VMM) may not exist yet. Every main class is in a layer.
      */
     @Test
@@ -42,11 +42,13 @@ class ArchitectureTest {
                 .layer("linux").definedBy("io.viommu.linux..")
                 .optionalLayer("vmm").definedBy("io.viommu.vmm..")
                 .layer("host").definedBy("io.viommu.host..")
+                .layer("fleet").definedBy("io.viommu.fleet..")
                 .layer("tour").definedBy("io.viommu.tour..")
                 .layer("cli").definedBy("io.viommu.cli..")
                 .whereLayer("cli").mayNotBeAccessedByAnyLayer()
+                .whereLayer("fleet").mayOnlyBeAccessedByLayers("cli")
                 .whereLayer("tour").mayOnlyBeAccessedByLayers("cli")
-                .whereLayer("host").mayOnlyBeAccessedByLayers("tour", "cli")
+                .whereLayer("host").mayOnlyBeAccessedByLayers("fleet", "tour", "cli")
                 .whereLayer("vmm").mayOnlyBeAccessedByLayers("host", "tour", "cli")
                 .whereLayer("linux").mayOnlyBeAccessedByLayers("vmm", "host", "tour", "cli")
                 .whereLayer("machine").mayOnlyBeAccessedByLayers("linux", "vmm", "host", "tour", "cli")

@@ -16,7 +16,7 @@ import org.junit.jupiter.api.io.TempDir;
  * the refusals of bad input (unknown device, a bridge, the root file system's disk, the console,
  * a saved tree), each naming what and why, with nothing written.
  */
-class BindPlannerTest {
+public class BindPlannerTest {
     static final String HOST = BindApplyModelTest.HOST;
 
     static BindPlan plan(HostSysfs h, String... devices) {
@@ -153,7 +153,8 @@ class BindPlannerTest {
                 .contains(", then update-grub, and reboot");
     }
 
-    static void copy(Path from, Path to) throws IOException {
+    /** A saved tree copied with its symlinks as they are (FleetSnapshotsTest edits copies). */
+    public static void copy(Path from, Path to) throws IOException {
         try (var s = Files.walk(from)) {
             for (Path p : s.toList()) {
                 Path t = to.resolve(from.relativize(p).toString());
