@@ -85,6 +85,7 @@ public final class VmRun {
         List<String> noEffect = new ArrayList<>();
         List<RunReport.Managed> managedSteps = new ArrayList<>();
         List<RunReport.Sample> samples = new ArrayList<>();
+        List<RunReport.Interrupt> interrupts = new ArrayList<>();
         int hostLogStart = host.dmesg().size();
         HostInvalidations hostInv = new HostInvalidations();
         IntelIommu hostUnit = host.machine().iommu();
@@ -116,6 +117,12 @@ public final class VmRun {
             guest = Guest.boot(vmm);
             for (Guest.AssignedView v : guest.assigned()) {
                 samples.add(sample(vmm, DmaSample.take(guest, v)));
+            }
+            for (Guest.AssignedView v : guest.assigned()) {
+                InterruptSample irq = InterruptSample.take(guest, v);
+                if (irq != null) {
+                    interrupts.add(RunReport.Interrupt.of(irq));
+                }
             }
             if (o.workload() != Workload.NONE) {
                 workload = runWorkload(guest, o);
@@ -154,10 +161,20 @@ public final class VmRun {
                 }
             }
         }
+        if (failure == null) {
+            for (RunReport.Interrupt i : interrupts) {
+                if (!i.ok()) {
+                    failure = "viommu run: the MSI of " + i.host() + " (" + i.guestBdf() + " in the VM) did not reach"
+                            + " the guest's handler: " + (i.problem() != null ? i.problem() : i.handled() + " of "
+                            + i.raised() + " handled") + " (see the interrupt path and warnings)";
+                    break;
+                }
+            }
+        }
         if (failure == null && workload != null && (workload.delivered() != workload.packets() || workload.dmaFaults() != 0)) {
             failure = "viommu run: the workload lost packets (see workload)";
         }
-        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, workload,
+        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, interrupts, workload,
                 counts, noEffect, warnings);
     }
 
