@@ -114,6 +114,43 @@ final class RunReportText {
                 }
             }
         }
+        if (!r.virtio().isEmpty()) {
+            b.append('\n').append("VIRTIO PATH  one request through each modelled virtqueue (virtio-rng: the guest's")
+                    .append(" driver posts a device-writable buffer), every DMA of the device followed\n");
+            for (RunReport.Virtio x : r.virtio()) {
+                b.append("  ").append(x.device()).append(" at ").append(x.bdf()).append(":\n");
+                if (x.path() == null) {
+                    b.append("      not set up: ").append(x.problem()).append('\n');
+                    continue;
+                }
+                irow(b, "DMA path", switch (x.path()) {
+                    case "bypass" -> "BYPASSES the vIOMMU: no ACCESS_PLATFORM (iommu_platform=off), the device uses"
+                            + " guest-physical addresses on system memory";
+                    case "vIOMMU (ATS)" -> "through the vIOMMU's ATS path: translation requests, then translated"
+                            + " requests from the device-TLB";
+                    case "vIOMMU" -> "through the vIOMMU (each DMA translated by its page tables)";
+                    default -> "no vIOMMU: guest-physical addresses";
+                });
+                irow(b, "features", x.features());
+                irow(b, "ring", x.ring());
+                irow(b, "buffer", x.buffer());
+                for (String a : x.accesses()) {
+                    irow(b, "", a);
+                }
+                b.append(String.format(Locale.ROOT, "      DMAs %d (through the vIOMMU %d, bypassing it %d), faults %d;"
+                        + " used length %d; bytes: %d compared in guest RAM with what the device wrote: %s%n",
+                        x.accesses().size(), x.translated(), x.bypassed(), x.faulted(), x.usedLen(), x.bytesChecked(),
+                        x.bytesMatched() ? "identical" : "DIFFERENT"));
+                if (x.path().equals("vIOMMU (ATS)")) {
+                    b.append(String.format(Locale.ROOT, "      ATS translation requests %d, device-TLB hits %d,"
+                            + " device-TLB invalidations (the guest's unmap) %d%n", x.atsTranslationRequests(),
+                            x.deviceTlbHits(), x.deviceTlbInvalidations()));
+                }
+                if (x.afterUnmap() != null) {
+                    b.append("      the unmapped IOVA posted again: ").append(x.afterUnmap()).append('\n');
+                }
+            }
+        }
         if (!r.interrupts().isEmpty()) {
             b.append('\n').append("INTERRUPT PATH  MSI set up by the guest's driver (pci_alloc_irq_vectors, request_irq),")
                     .append(" raised ").append(r.interrupts().get(0).raised()).append(" times by the device\n");

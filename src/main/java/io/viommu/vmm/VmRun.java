@@ -86,6 +86,7 @@ public final class VmRun {
         List<RunReport.Managed> managedSteps = new ArrayList<>();
         List<RunReport.Sample> samples = new ArrayList<>();
         List<RunReport.Interrupt> interrupts = new ArrayList<>();
+        List<RunReport.Virtio> virtio = new ArrayList<>();
         int hostLogStart = host.dmesg().size();
         HostInvalidations hostInv = new HostInvalidations();
         IntelIommu hostUnit = host.machine().iommu();
@@ -117,6 +118,9 @@ public final class VmRun {
             guest = Guest.boot(vmm);
             for (Guest.AssignedView v : guest.assigned()) {
                 samples.add(sample(vmm, DmaSample.take(guest, v)));
+            }
+            for (VirtioSample v : VirtioSample.takeAll(guest)) {
+                virtio.add(RunReport.Virtio.of(v));
             }
             for (Guest.AssignedView v : guest.assigned()) {
                 InterruptSample irq = InterruptSample.take(guest, v);
@@ -162,6 +166,17 @@ public final class VmRun {
             }
         }
         if (failure == null) {
+            for (RunReport.Virtio v : virtio) {
+                if (!v.ok()) {
+                    failure = "viommu run: the virtqueue request of " + v.device() + " (" + v.bdf() + ") did not"
+                            + " complete: " + (v.problem() != null ? v.problem() : v.faulted() + " DMA fault(s), bytes "
+                            + (v.bytesMatched() ? "identical" : "different") + ", after unmap: " + v.afterUnmap())
+                            + " (see the virtio path)";
+                    break;
+                }
+            }
+        }
+        if (failure == null) {
             for (RunReport.Interrupt i : interrupts) {
                 if (!i.ok()) {
                     failure = "viommu run: the MSI of " + i.host() + " (" + i.guestBdf() + " in the VM) did not reach"
@@ -174,7 +189,7 @@ public final class VmRun {
         if (failure == null && workload != null && (workload.delivered() != workload.packets() || workload.dmaFaults() != 0)) {
             failure = "viommu run: the workload lost packets (see workload)";
         }
-        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, interrupts, workload,
+        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, virtio, interrupts, workload,
                 counts, noEffect, warnings);
     }
 
