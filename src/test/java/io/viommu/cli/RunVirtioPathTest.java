@@ -81,6 +81,35 @@ class RunVirtioPathTest {
         assertThat(v.get("buffer").asText()).contains("dma-direct");
     }
 
+    /**
+     * ats=on behind a PCIe root port with device-iotlb=on: the guest enables ATS; the device
+     * translates through translation requests and then its device-TLB; the guest's unmap sends a
+     * device-TLB invalidation (with PFSID 0, as Linux 6.1 does without ECAP.DIT, which QEMU 7.2
+     * would otherwise refuse as reserved bits), so the stale request faults.
+     */
+    @Test
+    void withAtsTheDeviceTranslatesThroughItsDeviceTlbAndTheGuestsUnmapInvalidatesIt() throws Exception {
+        JsonNode doc = virtio(run(true, "-M", "q35", "-m", "128M", "-nodefaults", "-device",
+                "intel-iommu,caching-mode=on,device-iotlb=on", "-device", "pcie-root-port,id=rp,chassis=1",
+                "-device", "virtio-rng-pci,bus=rp,iommu_platform=on,ats=on"), 1);
+        JsonNode v = doc.at("/virtio/0");
+        assertThat(v.get("bdf").asText()).isEqualTo("0000:01:00.0");
+        assertThat(v.get("path").asText()).isEqualTo("vIOMMU (ATS)");
+        assertThat(v.get("translated").asInt()).isEqualTo(6);
+        assertThat(v.get("bytesMatched").asBoolean()).isTrue();
+        assertThat(v.get("atsTranslationRequests").asLong()).isPositive();
+        assertThat(v.get("deviceTlbHits").asLong()).isPositive();
+        assertThat(v.get("deviceTlbInvalidations").asLong()).isEqualTo(1);
+        assertThat(v.get("afterUnmap").asText()).startsWith("faulted in the vIOMMU (ATS: the device-TLB entry was"
+                + " invalidated");
+        // ats=on without device-iotlb: the guest does not enable ATS; plain translated DMA
+        JsonNode plain = virtio(run(true, "-M", "q35", "-m", "128M", "-nodefaults", "-device",
+                "intel-iommu,caching-mode=on", "-device", "pcie-root-port,id=rp,chassis=1",
+                "-device", "virtio-rng-pci,bus=rp,iommu_platform=on,ats=on"), 1).at("/virtio/0");
+        assertThat(plain.get("path").asText()).isEqualTo("vIOMMU");
+        assertThat(plain.get("afterUnmap").asText()).isEqualTo("faulted in the vIOMMU; the page kept its bytes");
+    }
+
     @Test
     void iommuPlatformOnATransitionalDeviceIsRefusedWithQemusMessage() throws Exception {
         RunInterruptPathTest.Out r = run(false, "-M", "q35", "-m", "128M", "-nodefaults", "-device",
