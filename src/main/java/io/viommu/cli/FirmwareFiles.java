@@ -46,7 +46,7 @@ final class FirmwareFiles {
             }
         }
         notes.addAll(r.noEffect());
-        return new RunReport(List.copyOf(args), r.ok(), r.failure(), r.host(), r.vm(), r.managed(), r.samples(), r.workload(),
+        return new RunReport(List.copyOf(args), r.ok(), r.failure(), r.host(), r.vm(), r.managed(), r.samples(), r.virtio(), r.interrupts(), r.workload(),
                 r.counts(), notes, r.warnings());
     }
 

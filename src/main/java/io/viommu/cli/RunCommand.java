@@ -175,7 +175,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         if (json) {
             out.println(toJson(new RunReport(vmArgs, false, message, new RunReport.Host(hostDescription(), false, List.of()),
-                    null, List.of(), List.of(), null, null, List.of(), List.of())));
+                    null, List.of(), List.of(), List.of(), List.of(), null, null, List.of(), List.of())));
             out.flush();
         }
         return 1;

@@ -114,6 +114,70 @@ final class RunReportText {
                 }
             }
         }
+        if (!r.virtio().isEmpty()) {
+            b.append('\n').append("VIRTIO PATH  one request through each modelled virtqueue (virtio-rng: the guest's")
+                    .append(" driver posts a device-writable buffer), every DMA of the device followed\n");
+            for (RunReport.Virtio x : r.virtio()) {
+                b.append("  ").append(x.device()).append(" at ").append(x.bdf()).append(":\n");
+                if (x.path() == null) {
+                    b.append("      not set up: ").append(x.problem()).append('\n');
+                    continue;
+                }
+                irow(b, "DMA path", switch (x.path()) {
+                    case "bypass" -> "BYPASSES the vIOMMU: no ACCESS_PLATFORM (iommu_platform=off), the device uses"
+                            + " guest-physical addresses on system memory";
+                    case "vIOMMU (ATS)" -> "through the vIOMMU's ATS path: translation requests, then translated"
+                            + " requests from the device-TLB";
+                    case "vIOMMU" -> "through the vIOMMU (each DMA translated by its page tables)";
+                    default -> "no vIOMMU: guest-physical addresses";
+                });
+                irow(b, "features", x.features());
+                irow(b, "ring", x.ring());
+                irow(b, "buffer", x.buffer());
+                for (String a : x.accesses()) {
+                    irow(b, "", a);
+                }
+                b.append(String.format(Locale.ROOT, "      DMAs %d (through the vIOMMU %d, bypassing it %d), faults %d;"
+                        + " used length %d; bytes: %d compared in guest RAM with what the device wrote: %s%n",
+                        x.accesses().size(), x.translated(), x.bypassed(), x.faulted(), x.usedLen(), x.bytesChecked(),
+                        x.bytesMatched() ? "identical" : "DIFFERENT"));
+                if (x.path().equals("vIOMMU (ATS)")) {
+                    b.append(String.format(Locale.ROOT, "      ATS translation requests %d, device-TLB hits %d,"
+                            + " device-TLB invalidations (the guest's unmap) %d%n", x.atsTranslationRequests(),
+                            x.deviceTlbHits(), x.deviceTlbInvalidations()));
+                }
+                if (x.afterUnmap() != null) {
+                    b.append("      the unmapped IOVA posted again: ").append(x.afterUnmap()).append('\n');
+                }
+            }
+        }
+        if (!r.interrupts().isEmpty()) {
+            b.append('\n').append("INTERRUPT PATH  MSI set up by the guest's driver (pci_alloc_irq_vectors, request_irq),")
+                    .append(" raised ").append(r.interrupts().get(0).raised()).append(" times by the device\n");
+            for (RunReport.Interrupt i : r.interrupts()) {
+                b.append("  ").append(i.host()).append(" (").append(i.guestBdf()).append(" in the VM):\n");
+                if (i.deviceMsi() == null) {
+                    b.append("      not set up: ").append(i.problem()).append('\n');
+                    continue;
+                }
+                irow(b, "device MSI", i.deviceMsi() + ", as the host kernel programmed it");
+                irow(b, "-> host IRTE", i.hostIrte() != null ? "index " + i.hostIrte() + " (the host unit's interrupt"
+                        + " remapping)" : "none: the host does not remap interrupts (compatibility format)");
+                irow(b, "-> host CPU", nz(i.hostDelivery()) + ": vfio-pci's handler (vfio_msihandler) signals");
+                irow(b, "-> VMM eventfd", nz(i.eventfd()));
+                irow(b, "-> guest MSI", i.guestMsi() + ", as the guest programmed it, written by the VMM on the"
+                        + " device's bus-master space");
+                irow(b, "-> vIOMMU IRTE", i.viommuIrte() != null ? "index " + i.viommuIrte() + " (the vIOMMU's"
+                        + " interrupt remapping; the guest's intel-iommu driver wrote it)"
+                        : "none: the VM does not remap interrupts (compatibility format)");
+                irow(b, "-> guest APIC", nz(i.guestDelivery()) + String.format(Locale.ROOT,
+                        "; the guest allocated vector 0x%02x on APIC %d", i.guestVector(), i.guestApicId()));
+                b.append(String.format(Locale.ROOT, "      raised %d, delivered to the host CPU %d, eventfd signals %d,"
+                        + " delivered to the guest APIC %d, handled by the guest's driver %d%s%n", i.raised(),
+                        i.hostDelivered(), i.eventfdSignals(), i.guestDelivered(), i.handled(),
+                        i.problem() == null ? "" : ": " + i.problem()));
+            }
+        }
         RunReport.Workload w = r.workload();
         if (w != null) {
             b.append('\n').append("WORKLOAD  ").append(w.name()).append(" on ").append(w.device()).append(": ")
@@ -148,6 +212,10 @@ final class RunReportText {
 
     private static void row(StringBuilder b, String what, String value, String why) {
         b.append(String.format(Locale.ROOT, "      %-16s %-18s %s%n", what, nz(value), why));
+    }
+
+    private static void irow(StringBuilder b, String what, String text) {
+        b.append(String.format(Locale.ROOT, "      %-16s %s%n", what, text));
     }
 
     private static void count(StringBuilder b, String what, String value) {

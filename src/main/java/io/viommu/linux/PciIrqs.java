@@ -328,6 +328,12 @@ final class PciIrqs implements IrqCore {
         }
     }
 
+    @Override
+    public int msiCpuVector(PciDevice dev, int index) {
+        MsiBlock b = msi.get(dev.name());
+        return b == null || index < 0 || index >= b.count() ? -1 : b.vector() + index;
+    }
+
     /** The first vector of the device's MSI block, or -1 (tests). */
     int msiVector(PciDevice dev) {
         MsiBlock b = msi.get(dev.name());

@@ -44,6 +44,7 @@ public final class Guest {
     public static Guest boot(Vmm vmm) {
         placeBars(vmm.machine());
         Kernel k = Kernel.boot(vmm.machine());
+        VirtioSample.attachAts(vmm.machine());
         List<String> loaded = k.drivers().coldplug();
         return new Guest(vmm, k, loaded);
     }

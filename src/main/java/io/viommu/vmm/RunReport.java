@@ -13,13 +13,15 @@ import java.util.List;
  * @param vm        the VM side (null when the VM did not start)
  * @param managed   devices moved to vfio-pci for the run and given back (empty without --managed)
  * @param samples   one DMA per assigned device, followed from guest IOVA to host-physical
+ * @param virtio    one virtqueue request per virtio device with a modelled queue (virtio-rng), every DMA followed
+ * @param interrupts one MSI path per assigned device with an interrupt source (an edu), device to guest APIC
  * @param workload  the workload's result (null for {@code none})
  * @param counts    what the run cost at each level
  * @param noEffect  options accepted that have no effect on the model, and why
  * @param warnings  every warning: QEMU's stderr lines, viommu's warnings, libvirt's re-attach failures
  */
 public record RunReport(List<String> vmArgs, boolean ok, String failure, Host host, Vm vm, List<Managed> managed,
-                        List<Sample> samples, Workload workload, Counts counts, List<String> noEffect,
+                        List<Sample> samples, List<Virtio> virtio, List<Interrupt> interrupts, Workload workload, Counts counts, List<String> noEffect,
                         List<String> warnings) {
 
     /** The host: its command line and the devices it lends the VM. */
@@ -83,6 +85,40 @@ public record RunReport(List<String> vmArgs, boolean ok, String failure, Host ho
                          String processVaddr, String hostMapping, String hostPhysical, String processFrame,
                          String hostFault, int bytesChecked, boolean bytesMatched, String deviceDma, String afterUnmap,
                          boolean ok) {
+    }
+
+    /**
+     * A virtio device's virtqueue request ({@link VirtioSample}): how its DMA went (through the
+     * vIOMMU, its ATS path, or bypassing it), every DMA it made, the bytes checked in guest RAM.
+     */
+    public record Virtio(String device, String bdf, String path, String features, String ring, String buffer,
+                         List<String> accesses, int translated, int bypassed, int faulted, int bytesChecked,
+                         boolean bytesMatched, int usedLen, long atsTranslationRequests, long deviceTlbHits,
+                         long deviceTlbInvalidations, String afterUnmap, String problem, boolean ok) {
+        static Virtio of(VirtioSample s) {
+            return new Virtio(s.device(), s.bdf(), s.path(), s.features(), s.ring(), s.buffer(), s.accesses(),
+                    s.translated(), s.bypassed(), s.faulted(), s.bytesChecked(), s.bytesMatched(), s.usedLen(),
+                    s.atsTranslationRequests(), s.deviceTlbHits(), s.deviceTlbInvalidations(), s.afterUnmap(),
+                    s.problem(), s.ok());
+        }
+    }
+
+    /**
+     * One assigned device's MSI followed through every level ({@link InterruptSample}): the
+     * device's message, the host IRTE (null: not remapped on the host), the VMM's eventfd, the
+     * guest's message, the vIOMMU IRTE (null: not remapped in the VM), the guest APIC's delivery;
+     * and how many of the raised interrupts reached each level.
+     */
+    public record Interrupt(String host, String guestBdf, String deviceMsi, Integer hostIrte, String hostDelivery,
+                            String eventfd, String guestMsi, Integer viommuIrte, String guestDelivery,
+                            int guestVector, int guestApicId, int raised, int hostDelivered, int eventfdSignals,
+                            int guestDelivered, int handled, String problem, boolean ok) {
+        static Interrupt of(InterruptSample s) {
+            return new Interrupt(s.hostDevice(), s.guestBdf(), s.deviceMsi(), s.hostIrte(), s.hostDelivery(),
+                    s.eventfd(), s.guestMsi(), s.viommuIrte(), s.guestDelivery(), s.guestVector(), s.guestApicId(),
+                    s.raised(), s.hostDelivered(), s.eventfdSignals(), s.guestDelivered(), s.handled(), s.problem(),
+                    s.ok());
+        }
     }
 
     /** The workload that ran and what it cost. */

@@ -85,6 +85,8 @@ public final class VmRun {
         List<String> noEffect = new ArrayList<>();
         List<RunReport.Managed> managedSteps = new ArrayList<>();
         List<RunReport.Sample> samples = new ArrayList<>();
+        List<RunReport.Interrupt> interrupts = new ArrayList<>();
+        List<RunReport.Virtio> virtio = new ArrayList<>();
         int hostLogStart = host.dmesg().size();
         HostInvalidations hostInv = new HostInvalidations();
         IntelIommu hostUnit = host.machine().iommu();
@@ -116,6 +118,15 @@ public final class VmRun {
             guest = Guest.boot(vmm);
             for (Guest.AssignedView v : guest.assigned()) {
                 samples.add(sample(vmm, DmaSample.take(guest, v)));
+            }
+            for (VirtioSample v : VirtioSample.takeAll(guest)) {
+                virtio.add(RunReport.Virtio.of(v));
+            }
+            for (Guest.AssignedView v : guest.assigned()) {
+                InterruptSample irq = InterruptSample.take(guest, v);
+                if (irq != null) {
+                    interrupts.add(RunReport.Interrupt.of(irq));
+                }
             }
             if (o.workload() != Workload.NONE) {
                 workload = runWorkload(guest, o);
@@ -154,10 +165,31 @@ public final class VmRun {
                 }
             }
         }
+        if (failure == null) {
+            for (RunReport.Virtio v : virtio) {
+                if (!v.ok()) {
+                    failure = "viommu run: the virtqueue request of " + v.device() + " (" + v.bdf() + ") did not"
+                            + " complete: " + (v.problem() != null ? v.problem() : v.faulted() + " DMA fault(s), bytes "
+                            + (v.bytesMatched() ? "identical" : "different") + ", after unmap: " + v.afterUnmap())
+                            + " (see the virtio path)";
+                    break;
+                }
+            }
+        }
+        if (failure == null) {
+            for (RunReport.Interrupt i : interrupts) {
+                if (!i.ok()) {
+                    failure = "viommu run: the MSI of " + i.host() + " (" + i.guestBdf() + " in the VM) did not reach"
+                            + " the guest's handler: " + (i.problem() != null ? i.problem() : i.handled() + " of "
+                            + i.raised() + " handled") + " (see the interrupt path and warnings)";
+                    break;
+                }
+            }
+        }
         if (failure == null && workload != null && (workload.delivered() != workload.packets() || workload.dmaFaults() != 0)) {
             failure = "viommu run: the workload lost packets (see workload)";
         }
-        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, workload,
+        return new RunReport(o.vmArgs(), failure == null, failure, hostSide, vmSide, managedSteps, samples, virtio, interrupts, workload,
                 counts, noEffect, warnings);
     }
 

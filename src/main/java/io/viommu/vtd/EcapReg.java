@@ -9,6 +9,7 @@ package io.viommu.vtd;
  *  47    FLTS  first-level translation (scalable mode)
  *  46    SLTS  second-level translation (scalable mode)
  *  43    SMTS  scalable mode translation
+ *  41    DIT   device-TLB invalidation throttling
  *  40    PASID process address space ids
  *  31    SRS   supervisor requests
  *  29    PRS   page requests
@@ -66,6 +67,13 @@ public final class EcapReg {
     /** ecap_dev_iotlb_support. */
     public static boolean deviceIotlb(long ecap) {
         return (ecap & DT) != 0;
+    }
+
+    /** DIT, bit 41 (never set by the model, as QEMU 7.2): without it PFSID of a device-TLB invalidation is reserved. */
+    public static final long DIT = 1L << 41;
+
+    public static boolean deviceTlbThrottling(long ecap) {
+        return (ecap & DIT) != 0;
     }
 
     /** ecap_ir_support. */

@@ -95,11 +95,31 @@ class RunCommandTest {
         for (String k : keys) {
             // Linux gives a network interface a new ifindex each time it registers (dev_new_index
             // never hands an old one out again): eth0 re-bound to e1000 is eth0 with a new index
-            if (!k.endsWith("/ifindex") && !java.util.Objects.equals(a.get(k), b.get(k))) {
+            if (!k.endsWith("/ifindex") && !java.util.Objects.equals(msiMessageMasked(k, a.get(k)),
+                    msiMessageMasked(k, b.get(k)))) {
                 out.add(k + ": before " + a.get(k) + " after " + b.get(k));
             }
         }
         return out;
+    }
+
+    /**
+     * A config file with its MSI capability's message (address, data) blanked: the run's
+     * interrupt sample enabled MSI on the device, and Linux's pci_msi_shutdown only clears the
+     * enable bit, so the last message stays in the registers (as on a real host after a VM).
+     */
+    static String msiMessageMasked(String path, String config) {
+        if (config == null || !path.endsWith("/config")) {
+            return config;
+        }
+        char[] c = config.toCharArray();
+        for (int cap = c.length > 0x34 ? c[0x34] & 0xfc : 0, n = 0; cap != 0 && cap + 0x0e <= c.length && n < 48; n++) {
+            if (c[cap] == 0x05) { // PCI_CAP_ID_MSI
+                java.util.Arrays.fill(c, cap + 4, cap + 0x0e, '\0');
+            }
+            cap = c[cap + 1] & 0xfc;
+        }
+        return new String(c);
     }
 
     @Test

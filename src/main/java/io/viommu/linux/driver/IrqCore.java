@@ -47,6 +47,12 @@ public interface IrqCore {
     /** {@code free_irq(pci_irq_vector(dev, index), ...)}. */
     void freeMsi(PciDevice dev, int index);
 
+    /**
+     * The CPU vector behind MSI vector {@code index} of {@code dev} (what {@code irqd_cfg(irq)->vector}
+     * holds, shown under /sys/kernel/debug/irq), or -1 without one.
+     */
+    int msiCpuVector(PciDevice dev, int index);
+
     /** {@code pci_free_irq_vectors(dev)}: the MSI capability disabled, vectors (and IRTEs) released. */
     void freeMsiVectors(PciDevice dev);
 }

@@ -331,8 +331,11 @@ public final class IntelIommuDriver {
             }
             qdep = (int) (capReg & 0x1f);
         }
+        // iommu_enable_pci_caps: "If DIT is not set, PFSID will be treated as reserved, which should
+        // be set to 0" (QEMU 7.2 rejects a device-TLB descriptor with PFSID bits as reserved)
         RequesterId pf = f.virtualFunction() && f.physicalFunction() != null ? f.physicalFunction() : rid;
-        d.addDevice(new DmarDomain.DeviceInfo(rid, atsEnabled, qdep, pf.value()), aliases);
+        int pfsid = EcapReg.deviceTlbThrottling(unit.ecap) ? pf.value() : 0;
+        d.addDevice(new DmarDomain.DeviceInfo(rid, atsEnabled, qdep, pfsid), aliases);
         deviceDomains.put(rid, d);
         return 0;
     }

@@ -143,9 +143,10 @@ final class DeviceCatalog {
                         "free-page-reporting", "free-page-hint", "guest-stats-polling-interval"));
                 Boolean disableLegacy = p.onOffAuto("disable-legacy");
                 boolean modern = !p.bool("disable-modern", false);
-                p.bool("iommu_platform", false);
+                boolean iommuPlatform = p.bool("iommu_platform", false);
                 boolean ats = p.bool("ats", false);
                 boolean legacy = disableLegacy == null ? !(at.expressBus() && !at.rootBus()) : !disableLegacy;
+                refuseLegacyIommuPlatform(p, legacy, iommuPlatform);
                 yield new Endpoints.VirtioPci(Endpoints.VirtioKind.BALLOON, at, legacy, modern, 0, ats);
             }
             case "qemu-xhci" -> {
@@ -157,6 +158,17 @@ final class DeviceCatalog {
         f.setMultiFunction(multifunction || f.isMultiFunction());
         f.setProperties(p.all());
         m.plugUserDevice(p, id, f, bus, devfn);
+    }
+
+    /**
+     * virtio_pci_device_plugged (QEMU 7.2): a device with its legacy interface (legacy-only or
+     * transitional) cannot offer VIRTIO_F_IOMMU_PLATFORM.
+     */
+    private static void refuseLegacyIommuPlatform(DeviceProps p, boolean legacy, boolean iommuPlatform)
+            throws MachineConfigException {
+        if (legacy && iommuPlatform) {
+            throw p.error("VIRTIO_F_IOMMU_PLATFORM was supported by neither legacy nor transitional device");
+        }
     }
 
     /**
@@ -183,7 +195,7 @@ final class DeviceCatalog {
         }
         Boolean disableLegacy = p.onOffAuto("disable-legacy");
         boolean disableModern = p.bool("disable-modern", false);
-        p.bool("iommu_platform", false);
+        boolean iommuPlatform = p.bool("iommu_platform", false);
         boolean ats = p.bool("ats", false);
         boolean pciePort = at.expressBus() && !at.rootBus();
         boolean legacy = disableLegacy == null ? !pciePort : !disableLegacy;
@@ -192,10 +204,11 @@ final class DeviceCatalog {
             throw p.error("device cannot work as neither modern nor legacy mode is enabled\n"
                     + "Set either disable-modern or disable-legacy to off");
         }
+        refuseLegacyIommuPlatform(p, legacy, iommuPlatform);
         int vectors;
         if (rng) {
             vectors = (int) p.unsigned("vectors", 32, 2); // virtio-rng-pci: vectors = 2 (QEMU 7.2 info qtree)
-            return new Endpoints.VirtioPci(Endpoints.VirtioKind.RNG, at, legacy, modern, vectors, ats);
+            return new Endpoints.VirtioPci(Endpoints.VirtioKind.RNG, at, legacy, modern, vectors, ats, iommuPlatform);
         }
         if (net) {
             m.claimNetdev(p, "virtio-net-device");

@@ -328,6 +328,9 @@ public final class MachineBuilder {
         } catch (PciBus.PlugException e) {
             throw p.error(e.getMessage());
         }
+        if (f instanceof io.viommu.machine.device.Endpoints.VirtioPci v) {
+            v.attachMemory(machine.memory()); // without ACCESS_PLATFORM virtio uses address_space_memory
+        }
         if (f instanceof PciBridge b && id != null) {
             busesById.put(id, b.secondaryBus());
         }

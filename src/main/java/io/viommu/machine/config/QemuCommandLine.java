@@ -85,6 +85,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
         boolean nographic = false;
         String smpArg = null;
         String machineName = "pc-q35-7.2";
+        String machineType = null; // the type of the -machine options seen so far
         String accel = null;
         String accelOption = null;
         String kernelIrqchip = null;
@@ -128,8 +129,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             String arg = args.get(++i);
             switch (norm) {
                 case "-machine", "-M" -> {
-                    Map<String, String> mp = checkMachine(opt, arg);
+                    Map<String, String> mp = checkMachine(opt, arg, machineType);
                     String type = mp.get("type");
+                    machineType = type;
                     machineName = type.equals("q35") ? "pc-q35-7.2" : type;
                     if (mp.containsKey("kernel-irqchip")) {
                         kernelIrqchip = mp.get("kernel-irqchip");
@@ -359,8 +361,16 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             "memory-encryption", "memory", "phandle-start", "pic", "pit", "sata", "sgx-epc", "smbios-entry-point-type",
             "smbus", "smm", "smp", "suppress-vmdesc", "usb", "vmport", "x-oem-id", "x-oem-table-id");
 
-    private static Map<String, String> checkMachine(String opt, String arg) throws MachineConfigException {
+    /**
+     * One -machine option; {@code previousType} is the type an earlier -machine gave (QEMU 7.2
+     * merges every -machine into one set of options, so {@code -M q35 -machine accel=kvm} is q35).
+     */
+    private static Map<String, String> checkMachine(String opt, String arg, String previousType)
+            throws MachineConfigException {
         Map<String, String> props = splitProps(arg, "type");
+        if (!props.containsKey("type") && previousType != null) {
+            props.put("type", previousType);
+        }
         String type = props.getOrDefault("type", "");
         if (!type.equals("q35") && !type.startsWith("pc-q35")) {
             throw new MachineConfigException(PROGRAM + ": " + opt + " " + arg

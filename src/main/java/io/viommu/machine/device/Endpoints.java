@@ -2,6 +2,7 @@ package io.viommu.machine.device;
 
 import io.viommu.memory.Page;
 import io.viommu.pci.AccessRules;
+import io.viommu.pci.AtsCapability;
 import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.MsixCapability;
@@ -131,7 +132,17 @@ public final class Endpoints {
         final boolean modern;
         final boolean legacy;
 
+        /** The modern registers with a working virtqueue (virtio-rng only; null for the other kinds). */
+        private final VirtioModern queue;
+        private final AtsCapability atsCapability;
+
         public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
+            this(kind, at, legacy, modern, vectors, ats, false);
+        }
+
+        /** {@code iommuPlatform}: VIRTIO_F_ACCESS_PLATFORM offered. */
+        public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats,
+                         boolean iommuPlatform) {
             super(kind.typeName, 0x1af4, legacy ? kind.legacyDeviceId : 0x1040 + kind.virtioId,
                     kind.classCode, legacy ? 0 : 1, false, at.expressBus() && !at.rootBus()
                             ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
@@ -146,10 +157,12 @@ public final class Endpoints {
             if (vectors > 0) {
                 registerBar(1, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
             }
+            queue = modern && kind == VirtioKind.RNG ? new VirtioModern(kind.typeName, iommuPlatform) : null;
             if (modern) {
-                registerBar(4, Bar.Kind.MEMORY64, 0x4000, true, null, AccessRules.ANY);
+                registerBar(4, Bar.Kind.MEMORY64, 0x4000, true, queue, AccessRules.ANY);
             }
             int base = pcie ? 0x84 : 0x40;
+            AtsCapability atsCap = null;
             if (vectors > 0) {
                 addCapability(base + 0x58, MsixCapability.SIZE);
                 MsixCapability.declare(config, base + 0x58, vectors, 1, 0, 1, 0x800);
@@ -175,8 +188,27 @@ public final class Endpoints {
                 PcieCapability.declare(config, 0x40, l);
                 if (ats) {
                     addExtendedCapability(PciRegs.EXT_CAP_ID_ATS, 1, 0x100, 8);
-                    CapTables.ats(config, 0x100);
+                    atsCap = new AtsCapability(config, 0x100, 0);
+                    CapTables.ats(config, 0x100); // QEMU's pcie_ats_init values (page-aligned requests only)
                 }
+            }
+            atsCapability = atsCap;
+        }
+
+        /** The working virtqueue's registers, or null (a kind whose queues are not modelled, or legacy-only). */
+        public VirtioModern queue() {
+            return queue;
+        }
+
+        /** The ATS capability (ats=on below a PCIe port), or null. */
+        public AtsCapability atsCapability() {
+            return atsCapability;
+        }
+
+        /** Gives the queue its routes to memory: this function's bus-master port, and system memory for the bypass. */
+        public void attachMemory(io.viommu.memory.AddressSpace systemMemory) {
+            if (queue != null) {
+                queue.attach(this::dma, systemMemory);
             }
         }
     }

@@ -12,14 +12,14 @@ import org.junit.jupiter.api.Test;
 
 /**
  * A device with ATS under device-iotlb=on: TT=01 context entries, ATS enabled, and a device-TLB
- * invalidation after every strict unmap. Linux 6.1 fills the descriptor's PFSID field, which
- * QEMU 7.2 (and so the VT-d model) still treats as reserved: the descriptor is refused with an
- * invalidation queue error, Linux clears it and goes on, and the device keeps its stale
- * translation.
+ * invalidation after every strict unmap. Linux 6.1 leaves the descriptor's PFSID 0 when the unit
+ * has no ECAP.DIT (iommu_enable_pci_caps: "If DIT is not set, PFSID will be treated as reserved,
+ * which should be set to 0"; QEMU never sets DIT), so QEMU 7.2's reserved-bit check passes it and
+ * the device's stale translation is dropped.
  */
 class AtsTest {
     @Test
-    void strictUnmapSendsADeviceTlbInvalidationThatQemu72RefusesSoTheDeviceTlbStaysStale() throws Exception {
+    void strictUnmapSendsADeviceTlbInvalidationWithPfsidZeroThatDropsTheDevicesTranslation() throws Exception {
         Guest g = Guest.boot("iommu.strict=1", "intel-iommu,intremap=off,device-iotlb=on", "edu,x-ats=on");
         PciFunction edu = g.device("edu");
         long[] ce = DriverBootTest.context(g, edu.address());
@@ -36,20 +36,11 @@ class AtsTest {
         IommuCounters d = g.counters().minus(before);
         assertThat(d.iotlbPage()).isEqualTo(1);
         assertThat(d.deviceTlb()).isEqualTo(1);
-        assertThat(g.driver().messages()).anyMatch(m -> m.startsWith("DMAR: VT-d detected invalid descriptor: qw0 = "))
-                .contains("DMAR: Invalidation Queue Error (IQE) cleared");
+        assertThat(g.driver().messages()).noneMatch(m -> m.contains("invalid descriptor"));
         assertThat(g.machine.iommu().load(VtdRegisters.FSTS, 4) & VtdRegisters.FSTS_IQE).isZero();
-        // the device-TLB entry survived: the device still reads the unmapped buffer
-        assertThat(g.deviceRead(edu, iova, b).ok()).isTrue();
-        assertThat(b[0]).isEqualTo((byte) 0x66);
-
-        // the queue recovered: the next batch runs the patched slot, then its own IOTLB
-        // invalidation, and stops only at its own (again refused) device-TLB descriptor
-        int messages = g.driver().messages().size();
-        IommuDomain dom = g.driver().domainOf(g.group(edu.address()));
-        dom.flushIotlbAll();
-        assertThat(g.driver().messages().subList(messages, g.driver().messages().size()))
-                .filteredOn(m -> m.contains("invalid descriptor")).hasSize(1);
-        assertThat(g.driver().messages()).noneMatch(m -> m.contains("did not complete"));
+        // the device-TLB entry is gone: the device's read of the unmapped buffer is refused
+        b[0] = 0;
+        assertThat(g.deviceRead(edu, iova, b).ok()).isFalse();
+        assertThat(b[0]).isZero();
     }
 }
