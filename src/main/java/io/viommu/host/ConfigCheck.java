@@ -181,7 +181,13 @@ public final class ConfigCheck {
             anyVfio = true;
             String host = hostName(d);
             if (host == null) {
-                continue; // no or a malformed host=: the builder pass reports QEMU's text
+                String given = d.properties().get("host");
+                add(Severity.ERROR, label(d), given != null ? "host=" + given + " is not a PCI address"
+                        : "no host device named", prefix(d) + (given != null ? "Property 'vfio-pci.host' doesn't take"
+                        + " value '" + given + "'" : "No provided host device\nUse -device vfio-pci,host=DDDD:BB:DD.F"
+                        + " or -device vfio-pci,sysfsdev=PATH_TO_DEVICE"), "-device vfio-pci,host=DDDD:BB:DD.F, the"
+                        + " address `viommu host tree` shows");
+                continue;
             }
             boolean before = iommu != null && i < iommuAt;
             String space = iommu == null || before ? "system memory" : "the vIOMMU";

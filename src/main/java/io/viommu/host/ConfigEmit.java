@@ -34,7 +34,8 @@ import java.util.Set;
  * The libvirt form says the same: {@code <ioapic driver='qemu'/>} (libvirt refuses intremap without
  * it), {@code <iommu model='intel'>} with {@code intremap caching_mode [iotlb]}, one {@code <hostdev>}
  * per device ({@code managed='yes'} only where libvirt's own detach of that one device leaves a viable
- * group).
+ * group), and {@code <memballoon model='virtio'>} with {@code <driver iommu='on'/>} (libvirt adds a balloon to
+ * every domain, and without it the balloon's rings bypass the vIOMMU).
  */
 public final class ConfigEmit {
     /** Guest RAM when the host's size is unknown. */
@@ -145,6 +146,8 @@ public final class ConfigEmit {
             x.append("  <interface type='user'>\n    <model type='virtio'/>\n    <driver iommu='on' ats='on'/>\n"
                     + "  </interface>\n");
         }
+        // libvirt adds a virtio balloon to every domain; without iommu='on' its rings bypass the vIOMMU
+        x.append("  <memballoon model='virtio'>\n    <driver iommu='on'/>\n  </memballoon>\n");
         x.append("</devices>\n");
         if (!plan.steps().isEmpty()) {
             notes.add("the host must hand the devices to vfio-pci before the VM starts: viommu host apply "
