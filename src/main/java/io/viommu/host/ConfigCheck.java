@@ -28,10 +28,11 @@ import java.util.Set;
  * <p>Errors are what QEMU 7.2 (or libvirt) refuses, each with QEMU's message: a vfio-pci without
  * caching mode on the vIOMMU, interrupt remapping with the in-kernel I/O APIC, a host device that
  * does not exist, has no group, is not on vfio-pci, whose group is not viable, given twice, or a
- * group split over two address spaces. Warnings are configurations QEMU 7.2 accepts silently but
- * that do not do what a vIOMMU is for: a vfio-pci created before intel-iommu (its DMA bypasses it;
- * an emulated device does not: it binds its address space at machine done), a virtio device
- * without iommu_platform=on, ats=on without device-IOTLB or off a PCIe port.
+ * group split over two address spaces; and one QEMU 7.2 starts silently though the device cannot
+ * work: a vfio-pci created before intel-iommu (it keeps system memory while the guest hands its
+ * driver vIOMMU addresses; an emulated device does not have the problem: it binds its address space
+ * at machine done). Warnings are configurations that run but do not do what a vIOMMU is for: a
+ * virtio device without iommu_platform=on, ats=on without device-IOTLB or off a PCIe port.
  */
 public final class ConfigCheck {
     public static final String SCHEMA = "viommu.check/1";
@@ -190,7 +191,9 @@ public final class ConfigCheck {
                 continue;
             }
             boolean before = iommu != null && i < iommuAt;
-            String space = iommu == null || before ? "system memory" : "the vIOMMU";
+            // QEMU 7.2: behind the vIOMMU each device has an address space of its own (vtd_find_add_as,
+            // per bus and devfn); without it, or created before it, all share system memory
+            String space = iommu == null || before ? SYSTEM : "vtd#" + i;
             if (before) {
                 bypass(d, iommu);
             }
@@ -217,10 +220,11 @@ public final class ConfigCheck {
 
     private void bypass(DeviceOption vfio, DeviceOption iommu) {
         boolean json = iommu.argument().startsWith("{") && !vfio.argument().startsWith("{");
-        add(Severity.WARNING, label(vfio), "created before -device intel-iommu: vfio-pci takes its DMA address space"
-                + " when it is realized, so it keeps system memory: all guest RAM is mapped at its guest-physical"
-                + " address and the guest's VT-d tables are never used for it (QEMU 7.2 accepts this silently; an"
-                + " emulated device listed before intel-iommu is still translated)", null,
+        add(Severity.ERROR, label(vfio), "created before -device intel-iommu: vfio-pci takes its DMA address space"
+                + " when it is realized, so it keeps system memory (all guest RAM mapped at its guest-physical"
+                + " address), while the guest, which sees the vIOMMU cover every device, gives its driver vIOMMU"
+                + " addresses: the device's DMA lands at the wrong guest page or faults in the host IOMMU (QEMU 7.2"
+                + " starts it without a word; an emulated device listed before intel-iommu is still translated)", null,
                 json ? "QEMU creates every key=value -device before every JSON one: write -device " + iommu.argument()
                         + " in the key=value form (-device intel-iommu," + keyValues(iommu) + ") before -device "
                         + vfio.argument()
@@ -249,10 +253,13 @@ public final class ConfigCheck {
         int g = hd.group();
         String other = groupSpace.putIfAbsent(g, space);
         if (other != null && !other.equals(space)) {
-            add(Severity.ERROR, label(d), "host device " + host + " shares IOMMU group " + g + " with a device whose"
-                    + " DMA goes through " + other + ", and its own through " + space + ": one group has one set of"
-                    + " mappings", fail + "group " + g + " used in multiple address spaces",
-                    "list -device intel-iommu before every -device vfio-pci");
+            add(Severity.ERROR, label(d), "host device " + host + " shares IOMMU group " + g + " with another"
+                    + " assigned device whose DMA goes through " + spaceText(other) + ", and its own through "
+                    + spaceText(space) + ": a group's VFIO container has one set of mappings", fail + "group " + g
+                    + " used in multiple address spaces", other.equals(SYSTEM) || space.equals(SYSTEM)
+                    ? "list -device intel-iommu before every -device vfio-pci"
+                    : "give this VM one device of IOMMU group " + g + " (behind a vIOMMU QEMU 7.2 gives each device an"
+                    + " address space of its own)");
             return;
         }
         HostReport.Group grp = report.groups().stream().filter(x -> x.id() == g).findFirst().orElse(null);
@@ -375,6 +382,12 @@ public final class ConfigCheck {
     }
 
     // ---------------------------------------------------------------- helpers
+
+    private static final String SYSTEM = "system memory";
+
+    private static String spaceText(String key) {
+        return key.equals(SYSTEM) ? SYSTEM : "an address space of its own behind the vIOMMU";
+    }
 
     private static String device(String qemuMessage) {
         String p = QemuCommandLine.PROGRAM + ": -device ";

@@ -15,17 +15,17 @@ import org.junit.jupiter.api.Test;
  * 7.2's text where QEMU refuses, and the exact corrected option; configurations QEMU accepts and
  * that do what a vIOMMU is for give no finding.
  */
-class ConfigCheckTest {
+public class ConfigCheckTest {
     /**
      * edu 04.0 on vfio-pci; edu 05.0 unbound with e1000 05.1 on vfio-pci (one group, viable); edu
      * 06.0 unbound alone; e1000 07.0 on e1000; edu 08.0 on vfio-pci with e1000 08.1 on e1000 (one
      * group, not viable).
      */
-    static final String HOST = "-machine q35 -m 2G -nodefaults -device intel-iommu,intremap=off,caching-mode=on"
+    public static final String HOST = "-machine q35 -m 2G -nodefaults -device intel-iommu,intremap=off,caching-mode=on"
             + " -device edu,addr=04.0 -device edu,addr=05.0,multifunction=on -device e1000,addr=05.1"
             + " -device edu,addr=06.0 -device e1000,addr=07.0 -device edu,addr=08.0,multifunction=on"
             + " -device e1000,addr=08.1";
-    static final List<String> SETUP = List.of("modprobe vfio-pci", "modprobe e1000",
+    public static final List<String> SETUP = List.of("modprobe vfio-pci", "modprobe e1000",
             "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",
             "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override",
             "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe",
@@ -103,19 +103,20 @@ class ConfigCheckTest {
     }
 
     @Test
-    void vfioPciBeforeTheVtdUnitBypassesItButAnEmulatedDeviceDoesNot() {
+    void vfioPciBeforeTheVtdUnitCannotWorkButAnEmulatedDeviceIsTranslated() {
         Finding f = only(check("-M", "q35", "-device", "vfio-pci,host=00:04.0,id=nic", "-device", "edu",
                 "-device", "intel-iommu,caching-mode=on"));
-        assertThat(f.severity()).isEqualTo(Severity.WARNING);
+        assertThat(f.severity()).isEqualTo(Severity.ERROR);
         assertThat(f.device()).isEqualTo("vfio-pci nic");
-        assertThat(f.what()).contains("keeps system memory", "an emulated device listed before intel-iommu is still translated");
+        assertThat(f.what()).contains("keeps system memory", "lands at the wrong guest page or faults in the host IOMMU",
+                "an emulated device listed before intel-iommu is still translated");
         assertThat(f.qemu()).isNull();
         assertThat(f.fix()).isEqualTo("list -device intel-iommu,caching-mode=on before -device vfio-pci,host=00:04.0,id=nic");
         assertThat(check("-M", "q35", "-device", "edu", "-device", "intel-iommu,caching-mode=on").findings()).isEmpty();
         // written first, but QEMU creates every key=value -device before every JSON one
         Finding j = only(check("-M", "q35", "-device", "{\"driver\":\"intel-iommu\",\"caching-mode\":true}",
                 "-device", "vfio-pci,host=00:04.0"));
-        assertThat(j.severity()).isEqualTo(Severity.WARNING);
+        assertThat(j.severity()).isEqualTo(Severity.ERROR);
         assertThat(j.fix()).startsWith("QEMU creates every key=value -device before every JSON one")
                 .contains("(-device intel-iommu,caching-mode=on) before -device vfio-pci,host=00:04.0");
     }
@@ -180,9 +181,26 @@ class ConfigCheckTest {
                 "-device", "vfio-pci,host=0000:00:04.0,id=again"));
         assertThat(f.severity()).isEqualTo(Severity.ERROR);
         assertThat(f.device()).isEqualTo("vfio-pci again");
+        // behind the vIOMMU each device has its own address space: QEMU stops at the group's second one
         assertThat(f.qemu()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=0000:00:04.0,id=again: vfio 0000:00:04.0:"
-                + " device is already attached");
+                + " group 1 used in multiple address spaces");
         assertThat(f.fix()).isEqualTo("remove the second -device vfio-pci,host=0000:00:04.0,id=again");
+        Finding plain = only(check("-M", "q35", "-device", "vfio-pci,host=00:04.0", "-device", "vfio-pci,host=00:04.0"));
+        assertThat(plain.qemu()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=00:04.0: vfio 0000:00:04.0:"
+                + " device is already attached");
+    }
+
+    @Test
+    void twoDevicesOfOneGroupBehindTheVtdUnit() {
+        Finding f = only(check("-M", "q35", "-device", "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=00:05.1",
+                "-device", "vfio-pci,host=00:05.0,id=edu"));
+        assertThat(f.severity()).isEqualTo(Severity.ERROR);
+        assertThat(f.qemu()).matches("qemu-system-x86_64: -device vfio-pci,host=00:05.0,id=edu: vfio 0000:00:05.0: group"
+                + " \\d+ used in multiple address spaces");
+        assertThat(f.fix()).startsWith("give this VM one device of IOMMU group ");
+        // without a vIOMMU both share system memory: QEMU takes them
+        assertThat(check("-M", "q35", "-device", "vfio-pci,host=00:05.1", "-device", "vfio-pci,host=00:04.0").findings())
+                .isEmpty();
     }
 
     @Test
