@@ -174,7 +174,8 @@ final class HostPlanCommand {
             }
             long size = mem > 0 ? mem : ConfigEmit.memoryFor(ConfigEmit.hostRam(fs));
             ConfigEmit.Config c = ConfigEmit.of(p, new ConfigEmit.Options(size, virtioNet));
-            c.notes().forEach(n -> err.println("viommu host plan: note: " + n));
+            c.notes().stream().filter(n -> emit.equals("libvirt") || !n.startsWith("libvirt: "))
+                    .forEach(n -> err.println("viommu host plan: note: " + n));
             if (emit.equals("qemu")) {
                 c.qemu().forEach(a -> out.println(ConfigEmit.shellQuote(a)));
             } else {

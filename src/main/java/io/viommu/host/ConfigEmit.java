@@ -161,6 +161,20 @@ public final class ConfigEmit {
                     + " functions that must leave their drivers too (QEMU would say the group is not viable)")
                     + "; apply the plan first");
         }
+        java.util.Map<Integer, List<String>> byGroup = new java.util.TreeMap<>();
+        for (Target t : plan.targets()) {
+            if (t.group() != null && devices.contains(t.device())) {
+                byGroup.computeIfAbsent(t.group(), k -> new ArrayList<>()).add(t.device());
+            }
+        }
+        byGroup.forEach((g, ds) -> {
+            if (ds.size() > 1) {
+                notes.add("warning: " + String.join(" and ", ds) + " share IOMMU group " + g + ": behind the vIOMMU"
+                        + " each device has an address space of its own and QEMU 7.2 refuses the second (\"group " + g
+                        + " used in multiple address spaces\"); give the VM one of them (the others only leave their"
+                        + " drivers, which the plan does)");
+            }
+        });
         notes.add("the vIOMMU in caching mode makes every guest DMA mapping a trapped invalidation and a VFIO"
                 + " MAP_DMA on the host: cheap for static mappings (DPDK, a nested VM), costly for a guest kernel driver"
                 + " that maps per packet (see `viommu scenario nic-ring`)");

@@ -77,6 +77,29 @@ class EmitCheckTest {
     }
 
     @Test
+    void twoDevicesOfOneGroupAreEmittedWithAWarning() throws Exception {
+        CliRun r = CliRun.of("host", "plan", "00:05.0", "00:05.1", "--emit", "qemu", "--model", planHost());
+        assertThat(r.code()).isZero();
+        assertThat(words(r.out())).filteredOn(a -> a.startsWith("vfio-pci"))
+                .containsExactly("vfio-pci,host=0000:00:05.0,id=hostdev0", "vfio-pci,host=0000:00:05.1,id=hostdev1");
+        assertThat(r.err()).contains("viommu host plan: note: warning: 0000:00:05.0 and 0000:00:05.1 share IOMMU group 4:"
+                + " behind the vIOMMU each device has an address space of its own and QEMU 7.2 refuses the second"
+                + " (\"group 4 used in multiple address spaces\")");
+        assertThat(r.err()).doesNotContain("libvirt: managed='no'");
+    }
+
+    @Test
+    void theHelpSaysWhatEmitAndCheckDo() {
+        String plan = CliRun.of("host", "plan", "--help").out().replaceAll("\\s+", " ");
+        assertThat(plan).contains("With --emit qemu|libvirt it prints instead the VM configuration that goes with the"
+                + " plan (QEMU arguments or libvirt elements) on stdout, and the plan on stderr.");
+        String check = CliRun.of("check", "--help").out().replaceAll("\\s+", " ");
+        assertThat(check).contains("Check a VM configuration against a host without starting it:",
+                "Exit status: 0 no error (warnings allowed), 1 at least one error, 2 usage error.");
+        assertThat(CliRun.of("--help").out()).contains("  check ");
+    }
+
+    @Test
     void aRefusedPlanEmitsNothing() throws Exception {
         // eth1 on 00:07.0 is up and routed: refused as dpdk-devbind refuses it
         CliRun r = CliRun.of("host", "plan", "eth1", "--emit", "qemu", "--model", planHost(), "--host-setup",
