@@ -397,6 +397,21 @@ class EmitCheckTest {
     }
 
     @Test
+    void checkReadsASavedHostAsRunNamesIt() {
+        String tree = "src/test/host-trees/intel-vtd";
+        CliRun clean = CliRun.of("check", "--host-sysfs", tree, "-M", "q35", "-device", "intel-iommu,caching-mode=on",
+                "-device", "vfio-pci,host=0000:02:10.2");
+        assertThat(clean.code()).as(clean.out()).isZero();
+        CliRun nic = CliRun.of("check", "--host-sysfs", tree, "-M", "q35", "-device", "vfio-pci,host=0000:02:00.0");
+        assertThat(nic.code()).isEqualTo(1);
+        assertThat(nic.out()).contains("host device 0000:02:00.0 is bound to ixgbe");
+        CliRun off = CliRun.of("check", "--sysfs", "src/test/host-trees/intel-vtd-off", "-M", "q35", "-device",
+                "vfio-pci,host=0000:00:02.0");
+        assertThat(off.out()).contains("says: qemu-system-x86_64: -device vfio-pci,host=0000:00:02.0: vfio 0000:00:02.0:"
+                + " no iommu_group found: No such file or directory");
+    }
+
+    @Test
     void checkJsonAndUsage() throws Exception {
         CliRun r = CliRun.of("check", "--json", "--host", io.viommu.host.ConfigCheckTest.HOST, "-M", "q35",
                 "-device", "intel-iommu", "-device", "vfio-pci,host=0000:00:04.0,id=hostdev0");
