@@ -371,14 +371,7 @@ class EmitCheckTest {
                 + " -device virtio-net-pci,bus=pcie.1,netdev=net0,disable-legacy=on,disable-modern=off,iommu_platform=on,ats=on"
                 + " -netdev tap,id=net0,vhostforce").findings()).isEmpty();
         // 002, the L1 VM: three virtio devices bypass the vIOMMU (intel-iommu after them is fine for emulated devices)
-        ConfigCheck.Result l1 = checkSeed("qemu-system-x86_64 -machine q35,accel=kvm,kernel_irqchip=split -enable-kvm"
-                + " -bios OVMF.fd -smp sockets=1,cpus=4,cores=2 -cpu host -m 1024 -vga none -nographic"
-                + " -drive file=l1.img,if=virtio,aio=threads,format=raw"
-                + " -netdev user,id=mynet0,hostfwd=tcp::10022-:22,hostfwd=tcp::12375-:2375"
-                + " -device virtio-net-pci,netdev=mynet0 -device virtio-rng-pci"
-                + " -monitor telnet:127.0.0.1:55555,server,nowait -debugcon file:debug.log"
-                + " -global isa-debugcon.iobase=0x402 -device intel-iommu,intremap=on,caching-mode=on"
-                + " -device vfio-pci,host=02:00.0");
+        ConfigCheck.Result l1 = checkSeed(RunSeedsTest.SEED_002_L1);
         assertThat(l1.ok()).isTrue();
         assertThat(findings(l1)).containsExactly(
                 "warning -device virtio-net-pci,netdev=mynet0: its DMA bypasses the vIOMMU: without iom",
