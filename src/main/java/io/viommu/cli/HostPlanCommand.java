@@ -4,6 +4,7 @@ import io.viommu.host.BindApply;
 import io.viommu.host.BindPlan;
 import io.viommu.host.BindPlanText;
 import io.viommu.host.BindPlanner;
+import io.viommu.host.ConfigEmit;
 import io.viommu.host.HostJournal;
 import io.viommu.host.HostReportJson;
 import io.viommu.host.HostSysfs;
@@ -86,6 +87,8 @@ final class HostPlanCommand {
                     + " fix, then the commands in order and how to make them last. Reads only.",
                     "DEVICE: a PCI address (0000:01:00.0 or 01:00.0), vendor:device (8086:10c9, every match) or a"
                             + " network interface name (eth0).",
+                    "With --emit qemu|libvirt it prints instead the VM configuration that goes with the plan (QEMU"
+                            + " arguments or libvirt elements) on stdout, and the plan on stderr.",
                     "Exit status: 0 ready to apply, 1 refused (blockers), 2 usage error."})
     static final class Plan implements Callable<Integer> {
         @Parameters(arity = "1..*", paramLabel = "DEVICE")
@@ -98,24 +101,88 @@ final class HostPlanCommand {
                 + " that `host apply` reads; it carries the host's identity, so it is refused on another host.")
         boolean json;
 
+        @Option(names = "--emit", paramLabel = "qemu|libvirt", description = {"Print the VM configuration that goes"
+                + " with the plan instead of the plan, which then goes to stderr with every note: stdout holds only"
+                + " the configuration. qemu: the QEMU arguments, one a line, shell-quoted where needed:"
+                + " -machine q35,accel=kvm,kernel-irqchip=split, -m, -device intel-iommu,intremap=on,caching-mode=on"
+                + " before every other -device, and -device vfio-pci,host=BDF for each device asked (the VFs with"
+                + " --vfs).", "libvirt: the <features><ioapic driver='qemu'/></features> and <devices> elements"
+                + " (<iommu model='intel'> with intremap and caching_mode, a <hostdev> per device) to merge into a"
+                + " domain. What is printed runs unchanged with `viommu run` on the same host once the plan is applied"
+                + " (or with --managed / managed='yes'). Nothing is printed on stdout when the plan is refused."})
+        String emit;
+
+        @Option(names = "--memory", paramLabel = "SIZE", description = "With --emit qemu: the VM's -m (e.g. 512M, 2G);"
+                + " default a quarter of the host's RAM (MemTotal of /proc/meminfo), between 128M and 4G, 1G when"
+                + " unknown. VFIO pins all of it.")
+        String memory;
+
+        @Option(names = "--virtio-net", description = "With --emit: also give the VM a virtio-net NIC (user networking)"
+                + " whose DMA goes through the vIOMMU: behind a pcie-root-port, disable-legacy=on, iommu_platform=on,"
+                + " ats=on, and device-iotlb=on on the vIOMMU (libvirt: <driver iommu='on' ats='on'/>, iotlb='on').")
+        boolean virtioNet;
+
         @Mixin
         HostView view = new HostView();
 
         @Override
         public Integer call() throws JsonProcessingException {
+            String cmd = "viommu host plan";
             String bad = options.check();
+            if (bad == null && emit != null && !List.of("qemu", "libvirt").contains(emit)) {
+                bad = "--emit " + emit + ": expected qemu or libvirt";
+            }
+            if (bad == null && emit != null && json) {
+                bad = "--emit and --json are alternatives: --emit prints the VM configuration, --json the plan";
+            }
+            if (bad == null && emit == null && (memory != null || virtioNet)) {
+                bad = (memory != null ? "--memory" : "--virtio-net") + " shapes what --emit prints: give --emit qemu|libvirt";
+            }
+            long mem = 0;
+            if (bad == null && memory != null) {
+                mem = io.viommu.machine.config.QemuCommandLine.parseSize(memory, 1L << 20);
+                if (mem < (16L << 20) || mem > (1L << 40)) {
+                    bad = "--memory " + memory + ": expected a size from 16M to 1T (e.g. 512M, 2G)";
+                } else if ("libvirt".equals(emit)) {
+                    bad = "--memory is for --emit qemu: the libvirt elements go into a domain that has its own <memory>";
+                }
+            }
             if (bad != null) {
-                System.err.println("viommu host plan: " + bad);
+                System.err.println(cmd + ": " + bad);
                 return 2;
             }
-            HostSysfs fs = view.open("viommu host plan");
+            HostSysfs fs = view.open(cmd);
             if (fs == null) {
                 return 2;
             }
             BindPlan p = BindPlanner.plan(fs, options.request(devices));
             PrintStream out = out();
+            if (emit != null) {
+                return emit(p, fs, mem, out);
+            }
             out.print(json ? HostReportJson.mapper().writeValueAsString(p) + "\n" : BindPlanText.format(p));
             return p.ready() ? 0 : 1;
+        }
+
+        /** --emit: the plan and the notes on stderr, only the configuration on stdout (nothing when refused). */
+        private int emit(BindPlan p, HostSysfs fs, long mem, PrintStream out) {
+            PrintStream err = new PrintStream(System.err, true, StandardCharsets.UTF_8);
+            err.print(BindPlanText.format(p));
+            if (!p.ready()) {
+                err.println("viommu host plan: --emit " + emit + ": nothing emitted: the plan is refused (above)");
+                return 1;
+            }
+            long size = mem > 0 ? mem : ConfigEmit.memoryFor(ConfigEmit.hostRam(fs));
+            ConfigEmit.Config c = ConfigEmit.of(p, new ConfigEmit.Options(size, virtioNet));
+            c.notes().stream().filter(n -> emit.equals("libvirt") || !n.startsWith("libvirt: "))
+                    .forEach(n -> err.println("viommu host plan: note: " + n));
+            if (emit.equals("qemu")) {
+                c.qemu().forEach(a -> out.println(ConfigEmit.shellQuote(a)));
+            } else {
+                out.print(c.libvirt());
+            }
+            out.flush();
+            return 0;
         }
     }
 

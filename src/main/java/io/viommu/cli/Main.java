@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "A model of Intel VT-d and PCI device assignment, held against QEMU and Linux.",
         subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class,
                 BootCommand.class, HostCommand.class, ScenarioCommand.class, RunCommand.class,
-                DomxmlToNativeCommand.class, TourCommand.class, FleetCommand.class})
+                DomxmlToNativeCommand.class, TourCommand.class, CheckCommand.class, FleetCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -24,6 +24,7 @@ public final class Main implements Runnable {
         cl.getSubcommands().get("qtest").setUnmatchedOptionsArePositionalParams(true);
         cl.getSubcommands().get("boot").setUnmatchedOptionsArePositionalParams(true);
         cl.getSubcommands().get("run").setUnmatchedOptionsArePositionalParams(true);
+        cl.getSubcommands().get("check").setUnmatchedOptionsArePositionalParams(true);
         return cl;
     }
 

@@ -105,6 +105,8 @@ public final class ModelHost implements HostSysfs {
         }
         out.put("/proc/mounts", mounts.toString());
         out.put("/proc/net/route", route());
+        // /proc/meminfo: only MemTotal (kB) is read (host plan --emit sizes the VM by it)
+        out.put("/proc/meminfo", String.format("MemTotal:       %8d kB%n", kernel.machine().ramSize() >> 10));
         // /proc/interrupts: only its chip names matter to the reader (IR- when interrupts are remapped)
         boolean ir = kernel.iommuDriver() != null && kernel.iommuDriver().hasInterruptRemapping();
         out.put("/proc/interrupts", "           CPU0\n  0:          0   " + (ir ? "IR-IO-APIC" : "IO-APIC")

@@ -498,7 +498,7 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     /** {@code [DDDD:]BB:DD.F} in hex (QEMU's PCIHostDevice property), as Linux names it; null if malformed. */
-    static String parseHost(String v) {
+    public static String parseHost(String v) {
         String[] parts = v.split(":", -1);
         if (parts.length < 2 || parts.length > 3) {
             return null;

@@ -69,17 +69,19 @@ class RunSeedsTest {
         return out;
     }
 
+    /** 002_f1c3e4f102f5d34e.txt, the L1 VM; $IMAGE and ${VMN} filled in, host=b3:00.0 -> 02:00.0. */
+    static final String SEED_002_L1 = "qemu-system-x86_64 -machine q35,accel=kvm,kernel_irqchip=split -enable-kvm"
+            + " -bios OVMF.fd -smp sockets=1,cpus=4,cores=2 -cpu host -m 1024 -vga none -nographic"
+            + " -drive file=l1.img,if=virtio,aio=threads,format=raw"
+            + " -netdev user,id=mynet0,hostfwd=tcp::10022-:22,hostfwd=tcp::12375-:2375"
+            + " -device virtio-net-pci,netdev=mynet0 -device virtio-rng-pci"
+            + " -monitor telnet:127.0.0.1:55555,server,nowait -debugcon file:debug.log"
+            + " -global isa-debugcon.iobase=0x402 -device intel-iommu,intremap=on,caching-mode=on"
+            + " -device vfio-pci,host=02:00.0";
+
     @Test
     void seed002NestedL1CommandLineRunsWhole() throws Exception {
-        // 002_f1c3e4f102f5d34e.txt, the L1 VM; $IMAGE and ${VMN} filled in, host=b3:00.0 -> 02:00.0
-        Out r = run("qemu-system-x86_64 -machine q35,accel=kvm,kernel_irqchip=split -enable-kvm -bios OVMF.fd"
-                + " -smp sockets=1,cpus=4,cores=2 -cpu host -m 1024 -vga none -nographic"
-                + " -drive file=l1.img,if=virtio,aio=threads,format=raw"
-                + " -netdev user,id=mynet0,hostfwd=tcp::10022-:22,hostfwd=tcp::12375-:2375"
-                + " -device virtio-net-pci,netdev=mynet0 -device virtio-rng-pci"
-                + " -monitor telnet:127.0.0.1:55555,server,nowait -debugcon file:debug.log"
-                + " -global isa-debugcon.iobase=0x402 -device intel-iommu,intremap=on,caching-mode=on"
-                + " -device vfio-pci,host=02:00.0");
+        Out r = run(SEED_002_L1);
         assertThat(r.rc()).as(r.err()).isZero();
         // QEMU 7.2's slots (info pci): virtio-net, virtio-rng, the assigned device, then the -drive's
         // virtio-blk after every -device; groups as the seed's guest listed /sys/kernel/iommu_groups

@@ -407,7 +407,7 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
     }
 
     /** Parses {@code 256}, {@code 256M}, {@code 1.5G}; -1 when malformed. */
-    static long parseSize(String v, long defaultUnit) {
+    public static long parseSize(String v, long defaultUnit) {
         if (v.isEmpty()) {
             return -1;
         }
