@@ -93,6 +93,27 @@ final class QtestHost {
         }
     }
 
+    /**
+     * A VM's arguments given in one word ({@code --nest}, {@code --via}), split as a shell splits
+     * them (quotes and backslashes; the capture tool does the same). Null (the reason printed)
+     * when they do not split or hold a {@code ;} or redirection.
+     */
+    static List<String> splitArgs(String option, String words, PrintStream err) {
+        List<io.viommu.linux.shell.ShellLine> lines;
+        try {
+            lines = io.viommu.linux.shell.ShellLine.parse(words);
+        } catch (io.viommu.linux.shell.ShellLine.SyntaxError e) {
+            err.println("viommu: " + option + " \"" + words + "\": does not split into arguments (" + e.getMessage() + ")");
+            return null;
+        }
+        if (lines.size() != 1 || lines.get(0).redirect() != null) {
+            err.println("viommu: " + option + " \"" + words + "\": one VM's QEMU arguments expected"
+                    + (lines.isEmpty() ? " (none given)" : " (no ';', '#' or '>': quote them)"));
+            return null;
+        }
+        return lines.get(0).words();
+    }
+
     /** The host: its machine from {@code hostArgs} (-append defaulting to intel_iommu=on), booted. */
     static Kernel bootHost(String hostArgs) throws MachineConfigException {
         return io.viommu.host.ModelHost.bootKernel(hostArgs);
