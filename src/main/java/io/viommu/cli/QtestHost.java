@@ -145,6 +145,94 @@ final class QtestHost {
 
     static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
                      boolean explain, Vmm.Privileges privileges) {
+        return runVm(k, vmArgs, in, out, err, explain, privileges, v -> v::runHost);
+    }
+
+    /** One intermediate VM of {@code qtest --via}: its argv, its root's setup, where its VMM's stderr and its kernel's log go. */
+    record Via(List<String> args, Path setup, Path stderr, Path dmesg) {
+    }
+
+    /**
+     * {@code qtest --host ... --via ARGS [--via-setup FILE] ... VM-ARGS}: the host booted and set
+     * up; each --via a VM whose VMM is a process of the level below ({@link io.viommu.vmm.Nest}),
+     * the same kernel model booted on it with its -append, its setup lines run by its root; then
+     * the innermost VMM on the last level's kernel serves qtest. Between two commands every
+     * level's kernel takes its interrupts and every VMM handles its eventfds, bottom up. An
+     * intermediate VMM's refusal is its QEMU text on stderr, status 1.
+     */
+    static int runNested(Kernel host, Path setup, Path dmesg, List<Via> vias, List<String> vmArgs, BufferedReader in,
+                         PrintStream out, PrintStream err, boolean explain, Vmm.Privileges privileges) {
+        int rc = runSetup(host, setup, err);
+        io.viommu.vmm.Nest nest = io.viommu.vmm.Nest.on(host);
+        List<List<String>> viaErr = new ArrayList<>();
+        try {
+            for (int i = 0; rc == 0 && i < vias.size(); i++) {
+                Via v = vias.get(i);
+                List<String> lines = new ArrayList<>();
+                viaErr.add(lines);
+                io.viommu.vmm.Nest.Level l;
+                try {
+                    l = nest.push(v.args(), false, lines::add);
+                } catch (MachineConfigException e) {
+                    err.println(e.getMessage()); // the intermediate QEMU's refusal: nothing above it runs
+                    rc = 1;
+                    break;
+                } catch (io.viommu.vmm.ManagedBinding.ManagedException e) {
+                    throw new IllegalStateException(e); // not managed: cannot happen
+                }
+                for (String n : l.vmm().commandLine().noEffect()) {
+                    err.println("viommu: note: --via L" + (i + 1) + ": " + n);
+                }
+                if (v.setup() != null) {
+                    rc = runLevelSetup(nest, v.setup(), err, "--via-setup");
+                }
+            }
+            if (rc == 0) {
+                rc = runVm(nest.top(), vmArgs, in, out, err, explain, privileges, vmm -> () -> nest.runAll(vmm));
+            }
+        } finally {
+            List<io.viommu.vmm.Nest.Level> ls = nest.levels();
+            for (int i = 0; i < vias.size(); i++) {
+                Via v = vias.get(i);
+                if (v.stderr() != null) {
+                    writeLines(v.stderr(), i < viaErr.size() ? viaErr.get(i) : List.of(), "--via-err", err);
+                }
+                if (v.dmesg() != null && i < ls.size()) {
+                    writeLines(v.dmesg(), ls.get(i).guest().kernel().log().dmesgLines(), "--via-dmesg", err);
+                }
+            }
+            nest.shutdown();
+        }
+        out.flush();
+        err.flush();
+        return writeDmesg(host, dmesg, err) ? rc : 1;
+    }
+
+    private static int runLevelSetup(io.viommu.vmm.Nest nest, Path setup, PrintStream err, String option) {
+        List<String> lines;
+        try {
+            lines = Files.readAllLines(setup, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            err.println("viommu: " + option + " " + setup + ": cannot read: " + e.getMessage());
+            return 1;
+        }
+        RootShell.Run run = nest.setup(lines);
+        for (RootShell.Result r : run.results()) {
+            err.print(r.output());
+        }
+        return run.ok() ? 0 : 1;
+    }
+
+    private static void writeLines(Path file, List<String> lines, String option, PrintStream err) {
+        try {
+            Files.write(file, lines, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            err.println("viommu: " + option + " " + file + ": cannot write: " + e.getMessage());
+        }
+    }
+
+    static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
+                     boolean explain, Vmm.Privileges privileges, java.util.function.Function<Vmm, Runnable> pump) {
         Vmm vmm;
         try {
             vmm = Vmm.start(k, vmArgs, QtestServer.machineLog(out, err), err::println, privileges);
@@ -160,7 +248,7 @@ final class QtestHost {
             // or the assigned device's interrupt (vfio-pci's handler signals the VMM's eventfd),
             // then the VMM's main loop handles its eventfds (an INTx's IRQ raise line comes after
             // the reply of the command that caused it, as with QEMU)
-            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, vmm::runHost,
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, pump.apply(vmm),
                     () -> vmm.hardwareError().isPresent() ? 134 : -1);
         } finally {
             vmm.shutdown();
