@@ -48,13 +48,19 @@ final class NestedReportText {
             if (v != null) {
                 b.append("  its VMM (in ").append(v.runsOn()).append("'s VFIO) listens on ").append(v.listensOn())
                         .append('\n');
-                b.append(String.format(Locale.ROOT, "    mappings held (while the DMA page was mapped): %d, %s%n",
+                b.append(String.format(Locale.ROOT, "    mappings held: %d, %s%n",
                         v.mappings(), RunReportText.size(v.bytesMapped())));
                 for (String m : v.firstMappings()) {
                     b.append("      ").append(m).append('\n');
                 }
                 b.append(String.format(Locale.ROOT, "    invalidations trapped: %d; VFIO MAP_DMA / UNMAP_DMA calls: %d / %d"
                         + " (%d pages mapped)%n", v.invalidationsTrapped(), v.mapCalls(), v.unmapCalls(), v.pagesMapped()));
+            }
+            if (!l.log().isEmpty()) {
+                b.append("  ").append(l.level()).append("'s kernel about the device:\n");
+                for (String x : l.log()) {
+                    b.append("    ").append(x).append('\n');
+                }
             }
             b.append("  DMA faults logged by ").append(l.level()).append("'s kernel: ").append(l.faults().size()).append('\n');
             for (String f : l.faults()) {

@@ -27,11 +27,12 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      * @param iommu     the level's kernel and its IOMMU in words
      * @param vmm       the VMM that runs this level, a process of the level below (null for L0)
      * @param faults    the DMA fault lines this level's kernel logged during the run
+     * @param log       this level's kernel lines naming the device (its binding, a probe failure, ...)
      * @param managed   devices the level below bound to vfio-pci for this level's VM (--managed)
      * @param stderr    what this level's VMM said on stderr (QEMU's text)
      */
     public record Level(String level, String args, Device device, RunReport.Viommu viommu, String iommu, VmmSide vmm,
-                        List<String> faults, List<RunReport.Managed> managed, List<String> stderr) {
+                        List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr) {
     }
 
     /** The assigned device in one level's kernel: BDF, ids, IOMMU group (and its members), driver. */

@@ -159,14 +159,17 @@ public final class NestedRun {
                 host.iommuActive() ? "the host's VT-d unit, intel_iommu on (it translates every DMA of the physical device)"
                         : "no active IOMMU", null,
                 hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()).stream()
-                        .filter(VmRun::isFaultLine).toList(), List.of(), List.of()));
+                        .filter(VmRun::isFaultLine).toList(), hostDev == null ? List.of()
+                        : naming(hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()), hostDev.name()),
+                List.of(), List.of()));
         for (int i = 0; i < o.levels().size(); i++) {
             String name = "L" + (i + 1);
             String args = String.join(" ", o.levels().get(i));
             List<RunReport.Managed> m = i < managed.size() ? managed.get(i) : List.of();
             List<String> err = i < stderr.size() ? stderr.get(i) : List.of();
             if (i >= ls.size()) {
-                out.add(new NestedReport.Level(name, args, null, null, "never started", null, List.of(), m, err));
+                out.add(new NestedReport.Level(name, args, null, null, "never started", null, List.of(), List.of(), m,
+                        err));
                 continue;
             }
             Nest.Level l = ls.get(i);
@@ -181,9 +184,17 @@ public final class NestedRun {
                 side = vmmSide("L" + i, d, whileMapped.getOrDefault(d, d.container().mappings()));
             }
             out.add(new NestedReport.Level(name, args, dev, VmRun.viommuOf(l.vmm().machine()), VmRun.guestIommu(k), side,
-                    k.dmesg().stream().filter(VmRun::isFaultLine).toList(), m, err));
+                    k.dmesg().stream().filter(VmRun::isFaultLine).toList(),
+                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err));
         }
         return out;
+    }
+
+    /** The lines of {@code log} that name {@code bdf} (or its short form, as DMAR lines do), DMA faults aside. */
+    private static List<String> naming(List<String> log, String bdf) {
+        String shortForm = "[" + bdf.substring(5) + "]";
+        return log.stream().filter(l -> !VmRun.isFaultLine(l) && (l.contains(bdf) || l.contains(shortForm)))
+                .toList();
     }
 
     private static NestedReport.Device device(Kernel k, PciDevice pd) {
