@@ -108,6 +108,19 @@ final class NestedReportText {
                 b.append("  host log: ").append(l).append('\n');
             }
         }
+        NestedReport.Workload w = r.workload();
+        if (w != null) {
+            b.append('\n').append("WORKLOAD  ").append(w.name()).append(" in ").append(w.runsIn()).append("'s guest: ")
+                    .append(w.packets()).append(" packets into a ring of ").append(w.ring()).append(", delivered intact ")
+                    .append(w.delivered()).append(", DMA faults ").append(w.dmaFaults()).append('\n');
+            b.append("  per packet, by the VMM of each level:\n");
+            for (NestedReport.LevelCost c : w.levels()) {
+                b.append(String.format(Locale.ROOT, "    %-3s traps %.2f, VFIO MAP/UNMAP calls %.2f%n", c.level(),
+                        c.trapsPerPacket(), c.vfioCallsPerPacket()));
+            }
+            b.append(String.format(Locale.ROOT, "  host IOMMU (IOTLB) invalidations per packet: %.2f%n",
+                    w.hostIotlbInvalidationsPerPacket()));
+        }
         list(b, "OPTIONS WITHOUT EFFECT ON THE MODEL", r.noEffect());
         list(b, "WARNINGS", r.warnings());
         b.append('\n').append("RESULT  ").append(r.ok() ? "ok" : "FAILED" + (r.failedAt() != null ? " at " + r.failedAt()

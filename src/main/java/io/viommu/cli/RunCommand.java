@@ -142,9 +142,9 @@ public final class RunCommand implements Callable<Integer> {
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
-        if (!nest.isEmpty() && w != VmRun.Workload.NONE) {
-            err.println("viommu run: --workload " + workload + " with --nest: the nested run takes one DMA sample and"
-                    + " one stray DMA; run the workload without --nest (or see the README's per-level cost table)");
+        if (!nest.isEmpty() && w == VmRun.Workload.STATIC) {
+            err.println("viommu run: --workload static with --nest: only nic-ring runs in the innermost guest"
+                    + " of a nested run (or none)");
             return 2;
         }
         for (String n : nest) {
@@ -176,7 +176,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
         if (rc == 0 && !nest.isEmpty()) {
-            rc = runNested(host, out, err);
+            rc = runNested(host, w == VmRun.Workload.NIC_RING ? packets : 0, out, err);
         } else if (rc == 0) {
             rc = runOn(host, w, out, err);
         } else {
@@ -219,7 +219,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** {@code --nest}: L1 from the VM arguments, each --nest one level deeper ({@link io.viommu.vmm.NestedRun}). */
-    int runNested(Kernel host, PrintStream out, PrintStream err) {
+    int runNested(Kernel host, int workloadPackets, PrintStream out, PrintStream err) {
         List<List<String>> levels = new ArrayList<>();
         levels.add(FirmwareFiles.withoutMissing(vmArgs));
         for (String n : nest) {
@@ -230,7 +230,7 @@ public final class RunCommand implements Callable<Integer> {
             levels.add(FirmwareFiles.withoutMissing(a));
         }
         io.viommu.vmm.NestedReport report = io.viommu.vmm.NestedRun.run(host,
-                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed));
+                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, workloadPackets, ring));
         if (json) {
             try {
                 out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));

@@ -13,8 +13,9 @@ import java.util.List;
  * @param levels   L0 (the host) first
  * @param dma      the innermost guest's DMA followed down (null when the run failed before)
  * @param stray    the innermost device's DMA to an IOVA no level mapped (null when the run failed before)
+ * @param workload the nic-ring workload in the innermost guest and what each level paid per packet (null: none asked)
  */
-public record NestedReport(String hostArgs, boolean ok, String failure, String failedAt, List<Level> levels, Dma dma, Stray stray,
+public record NestedReport(String hostArgs, boolean ok, String failure, String failedAt, List<Level> levels, Dma dma, Stray stray, Workload workload,
                            List<String> noEffect, List<String> warnings) {
 
     /**
@@ -101,5 +102,21 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      */
     public record Stray(String iova, List<String> mappedAt, String firstUnmapped, String stoppedAt, String fault,
                         List<String> hostLog, boolean landed) {
+    }
+
+    /**
+     * The NIC ring (map per refill, unmap per completion, through the innermost guest's DMA API)
+     * and its cost per packet at every level.
+     *
+     * @param runsIn                    the level whose guest runs it
+     * @param levels                    per VM level (L1 first): what its VMM did per packet
+     * @param hostIotlbInvalidationsPerPacket IOTLB invalidations the host's unit processed per packet
+     */
+    public record Workload(String name, String runsIn, int packets, int ring, long delivered, long dmaFaults,
+                           List<LevelCost> levels, double hostIotlbInvalidationsPerPacket) {
+    }
+
+    /** One level's VMM per packet: trapped invalidations of its VM's vIOMMU, VFIO MAP/UNMAP calls into the level below. */
+    public record LevelCost(String level, double trapsPerPacket, double vfioCallsPerPacket) {
     }
 }

@@ -35,9 +35,14 @@ import java.util.OptionalInt;
  */
 public final class NestedRun {
     /** A run: the host's description, every level's QEMU arguments (L1 first), --managed (every level). */
-    public record Options(String hostArgs, List<List<String>> levels, boolean managed) {
+    public record Options(String hostArgs, List<List<String>> levels, boolean managed, int packets, int ring) {
         public Options {
             levels = levels.stream().map(List::copyOf).toList();
+        }
+
+        /** No workload: the DMA sample and the stray DMA only. */
+        public Options(String hostArgs, List<List<String>> levels, boolean managed) {
+            this(hostArgs, levels, managed, 0, 0);
         }
     }
 
@@ -55,6 +60,7 @@ public final class NestedRun {
         java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped = new java.util.IdentityHashMap<>();
         NestedReport.Dma dma = null;
         NestedReport.Stray stray = null;
+        NestedReport.Workload workload = null;
         List<NestedReport.Level> levels = List.of();
         String failure = null;
         try {
@@ -85,6 +91,9 @@ public final class NestedRun {
                 }
             });
             stray = stray(nest, top);
+            if (o.packets() > 0) {
+                workload = workload(nest, top, o.packets(), o.ring());
+            }
         } catch (ManagedBinding.ManagedException e) {
             failure = "error: " + e.getMessage();
         } catch (MachineConfigException e) {
@@ -103,8 +112,11 @@ public final class NestedRun {
         if (failure == null && stray.landed()) {
             failure = "viommu run: a DMA to an IOVA nobody mapped reached memory (see the stray DMA)";
         }
+        if (failure == null && workload != null && (workload.delivered() != workload.packets() || workload.dmaFaults() != 0)) {
+            failure = "viommu run: the workload lost packets (see workload)";
+        }
         return new NestedReport(o.hostArgs(), failure == null, failure, failedAt(failure, levels, o), levels, dma, stray,
-                noEffect, warnings);
+                workload, noEffect, warnings);
     }
 
     /** The level whose start failed (the first listed level without a device view), or null. */
@@ -403,6 +415,70 @@ public final class NestedRun {
                 : host.machine().iommu() != null ? "L0: the host's VT-d unit (the device is physical: no vIOMMU above"
                         + " sees its DMA; every level's mapping is a shadow in the unit's tables)" : "nowhere";
         return new NestedReport.Stray(hex(iova.value()), mappedAt, firstUnmapped, stoppedAt, fault, hostLog, landed);
+    }
+
+    /** Counts the host unit's IOTLB invalidations. */
+    private static final class UnitInvalidations implements io.viommu.vtd.InvalidationListener {
+        long count;
+
+        @Override
+        public void iotlbGlobal() {
+            count++;
+        }
+
+        @Override
+        public void iotlbDomain(int domainId) {
+            count++;
+        }
+
+        @Override
+        public void iotlbPages(int domainId, Iova addr, int am) {
+            count++;
+        }
+    }
+
+    /**
+     * The NIC ring of {@code scenario nic-ring} in the innermost guest on its edu (the physical
+     * edu's frames arrive through every level's shadow), and what it cost each level per packet.
+     */
+    static NestedReport.Workload workload(Nest nest, VfioPciDevice top, int packets, int ring) {
+        EduDevice edu = physicalEdu(nest, top);
+        if (edu == null) {
+            throw new IllegalArgumentException("--workload nic-ring needs an edu at the bottom of the chain (the only"
+                    + " device with a DMA engine in the model)");
+        }
+        List<VfioPciDevice> chain = new ArrayList<>();
+        for (VfioPciDevice d = top; d != null; d = nest.under(d)) {
+            chain.add(0, d);
+        }
+        List<VfioListener.Counters> before = chain.stream().map(d -> d.listener().counters()).toList();
+        UnitInvalidations inv = new UnitInvalidations();
+        IntelIommu unit = nest.host().machine().iommu();
+        if (unit != null) {
+            unit.addInvalidationListener(inv);
+        }
+        Guest guest = nest.levels().get(nest.levels().size() - 1).guest();
+        boolean cm = top.vmm().machine().iommu() != null && top.vmm().machine().iommu().config().cachingMode();
+        io.viommu.linux.scenario.NicRingRun r;
+        try {
+            r = io.viommu.linux.scenario.NicRingScenario.dynamicOn(guest.kernel(),
+                    new io.viommu.linux.scenario.NicRingScenario.Nic(edu, top.address(), top.barAddress(0)), cm, packets,
+                    ring);
+        } finally {
+            if (unit != null) {
+                unit.removeInvalidationListener(inv);
+            }
+        }
+        List<NestedReport.LevelCost> costs = new ArrayList<>();
+        for (int i = 0; i < chain.size(); i++) {
+            VfioListener.Counters a = chain.get(i).listener().counters();
+            VfioListener.Counters b = before.get(i);
+            costs.add(new NestedReport.LevelCost("L" + (i + 1),
+                    (a.invalidationsTrapped() - b.invalidationsTrapped()) / (double) packets,
+                    (a.mapCalls() - b.mapCalls() + a.unmapCalls() - b.unmapCalls()) / (double) packets));
+        }
+        return new NestedReport.Workload("nic-ring", "L" + nest.levels().size(), r.packets(), r.ringSize(), r.delivered(),
+                r.dmaFaults(), costs, inv.count / (double) packets);
     }
 
     /** An IOVA the innermost VMM's container does not map, inside an edu's 28-bit reach. */

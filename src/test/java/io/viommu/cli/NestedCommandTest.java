@@ -93,7 +93,7 @@ class NestedCommandTest {
         CliRun unbalanced = run(dir, false, true, "-M q35 -append 'intel_iommu=on");
         assertThat(unbalanced.code()).isEqualTo(2);
         assertThat(unbalanced.err()).contains("does not split into arguments");
-        CliRun workload = CliRun.of("run", "--host", HOST, "--workload", "nic-ring", "--nest", L2, "-M", "q35");
+        CliRun workload = CliRun.of("run", "--host", HOST, "--workload", "static", "--nest", L2, "-M", "q35");
         assertThat(workload.code()).isEqualTo(2);
         CliRun via = CliRun.of("qtest", "--via", "-M q35", "-M", "q35");
         assertThat(via.code()).isEqualTo(2);

@@ -172,4 +172,29 @@ class NestedRunTest {
         assertThat(r.failure()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=0000:00:04.0,addr=03.0: vfio"
                 + " 0000:00:04.0: no iommu_group found: No such file or directory");
     }
+
+    /**
+     * The nic-ring workload in L2: every packet's map and unmap trap in L2's VMM, become VFIO calls
+     * in L1, trap again in L1's VMM and become host VFIO calls and host IOTLB invalidations: the
+     * same per-packet count at every level, all frames delivered; in L1 alone, one level of it.
+     */
+    @Test
+    void theNicRingInL2CostsEachLevelTheSameTrapsAndVfioCallsPerPacket() throws Exception {
+        NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), true, 128, 32));
+        assertThat(r.ok()).as(r.failure()).isTrue();
+        NestedReport.Workload w = r.workload();
+        assertThat(w.runsIn()).isEqualTo("L2");
+        assertThat(w.delivered()).isEqualTo(128);
+        assertThat(w.levels()).extracting(NestedReport.LevelCost::level).containsExactly("L1", "L2");
+        double traps = w.levels().get(1).trapsPerPacket();
+        assertThat(traps).isGreaterThanOrEqualTo(2.0); // a map and an unmap per packet, each invalidated (caching mode)
+        assertThat(w.levels().get(0).trapsPerPacket()).isEqualTo(traps);
+        assertThat(w.levels().get(0).vfioCallsPerPacket()).isEqualTo(w.levels().get(1).vfioCallsPerPacket());
+        assertThat(w.hostIotlbInvalidationsPerPacket()).isEqualTo(traps);
+        NestedReport one = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1), true, 128, 32));
+        assertThat(one.ok()).as(one.failure()).isTrue();
+        assertThat(one.workload().levels()).hasSize(1);
+        assertThat(one.workload().levels().get(0).trapsPerPacket()).isEqualTo(traps);
+        assertThat(one.workload().hostIotlbInvalidationsPerPacket()).isEqualTo(traps);
+    }
 }
