@@ -186,7 +186,7 @@ public final class SecondLevelWalk {
 
     private final class RangeWalk {
         private final long budget;
-        private final HashMap<SubtreeKey, Runs> memo = new HashMap<>();
+        private HashMap<SubtreeKey, Runs> memo; // created by the first fully covered subtree
         private long spent;
 
         RangeWalk(long budget) {
@@ -225,6 +225,9 @@ public final class SecondLevelWalk {
                     out.append(f, l, output + (f - entryFirst), p);
                 } else if (f == entryFirst && l == entryLast) {
                     SubtreeKey key = new SubtreeKey(output, level - 1, p);
+                    if (memo == null) {
+                        memo = new HashMap<>();
+                    }
                     Runs sub = memo.get(key);
                     if (sub == null) {
                         sub = new Runs();
@@ -246,10 +249,14 @@ public final class SecondLevelWalk {
 
     /** Coalesced runs of mapped IOVAs (parallel arrays; an append continuing the last run extends it). */
     public static final class Runs {
-        private long[] first = new long[8];
-        private long[] last = new long[8];
-        private long[] phys = new long[8];
-        private byte[] perm = new byte[8];
+        private static final long[] NONE = new long[0];
+        private static final byte[] NO_PERM = new byte[0];
+        // Empty until the first run: most notifier walks (one page mapped or unmapped) find one
+        // run or none, so the arrays start at the size of one run and double.
+        private long[] first = NONE;
+        private long[] last = NONE;
+        private long[] phys = NONE;
+        private byte[] perm = NO_PERM;
         private int n;
         private long cost;
 
@@ -286,7 +293,7 @@ public final class SecondLevelWalk {
                 return;
             }
             if (n == first.length) {
-                int cap = n * 2;
+                int cap = Math.max(1, n * 2);
                 first = Arrays.copyOf(first, cap);
                 last = Arrays.copyOf(last, cap);
                 phys = Arrays.copyOf(phys, cap);
