@@ -32,15 +32,16 @@ final class NestedReportText {
             if (l.viommu() != null) {
                 RunReport.Viommu x = l.viommu();
                 b.append(String.format(Locale.ROOT, "  vIOMMU: intel-iommu caching-mode=%s intremap=%s eim=%s"
-                        + " device-iotlb=%s aw-bits=%d x-scalable-mode=%s%n", on(x.cachingMode()), on(x.intremap()),
-                        on(x.eim()), on(x.deviceIotlb()), x.awBits(), on(x.scalableMode())));
+                        + " device-iotlb=%s aw-bits=%d x-scalable-mode=%s%n", RunReportText.on(x.cachingMode()),
+                        RunReportText.on(x.intremap()),
+                        RunReportText.on(x.eim()), RunReportText.on(x.deviceIotlb()), x.awBits(), RunReportText.on(x.scalableMode())));
             } else if (!l.level().equals("L0") && l.device() != null) {
                 b.append("  vIOMMU: none\n");
             }
             b.append("  kernel: ").append(l.iommu()).append('\n');
             NestedReport.Device d = l.device();
             if (d != null) {
-                b.append("  device ").append(d.bdf()).append("  ").append(nz(d.ids())).append("  IOMMU group ")
+                b.append("  device ").append(d.bdf()).append("  ").append(RunReportText.nz(d.ids())).append("  IOMMU group ")
                         .append(d.group() == null ? "- (none)" : d.group() + " " + d.groupMembers()).append("  driver ")
                         .append(d.driver() == null ? "none" : d.driver()).append('\n');
             }
@@ -73,11 +74,11 @@ final class NestedReportText {
         NestedReport.Dma d = r.dma();
         if (d != null) {
             b.append('\n').append("DMA PATH  the innermost guest maps page ").append(d.gpa()).append(" for ")
-                    .append("the device (dma_map_single): IOVA ").append(nz(d.iova()))
+                    .append("the device (dma_map_single): IOVA ").append(RunReportText.nz(d.iova()))
                     .append("; every level's shadow keeps that IOVA\n");
             for (NestedReport.Hop h : d.hops()) {
                 b.append(String.format(Locale.ROOT, "  %-3s %s  %s -> %s  (must be %s)  %s%n", h.level(), h.bdf(),
-                        nz(d.iova()), h.output() == null ? "NO MAPPING" : h.output(), h.expected(), h.ok() ? "ok" : "WRONG"));
+                        RunReportText.nz(d.iova()), h.output() == null ? "NO MAPPING" : h.output(), h.expected(), h.ok() ? "ok" : "WRONG"));
                 b.append("        by ").append(h.translatedBy());
                 if (h.vmmVaddr() != null) {
                     b.append("; its VMM holds that page at ").append(h.vmmVaddr());
@@ -87,7 +88,7 @@ final class NestedReportText {
                     b.append("        ").append(h.vmmMapping()).append('\n');
                 }
             }
-            b.append("  bytes: ").append(d.bytesChecked()).append(" written at host-physical ").append(nz(d.hostPhysical()))
+            b.append("  bytes: ").append(d.bytesChecked()).append(" written at host-physical ").append(RunReportText.nz(d.hostPhysical()))
                     .append(", read back at the innermost GPA ").append(d.gpa()).append(": ")
                     .append(d.bytesMatched() ? "identical" : "DIFFERENT").append('\n');
             if (d.deviceDma() != null) {
@@ -101,7 +102,7 @@ final class NestedReportText {
             for (String m : s.mappedAt()) {
                 b.append("  ").append(m).append('\n');
             }
-            b.append("  the chain breaks at: ").append(nz(s.firstUnmapped())).append('\n');
+            b.append("  the chain breaks at: ").append(RunReportText.nz(s.firstUnmapped())).append('\n');
             b.append("  stopped at ").append(s.stoppedAt()).append('\n');
             b.append("  fault: ").append(s.fault()).append('\n');
             for (String l : s.hostLog()) {
@@ -121,28 +122,10 @@ final class NestedReportText {
             b.append(String.format(Locale.ROOT, "  host IOMMU (IOTLB) invalidations per packet: %.2f%n",
                     w.hostIotlbInvalidationsPerPacket()));
         }
-        list(b, "OPTIONS WITHOUT EFFECT ON THE MODEL", r.noEffect());
-        list(b, "WARNINGS", r.warnings());
+        RunReportText.list(b, "OPTIONS WITHOUT EFFECT ON THE MODEL", r.noEffect());
+        RunReportText.list(b, "WARNINGS", r.warnings());
         b.append('\n').append("RESULT  ").append(r.ok() ? "ok" : "FAILED" + (r.failedAt() != null ? " at " + r.failedAt()
                 : "") + ": " + r.failure()).append('\n');
         return b.toString();
-    }
-
-    private static void list(StringBuilder b, String title, List<String> items) {
-        if (items.isEmpty()) {
-            return;
-        }
-        b.append('\n').append(title).append('\n');
-        for (String s : items) {
-            b.append("  ").append(s).append('\n');
-        }
-    }
-
-    private static String on(boolean v) {
-        return v ? "on" : "off";
-    }
-
-    private static String nz(Object o) {
-        return o == null ? "-" : o.toString();
     }
 }

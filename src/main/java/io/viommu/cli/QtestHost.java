@@ -120,6 +120,11 @@ final class QtestHost {
     }
 
     static int runSetup(Kernel k, Path setup, PrintStream err) {
+        return runSetup(k, setup, err, "--host-setup");
+    }
+
+    /** {@code setup}'s lines run by {@code k}'s root shell, their output on {@code err}; 0 when all succeeded. */
+    static int runSetup(Kernel k, Path setup, PrintStream err, String option) {
         if (setup == null) {
             return 0;
         }
@@ -127,7 +132,7 @@ final class QtestHost {
         try {
             lines = Files.readAllLines(setup, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            err.println("viommu: --host-setup " + setup + ": cannot read: " + e.getMessage());
+            err.println("viommu: " + option + " " + setup + ": cannot read: " + e.getMessage());
             return 1;
         }
         RootShell.Run run = new RootShell(k).runScript(lines);
@@ -184,7 +189,7 @@ final class QtestHost {
                     err.println("viommu: note: --via L" + (i + 1) + ": " + n);
                 }
                 if (v.setup() != null) {
-                    rc = runLevelSetup(nest, v.setup(), err, "--via-setup");
+                    rc = runSetup(nest.top(), v.setup(), err, "--via-setup");
                 }
             }
             if (rc == 0) {
@@ -206,21 +211,6 @@ final class QtestHost {
         out.flush();
         err.flush();
         return writeDmesg(host, dmesg, err) ? rc : 1;
-    }
-
-    private static int runLevelSetup(io.viommu.vmm.Nest nest, Path setup, PrintStream err, String option) {
-        List<String> lines;
-        try {
-            lines = Files.readAllLines(setup, StandardCharsets.UTF_8);
-        } catch (IOException e) {
-            err.println("viommu: " + option + " " + setup + ": cannot read: " + e.getMessage());
-            return 1;
-        }
-        RootShell.Run run = nest.setup(lines);
-        for (RootShell.Result r : run.results()) {
-            err.print(r.output());
-        }
-        return run.ok() ? 0 : 1;
     }
 
     private static void writeLines(Path file, List<String> lines, String option, PrintStream err) {

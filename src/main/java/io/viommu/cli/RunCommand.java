@@ -232,11 +232,7 @@ public final class RunCommand implements Callable<Integer> {
         io.viommu.vmm.NestedReport report = io.viommu.vmm.NestedRun.run(host,
                 new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, workloadPackets, ring));
         if (json) {
-            try {
-                out.println(new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(report));
-            } catch (JsonProcessingException e) {
-                throw new IllegalStateException(e);
-            }
+            out.println(toJson(report));
         } else {
             out.print(NestedReportText.render(report));
         }
@@ -247,7 +243,7 @@ public final class RunCommand implements Callable<Integer> {
         return report.ok() ? 0 : 1;
     }
 
-    static String toJson(RunReport r) {
+    static String toJson(Object r) {
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r);
         } catch (JsonProcessingException e) {

@@ -417,26 +417,6 @@ public final class NestedRun {
         return new NestedReport.Stray(hex(iova.value()), mappedAt, firstUnmapped, stoppedAt, fault, hostLog, landed);
     }
 
-    /** Counts the host unit's IOTLB invalidations. */
-    private static final class UnitInvalidations implements io.viommu.vtd.InvalidationListener {
-        long count;
-
-        @Override
-        public void iotlbGlobal() {
-            count++;
-        }
-
-        @Override
-        public void iotlbDomain(int domainId) {
-            count++;
-        }
-
-        @Override
-        public void iotlbPages(int domainId, Iova addr, int am) {
-            count++;
-        }
-    }
-
     /**
      * The NIC ring of {@code scenario nic-ring} in the innermost guest on its edu (the physical
      * edu's frames arrive through every level's shadow), and what it cost each level per packet.
@@ -452,7 +432,7 @@ public final class NestedRun {
             chain.add(0, d);
         }
         List<VfioListener.Counters> before = chain.stream().map(d -> d.listener().counters()).toList();
-        UnitInvalidations inv = new UnitInvalidations();
+        VmRun.HostInvalidations inv = new VmRun.HostInvalidations();
         IntelIommu unit = nest.host().machine().iommu();
         if (unit != null) {
             unit.addInvalidationListener(inv);

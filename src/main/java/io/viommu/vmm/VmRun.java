@@ -60,7 +60,7 @@ public final class VmRun {
     }
 
     /** Counts the host unit's IOTLB invalidations while the VM runs. */
-    private static final class HostInvalidations implements InvalidationListener {
+    static final class HostInvalidations implements InvalidationListener {
         long count;
 
         @Override
