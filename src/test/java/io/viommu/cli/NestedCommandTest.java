@@ -16,7 +16,7 @@ class NestedCommandTest {
     static final String HOST = "-M q35 -m 2G -device intel-iommu,intremap=off,caching-mode=on -device edu,addr=04.0";
     static final String L2 = "-M q35 -m 128M -nodefaults -append intel_iommu=on -device intel-iommu,caching-mode=on"
             + " -device vfio-pci,host=0000:00:04.0";
-    static final List<String> L1 = List.of("-M", "q35,kernel-irqchip=split", "-m", "512M", "-nodefaults", "-append",
+    static final List<String> L1 = List.of("-M", "q35,kernel-irqchip=split", "-m", "256M", "-nodefaults", "-append",
             "intel_iommu=on", "-device", "intel-iommu,intremap=on,caching-mode=on",
             "-device", "vfio-pci,host=0000:00:04.0,addr=04.0");
 
@@ -98,5 +98,27 @@ class NestedCommandTest {
         CliRun via = CliRun.of("qtest", "--via", "-M q35", "-M", "q35");
         assertThat(via.code()).isEqualTo(2);
         assertThat(via.err()).isEqualTo("viommu qtest: --via needs --host (the physical host under the first VM level)\n");
+    }
+
+    /** An intermediate VMM's refusal is its QEMU text on stderr and status 1; nothing above it runs, nothing is served. */
+    @Test
+    void qtestViaWhoseVmmRefusesStopsThere(@TempDir Path dir) throws Exception {
+        CliRun r = CliRun.of("qtest", "--host", HOST, "--host-setup", setup(dir, true).toString(), "--via",
+                "-M q35 -m 256M -device intel-iommu,caching-mode=on -device vfio-pci,host=0000:00:09.0",
+                "--via-err", dir.resolve("via.err").toString(), "-M", "q35", "-m", "128M");
+        assertThat(r.code()).isEqualTo(1);
+        assertThat(r.out()).isEmpty();
+        assertThat(r.err()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=0000:00:09.0: vfio"
+                + " /sys/bus/pci/devices/0000:00:09.0: no such host device: No such file or directory\n");
+        CliRun kernel = CliRun.of("qtest", "--host", HOST, "--host-setup", setup(dir, true).toString(), "--via",
+                "-M q35 -m 256M -kernel /nonexistent/bzImage -initrd /nonexistent/initrd.img"
+                        + " -append 'intel_iommu=on iommu=pt' -device intel-iommu,caching-mode=on"
+                        + " -device vfio-pci,host=0000:00:04.0,addr=04.0",
+                "--via-dmesg", dir.resolve("via.dmesg").toString(), "-M", "q35", "-m", "128M");
+        assertThat(kernel.code()).as(kernel.err()).isZero();
+        assertThat(kernel.err()).contains("viommu: note: --via L1: -kernel /nonexistent/bzImage: not read",
+                "viommu: note: --via L1: -initrd /nonexistent/initrd.img: not read");
+        assertThat(Files.readAllLines(dir.resolve("via.dmesg"))).anyMatch(l -> l.endsWith(
+                "Kernel command line: intel_iommu=on iommu=pt"));
     }
 }

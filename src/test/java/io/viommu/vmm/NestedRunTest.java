@@ -23,12 +23,12 @@ import org.junit.jupiter.api.Test;
  * host's unit.
  */
 class NestedRunTest {
-    static final List<String> L1 = List.of("-M", "q35,kernel-irqchip=split", "-m", "512M", "-nodefaults",
+    static final List<String> L1 = List.of("-M", "q35,kernel-irqchip=split", "-m", "256M", "-nodefaults",
             "-append", "intel_iommu=on", "-device", "intel-iommu,intremap=on,caching-mode=on",
             "-device", "vfio-pci,host=0000:00:04.0,addr=04.0");
-    static final List<String> L2 = List.of("-M", "q35", "-m", "256M", "-nodefaults", "-append", "intel_iommu=on",
+    static final List<String> L2 = List.of("-M", "q35", "-m", "160M", "-nodefaults", "-append", "intel_iommu=on",
             "-device", "intel-iommu,intremap=on,caching-mode=on", "-device", "vfio-pci,host=0000:00:04.0,addr=03.0");
-    static final List<String> L3 = List.of("-M", "q35", "-m", "128M", "-nodefaults", "-append", "intel_iommu=on",
+    static final List<String> L3 = List.of("-M", "q35", "-m", "64M", "-nodefaults", "-append", "intel_iommu=on",
             "-device", "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:03.0");
 
     @Test
@@ -161,7 +161,7 @@ class NestedRunTest {
 
     @Test
     void anL1WithoutAVirtualIommuCannotHandTheDeviceOn() throws Exception {
-        List<String> plain = List.of("-M", "q35", "-m", "512M", "-nodefaults", "-device",
+        List<String> plain = List.of("-M", "q35", "-m", "256M", "-nodefaults", "-device",
                 "vfio-pci,host=0000:00:04.0,addr=04.0");
         NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(plain, L2), true));
         assertThat(r.ok()).isFalse();
