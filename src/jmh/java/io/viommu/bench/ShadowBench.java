@@ -1,15 +1,10 @@
 package io.viommu.bench;
 
 import io.viommu.linux.Kernel;
-import io.viommu.linux.driver.DriverCore;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.vfio.UserProcess;
-import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
-import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.Machine;
-import io.viommu.machine.config.MachineBuilder;
-import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.PhysicalMemory;
 import io.viommu.pci.DmaAccess;
@@ -22,7 +17,6 @@ import io.viommu.vtd.IntelIommu;
 import io.viommu.vtd.VtdConfig;
 import io.viommu.vtd.VtdRegisters;
 import io.viommu.vtd.notify.MapNotifier;
-import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -70,20 +64,12 @@ public class ShadowBench {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        Machine host = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "512M", "-device",
-                "intel-iommu,intremap=on", "-device", "edu"), MachineLog.SILENT);
-        Kernel kernel = Kernel.boot(host);
-        DriverCore core = kernel.drivers();
-        core.loadModule("vfio-pci");
-        Vfio vfio = kernel.vfio().orElseThrow();
-        PciDevice edu = core.device("0000:00:01.0").orElseThrow();
-        core.setDriverOverride(edu, "vfio-pci");
-        core.deviceAttach(edu);
-        UserProcess qemu = UserProcess.root("qemu-system-x86", kernel.userMemory());
-        VfioContainer container = vfio.openContainer(qemu);
-        VfioGroup g = vfio.openGroup(qemu, "/dev/vfio/" + core.groupOf(edu).getAsInt());
-        g.setContainer(container);
-        container.setIommu(Vfio.TYPE1v2_IOMMU);
+        EduOnVfio h = EduOnVfio.boot("512M", "intremap=on", -1, "qemu-system-x86");
+        Machine host = h.machine;
+        Kernel kernel = h.kernel;
+        PciDevice edu = h.edu;
+        UserProcess qemu = h.process;
+        VfioContainer container = h.container;
         ProcessGuestRam ram = ProcessGuestRam.allocate(qemu, kernel.userMemory(), 64L << 20);
 
         viommu = new IntelIommu(VtdConfig.fromQemuProperties(Map.of("caching-mode", "on")), ram, (a, d, s) -> { });

@@ -1,18 +1,8 @@
 package io.viommu.bench;
 
-import io.viommu.linux.Kernel;
-import io.viommu.linux.driver.DriverCore;
-import io.viommu.linux.driver.PciDevice;
-import io.viommu.linux.vfio.UserProcess;
-import io.viommu.linux.vfio.Vfio;
 import io.viommu.linux.vfio.VfioContainer;
-import io.viommu.linux.vfio.VfioGroup;
-import io.viommu.machine.Machine;
-import io.viommu.machine.config.MachineBuilder;
-import io.viommu.machine.device.MachineLog;
 import io.viommu.memory.Iova;
 import io.viommu.memory.VirtAddr;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -45,22 +35,10 @@ public class VfioMapBench {
 
     @Setup(Level.Trial)
     public void setUp() throws Exception {
-        Machine m = MachineBuilder.fromCommandLine(List.of("-nodefaults", "-m", "256M", "-device",
-                "intel-iommu,intremap=on,caching-mode=" + cachingMode, "-device", "edu"), MachineLog.SILENT);
-        Kernel kernel = Kernel.boot(m);
-        DriverCore core = kernel.drivers();
-        core.loadModule("vfio-pci"); // and vfio, vfio_iommu_type1 with it
-        Vfio vfio = kernel.vfio().orElseThrow();
-        PciDevice edu = core.device("0000:00:01.0").orElseThrow();
-        core.setDriverOverride(edu, "vfio-pci");
-        core.deviceAttach(edu);
-        UserProcess p = UserProcess.root("bench", kernel.userMemory());
-        container = vfio.openContainer(p);
-        VfioGroup g = vfio.openGroup(p, "/dev/vfio/" + core.groupOf(edu).getAsInt());
-        g.setContainer(container);
-        container.setIommu(Vfio.TYPE1v2_IOMMU);
-        vaddr = p.mmapAnon(4096);
-        p.write(vaddr, new byte[1]); // faulted in once: the benchmark measures pinning, not page faults
+        EduOnVfio h = EduOnVfio.boot("256M", "intremap=on,caching-mode=" + cachingMode, -1, "bench");
+        container = h.container;
+        vaddr = h.process.mmapAnon(4096);
+        h.process.write(vaddr, new byte[1]); // faulted in once: the benchmark measures pinning, not page faults
     }
 
     @Benchmark

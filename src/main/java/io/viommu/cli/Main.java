@@ -8,7 +8,7 @@ import picocli.CommandLine.Command;
         description = "A model of Intel VT-d and PCI device assignment, held against QEMU and Linux.",
         subcommands = {CommandLine.HelpCommand.class, QtestCommand.class, BenchCommand.class,
                 BootCommand.class, HostCommand.class, ScenarioCommand.class, RunCommand.class,
-                DomxmlToNativeCommand.class})
+                DomxmlToNativeCommand.class, TourCommand.class})
 public final class Main implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -13,7 +13,7 @@ import picocli.CommandLine.Option;
 /** {@code viommu scenario ...}: scenarios run on the model, with what they cost. */
 @Command(name = "scenario", mixinStandardHelpOptions = true,
         description = "Run a scenario on the model (a booted guest with the kernel model) and report its costs.",
-        subcommands = {ScenarioCommand.NicRing.class})
+        subcommands = {ScenarioCommand.NicRing.class, ScenarioScale.class})
 final class ScenarioCommand implements Runnable {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;

@@ -151,6 +151,34 @@ public final class HostReportHtml {
      * behind it in one group, as without ACS).
      */
     private static void topology(StringBuilder sb, HostReport r, java.util.Set<String> planned) {
+        sb.append("<section id=\"topology\">\n<h2>Topology</h2>\n");
+        Map<String, String> marks = new LinkedHashMap<>();
+        planned.forEach(b -> marks.put(b, PLANNED));
+        tree(sb, r, marks);
+        sb.append("</section>\n");
+    }
+
+    /** The mark of a function that a {@code host plan} moves. */
+    private static final String PLANNED = "in the plan";
+
+    /**
+     * The PCI tree of {@code r} with its legend, as the host report draws it (root buses, bridges,
+     * functions, every IOMMU group a {@code li.group} box), for pages that show a host among other
+     * things ({@code viommu tour}). {@code marks} labels functions (BDF to a short text, e.g. "assigned
+     * to the VM"): each gets {@code data-mark} and the label beside it.
+     */
+    public static String topologyTree(HostReport r, Map<String, String> marks) {
+        StringBuilder sb = new StringBuilder(4096);
+        tree(sb, r, marks);
+        return sb.toString();
+    }
+
+    /** The page's style sheet, for pages that embed {@link #topologyTree}. */
+    public static String css() {
+        return CSS;
+    }
+
+    private static void tree(StringBuilder sb, HostReport r, Map<String, String> marks) {
         Map<String, Device> byBdf = new LinkedHashMap<>();
         r.devices().forEach(d -> byBdf.put(d.address(), d));
         Map<String, List<Device>> children = new TreeMap<>();
@@ -164,7 +192,6 @@ public final class HostReportHtml {
         }
         Map<Integer, Group> groups = new LinkedHashMap<>();
         r.groups().forEach(g -> groups.put(g.id(), g));
-        sb.append("<section id=\"topology\">\n<h2>Topology</h2>\n");
         sb.append("<p class=\"legend\"><span class=\"badge v-assignable\">assignable</span> ")
                 .append("<span class=\"badge v-assignable-with-group\">assignable with its group</span> ")
                 .append("<span class=\"badge v-blocked\">blocked</span> ")
@@ -178,10 +205,10 @@ public final class HostReportHtml {
         for (Map.Entry<String, List<Device>> bus : roots.entrySet()) {
             sb.append("<li class=\"bus\" data-bus=\"").append(escape(bus.getKey())).append("\"><span class=\"bus-label\">")
                     .append(escape(bus.getKey())).append(" (root bus)</span>\n");
-            siblings(sb, bus.getValue(), null, children, groups, parts, planned);
+            siblings(sb, bus.getValue(), null, children, groups, parts, marks);
             sb.append("</li>\n");
         }
-        sb.append("</ul>\n</section>\n");
+        sb.append("</ul>\n");
     }
 
     /** "pci0000:00" for "0000:00:1c.0": the kernel's name for the root bus a parentless function sits on. */
@@ -191,7 +218,7 @@ public final class HostReportHtml {
     }
 
     private static void siblings(StringBuilder sb, List<Device> list, Integer enclosing, Map<String, List<Device>> children,
-                                 Map<Integer, Group> groups, Map<Integer, Integer> parts, java.util.Set<String> planned) {
+                                 Map<Integer, Group> groups, Map<Integer, Integer> parts, Map<String, String> marks) {
         sb.append("<ul>\n");
         int i = 0;
         while (i < list.size()) {
@@ -206,7 +233,7 @@ public final class HostReportHtml {
                 groupBoxOpen(sb, groups.get(g), g, part);
             }
             for (Device d : list.subList(i, j)) {
-                node(sb, d, children, groups, parts, planned);
+                node(sb, d, children, groups, parts, marks);
             }
             if (box) {
                 sb.append("</ul>\n</li>\n");
@@ -239,7 +266,7 @@ public final class HostReportHtml {
     }
 
     private static void node(StringBuilder sb, Device d, Map<String, List<Device>> children, Map<Integer, Group> groups,
-                             Map<Integer, Integer> parts, java.util.Set<String> planned) {
+                             Map<Integer, Integer> parts, Map<String, String> marks) {
         String verdict = d.assignment().verdict();
         List<Device> below = children.getOrDefault(d.address(), List.of());
         sb.append("<li class=\"node").append(below.isEmpty() ? "" : " bridge").append("\">\n<div class=\"dev v-")
@@ -247,8 +274,11 @@ public final class HostReportHtml {
         if (d.group() != null) {
             sb.append(" data-group=\"").append(d.group()).append('"');
         }
-        if (planned.contains(d.address())) {
+        String mark = marks.get(d.address());
+        if (PLANNED.equals(mark)) {
             sb.append(" data-planned=\"true\"");
+        } else if (mark != null) {
+            sb.append(" data-mark=\"").append(escape(mark)).append('"');
         }
         sb.append(" data-verdict=\"").append(escape(verdict)).append("\">");
         sb.append("<a class=\"bdf\" href=\"#dev-").append(escape(d.address())).append("\">").append(escape(d.address()))
@@ -256,8 +286,8 @@ public final class HostReportHtml {
                 .append(escape(d.description())).append("</span> <span class=\"driver\">")
                 .append(d.driver() == null ? "no driver" : escape(d.driver())).append("</span> <span class=\"badge v-")
                 .append(escape(verdict)).append("\">").append(escape(verdictText(verdict))).append("</span>");
-        if (planned.contains(d.address())) {
-            sb.append(" <span class=\"planned\">in the plan</span>");
+        if (mark != null) {
+            sb.append(" <span class=\"planned\">").append(escape(mark)).append("</span>");
         }
         if (d.physfn() != null) {
             sb.append(" <span class=\"vf\">VF of ").append(escape(d.physfn())).append("</span>");
@@ -273,7 +303,7 @@ public final class HostReportHtml {
         }
         sb.append("</div>\n");
         if (!below.isEmpty()) {
-            siblings(sb, below, d.group(), children, groups, parts, planned);
+            siblings(sb, below, d.group(), children, groups, parts, marks);
         }
         sb.append("</li>\n");
     }

@@ -201,6 +201,26 @@ public final class AddressMap implements AddressSpace {
         copy(addr.value(), src, off, len, true);
     }
 
+    /** RAM runs are zeroed by their backing memory (a sparse one stays unbacked); the rest byte by byte. */
+    @Override
+    public void zero(PhysAddr pa, long len) {
+        long addr = pa.value();
+        long done = 0;
+        while (done < len) {
+            long a = addr + done;
+            Hit h = decode(a);
+            if (h != null && h.ram() != null) {
+                long rel = a - h.base();
+                long n = Math.min(len - done, h.size() - rel);
+                h.ram().zero(PhysAddr.of(h.ramOffset() + rel), n);
+                done += n;
+            } else {
+                write(PhysAddr.of(a), 0, 1);
+                done++;
+            }
+        }
+    }
+
     /**
      * One bulk transfer: RAM runs go straight to the backing memory; anything else is cut into
      * accesses of at most 8 bytes that stay inside one region (1 byte where nothing decodes),

@@ -44,4 +44,15 @@ public interface AddressSpace {
             write(new PhysAddr(addr.value() + i), src[off + i] & 0xff, 1);
         }
     }
+
+    /**
+     * Zeroes {@code len} bytes (a freshly allocated page). RAM that was never written reads as
+     * zero already, so implementations backed by sparse memory leave it unbacked.
+     */
+    default void zero(PhysAddr addr, long len) {
+        byte[] z = new byte[(int) Math.min(len, 4096)];
+        for (long done = 0; done < len; done += z.length) {
+            writeBytes(new PhysAddr(addr.value() + done), z, 0, (int) Math.min(z.length, len - done));
+        }
+    }
 }

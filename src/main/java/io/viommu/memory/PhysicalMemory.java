@@ -243,6 +243,11 @@ public final class PhysicalMemory implements AddressSpace {
         }
     }
 
+    @Override
+    public void zero(PhysAddr pa, long len) {
+        fill(pa, len, (byte) 0); // leaves an untouched chunk unallocated
+    }
+
     /** Fills {@code len} bytes with {@code value}. */
     public void fill(PhysAddr pa, long len, byte value) {
         long addr = pa.value();

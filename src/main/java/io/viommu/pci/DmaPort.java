@@ -89,6 +89,15 @@ public final class DmaPort {
         return requester.get();
     }
 
+    /**
+     * A port for another function behind the same upstream path (same target, same IOMMU or
+     * bypass): an SR-IOV VF's, whose requests leave through its PF's link with its own
+     * requester id and bus-master bit.
+     */
+    public DmaPort sibling(Supplier<RequesterId> requester, BooleanSupplier busMaster) {
+        return new DmaPort(requester, target, remapper, busMaster);
+    }
+
     public boolean isTranslated() {
         return remapper != null;
     }

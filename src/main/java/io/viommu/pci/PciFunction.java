@@ -133,6 +133,11 @@ public class PciFunction {
         return dma;
     }
 
+    /** Where this function's MSIs go (a VF's go where its PF's do). */
+    MsiSink msiSink() {
+        return msiSink;
+    }
+
     public boolean isMultiFunction() {
         return (config.get(PciRegs.HEADER_TYPE, 1) & PciRegs.HEADER_TYPE_MULTI_FUNCTION) != 0;
     }

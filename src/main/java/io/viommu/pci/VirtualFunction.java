@@ -42,6 +42,20 @@ public class VirtualFunction extends PciFunction {
         return pf.sriov() == null ? 0xffff : pf.sriov().vfDeviceId();
     }
 
+    /**
+     * The VF's DMA path: its requests go up its PF's link, so through the PF's IOMMU (or
+     * bypass) and to the same memory, with the VF's own requester id and bus-master bit.
+     */
+    @Override
+    public DmaPort dma() {
+        DmaPort own = super.dma();
+        if (own == null && pf.dma() != null) {
+            own = pf.dma().sibling(this::address, this::busMasterEnabled);
+            connect(own, pf.msiSink());
+        }
+        return own;
+    }
+
     @Override
     public Bar bar(int i) {
         SriovCapability s = pf.sriov();

@@ -49,7 +49,7 @@ class BenchCommandTest {
         for (String b : new String[] {"TranslateBench.ramRead8", "TranslateBench.iotlbHit",
                 "TranslateBench.iotlbMiss4LevelWalk", "NestedTranslateBench.nestedIotlbHit",
                 "NestedTranslateBench.nestedIotlbMiss", "DmaApiBench", "VfioMapBench", "IovaBench",
-                "InterruptRemapBench"}) {
+                "InterruptRemapBench", "ScaleBench.mapUnmapInFullContainer", "ScaleBench.translateAcrossFunctions"}) {
             // a BenchmarkList line: JMH S <len> <class> S <len> <generated class> S <len> <method> ...
             String[] cm = b.split("\\.");
             assertThat(benchmarks).as(b).containsPattern("JMH S \\d+ io\\.viommu\\.bench\\." + cm[0] + " "

@@ -4,29 +4,19 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
-import java.util.logging.Level;
 import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.Assertions;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.openqa.selenium.By;
 import org.openqa.selenium.Dimension;
 import org.openqa.selenium.JavascriptExecutor;
-import org.openqa.selenium.OutputType;
 import org.openqa.selenium.Rectangle;
 import org.openqa.selenium.WebElement;
 import org.openqa.selenium.chrome.ChromeDriver;
-import org.openqa.selenium.chrome.ChromeDriverService;
-import org.openqa.selenium.chrome.ChromeOptions;
-import org.openqa.selenium.logging.LogEntry;
-import org.openqa.selenium.logging.LogType;
-import org.openqa.selenium.logging.LoggingPreferences;
 
 /**
  * The host report page in a real browser: Debian's chromium driven by Debian's chromedriver
@@ -40,36 +30,13 @@ import org.openqa.selenium.logging.LoggingPreferences;
  * set (.ci/run installs both) and is skipped otherwise.
  */
 class HostReportBrowserTest {
-    static final Path CHROMIUM = Path.of("/usr/bin/chromium");
-    static final Path CHROMEDRIVER = Path.of("/usr/bin/chromedriver");
     static final Path ARTIFACTS = Path.of("target/host-report");
-
-    /** Held so the level sticks: Selenium warns that it has no CDP binding for this chromium, which this test does not use. */
-    static final java.util.logging.Logger SELENIUM_LOG = java.util.logging.Logger.getLogger("org.openqa.selenium");
 
     static ChromeDriver browser;
 
     @BeforeAll
     static void startBrowser() throws Exception {
-        if (!Files.isExecutable(CHROMIUM) || !Files.isExecutable(CHROMEDRIVER)) {
-            String why = "the host report browser test needs " + CHROMIUM + " and " + CHROMEDRIVER
-                    + " (Debian: apt-get install chromium chromium-driver, as .ci/run does)";
-            if (System.getenv("CI") != null) {
-                Assertions.fail(why + "; CI is set, so this is a failure");
-            }
-            Assumptions.abort(why + "; skipped because CI is not set");
-        }
-        SELENIUM_LOG.setLevel(Level.SEVERE);
-        ChromeDriverService service = new ChromeDriverService.Builder()
-                .usingDriverExecutable(CHROMEDRIVER.toFile()).usingAnyFreePort().build();
-        ChromeOptions options = new ChromeOptions();
-        options.setBinary(CHROMIUM.toFile());
-        options.addArguments("--headless=new", "--no-sandbox", "--disable-dev-shm-usage", "--disable-gpu",
-                "--window-size=1400,1000");
-        LoggingPreferences logs = new LoggingPreferences();
-        logs.enable(LogType.BROWSER, Level.ALL);
-        options.setCapability("goog:loggingPrefs", logs);
-        browser = new ChromeDriver(service, options);
+        browser = HeadlessChromium.start("the host report browser test");
         Files.createDirectories(ARTIFACTS);
     }
 
@@ -189,16 +156,11 @@ class HostReportBrowserTest {
 
     /** SEVERE browser log entries since the last call: uncaught script errors, CSP refusals, failed loads. */
     static List<String> errors() {
-        return browser.manage().logs().get(LogType.BROWSER).getAll().stream()
-                .filter(e -> e.getLevel().intValue() >= Level.SEVERE.intValue()).map(LogEntry::getMessage).toList();
+        return HeadlessChromium.errors(browser);
     }
 
     /** A whole-page screenshot into target/host-report/NAME.png, kept as a build artifact. */
     static void screenshot(String name) throws Exception {
-        long height = (Long) ((JavascriptExecutor) browser).executeScript("return document.documentElement.scrollHeight");
-        browser.manage().window().setSize(new Dimension(1400, (int) Math.min(Math.max(height, 600), 16000)));
-        Path png = browser.getScreenshotAs(OutputType.FILE).toPath();
-        Files.copy(png, ARTIFACTS.resolve(name + ".png"), StandardCopyOption.REPLACE_EXISTING);
-        assertThat(Files.size(ARTIFACTS.resolve(name + ".png"))).isGreaterThan(10_000);
+        assertThat(HeadlessChromium.screenshot(browser, ARTIFACTS.resolve(name + ".png"))).isGreaterThan(10_000);
     }
 }

@@ -3,7 +3,6 @@ package io.viommu.linux.vfio;
 import io.viommu.memory.Page;
 import io.viommu.memory.PhysAddr;
 import io.viommu.memory.AddressSpace;
-import io.viommu.memory.PhysicalMemory;
 import java.util.ArrayDeque;
 import java.util.Deque;
 
@@ -19,8 +18,6 @@ import java.util.Deque;
  * allocations are real frames of the machine's RAM that DMA can reach.
  */
 public final class PageFrames {
-    private static final byte[] ZERO_PAGE = new byte[(int) Page.SIZE];
-
     private final AddressSpace ram;
     private final long base;
     private final long limit;
@@ -87,11 +84,7 @@ public final class PageFrames {
         } else {
             return null;
         }
-        if (ram instanceof PhysicalMemory pm) {
-            pm.fill(PhysAddr.of(f), Page.SIZE, (byte) 0); // leaves an untouched chunk unallocated
-        } else {
-            ram.writeBytes(PhysAddr.of(f), ZERO_PAGE, 0, ZERO_PAGE.length);
-        }
+        ram.zero(PhysAddr.of(f), Page.SIZE); // sparse RAM leaves an untouched chunk unallocated
         inUse++;
         return new PhysAddr(f);
     }

@@ -28,15 +28,41 @@ final class Type1Iommu {
     static final int UNMAP_GET_DIRTY_BITMAP = 1;
     static final int UNMAP_ALL = 2;
     static final int UNMAP_VADDR = 4;
-    private final class Dma {
-        final DmaMapping user;
+    /**
+     * One {@code struct vfio_dma}: primitives only (a container may hold dma_entry_limit of
+     * them, 65535 by default and more when raised), the pinned frames as one array.
+     */
+    private static final class Dma {
+        final long iova;
+        final long vaddr;
+        final long size;
+        final boolean readable;
+        final boolean writable;
         final UserProcess task;
-        final List<PhysAddr> pinned;
+        final long[] pinned;
 
-        Dma(DmaMapping user, UserProcess task, List<PhysAddr> pinned) {
-            this.user = user;
+        Dma(long iova, long vaddr, long size, boolean readable, boolean writable, UserProcess task, long[] pinned) {
+            this.iova = iova;
+            this.vaddr = vaddr;
+            this.size = size;
+            this.readable = readable;
+            this.writable = writable;
             this.task = task;
             this.pinned = pinned;
+        }
+
+        long last() {
+            return iova + size - 1;
+        }
+
+        /** As user space made it. */
+        DmaMapping user() {
+            return new DmaMapping(new Iova(iova), new VirtAddr(vaddr), size, readable, writable);
+        }
+
+        @Override
+        public String toString() {
+            return user().toString();
         }
     }
 
@@ -84,8 +110,8 @@ final class Type1Iommu {
         try {
             long aperture = domain.apertureEnd();
             for (Dma d : dmas.values()) {
-                if (Long.compareUnsigned(d.user.last().value(), aperture) > 0) {
-                    throw Errnos.fail(Errno.EINVAL, "existing mapping " + d.user + " outside the new domain's aperture");
+                if (Long.compareUnsigned(d.last(), aperture) > 0) {
+                    throw Errnos.fail(Errno.EINVAL, "existing mapping " + d + " outside the new domain's aperture");
                 }
             }
             List<ReservedRegion> resv = vfio.reservedRegions(group);
@@ -271,7 +297,7 @@ final class Type1Iommu {
         }
         Dma overlap = find(iova, size);
         if (overlap != null) {
-            throw Errnos.fail(Errno.EEXIST, "overlaps " + overlap.user);
+            throw Errnos.fail(Errno.EEXIST, "overlaps " + overlap);
         }
         if (dmaAvail == 0) {
             throw Errnos.fail(Errno.ENOSPC, "dma_entry_limit (" + vfio.dmaEntryLimit() + ") mappings reached");
@@ -279,16 +305,15 @@ final class Type1Iommu {
         if (!iovaValid(iova, iova + size - 1)) {
             throw Errnos.fail(Errno.EINVAL, String.format("iova %#x+%#x outside the valid ranges %s", iova, size, iovaList));
         }
-        DmaMapping m = new DmaMapping(new Iova(iova), new VirtAddr(vaddr), size, (flags & MAP_READ) != 0, (flags & MAP_WRITE) != 0);
         // vfio_pin_map_dma: pin (pin_user_pages_remote), charge locked_vm, map into each domain
         long npages = size / Page.SIZE;
-        List<PhysAddr> pinned = task.pin(vaddr, npages);
+        long[] pinned = task.pin(vaddr, npages);
         if (!task.accountLocked(npages)) {
             task.unpin(pinned);
             vfio.warn(String.format("vfio_pin_pages_remote: RLIMIT_MEMLOCK (%d) exceeded", task.memlockLimit()));
             throw Errnos.fail(Errno.ENOMEM, "RLIMIT_MEMLOCK exceeded");
         }
-        Dma dma = new Dma(m, task, pinned);
+        Dma dma = new Dma(iova, vaddr, size, (flags & MAP_READ) != 0, (flags & MAP_WRITE) != 0, task, pinned);
         List<DomainEntry> done = new ArrayList<>();
         try {
             for (DomainEntry d : domains) {
@@ -309,17 +334,17 @@ final class Type1Iommu {
 
     /** {@code iommu_map} of a pinned mapping, physically contiguous runs at a time. */
     private static void mapPinned(Type1Backend.Domain domain, Dma d) {
-        List<PhysAddr> p = d.pinned;
+        long[] p = d.pinned;
         int i = 0;
-        while (i < p.size()) {
+        while (i < p.length) {
             int j = i + 1;
-            while (j < p.size() && p.get(j).value() == p.get(j - 1).value() + Page.SIZE) {
+            while (j < p.length && p[j] == p[j - 1] + Page.SIZE) {
                 j++;
             }
-            int rc = domain.map(new Iova(d.user.iova().value() + i * Page.SIZE), p.get(i), (j - i) * Page.SIZE,
-                    d.user.readable(), d.user.writable());
+            int rc = domain.map(new Iova(d.iova + i * Page.SIZE), new PhysAddr(p[i]), (j - i) * Page.SIZE,
+                    d.readable, d.writable);
             if (rc < 0) {
-                domain.unmap(new Iova(d.user.iova().value()), i * Page.SIZE);
+                domain.unmap(new Iova(d.iova), i * Page.SIZE);
                 Errnos.check(rc, "iommu_map");
             }
             i = j;
@@ -353,25 +378,29 @@ final class Type1Iommu {
         long last = iova + size - 1;
         if (v2 && !all) {
             Dma d = find(iova, 1);
-            if (d != null && d.user.iova().value() != iova) {
-                throw Errnos.fail(Errno.EINVAL, "unmap start bisects " + d.user);
+            if (d != null && d.iova != iova) {
+                throw Errnos.fail(Errno.EINVAL, "unmap start bisects " + d);
             }
             d = findContaining(last);
-            if (d != null && d.user.iova().value() + d.user.size() != iova + size) {
-                throw Errnos.fail(Errno.EINVAL, "unmap end bisects " + d.user);
+            if (d != null && d.iova + d.size != iova + size) {
+                throw Errnos.fail(Errno.EINVAL, "unmap end bisects " + d);
             }
         }
         long unmapped = 0;
         Map.Entry<Long, Dma> first = dmas.lowerEntry(iova);
-        Long from = first != null && Long.compareUnsigned(first.getValue().user.last().value(), iova) >= 0 ? first.getKey() : iova;
-        for (Dma d : List.copyOf(dmas.tailMap(from, true).values())) {
-            if (Long.compareUnsigned(d.user.iova().value(), last) > 0) {
+        Long from = first != null && Long.compareUnsigned(first.getValue().last(), iova) >= 0 ? first.getKey() : iova;
+        List<Dma> hit = new ArrayList<>(); // only the mappings in range: a container may hold many
+        for (Dma d : dmas.tailMap(from, true).values()) {
+            if (Long.compareUnsigned(d.iova, last) > 0) {
                 break;
             }
-            if (!v2 && Long.compareUnsigned(iova, d.user.iova().value()) > 0) {
+            if (!v2 && Long.compareUnsigned(iova, d.iova) > 0) {
                 break; // v1: an unmap offset into a mapping unmaps nothing
             }
-            unmapped += d.user.size();
+            hit.add(d);
+        }
+        for (Dma d : hit) {
+            unmapped += d.size;
             remove(d);
         }
         return unmapped;
@@ -380,11 +409,11 @@ final class Type1Iommu {
     /** {@code vfio_remove_dma}: unmap from every domain, unpin, uncharge. */
     private void remove(Dma d) {
         for (DomainEntry e : domains) {
-            e.domain.unmap(new Iova(d.user.iova().value()), d.user.size());
+            e.domain.unmap(new Iova(d.iova), d.size);
         }
         d.task.unpin(d.pinned);
-        d.task.accountLocked(-d.pinned.size());
-        dmas.remove(d.user.iova().value());
+        d.task.accountLocked(-d.pinned.length);
+        dmas.remove(d.iova);
         dmaAvail++;
     }
 
@@ -402,7 +431,7 @@ final class Type1Iommu {
             return null;
         }
         Dma d = e.getValue();
-        return Long.compareUnsigned(d.user.last().value(), start) >= 0 ? d : null;
+        return Long.compareUnsigned(d.last(), start) >= 0 ? d : null;
     }
 
     private Dma findContaining(long addr) {
@@ -426,7 +455,7 @@ final class Type1Iommu {
     List<DmaMapping> mappings() {
         List<DmaMapping> out = new ArrayList<>();
         for (Dma d : dmas.values()) {
-            out.add(d.user);
+            out.add(d.user());
         }
         return out;
     }

@@ -7,7 +7,7 @@ import io.viommu.memory.VirtAddr;
 import java.util.ArrayList;
 import java.util.Collections;
 import java.util.EnumSet;
-import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
@@ -40,9 +40,28 @@ public final class UserProcess {
     /** Where {@link #mmap} starts placing mappings (below the x86-64 user-space top). */
     public static final long MMAP_BASE = 0x7f00_0000_0000L;
 
-    private record Vma(long start, long length) {
+    /**
+     * One anonymous mapping and the frames behind its pages ({@code frames[i]} for page i, 0
+     * while not faulted in; frame 0 is never user memory). One array per mapping rather than a
+     * map entry per page: a VMM's whole guest RAM is one mapping, faulted in page by page.
+     */
+    private static final class Vma {
+        final long start;
+        final long length;
+        final long[] frames;
+
+        Vma(long start, long length) {
+            this.start = start;
+            this.length = length;
+            this.frames = new long[(int) (length / Page.SIZE)];
+        }
+
         long end() {
             return start + length;
+        }
+
+        int page(long addr) {
+            return (int) ((addr - start) / Page.SIZE);
         }
     }
 
@@ -52,10 +71,11 @@ public final class UserProcess {
     private final Set<Cap> caps;
     private final long memlockLimit;
     private final TreeMap<Long, Vma> vmas = new TreeMap<>();
-    /** Virtual page number to frame. */
-    private final Map<Long, Long> pages = new HashMap<>();
-    /** Frame to references: 1 while mapped, plus one per pin. */
-    private final Map<Long, Integer> refs = new HashMap<>();
+    /** Pins per frame (frames without pins are not here). */
+    private final FrameCounts pins = new FrameCounts();
+    /** Frames still pinned after their mapping went (munmap of pinned memory): freed at their last unpin. */
+    private final Set<Long> orphans = new HashSet<>();
+    private long resident;
     private long nextMmap = MMAP_BASE;
     private long lockedPages;
 
@@ -93,6 +113,11 @@ public final class UserProcess {
         return memlockLimit;
     }
 
+    /** Pages of this process faulted in (its resident anonymous memory, {@code RssAnon} in pages). */
+    public long residentPages() {
+        return resident;
+    }
+
     /** {@code mm->locked_vm} in pages. */
     public long lockedPages() {
         return lockedPages;
@@ -116,10 +141,15 @@ public final class UserProcess {
         if (v == null) {
             throw new VfioException(Errno.EINVAL, String.format("no mapping at %#x", addr));
         }
-        for (long a = v.start(); a < v.end(); a += Page.SIZE) {
-            Long f = pages.remove(a / Page.SIZE);
-            if (f != null) {
-                drop(f);
+        for (long f : v.frames) {
+            if (f == 0) {
+                continue;
+            }
+            resident--;
+            if (pins.get(f) > 0) {
+                orphans.add(f);
+            } else {
+                frames.release(new PhysAddr(f));
             }
         }
     }
@@ -131,27 +161,35 @@ public final class UserProcess {
 
     /** The frame behind {@code vaddr}'s page, faulting it in; null outside every mapping (SIGSEGV / -EFAULT). */
     private Long fault(long vaddr) {
-        if (vmaOf(vaddr) == null) {
+        Vma v = vmaOf(vaddr);
+        if (v == null) {
             return null;
         }
-        Long f = pages.get(vaddr / Page.SIZE);
-        if (f == null) {
+        int i = v.page(vaddr);
+        long f = v.frames[i];
+        if (f == 0) {
             PhysAddr p = frames.allocate();
             if (p == null) {
                 return null;
             }
             f = p.value();
-            pages.put(vaddr / Page.SIZE, f);
-            refs.put(f, 1);
+            v.frames[i] = f;
+            resident++;
         }
         return f;
+    }
+
+    /** The frame behind {@code vaddr}'s page now, or 0. */
+    private long frameOf(long vaddr) {
+        Vma v = vmaOf(vaddr);
+        return v == null ? 0 : v.frames[v.page(vaddr)];
     }
 
     /** Where {@code vaddr} is in physical memory now (without faulting it in), if it is. */
     public PhysAddr physical(VirtAddr va) {
         long vaddr = va.value();
-        Long f = pages.get(vaddr / Page.SIZE);
-        return f == null ? null : new PhysAddr(f + (vaddr & (Page.SIZE - 1)));
+        long f = frameOf(vaddr);
+        return f == 0 ? null : new PhysAddr(f + (vaddr & (Page.SIZE - 1)));
     }
 
     /**
@@ -206,32 +244,26 @@ public final class UserProcess {
      * {@code vaddr} (page aligned): faults them in and takes a pin on each frame. All or nothing:
      * -EFAULT (and nothing pinned) when a page lies outside the process's mappings.
      */
-    List<PhysAddr> pin(long vaddr, long npages) {
-        List<PhysAddr> out = new ArrayList<>();
-        for (long i = 0; i < npages; i++) {
+    long[] pin(long vaddr, long npages) {
+        long[] out = new long[(int) npages];
+        for (int i = 0; i < npages; i++) {
             Long f = fault(vaddr + i * Page.SIZE);
             if (f == null) {
-                unpin(out);
+                unpin(java.util.Arrays.copyOf(out, i));
                 throw new VfioException(Errno.EFAULT, String.format("vaddr %#x is not mapped", vaddr + i * Page.SIZE));
             }
-            refs.merge(f, 1, Integer::sum);
-            out.add(new PhysAddr(f));
+            pins.add(f, 1);
+            out[i] = f;
         }
         return out;
     }
 
     /** {@code unpin_user_pages}. */
-    void unpin(List<PhysAddr> frames) {
-        for (PhysAddr p : frames) {
-            drop(p.value());
-        }
-    }
-
-    private void drop(long frame) {
-        int r = refs.merge(frame, -1, Integer::sum);
-        if (r <= 0) {
-            refs.remove(frame);
-            frames.release(new PhysAddr(frame));
+    void unpin(long[] pinned) {
+        for (long f : pinned) {
+            if (pins.add(f, -1) == 0 && orphans.remove(f)) {
+                frames.release(new PhysAddr(f));
+            }
         }
     }
 
@@ -247,16 +279,10 @@ public final class UserProcess {
         return true;
     }
 
-    /** Pins held on frames of this process (for tests): frames with more than the mapping's reference. */
+    /** Pins held on frames of this process (for tests). */
     public Map<PhysAddr, Integer> pinCounts() {
         Map<PhysAddr, Integer> out = new TreeMap<>();
-        for (Map.Entry<Long, Integer> e : refs.entrySet()) {
-            boolean mapped = pages.containsValue(e.getKey());
-            int pins = e.getValue() - (mapped ? 1 : 0);
-            if (pins > 0) {
-                out.put(new PhysAddr(e.getKey()), pins);
-            }
-        }
+        pins.forEach((f, n) -> out.put(new PhysAddr(f), n));
         return Collections.unmodifiableMap(out);
     }
 

@@ -97,6 +97,11 @@ public final class VfioDevice {
         cfg.write(dev.rid(), PciRegs.COMMAND, savedCommand | enable, 2); // pci_enable_device
         group.vfio().kernel().acpiIrqEnable(dev); // pcibios_enable_device -> acpi_pci_irq_enable
         intrs = new VfioPciIntrs(dev, group.vfio().kernel());
+        int pin = (int) cfg.read(dev.rid(), PciRegs.INTERRUPT_PIN, 1);
+        if (dev.physfn() != null && pin != 0) {
+            // vfio_config_init (6.1): a VF must read pin 0 (SR-IOV 1.1 3.4.1.18); QEMU's nvme VFs report 1
+            group.vfio().devWarn(dev, "Hardware bug: VF reports bogus INTx pin " + pin);
+        }
         group.vfio().deviceOpened(this);
     }
 
@@ -286,6 +291,8 @@ public final class VfioDevice {
                 // 0xffff on the hardware, are virtualised from pdev->vendor / pdev->device
                 long ids = dev.function().vendorId() | (long) dev.function().deviceId() << 16;
                 b = (ids >>> (8 * o)) & 0xff;
+            } else if (o == PciRegs.INTERRUPT_PIN && dev.physfn() != null) {
+                b = 0; // vfio_config_init: vconfig[PCI_INTERRUPT_PIN] = 0 for a VF ("Gratuitous for good VFs")
             } else if (o == PciRegs.COMMAND + 1) {
                 // INTx disable (bit 10) is the user's virtual bit; the physical one is vfio's mask
                 b = cfg.read(dev.rid(), o, 1) & ~(PciRegs.COMMAND_INTX_DISABLE >>> 8)
