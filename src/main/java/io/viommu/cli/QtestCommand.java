@@ -29,6 +29,12 @@ import picocli.CommandLine.Parameters;
             "      -device vfio-pci,host=0000:00:04.0 -qtest stdio < script",
             "With --host-sysfs DIR instead of --host: the host is a model of the machine saved in DIR by",
             "  `viommu host snapshot DIR` (rehearse an assignment on a model of your own host).",
+            "With --via \"VM ARGS\" [--via-setup FILE] (repeatable, outermost first): nested VMs; each --via is a",
+            "  VM level whose VMM runs on the level below and whose guest kernel (the model) runs the setup",
+            "  and the next VMM; the arguments are the innermost VM, e.g.",
+            "  viommu qtest --host \"$(cat host.args)\" --host-setup host-setup.sh --via \"-M q35 -m 512M",
+            "      -device intel-iommu,caching-mode=on -device vfio-pci,host=0000:00:04.0,addr=04.0",
+            "      -append intel_iommu=on\" --via-setup via-setup.sh -M q35 -m 128M -device vfio-pci,host=0000:00:04.0",
             "Exit status: 0 at end of input, 1 when QEMU would refuse the arguments."},
         parameterListHeading = "%nQEMU arguments:%n")
 public final class QtestCommand implements Callable<Integer> {
@@ -66,6 +72,28 @@ public final class QtestCommand implements Callable<Integer> {
             description = "With --host: the host kernel's log, written when the run ends.")
     java.nio.file.Path hostDmesg;
 
+    /** One intermediate VM: {@code --via ARGS [--via-setup FILE] [--via-err FILE] [--via-dmesg FILE]}. */
+    static final class ViaOption {
+        @Option(names = "--via", required = true, paramLabel = "ARGS",
+                description = "With --host: one VM level between the host and the VM served, its QEMU argv in one word"
+                        + " (quote it), as that level's QEMU gets it; repeat for each level, outermost first. Its guest"
+                        + " kernel (the model) boots with its -append; -kernel/-initrd are noted, not read.")
+        String args;
+
+        @Option(names = "--via-setup", paramLabel = "FILE",
+                description = "The commands that level's guest root ran before starting the next VMM (as --host-setup).")
+        java.nio.file.Path setup;
+
+        @Option(names = "--via-err", paramLabel = "FILE", description = "Write that level's VMM's stderr to FILE.")
+        java.nio.file.Path stderr;
+
+        @Option(names = "--via-dmesg", paramLabel = "FILE", description = "Write that level's guest kernel log to FILE.")
+        java.nio.file.Path dmesg;
+    }
+
+    @picocli.CommandLine.ArgGroup(exclusive = false, multiplicity = "0..*")
+    List<ViaOption> vias = new ArrayList<>();
+
     @Override
     public Integer call() {
         PrintStream out = new PrintStream(new java.io.FileOutputStream(java.io.FileDescriptor.out), false,
@@ -94,6 +122,31 @@ public final class QtestCommand implements Callable<Integer> {
         }
         if (hostSysfs != null) {
             int rc = QtestHost.runRecorded(hostSysfs, hostSetup, hostDmesg, qemuArgs, in, out, System.err, explain,
+                    privileges);
+            out.flush();
+            return rc;
+        }
+        if (!vias.isEmpty()) {
+            if (host == null) {
+                System.err.println("viommu qtest: --via needs --host (the physical host under the first VM level)");
+                return 2;
+            }
+            List<QtestHost.Via> levels = new ArrayList<>();
+            for (ViaOption v : vias) {
+                List<String> a = QtestHost.splitArgs("--via", v.args, System.err);
+                if (a == null) {
+                    return 2;
+                }
+                levels.add(new QtestHost.Via(a, v.setup, v.stderr, v.dmesg));
+            }
+            io.viommu.linux.Kernel k;
+            try {
+                k = QtestHost.bootHost(host);
+            } catch (io.viommu.machine.config.MachineConfigException e) {
+                System.err.println("viommu qtest: --host: " + e.getMessage());
+                return 1;
+            }
+            int rc = QtestHost.runNested(k, hostSetup, hostDmesg, levels, qemuArgs, in, out, System.err, explain,
                     privileges);
             out.flush();
             return rc;

@@ -93,12 +93,38 @@ final class QtestHost {
         }
     }
 
+    /**
+     * A VM's arguments given in one word ({@code --nest}, {@code --via}), split as a shell splits
+     * them (quotes and backslashes; the capture tool does the same). Null (the reason printed)
+     * when they do not split or hold a {@code ;} or redirection.
+     */
+    static List<String> splitArgs(String option, String words, PrintStream err) {
+        List<io.viommu.linux.shell.ShellLine> lines;
+        try {
+            lines = io.viommu.linux.shell.ShellLine.parse(words);
+        } catch (io.viommu.linux.shell.ShellLine.SyntaxError e) {
+            err.println("viommu: " + option + " \"" + words + "\": does not split into arguments (" + e.getMessage() + ")");
+            return null;
+        }
+        if (lines.size() != 1 || lines.get(0).redirect() != null) {
+            err.println("viommu: " + option + " \"" + words + "\": one VM's QEMU arguments expected"
+                    + (lines.isEmpty() ? " (none given)" : " (no ';', '#' or '>': quote them)"));
+            return null;
+        }
+        return lines.get(0).words();
+    }
+
     /** The host: its machine from {@code hostArgs} (-append defaulting to intel_iommu=on), booted. */
     static Kernel bootHost(String hostArgs) throws MachineConfigException {
         return io.viommu.host.ModelHost.bootKernel(hostArgs);
     }
 
     static int runSetup(Kernel k, Path setup, PrintStream err) {
+        return runSetup(k, setup, err, "--host-setup");
+    }
+
+    /** {@code setup}'s lines run by {@code k}'s root shell, their output on {@code err}; 0 when all succeeded. */
+    static int runSetup(Kernel k, Path setup, PrintStream err, String option) {
         if (setup == null) {
             return 0;
         }
@@ -106,7 +132,7 @@ final class QtestHost {
         try {
             lines = Files.readAllLines(setup, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            err.println("viommu: --host-setup " + setup + ": cannot read: " + e.getMessage());
+            err.println("viommu: " + option + " " + setup + ": cannot read: " + e.getMessage());
             return 1;
         }
         RootShell.Run run = new RootShell(k).runScript(lines);
@@ -124,6 +150,79 @@ final class QtestHost {
 
     static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
                      boolean explain, Vmm.Privileges privileges) {
+        return runVm(k, vmArgs, in, out, err, explain, privileges, v -> v::runHost);
+    }
+
+    /** One intermediate VM of {@code qtest --via}: its argv, its root's setup, where its VMM's stderr and its kernel's log go. */
+    record Via(List<String> args, Path setup, Path stderr, Path dmesg) {
+    }
+
+    /**
+     * {@code qtest --host ... --via ARGS [--via-setup FILE] ... VM-ARGS}: the host booted and set
+     * up; each --via a VM whose VMM is a process of the level below ({@link io.viommu.vmm.Nest}),
+     * the same kernel model booted on it with its -append, its setup lines run by its root; then
+     * the innermost VMM on the last level's kernel serves qtest. Between two commands every
+     * level's kernel takes its interrupts and every VMM handles its eventfds, bottom up. An
+     * intermediate VMM's refusal is its QEMU text on stderr, status 1.
+     */
+    static int runNested(Kernel host, Path setup, Path dmesg, List<Via> vias, List<String> vmArgs, BufferedReader in,
+                         PrintStream out, PrintStream err, boolean explain, Vmm.Privileges privileges) {
+        int rc = runSetup(host, setup, err);
+        io.viommu.vmm.Nest nest = io.viommu.vmm.Nest.on(host);
+        List<List<String>> viaErr = new ArrayList<>();
+        try {
+            for (int i = 0; rc == 0 && i < vias.size(); i++) {
+                Via v = vias.get(i);
+                List<String> lines = new ArrayList<>();
+                viaErr.add(lines);
+                io.viommu.vmm.Nest.Level l;
+                try {
+                    l = nest.push(v.args(), false, lines::add);
+                } catch (MachineConfigException e) {
+                    err.println(e.getMessage()); // the intermediate QEMU's refusal: nothing above it runs
+                    rc = 1;
+                    break;
+                } catch (io.viommu.vmm.ManagedBinding.ManagedException e) {
+                    throw new IllegalStateException(e); // not managed: cannot happen
+                }
+                for (String n : l.vmm().commandLine().noEffect()) {
+                    err.println("viommu: note: --via L" + (i + 1) + ": " + n);
+                }
+                if (v.setup() != null) {
+                    rc = runSetup(nest.top(), v.setup(), err, "--via-setup");
+                }
+            }
+            if (rc == 0) {
+                rc = runVm(nest.top(), vmArgs, in, out, err, explain, privileges, vmm -> () -> nest.runAll(vmm));
+            }
+        } finally {
+            List<io.viommu.vmm.Nest.Level> ls = nest.levels();
+            for (int i = 0; i < vias.size(); i++) {
+                Via v = vias.get(i);
+                if (v.stderr() != null) {
+                    writeLines(v.stderr(), i < viaErr.size() ? viaErr.get(i) : List.of(), "--via-err", err);
+                }
+                if (v.dmesg() != null && i < ls.size()) {
+                    writeLines(v.dmesg(), ls.get(i).guest().kernel().log().dmesgLines(), "--via-dmesg", err);
+                }
+            }
+            nest.shutdown();
+        }
+        out.flush();
+        err.flush();
+        return writeDmesg(host, dmesg, err) ? rc : 1;
+    }
+
+    private static void writeLines(Path file, List<String> lines, String option, PrintStream err) {
+        try {
+            Files.write(file, lines, StandardCharsets.UTF_8);
+        } catch (IOException e) {
+            err.println("viommu: " + option + " " + file + ": cannot write: " + e.getMessage());
+        }
+    }
+
+    static int runVm(Kernel k, List<String> vmArgs, BufferedReader in, PrintStream out, PrintStream err,
+                     boolean explain, Vmm.Privileges privileges, java.util.function.Function<Vmm, Runnable> pump) {
         Vmm vmm;
         try {
             vmm = Vmm.start(k, vmArgs, QtestServer.machineLog(out, err), err::println, privileges);
@@ -139,7 +238,7 @@ final class QtestHost {
             // or the assigned device's interrupt (vfio-pci's handler signals the VMM's eventfd),
             // then the VMM's main loop handles its eventfds (an INTx's IRQ raise line comes after
             // the reply of the command that caused it, as with QEMU)
-            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, vmm::runHost,
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, pump.apply(vmm),
                     () -> vmm.hardwareError().isPresent() ? 134 : -1);
         } finally {
             vmm.shutdown();

@@ -76,6 +76,12 @@ public final class RunCommand implements Callable<Integer> {
     @Option(names = "--ring", paramLabel = "N", description = "Ring slots of the nic-ring/static workloads (default: ${DEFAULT-VALUE}).")
     int ring = 64;
 
+    @Option(names = "--nest", paramLabel = "ARGS", description = "Nested assignment: the QEMU arguments of a VM that"
+            + " the VM below runs, in one word (quote it); repeat for each level deeper. The VM arguments are L1's"
+            + " (a vIOMMU in caching mode, the device assigned); each --nest level assigns the device by its BDF in"
+            + " the level below, whose kernel binds it to vfio-pci (with --managed) and whose VMM starts it.")
+    List<String> nest = new ArrayList<>();
+
     @Option(names = "--json", description = "Print the report as one JSON document on stdout.")
     boolean json;
 
@@ -136,6 +142,18 @@ public final class RunCommand implements Callable<Integer> {
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
+        if (!nest.isEmpty() && w == VmRun.Workload.STATIC) {
+            err.println("viommu run: --workload static with --nest: only nic-ring runs in the innermost guest"
+                    + " of a nested run (or none)");
+            return 2;
+        }
+        for (String n : nest) {
+            if (n.isBlank()) {
+                err.println("viommu run: --nest needs the nested VM's QEMU arguments in one word, e.g. --nest \"-M q35"
+                        + " -m 128M -device intel-iommu,caching-mode=on -device vfio-pci,host=0000:00:04.0\"");
+                return 2;
+            }
+        }
         if (packets < 1 || packets > 1_000_000 || ring < 1 || ring > 4096) {
             err.println("viommu run: --packets must be 1..1000000 and --ring 1..4096");
             return 2;
@@ -157,7 +175,9 @@ public final class RunCommand implements Callable<Integer> {
             }
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
-        if (rc == 0) {
+        if (rc == 0 && !nest.isEmpty()) {
+            rc = runNested(host, w == VmRun.Workload.NIC_RING ? packets : 0, out, err);
+        } else if (rc == 0) {
             rc = runOn(host, w, out, err);
         } else {
             hostFailed("viommu run: --host-setup " + hostSetup + ": a line failed (its output is above)", true, out, err);
@@ -198,7 +218,32 @@ public final class RunCommand implements Callable<Integer> {
         return report.ok() ? 0 : 1;
     }
 
-    static String toJson(RunReport r) {
+    /** {@code --nest}: L1 from the VM arguments, each --nest one level deeper ({@link io.viommu.vmm.NestedRun}). */
+    int runNested(Kernel host, int workloadPackets, PrintStream out, PrintStream err) {
+        List<List<String>> levels = new ArrayList<>();
+        levels.add(FirmwareFiles.withoutMissing(vmArgs));
+        for (String n : nest) {
+            List<String> a = QtestHost.splitArgs("--nest", n, err);
+            if (a == null) {
+                return 2;
+            }
+            levels.add(FirmwareFiles.withoutMissing(a));
+        }
+        io.viommu.vmm.NestedReport report = io.viommu.vmm.NestedRun.run(host,
+                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, workloadPackets, ring));
+        if (json) {
+            out.println(toJson(report));
+        } else {
+            out.print(NestedReportText.render(report));
+        }
+        out.flush();
+        if (!report.ok()) {
+            err.println(report.failure());
+        }
+        return report.ok() ? 0 : 1;
+    }
+
+    static String toJson(Object r) {
         try {
             return new ObjectMapper().enable(SerializationFeature.INDENT_OUTPUT).writeValueAsString(r);
         } catch (JsonProcessingException e) {

@@ -222,7 +222,7 @@ final class RunReportText {
         b.append(String.format(Locale.ROOT, "  %-46s %s%n", what, value));
     }
 
-    private static void list(StringBuilder b, String title, List<String> items) {
+    static void list(StringBuilder b, String title, List<String> items) {
         if (items.isEmpty()) {
             return;
         }
@@ -232,11 +232,11 @@ final class RunReportText {
         }
     }
 
-    private static String on(boolean v) {
+    static String on(boolean v) {
         return v ? "on" : "off";
     }
 
-    private static String nz(Object o) {
+    static String nz(Object o) {
         return o == null ? "-" : o.toString();
     }
 

@@ -690,6 +690,11 @@ public final class VfioPciDevice extends PciFunction {
     }
 
     /** The host device's name ({@code 0000:00:04.0}). */
+    /** The VMM this device belongs to. */
+    Vmm vmm() {
+        return vmm;
+    }
+
     public String hostName() {
         return name;
     }

@@ -60,7 +60,7 @@ public final class VmRun {
     }
 
     /** Counts the host unit's IOTLB invalidations while the VM runs. */
-    private static final class HostInvalidations implements InvalidationListener {
+    static final class HostInvalidations implements InvalidationListener {
         long count;
 
         @Override
@@ -341,12 +341,7 @@ public final class VmRun {
 
     private static RunReport.Vm vmSide(Vmm vmm, Guest guest) {
         var m = vmm.machine();
-        RunReport.Viommu v = null;
-        if (m.iommu() != null) {
-            VtdConfig c = m.iommu().config();
-            v = new RunReport.Viommu(c.cachingMode(), c.intremap(), c.eim(), c.deviceIotlb(), c.awBits(),
-                    c.scalableMode(), String.format("0x%x", c.cap()), String.format("0x%x", c.ecap()));
-        }
+        RunReport.Viommu v = viommuOf(m);
         Kernel k = guest.kernel();
         List<RunReport.Function> fns = new ArrayList<>();
         for (Topology.Function f : k.topology().byBdf()) {
@@ -367,14 +362,29 @@ public final class VmRun {
             assigned.add(new RunReport.Assigned(a.device().hostName(), a.guestBdf(),
                     a.guestGroup().isPresent() ? a.guestGroup().getAsInt() : null, a.guestDriver(), space));
         }
-        String guestIommu = !k.iommuActive() ? "not active (" + (m.iommu() == null ? "no DMAR table" : "intel_iommu off")
-                + "): DMA API is dma-direct" : "intel-iommu, default domain " + k.defaultDomainType().bootName()
-                + ", " + (k.strictInvalidation() ? "strict" : "lazy") + " invalidation";
+        String guestIommu = guestIommu(k);
         var cl = vmm.commandLine();
         return new RunReport.Vm(m.ramSize(), m.smp().cpus(), cl.accelerator().kind().name().toLowerCase(Locale.ROOT)
                 + (cl.accelerator().kind() == io.viommu.machine.config.Accelerator.Kind.KVM
                 ? ", kernel-irqchip=" + cl.accelerator().irqchip().name().toLowerCase(Locale.ROOT) : ""),
                 v, fns, assigned, guest.coldplugged(), guestIommu);
+    }
+
+    /** A VM's vIOMMU options as the report shows them (null without one). */
+    static RunReport.Viommu viommuOf(io.viommu.machine.Machine m) {
+        if (m.iommu() == null) {
+            return null;
+        }
+        VtdConfig c = m.iommu().config();
+        return new RunReport.Viommu(c.cachingMode(), c.intremap(), c.eim(), c.deviceIotlb(), c.awBits(),
+                c.scalableMode(), String.format("0x%x", c.cap()), String.format("0x%x", c.ecap()));
+    }
+
+    /** A guest kernel's IOMMU state in words. */
+    static String guestIommu(Kernel k) {
+        return !k.iommuActive() ? "not active (" + (k.machine().iommu() == null ? "no DMAR table" : "intel_iommu off")
+                + "): DMA API is dma-direct" : "intel-iommu, default domain " + k.defaultDomainType().bootName()
+                + ", " + (k.strictInvalidation() ? "strict" : "lazy") + " invalidation";
     }
 
     private static RunReport.Counts counts(Kernel host, Vmm vmm, Guest guest, HostInvalidations hostInv,
@@ -432,7 +442,7 @@ public final class VmRun {
     }
 
     /** dmar_fault's per-fault line: {@code DMAR: [DMA Write NO_PASID] Request device [...] fault addr ...}. */
-    private static boolean isFaultLine(String l) {
+    static boolean isFaultLine(String l) {
         return l.startsWith("DMAR: [DMA ") || l.startsWith("DMAR: [INTR-REMAP");
     }
 }

@@ -1,0 +1,5 @@
+# the intermediate VM (L1) root, before starting its VMM: the assigned edu is its 00:04.0 (addr=04.0)
+modprobe vfio-pci
+echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
+echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override
+echo 0000:00:04.0 > /sys/bus/pci/drivers_probe
