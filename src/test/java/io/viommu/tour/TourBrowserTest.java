@@ -22,8 +22,8 @@ import org.openqa.selenium.chrome.ChromeDriver;
  * The tour's page in a real browser, set up as HostReportBrowserTest sets up the host report's
  * (Debian's chromium and chromedriver through Selenium, nothing downloaded): every step of the run
  * is a section with its checks; every topology figure draws every IOMMU group of its report as a
- * box with its functions inside, and the marked device's DMA path; step 7's chart is an SVG with
- * bars; the browser logs no error and loads nothing. The page and its screenshot are kept in
+ * box with its functions inside, and the marked device's DMA path (step 9's through L2, L1 and
+ * the host); the charts of steps 7 and 9 are SVGs with bars; the browser logs no error and loads nothing. The page and its screenshot are kept in
  * target/tour/. Without /usr/bin/chromium and /usr/bin/chromedriver: a failure under CI, else skipped.
  */
 class TourBrowserTest {
@@ -73,6 +73,14 @@ class TourBrowserTest {
         assertThat(chart.getRect().getWidth()).isGreaterThan(300);
         assertThat(chart.findElements(By.cssSelector("rect")).size()).isGreaterThan(6);
         assertThat(chart.getText()).contains("Per-packet cost on device 1");
+        // step 9: nested, on the page with its DMA path through every level and the nested cost chart
+        assertThat(browser.findElement(By.id("step-9")).getText()).contains("L1# qemu-system-x86_64");
+        assertThat(browser.findElements(By.cssSelector("figure#step9-host ol.dma-path li.hop")).stream()
+                .map(WebElement::getText).toList()).anyMatch(h -> h.startsWith("L2's vIOMMU"))
+                .anyMatch(h -> h.startsWith("L1's vIOMMU")).anyMatch(h -> h.startsWith("host VT-d unit"));
+        WebElement nested = browser.findElement(By.cssSelector("figure.chart#step9-cost svg"));
+        assertThat(nested.isDisplayed()).isTrue();
+        assertThat(nested.findElements(By.cssSelector("rect")).size()).isGreaterThanOrEqualTo(4);
         assertThat(errors()).as("browser log errors").isEmpty();
         assertThat(js.executeScript("return performance.getEntriesByType('resource').length")).isEqualTo(0L);
         assertThat(HeadlessChromium.screenshot(browser, ARTIFACTS.resolve("tour.png"))).isGreaterThan(10_000);
