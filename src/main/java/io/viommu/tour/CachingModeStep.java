@@ -25,10 +25,7 @@ final class CachingModeStep extends TourStep {
 
     @Override
     public void run(TourInputs in, StepLog log) {
-        Kernel host = Walkthroughs.bootHost(in);
-        TourShell sh = Walkthroughs.edusOnVfioPci(host, log);
-        String drv = log.run(sh, "readlink /sys/bus/pci/devices/" + EDU + "/driver");
-        log.expect(drv.strip().endsWith("/drivers/vfio-pci"), "the unbound edu is taken by vfio-pci at once (new_id probes it)", drv);
+        Kernel host = Walkthroughs.hostWithEdu07OnVfioPci(in, log);
         List<String> args = Walkthroughs.args(VM);
         RunReport r = VmRun.run(host, new VmRun.Options("the tour's host", args, false, VmRun.Workload.NONE, 0, 0));
         log.shown("host#", Walkthroughs.typed(args), Walkthroughs.lines(r.warnings()) + (r.ok() ? "" : r.failure() + "\n"));

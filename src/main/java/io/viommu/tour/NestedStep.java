@@ -35,10 +35,7 @@ final class NestedStep extends TourStep {
 
     @Override
     public void run(TourInputs in, StepLog log) {
-        Kernel host = Walkthroughs.bootHost(in);
-        TourShell sh = Walkthroughs.edusOnVfioPci(host, log);
-        String drv = log.run(sh, "readlink /sys/bus/pci/devices/" + EDU + "/driver");
-        log.expect(drv.strip().endsWith("/drivers/vfio-pci"), "the host's edu 07.0 is on vfio-pci", drv);
+        Kernel host = Walkthroughs.hostWithEdu07OnVfioPci(in, log);
         List<String> l1 = Walkthroughs.args(L1);
         List<String> l2 = Walkthroughs.args(L2);
         NestedReport r = NestedRun.run(host, new NestedRun.Options("the tour's host", List.of(l1, l2), true, PACKETS, RING));

@@ -48,6 +48,19 @@ final class Walkthroughs {
         return sh;
     }
 
+    /**
+     * The tour's host booted, both edus handed to vfio-pci ({@link #edusOnVfioPci}), and the check
+     * that edu 07.0 is on vfio-pci now: the start of every step that assigns 07.0.
+     */
+    static Kernel hostWithEdu07OnVfioPci(TourInputs in, StepLog log) {
+        Kernel host = bootHost(in);
+        TourShell sh = edusOnVfioPci(host, log);
+        String drv = log.run(sh, "readlink /sys/bus/pci/devices/0000:00:07.0/driver");
+        log.expect(drv.strip().endsWith("/drivers/vfio-pci"), "the unbound edu 07.0 is taken by vfio-pci at once (new_id"
+                + " probes it)", drv);
+        return host;
+    }
+
     /** What {@code host report} sees on a booted kernel (a host or a guest). */
     static HostReport report(Kernel k, String name) {
         return HostPlanner.plan(HostReader.read(new ModelHost(k, name)));

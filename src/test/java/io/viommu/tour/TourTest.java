@@ -138,7 +138,7 @@ class TourTest {
         TourInputs in = TourInputs.DEFAULT.withIommuOnLine("BOOT_IMAGE=/boot/vmlinuz-6.1.0-56-amd64 ro quiet intel_iommu=off");
         Tour.StepResult nine = Tour.run(List.of(Tour.step(9)), in, s -> { }).steps().get(0);
         assertThat(nine.ok()).isFalse();
-        assertThat(TourText.step(nine)).contains("  FAILED  the host's edu 07.0 is on vfio-pci\n")
+        assertThat(TourText.step(nine)).contains("  FAILED  the unbound edu 07.0 is taken by vfio-pci at once (new_id probes it)\n")
                 .contains("  FAILED  L1 and L2 run, L2's DMA lands and the stray DMA is stopped\n")
                 .endsWith("Step 9: NOT as the walkthrough says (2 check(s) failed)\n\n");
     }
