@@ -142,11 +142,6 @@ public final class RunCommand implements Callable<Integer> {
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
-        if (!nest.isEmpty() && w == VmRun.Workload.STATIC) {
-            err.println("viommu run: --workload static with --nest: only nic-ring runs in the innermost guest"
-                    + " of a nested run (or none)");
-            return 2;
-        }
         for (String n : nest) {
             if (n.isBlank()) {
                 err.println("viommu run: --nest needs the nested VM's QEMU arguments in one word, e.g. --nest \"-M q35"
@@ -176,7 +171,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
         if (rc == 0 && !nest.isEmpty()) {
-            rc = runNested(host, w == VmRun.Workload.NIC_RING ? packets : 0, out, err);
+            rc = runNested(host, w, out, err);
         } else if (rc == 0) {
             rc = runOn(host, w, out, err);
         } else {
@@ -219,7 +214,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** {@code --nest}: L1 from the VM arguments, each --nest one level deeper ({@link io.viommu.vmm.NestedRun}). */
-    int runNested(Kernel host, int workloadPackets, PrintStream out, PrintStream err) {
+    int runNested(Kernel host, VmRun.Workload w, PrintStream out, PrintStream err) {
         List<List<String>> levels = new ArrayList<>();
         levels.add(FirmwareFiles.withoutMissing(vmArgs));
         for (String n : nest) {
@@ -230,7 +225,7 @@ public final class RunCommand implements Callable<Integer> {
             levels.add(FirmwareFiles.withoutMissing(a));
         }
         io.viommu.vmm.NestedReport report = io.viommu.vmm.NestedRun.run(host,
-                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, workloadPackets, ring));
+                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, w, packets, ring));
         if (json) {
             out.println(toJson(report));
         } else {

@@ -34,15 +34,28 @@ import java.util.OptionalInt;
  * <p>A tour or a test calls {@link #run(Kernel, Options)} with a booted host.
  */
 public final class NestedRun {
-    /** A run: the host's description, every level's QEMU arguments (L1 first), --managed (every level). */
-    public record Options(String hostArgs, List<List<String>> levels, boolean managed, int packets, int ring) {
+    /**
+     * A run: the host's description, every level's QEMU arguments (L1 first), --managed (every
+     * level), the workload of the innermost guest ({@link VmRun.Workload#NIC_RING}: its DMA API,
+     * {@link VmRun.Workload#STATIC}: a DPDK-style process of it through its own VFIO) and its size.
+     */
+    public record Options(String hostArgs, List<List<String>> levels, boolean managed, VmRun.Workload workload,
+                          int packets, int ring) {
         public Options {
             levels = levels.stream().map(List::copyOf).toList();
+            if (workload == null || packets <= 0) {
+                workload = VmRun.Workload.NONE;
+            }
+        }
+
+        /** The nic-ring workload of {@code packets} packets (none when 0). */
+        public Options(String hostArgs, List<List<String>> levels, boolean managed, int packets, int ring) {
+            this(hostArgs, levels, managed, VmRun.Workload.NIC_RING, packets, ring);
         }
 
         /** No workload: the DMA sample and the stray DMA only. */
         public Options(String hostArgs, List<List<String>> levels, boolean managed) {
-            this(hostArgs, levels, managed, 0, 0);
+            this(hostArgs, levels, managed, VmRun.Workload.NONE, 0, 0);
         }
     }
 
@@ -91,8 +104,8 @@ public final class NestedRun {
                 }
             });
             stray = stray(nest, top);
-            if (o.packets() > 0) {
-                workload = workload(nest, top, o.packets(), o.ring());
+            if (o.workload() != VmRun.Workload.NONE) {
+                workload = workload(nest, top, o.workload(), o.packets(), o.ring());
             }
         } catch (ManagedBinding.ManagedException e) {
             failure = "error: " + e.getMessage();
@@ -420,12 +433,19 @@ public final class NestedRun {
     /**
      * The NIC ring of {@code scenario nic-ring} in the innermost guest on its edu (the physical
      * edu's frames arrive through every level's shadow), and what it cost each level per packet.
+     * {@code nic-ring}: the guest kernel's DMA API maps each refill and unmaps each completion;
+     * {@code static}: the guest binds the device to its own vfio-pci and a DPDK-style process maps
+     * the whole buffer area once through that VFIO (a MAP_DMA that programs the innermost vIOMMU,
+     * trapped and shadowed level by level like any other mapping), then polls the ring with no
+     * further mapping. The host's IOTLB invalidations are counted as the host's unit receives
+     * them: Linux 6.1 invalidates on unmap, and on map only when the unit reports caching mode
+     * ({@code __mapping_notify_one}), so on a host unit without it they equal the host UNMAP_DMA calls.
      */
-    static NestedReport.Workload workload(Nest nest, VfioPciDevice top, int packets, int ring) {
+    static NestedReport.Workload workload(Nest nest, VfioPciDevice top, VmRun.Workload kind, int packets, int ring) {
         EduDevice edu = physicalEdu(nest, top);
         if (edu == null) {
-            throw new IllegalArgumentException("--workload nic-ring needs an edu at the bottom of the chain (the only"
-                    + " device with a DMA engine in the model)");
+            throw new IllegalArgumentException("--workload " + kind.label() + " needs an edu at the bottom of the chain"
+                    + " (the only device with a DMA engine in the model)");
         }
         List<VfioPciDevice> chain = new ArrayList<>();
         for (VfioPciDevice d = top; d != null; d = nest.under(d)) {
@@ -439,11 +459,16 @@ public final class NestedRun {
         }
         Guest guest = nest.levels().get(nest.levels().size() - 1).guest();
         boolean cm = top.vmm().machine().iommu() != null && top.vmm().machine().iommu().config().cachingMode();
+        io.viommu.linux.scenario.NicRingScenario.Nic nic = new io.viommu.linux.scenario.NicRingScenario.Nic(edu,
+                top.address(), top.barAddress(0));
         io.viommu.linux.scenario.NicRingRun r;
         try {
-            r = io.viommu.linux.scenario.NicRingScenario.dynamicOn(guest.kernel(),
-                    new io.viommu.linux.scenario.NicRingScenario.Nic(edu, top.address(), top.barAddress(0)), cm, packets,
-                    ring);
+            r = kind == VmRun.Workload.STATIC
+                    ? io.viommu.linux.scenario.NicRingScenario.staticVfioOn(guest.kernel(), nic, cm, packets, ring)
+                    : io.viommu.linux.scenario.NicRingScenario.dynamicOn(guest.kernel(), nic, cm, packets, ring);
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException("--workload " + kind.label() + " in L" + nest.levels().size() + ": "
+                    + e.getMessage(), e);
         } finally {
             if (unit != null) {
                 unit.removeInvalidationListener(inv);
@@ -455,10 +480,11 @@ public final class NestedRun {
             VfioListener.Counters b = before.get(i);
             costs.add(new NestedReport.LevelCost("L" + (i + 1),
                     (a.invalidationsTrapped() - b.invalidationsTrapped()) / (double) packets,
-                    (a.mapCalls() - b.mapCalls() + a.unmapCalls() - b.unmapCalls()) / (double) packets));
+                    (a.mapCalls() - b.mapCalls() + a.unmapCalls() - b.unmapCalls()) / (double) packets,
+                    (a.mapCalls() - b.mapCalls()) / (double) packets, (a.unmapCalls() - b.unmapCalls()) / (double) packets));
         }
-        return new NestedReport.Workload("nic-ring", "L" + nest.levels().size(), r.packets(), r.ringSize(), r.delivered(),
-                r.dmaFaults(), costs, inv.count / (double) packets);
+        return new NestedReport.Workload(kind.label(), "L" + nest.levels().size(), r.packets(), r.ringSize(), r.delivered(),
+                r.dmaFaults(), costs, inv.count / (double) packets, unit != null && unit.config().cachingMode());
     }
 
     /** An IOVA the innermost VMM's container does not map, inside an edu's 28-bit reach. */
