@@ -70,6 +70,13 @@ final class NestedReportText {
             for (String e : l.stderr()) {
                 b.append("  stderr: ").append(e).append('\n');
             }
+            if (!l.setup().isEmpty()) {
+                b.append("  ").append(l.level()).append("'s root, before the next level's VMM (--nest-setup):\n");
+                for (NestedReport.SetupLine x : l.setup()) {
+                    b.append("    # ").append(x.command()).append(x.ok() ? "" : "   (failed)").append('\n');
+                    x.output().lines().forEach(o -> b.append("    ").append(o).append('\n'));
+                }
+            }
         }
         NestedReport.Dma d = r.dma();
         if (d != null) {

@@ -31,9 +31,15 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      * @param log       this level's kernel lines naming the device (its binding, a probe failure, ...)
      * @param managed   devices the level below bound to vfio-pci for this level's VM (--managed)
      * @param stderr    what this level's VMM said on stderr (QEMU's text)
+     * @param setup     the commands this level's root ran before the next level's VMM started ({@code --nest-setup})
      */
     public record Level(String level, String args, Device device, RunReport.Viommu viommu, String iommu, VmmSide vmm,
-                        List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr) {
+                        List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr,
+                        List<SetupLine> setup) {
+    }
+
+    /** One command of a level's root shell: the line, what it printed (stdout and stderr), whether it succeeded. */
+    public record SetupLine(String command, String output, boolean ok) {
     }
 
     /** The assigned device in one level's kernel: BDF, ids, IOMMU group (and its members), driver. */

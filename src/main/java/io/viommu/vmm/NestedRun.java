@@ -37,15 +37,25 @@ public final class NestedRun {
     /**
      * A run: the host's description, every level's QEMU arguments (L1 first), --managed (every
      * level), the workload of the innermost guest ({@link VmRun.Workload#NIC_RING}: its DMA API,
-     * {@link VmRun.Workload#STATIC}: a DPDK-style process of it through its own VFIO) and its size.
+     * {@link VmRun.Workload#STATIC}: a DPDK-style process of it through its own VFIO) and its size,
+     * and {@code setups}: element i the commands level i+1's root runs in its shell after its
+     * kernel booted and before the next level's VMM starts ({@code --nest-setup}, as {@code
+     * --via-setup}: e.g. binding the device to its own vfio-pci by hand instead of --managed).
      */
     public record Options(String hostArgs, List<List<String>> levels, boolean managed, VmRun.Workload workload,
-                          int packets, int ring) {
+                          int packets, int ring, List<List<String>> setups) {
         public Options {
             levels = levels.stream().map(List::copyOf).toList();
+            setups = setups.stream().map(List::copyOf).toList();
             if (workload == null || packets <= 0) {
                 workload = VmRun.Workload.NONE;
             }
+        }
+
+        /** No setup commands in the levels. */
+        public Options(String hostArgs, List<List<String>> levels, boolean managed, VmRun.Workload workload,
+                       int packets, int ring) {
+            this(hostArgs, levels, managed, workload, packets, ring, List.of());
         }
 
         /** The nic-ring workload of {@code packets} packets (none when 0). */
@@ -70,6 +80,7 @@ public final class NestedRun {
         List<String> noEffect = new ArrayList<>();
         List<List<RunReport.Managed>> managed = new ArrayList<>();
         List<List<String>> stderr = new ArrayList<>();
+        List<List<NestedReport.SetupLine>> setupLogs = new ArrayList<>();
         java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped = new java.util.IdentityHashMap<>();
         NestedReport.Dma dma = null;
         NestedReport.Stray stray = null;
@@ -78,7 +89,18 @@ public final class NestedRun {
         String failure = null;
         try {
             for (List<String> args : o.levels()) {
+                int below = nest.levels().size();
+                if (below > 0 && below <= o.setups().size() && !o.setups().get(below - 1).isEmpty()) {
+                    List<NestedReport.SetupLine> log = setup(nest, o.setups().get(below - 1));
+                    setupLogs.set(below - 1, log);
+                    NestedReport.SetupLine last = log.get(log.size() - 1);
+                    if (!last.ok()) {
+                        throw new IllegalArgumentException("L" + below + "'s setup (--nest-setup) failed at: "
+                                + last.command());
+                    }
+                }
                 String name = "L" + (nest.levels().size() + 1);
+                setupLogs.add(List.of());
                 List<String> lines = new ArrayList<>();
                 stderr.add(lines);
                 managed.add(List.of());
@@ -116,7 +138,7 @@ public final class NestedRun {
         } catch (RuntimeException e) {
             failure = "viommu run: the model failed: " + e;
         } finally {
-            levels = levels(nest, hostLogStart, o, managed, stderr, whileMapped);
+            levels = levels(nest, hostLogStart, o, managed, stderr, setupLogs, whileMapped);
             warnings.addAll(nest.shutdown());
         }
         if (failure == null && !dma.ok()) {
@@ -130,6 +152,24 @@ public final class NestedRun {
         }
         return new NestedReport(o.hostArgs(), failure == null, failure, failedAt(failure, levels, o), levels, dma, stray,
                 workload, noEffect, warnings);
+    }
+
+    /** {@code lines} run by the innermost kernel's root shell, each with what it printed; up to the first that fails. */
+    private static List<NestedReport.SetupLine> setup(Nest nest, List<String> lines) {
+        io.viommu.linux.shell.RootShell.Run run = nest.setup(lines);
+        List<NestedReport.SetupLine> out = new ArrayList<>();
+        for (int i = 0; i < run.results().size(); i++) {
+            String line = run.lines().get(i);
+            var r = run.results().get(i);
+            String t = line.strip();
+            if (!t.isEmpty() && !t.startsWith("#")) {
+                out.add(new NestedReport.SetupLine(line, r.output(), r.ok()));
+            }
+        }
+        if (out.isEmpty()) {
+            out.add(new NestedReport.SetupLine("(only comments)", "", true));
+        }
+        return out;
     }
 
     /** The level whose start failed (the first listed level without a device view), or null. */
@@ -168,6 +208,7 @@ public final class NestedRun {
 
     private static List<NestedReport.Level> levels(Nest nest, int hostLogStart, Options o,
                                                    List<List<RunReport.Managed>> managed, List<List<String>> stderr,
+                                                   List<List<NestedReport.SetupLine>> setups,
                                                    java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped) {
         List<Object> chain = chain(nest);
         List<NestedReport.Level> out = new ArrayList<>();
@@ -186,15 +227,16 @@ public final class NestedRun {
                 hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()).stream()
                         .filter(VmRun::isFaultLine).toList(), hostDev == null ? List.of()
                         : naming(hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()), hostDev.name()),
-                List.of(), List.of()));
+                List.of(), List.of(), List.of()));
         for (int i = 0; i < o.levels().size(); i++) {
             String name = "L" + (i + 1);
             String args = String.join(" ", o.levels().get(i));
             List<RunReport.Managed> m = i < managed.size() ? managed.get(i) : List.of();
             List<String> err = i < stderr.size() ? stderr.get(i) : List.of();
+            List<NestedReport.SetupLine> setup = i < setups.size() ? setups.get(i) : List.of();
             if (i >= ls.size()) {
                 out.add(new NestedReport.Level(name, args, null, null, "never started", null, List.of(), List.of(), m,
-                        err));
+                        err, setup));
                 continue;
             }
             Nest.Level l = ls.get(i);
@@ -210,7 +252,7 @@ public final class NestedRun {
             }
             out.add(new NestedReport.Level(name, args, dev, VmRun.viommuOf(l.vmm().machine()), VmRun.guestIommu(k), side,
                     k.dmesg().stream().filter(VmRun::isFaultLine).toList(),
-                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err));
+                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err, setup));
         }
         return out;
     }

@@ -104,6 +104,28 @@ class NestedCommandTest {
                 .containsPattern("    L2  traps 0\\.0\\d, VFIO MAP/UNMAP calls 0\\.0\\d \\(0\\.0\\d \\+ 0\\.0\\d\\)\n");
     }
 
+    /** {@code --nest-setup FILE}: L1's root binds the device itself (no --managed), its lines shown under L1. */
+    @Test
+    void l1sRootBindsTheDeviceFromANestSetupFile(@TempDir Path dir) throws Exception {
+        Path l1Setup = dir.resolve("l1-setup.sh");
+        Files.writeString(l1Setup, "modprobe vfio-pci\necho vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override\n"
+                + "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe\n");
+        List<String> a = new ArrayList<>(List.of("run", "--host", HOST, "--host-setup", setup(dir, true).toString(),
+                "--nest-setup", l1Setup.toString(), "--nest", L2));
+        a.addAll(L1);
+        CliRun r = CliRun.of(a);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("  L1's root, before the next level's VMM (--nest-setup):\n    # modprobe vfio-pci\n",
+                "    # echo 0000:00:04.0 > /sys/bus/pci/drivers_probe\n", "\nRESULT  ok\n")
+                .doesNotContain("--managed: bound");
+        List<String> two = new ArrayList<>(List.of("run", "--host", HOST, "--nest-setup", l1Setup.toString(),
+                "--nest-setup", l1Setup.toString(), "--nest", L2));
+        two.addAll(L1);
+        CliRun tooMany = CliRun.of(two);
+        assertThat(tooMany.code()).isEqualTo(2);
+        assertThat(tooMany.err()).startsWith("viommu run: 2 --nest-setup for 1 --nest:");
+    }
+
     @Test
     void usageErrors(@TempDir Path dir) throws Exception {
         CliRun blank = run(dir, false, true, " ");

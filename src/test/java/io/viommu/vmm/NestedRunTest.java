@@ -257,4 +257,33 @@ class NestedRunTest {
         // the innermost guest's device is on its own vfio-pci now (the DPDK process bound it)
         assertThat(st.levels().get(2).device().driver()).isEqualTo("vfio-pci");
     }
+
+    /**
+     * Without --managed, L1's root binds the device by hand before L2 starts (--nest-setup): the
+     * lines run in L1's kernel, their output is kept in the report, and L2 runs; a failing line
+     * stops the run there, before L2's VMM, with the line named.
+     */
+    @Test
+    void l1sRootCanBindTheDeviceByHandBeforeL2Starts() throws Exception {
+        List<String> bind = List.of("# L1's root", "modprobe vfio-pci",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override",
+                "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe");
+        NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), false,
+                VmRun.Workload.NONE, 0, 0, List.of(bind)));
+        assertThat(r.ok()).as(r.failure()).isTrue();
+        assertThat(r.levels().get(1).setup()).extracting(NestedReport.SetupLine::command)
+                .containsExactly(bind.get(1), bind.get(2), bind.get(3));
+        assertThat(r.levels().get(1).setup()).allMatch(NestedReport.SetupLine::ok);
+        assertThat(r.levels().get(2).managed()).isEmpty();
+        assertThat(r.levels().get(1).device().driver()).isEqualTo("vfio-pci");
+        NestedReport bad = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), false,
+                VmRun.Workload.NONE, 0, 0, List.of(List.of("modprobe vfio-pci",
+                        "echo vfio-pci > /sys/bus/pci/devices/0000:00:09.0/driver_override"))));
+        assertThat(bad.ok()).isFalse();
+        assertThat(bad.failure()).isEqualTo("viommu run: L1's setup (--nest-setup) failed at: echo vfio-pci >"
+                + " /sys/bus/pci/devices/0000:00:09.0/driver_override");
+        assertThat(bad.levels().get(1).setup().get(1).ok()).isFalse();
+        assertThat(bad.levels().get(1).setup().get(1).output()).isNotEmpty();
+        assertThat(bad.levels().get(2).vmm()).isNull(); // L2 never started
+    }
 }
