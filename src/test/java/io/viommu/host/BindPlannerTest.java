@@ -207,6 +207,35 @@ public class BindPlannerTest {
         assertThat(h.writes()).isZero();
     }
 
+    @Test
+    void aGroupThatCannotBeMadeViableIsRefusedWithItsReason() {
+        // the ICH9 functions share one group with the LPC (ISA) bridge, which the host cannot give away
+        RecordingHost h = RecordingHost.boot(HOST);
+        BindPlan p = plan(h, "00:1f.3");
+        assertThat(p.ready()).isFalse();
+        assertThat(p.steps()).isEmpty();
+        assertThat(blockers(p)).singleElement().satisfies(f -> {
+            assertThat(f.what()).isEqualTo("the group holds 0000:00:1f.0 (ISA bridge), a chipset function the host"
+                    + " cannot give away");
+            assertThat(f.fix()).startsWith("none on this host: a group is assigned whole and this one cannot be made viable");
+        });
+        assertThat(BindApply.refusal(p, h)).startsWith("the plan has blockers:");
+        assertThat(h.writes()).isZero();
+    }
+
+    @Test
+    void everyBlockerComesWithItsFix() {
+        RecordingHost h = RecordingHost.boot(HOST, BindApplyModelTest.SETUP);
+        List<BindPlan> plans = List.of(plan(h, "00:1f.3"), plan(h, "eth1"), plan(h, "0000:00:09.0", "00:03.0", "00:1f.0"),
+                BindPlanner.plan(h, new BindPlanner.Request(List.of("01:00.0"), "qemu", false, 9)),
+                BindPlanner.plan(h, new BindPlanner.Request(List.of("00:07.0"), "qemu", false, 2)),
+                plan(RecordingHost.boot("-machine q35 -m 1G -append intel_iommu=off -device intel-iommu -device edu"), "00:02.0"));
+        for (BindPlan p : plans) {
+            assertThat(blockers(p)).as(String.join(" ", p.requested())).isNotEmpty()
+                    .allSatisfy(f -> assertThat(f.fix()).as(f.what()).isNotBlank());
+        }
+    }
+
     /** A saved tree copied with its symlinks as they are (FleetSnapshotsTest edits copies). */
     public static void copy(Path from, Path to) throws IOException {
         try (var s = Files.walk(from)) {
