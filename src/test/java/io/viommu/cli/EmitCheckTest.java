@@ -468,6 +468,10 @@ class EmitCheckTest {
             CliRun check = CliRun.of(with(List.of("check", "--host", host, "--host-setup", setup.toString()), vm));
             CliRun run = CliRun.of(with(List.of("run", "--host", host, "--host-setup", setup.toString()), vm));
             assertThat(check.code()).as(c.name() + ": " + check.out()).isEqualTo(c.error() ? 1 : 0);
+            // each finding names its device and comes with its fix
+            long findings = check.out().lines().filter(l -> l.matches("(error|warning): \\S.*: .*")).count();
+            assertThat(findings > 0).as(c.name()).isEqualTo(!c.name().equals("clean"));
+            assertThat(check.out().lines().filter(l -> l.matches("  fix: \\S.*")).count()).as(c.name()).isEqualTo(findings);
             assertThat(run.code()).as(c.name() + ": " + run.err()).isEqualTo(c.error() ? 1 : 0);
             if (c.error()) {
                 // the error run stops at is the one check quoted first; QEMU starts a vfio-pci listed
