@@ -56,6 +56,19 @@ public class BindPlannerTest {
     }
 
     @Test
+    void forLibvirtThePlanSaysWhatManagedHostdevsDoAndGivesTheVirshCommands() {
+        RecordingHost h = RecordingHost.boot(HOST, BindApplyModelTest.SETUP);
+        BindPlan p = BindPlanner.plan(h, new BindPlanner.Request(List.of("00:05.0"), "libvirt", false, null));
+        assertThat(p.ready()).isTrue();
+        assertThat(p.hostFindings()).anyMatch(f -> f.what().startsWith("libvirt with <hostdev managed='yes'> detaches the"
+                + " devices itself when the domain starts"));
+        assertThat(BindPlanText.format(p)).contains("viommu host plan: ", " (for libvirt)",
+                "the same with libvirt (per function): virsh nodedev-detach pci_0000_00_05_0 --driver vfio;"
+                        + " virsh nodedev-detach pci_0000_00_05_1 --driver vfio;");
+        assertThat(h.writes()).isZero();
+    }
+
+    @Test
     void aRoutedNicIsRefusedAsDpdkDevbindRefusesUnlessForced() {
         RecordingHost h = RecordingHost.boot(HOST, BindApplyModelTest.SETUP);
         BindPlan p = plan(h, "eth1");
