@@ -261,6 +261,16 @@ class EmitCheckTest {
         assertThat(runNotYet.err()).contains(says);
     }
 
+    /** The {@code <hostdev>} --emit libvirt prints for the model host's 00:07.0. */
+    static final String HOSTDEV_07 = """
+              <hostdev mode='subsystem' type='pci' managed='yes'>
+                <driver name='vfio'/>
+                <source>
+                  <address domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
+                </source>
+              </hostdev>
+            """;
+
     /** A minimal domain around the emitted elements, as src/test/resources/emit/*.xml were made (see command there). */
     static String domain(String name, String emitted) {
         Matcher f = Pattern.compile("(?s)<features>\n(.*?)</features>\n").matcher(emitted);
@@ -292,26 +302,13 @@ class EmitCheckTest {
                   <iommu model='intel'>
                     <driver intremap='on' caching_mode='on'/>
                   </iommu>
-                  <hostdev mode='subsystem' type='pci' managed='yes'>
-                    <driver name='vfio'/>
-                    <source>
-                      <address domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
-                    </source>
-                  </hostdev>
+                """ + HOSTDEV_07 + """
                   <memballoon model='virtio'>
                     <driver iommu='on'/>
                   </memballoon>
                 </devices>
                 """);
-        String xml = domain("emit-hostdev", e.out());
-        assertThat(xml).isEqualTo(Files.readString(EMIT.resolve("emit-hostdev.xml"))); // what libvirt 9.0 was given
-        Path file = tmp.resolve("emit-hostdev.xml");
-        Files.writeString(file, xml);
-        CliRun check = CliRun.of("check", "--host", host, "--domain", file.toString());
-        assertThat(check.code()).as(check.out()).isZero();
-        assertThat(check.out()).endsWith("ok: 0 errors, 0 warnings; it starts as given\n");
-        CliRun run = CliRun.of("run", "--host", host, "--domain", file.toString());
-        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        CliRun run = checkedAndRun(host, "emit-hostdev", e.out());
         assertThat(run.out()).contains("0000:00:07.0  (no driver) -> vfio-pci -> (no driver)",
                 "assigned: host 0000:00:07.0 is", "read back at the GPA in guest RAM: identical", "RESULT  ok");
 
@@ -336,24 +333,8 @@ class EmitCheckTest {
         // plain assignment: a <hostdev> only, no <features>, no <iommu>, the balloon left to libvirt
         CliRun e = CliRun.of("host", "plan", "00:07.0", "--emit", "libvirt", "--model", host);
         assertThat(e.code()).as(e.err()).isZero();
-        assertThat(e.out()).isEqualTo("""
-                <devices>
-                  <hostdev mode='subsystem' type='pci' managed='yes'>
-                    <driver name='vfio'/>
-                    <source>
-                      <address domain='0x0000' bus='0x00' slot='0x07' function='0x0'/>
-                    </source>
-                  </hostdev>
-                </devices>
-                """);
-        String xml = domain("emit-plain", e.out());
-        assertThat(xml).isEqualTo(Files.readString(EMIT.resolve("emit-plain.xml")));
-        Path file = tmp.resolve("emit-plain.xml");
-        Files.writeString(file, xml);
-        assertThat(CliRun.of("check", "--host", host, "--domain", file.toString()).out())
-                .endsWith("ok: 0 errors, 0 warnings; it starts as given\n");
-        CliRun run = CliRun.of("run", "--host", host, "--domain", file.toString());
-        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        assertThat(e.out()).isEqualTo("<devices>\n" + HOSTDEV_07 + "</devices>\n");
+        CliRun run = checkedAndRun(host, "emit-plain", e.out());
         assertThat(run.out()).contains("vIOMMU: none", "its DMA goes through system memory (no vIOMMU)",
                 "read back at the GPA in guest RAM: identical", "RESULT  ok");
 
@@ -368,20 +349,30 @@ class EmitCheckTest {
                     <target dev='vda' bus='virtio'/>
                   </disk>
                 """, "<interface type='user'>\n    <model type='virtio'/>\n    <driver iommu='on' ats='on'/>");
-        String vxml = domain("emit-virtio", v.out());
-        assertThat(vxml).isEqualTo(Files.readString(EMIT.resolve("emit-virtio.xml")));
-        Path vfile = tmp.resolve("emit-virtio.xml");
-        Files.writeString(vfile, vxml);
-        assertThat(CliRun.of("check", "--host", host, "--domain", vfile.toString()).out())
-                .endsWith("ok: 0 errors, 0 warnings; it starts as given\n");
-        CliRun vrun = CliRun.of("run", "--host", host, "--domain", vfile.toString());
-        assertThat(vrun.code()).as(vrun.out() + vrun.err()).isZero();
+        CliRun vrun = checkedAndRun(host, "emit-virtio", v.out());
         assertThat(vrun.out()).contains("1af4:1041  virtio-net-pci", "1af4:1042  virtio-blk-pci",
                 "its DMA goes through the vIOMMU", "RESULT  ok");
         // a relative --disk is made absolute for libvirt (libvirtd does not run in the caller's directory)
         CliRun rel = CliRun.of("host", "plan", "00:07.0", "--emit", "libvirt", "--virtio", "blk", "--disk", "g.img",
                 "--model", host);
         assertThat(rel.out()).contains("<source file='" + Path.of("g.img").toAbsolutePath() + "'/>");
+    }
+
+    /**
+     * The emitted elements wrapped as domain NAME, which must be the file libvirt 9.0 was given
+     * (src/test/resources/emit/NAME.xml), then checked clean and run with {@code run --domain}.
+     */
+    private CliRun checkedAndRun(String host, String name, String emitted) throws Exception {
+        String xml = domain(name, emitted);
+        assertThat(xml).isEqualTo(Files.readString(EMIT.resolve(name + ".xml")));
+        Path file = tmp.resolve(name + ".xml");
+        Files.writeString(file, xml);
+        CliRun check = CliRun.of("check", "--host", host, "--domain", file.toString());
+        assertThat(check.code()).as(check.out()).isZero();
+        assertThat(check.out()).endsWith("ok: 0 errors, 0 warnings; it starts as given\n");
+        CliRun run = CliRun.of("run", "--host", host, "--domain", file.toString());
+        assertThat(run.code()).as(run.out() + run.err()).isZero();
+        return run;
     }
 
     /** The disk image of the virtio captures (the capture command creates it; viommu does not read it). */

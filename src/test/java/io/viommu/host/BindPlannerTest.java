@@ -159,12 +159,8 @@ public class BindPlannerTest {
 
     @Test
     void onAnIntelHostTheFixIsItsGrubLineAndItsDistributionsCommand(@TempDir Path dir) throws IOException {
-        // the saved Debian host with intel_iommu=off, plus the two /etc files the fix is built from
-        copy(Path.of("src/test/host-trees/intel-vtd-off"), dir);
-        Files.createDirectories(dir.resolve("etc/default"));
-        Files.writeString(dir.resolve("etc/default/grub"), "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet intel_iommu=off\"\n");
-        Files.writeString(dir.resolve("etc/os-release"), "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n");
-        SavedTree tree = new SavedTree(dir);
+        SavedTree tree = iommuOff(dir, "GRUB_DEFAULT=0\nGRUB_CMDLINE_LINUX=\"quiet intel_iommu=off\"\n",
+                "PRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\nID=debian\n");
         String dev = tree.list(Path.of("/sys/bus/pci/devices")).stream()
                 .filter(d -> !tree.read(Path.of("/sys/bus/pci/devices", d, "class")).orElse("0x06").startsWith("0x06")).findFirst().orElseThrow();
         Finding off = plan(tree, dev).hostFindings().get(0);
@@ -176,11 +172,8 @@ public class BindPlannerTest {
 
     @Test
     void onAFedoraHostTheBootLoaderCommandIsGrub2Mkconfig(@TempDir Path dir) throws IOException {
-        copy(Path.of("src/test/host-trees/intel-vtd-off"), dir);
-        Files.createDirectories(dir.resolve("etc/default"));
-        Files.writeString(dir.resolve("etc/default/grub"), "GRUB_CMDLINE_LINUX=\"rhgb quiet intel_iommu=off\"\n");
-        Files.writeString(dir.resolve("etc/os-release"), "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n");
-        SavedTree tree = new SavedTree(dir);
+        SavedTree tree = iommuOff(dir, "GRUB_CMDLINE_LINUX=\"rhgb quiet intel_iommu=off\"\n",
+                "NAME=\"Rocky Linux\"\nID=\"rocky\"\nID_LIKE=\"rhel centos fedora\"\n");
         Finding off = plan(tree, "0000:00:1f.2").hostFindings().get(0);
         assertThat(off.fix()).contains("In /etc/default/grub: GRUB_CMDLINE_LINUX=\"rhgb quiet intel_iommu=on iommu=pt\"")
                 .contains(", then grub2-mkconfig -o /boot/grub2/grub.cfg, and reboot").doesNotContain("update-grub");
@@ -247,6 +240,15 @@ public class BindPlannerTest {
             assertThat(blockers(p)).as(String.join(" ", p.requested())).isNotEmpty()
                     .allSatisfy(f -> assertThat(f.fix()).as(f.what()).isNotBlank());
         }
+    }
+
+    /** The saved Intel host with intel_iommu=off, plus the two /etc files the fix is built from. */
+    static SavedTree iommuOff(Path dir, String grub, String osRelease) throws IOException {
+        copy(Path.of("src/test/host-trees/intel-vtd-off"), dir);
+        Files.createDirectories(dir.resolve("etc/default"));
+        Files.writeString(dir.resolve("etc/default/grub"), grub);
+        Files.writeString(dir.resolve("etc/os-release"), osRelease);
+        return new SavedTree(dir);
     }
 
     /** A saved tree copied with its symlinks as they are (FleetSnapshotsTest edits copies). */
