@@ -136,6 +136,11 @@ class EmitCheckTest {
         String plan = CliRun.of("host", "plan", "--help").out().replaceAll("\\s+", " ");
         assertThat(plan).contains("With --emit qemu|libvirt it prints instead the VM configuration that goes with the"
                 + " plan (QEMU arguments or libvirt elements) on stdout, and the plan on stderr.");
+        assertThat(plan).contains("--guest-vfio With --emit: the guest hands the devices on through VFIO itself",
+                "--virtio=KIND[,KIND...] With --emit: also give the VM virtio devices whose DMA goes through the vIOMMU (implies"
+                        + " it), KIND net (user networking), blk (the image --disk names) or rng",
+                "--disk=FILE With --virtio blk: the guest's disk image", "or dpdk, a DPDK process that takes them from"
+                        + " vfio-pci (with --emit: DPDK in the VM, which then gets the vIOMMU");
         String check = CliRun.of("check", "--help").out().replaceAll("\\s+", " ");
         assertThat(check).contains("Check a VM configuration against a host without starting it:",
                 "Exit status: 0 no error (warnings allowed), 1 at least one error, 2 usage error.");
