@@ -118,12 +118,12 @@ class NestedCommandTest {
         assertThat(r.out()).contains("  L1's root, before the next level's VMM (--nest-setup):\n    # modprobe vfio-pci\n",
                 "    # echo 0000:00:04.0 > /sys/bus/pci/drivers_probe\n", "\nRESULT  ok\n")
                 .doesNotContain("--managed: bound");
-        List<String> two = new ArrayList<>(List.of("run", "--host", HOST, "--nest-setup", l1Setup.toString(),
-                "--nest-setup", l1Setup.toString(), "--nest", L2));
-        two.addAll(L1);
-        CliRun tooMany = CliRun.of(two);
+        List<String> three = new ArrayList<>(List.of("run", "--host", HOST, "--nest-setup", l1Setup.toString(),
+                "--nest-setup", l1Setup.toString(), "--nest-setup", l1Setup.toString(), "--nest", L2));
+        three.addAll(L1);
+        CliRun tooMany = CliRun.of(three);
         assertThat(tooMany.code()).isEqualTo(2);
-        assertThat(tooMany.err()).startsWith("viommu run: 2 --nest-setup for 1 --nest:");
+        assertThat(tooMany.err()).startsWith("viommu run: 3 --nest-setup for 1 --nest:");
     }
 
     @Test

@@ -51,13 +51,23 @@ final class StaticVfioRing {
      * On a booted guest whose intel-iommu driver runs (VFIO in the guest needs it): the device is
      * bound to the guest's vfio-pci and driven by a process of the guest. The meter counts the
      * guest's side only.
+     *
+     * <p>On a guest without an IOMMU, only VFIO's no-IOMMU mode lets the process have the device
+     * (vfio loaded with {@code enable_unsafe_noiommu_mode=1}, as DPDK's EAL then runs with
+     * {@code --iova-mode=pa}): it opens {@code /dev/vfio/noiommu-N}, sets the container's type to
+     * {@code VFIO_NOIOMMU_IOMMU}, which maps nothing, and gives the device each buffer's physical
+     * address from {@code /proc/self/pagemap}. Nothing in the guest checks those addresses.
      */
     static NicRingRun on(Kernel kernel, NicRingScenario.Nic nic, boolean cachingMode, int packets, int ringSize) {
         NicRingScenario.checkSizes(packets, ringSize);
         IntelIommuDriver driver = kernel.iommuDriver();
         if (driver == null) {
-            throw new IllegalStateException("VFIO in the guest needs the guest's intel-iommu driver, which did not"
-                    + " start (no -device intel-iommu, or intel_iommu=off)");
+            if (!kernel.drivers().moduleFlag("vfio", "enable_unsafe_noiommu_mode")) {
+                throw new IllegalStateException("VFIO in the guest needs the guest's intel-iommu driver, which did not"
+                        + " start (no -device intel-iommu, or intel_iommu=off), or VFIO's unsafe no-IOMMU mode"
+                        + " (modprobe vfio enable_unsafe_noiommu_mode=1 before vfio-pci)");
+            }
+            return ring(kernel, nic, new CostMeter(null), cachingMode, false, packets, ringSize);
         }
         CostMeter meter = new CostMeter(driver);
         kernel.machine().iommu().addInvalidationListener(meter);
@@ -71,6 +81,7 @@ final class StaticVfioRing {
     private static NicRingRun ring(Kernel kernel, NicRingScenario.Nic nic, CostMeter meter, boolean cachingMode,
                                    boolean shadowed, int packets, int ringSize) {
         IntelIommuDriver driver = kernel.iommuDriver();
+        boolean noiommu = driver == null; // VFIO's no-IOMMU mode (on() checked it is on)
         NicRingCost start = meter.snapshot();
 
         // setup, as dpdk-devbind and the EAL do it
@@ -79,23 +90,35 @@ final class StaticVfioRing {
         PciDevice dev = core.device(bdf).orElseThrow();
         check(core.loadModule("vfio-pci"), "modprobe vfio-pci");
         core.setDriverOverride(dev, "vfio-pci");
-        if (dev.driver() != null) {
+        if (dev.driver() != null && !dev.driver().name().equals("vfio-pci")) {
             core.deviceReleaseDriver(dev);
         }
-        check(core.deviceDriverAttach(core.driver("vfio-pci").orElseThrow(), dev), "bind " + bdf + " to vfio-pci");
+        if (dev.driver() == null) {
+            check(core.deviceDriverAttach(core.driver("vfio-pci").orElseThrow(), dev), "bind " + bdf + " to vfio-pci");
+        }
         Vfio vfio = kernel.vfio().orElseThrow();
         UserProcess dpdk = UserProcess.root("dpdk", kernel.userMemory());
         VfioContainer container = vfio.openContainer(dpdk);
-        VfioGroup group = vfio.openGroup(dpdk, "/dev/vfio/" + core.groupOf(dev).orElseThrow());
+        VfioGroup group = vfio.openGroup(dpdk, noiommu ? "/dev/vfio/noiommu-" + vfio.noiommuGroup(bdf).orElseThrow()
+                : "/dev/vfio/" + core.groupOf(dev).orElseThrow());
         group.setContainer(container);
-        container.setIommu(Vfio.TYPE1v2_IOMMU);
+        container.setIommu(noiommu ? Vfio.NOIOMMU_IOMMU : Vfio.TYPE1v2_IOMMU);
         VfioDevice device = group.deviceFd(bdf);
         long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
         device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         long area = Page.alignUp((long) ringSize * NicRingScenario.BUFFER_BYTES);
         VirtAddr vaddr = dpdk.mmapAnon(area);
-        container.mapDma(vaddr, Iova.of(AREA_IOVA), area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
-        meter.maps++;
+        Iova[] slots = new Iova[ringSize];
+        for (int i = 0; i < ringSize; i++) {
+            long off = (long) i * NicRingScenario.BUFFER_BYTES;
+            // no-IOMMU: the slot's physical address (a slot never crosses a page); else its fixed IOVA
+            slots[i] = noiommu ? new Iova((dpdk.pagemapPfn(vaddr.checkedAdd(off)) << 12) + (off & (Page.SIZE - 1)))
+                    : new Iova(AREA_IOVA + off);
+        }
+        if (!noiommu) {
+            container.mapDma(vaddr, Iova.of(AREA_IOVA), area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+            meter.maps++;
+        }
         NicRingCost afterSetup = meter.snapshot();
 
         EduNic edu = new EduNic(nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
@@ -103,18 +126,23 @@ final class StaticVfioRing {
         long faults = 0;
         byte[] frame = new byte[NicRingScenario.FRAME_BYTES];
         for (int p = 0; p < packets; p++) {
-            long off = (long) (p % ringSize) * NicRingScenario.BUFFER_BYTES;
+            int s = p % ringSize;
             NicRingScenario.fillFrame(frame, p);
-            boolean ok = edu.receive(frame, new Iova(AREA_IOVA + off));
+            boolean ok = edu.receive(frame, slots[s]);
             // the poll-mode driver reads the packet in place: its memory, its IOVA, nothing to unmap
             if (!ok) {
                 faults++;
-            } else if (Arrays.equals(frame, dpdk.read(vaddr.checkedAdd(off), frame.length))) {
+            } else if (Arrays.equals(frame, dpdk.read(vaddr.checkedAdd((long) s * NicRingScenario.BUFFER_BYTES),
+                    frame.length))) {
                 delivered++;
             }
-            driver.clock().advance(NicRingScenario.INTER_PACKET_NANOS);
+            if (driver != null) {
+                driver.clock().advance(NicRingScenario.INTER_PACKET_NANOS);
+            }
         }
-        driver.clock().advance(NicRingScenario.IDLE_AFTER_NANOS);
+        if (driver != null) {
+            driver.clock().advance(NicRingScenario.IDLE_AFTER_NANOS);
+        }
         NicRingCost end = meter.snapshot();
         // the process ends: its device file, group and container closed (the mapping goes with them)
         device.close();
