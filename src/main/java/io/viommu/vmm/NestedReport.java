@@ -105,7 +105,8 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
     /**
      * A DMA of the innermost device to an IOVA its guest never mapped.
      *
-     * @param iova           the address
+     * @param iova           the address (null when there is none: the innermost VM has no vIOMMU and its
+     *                       VMM maps all its RAM, which covers the device's reach; {@code stoppedAt} says so)
      * @param mappedAt       per level (innermost first): whether its VMM's VFIO container maps it
      * @param firstUnmapped  the innermost level whose mapping is missing: where the chain is broken
      * @param stoppedAt      the level whose unit stopped the DMA (the host's, L0: the device is physical)
