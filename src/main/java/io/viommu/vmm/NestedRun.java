@@ -4,6 +4,11 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DmaOps;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.vfio.DmaMapping;
+import io.viommu.linux.vfio.UserProcess;
+import io.viommu.linux.vfio.Vfio;
+import io.viommu.linux.vfio.VfioContainer;
+import io.viommu.linux.vfio.VfioDevice;
+import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.device.EduDevice;
 import io.viommu.memory.Iova;
@@ -329,36 +334,28 @@ public final class NestedRun {
         }
         String level = "L" + nest.levels().size();
         String node = "/dev/vfio/noiommu-" + g.getAsInt();
-        io.viommu.linux.vfio.Vfio vfio = k.vfio().get();
-        var process = io.viommu.linux.vfio.UserProcess.root("dpdk", k.userMemory());
+        Vfio vfio = k.vfio().get();
+        UserProcess process = UserProcess.root("dpdk", k.userMemory());
         DmaOps ops = k.drivers().dmaOps();
         long page = ops.allocPages(1);
         if (page < 0) {
             throw new IllegalStateException(level + "'s kernel has no free page");
         }
-        var container = vfio.openContainer(process);
-        var group = vfio.openGroup(process, node);
+        VfioContainer container = vfio.openContainer(process);
+        VfioGroup group = vfio.openGroup(process, node);
         try {
             group.setContainer(container);
-            container.setIommu(io.viommu.linux.vfio.Vfio.NOIOMMU_IOMMU);
-            var device = group.deviceFd(bdf);
+            container.setIommu(Vfio.NOIOMMU_IOMMU);
+            VfioDevice device = group.deviceFd(bdf);
             try {
-                long config = (long) io.viommu.linux.vfio.VfioDevice.CONFIG_REGION
-                        << io.viommu.linux.vfio.VfioDevice.OFFSET_SHIFT;
-                long bar0 = (long) io.viommu.linux.vfio.VfioDevice.BAR0_REGION
-                        << io.viommu.linux.vfio.VfioDevice.OFFSET_SHIFT;
+                long config = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
+                long bar0 = (long) VfioDevice.BAR0_REGION << VfioDevice.OFFSET_SHIFT;
                 device.write(config + PciRegs.COMMAND, device.read(config + PciRegs.COMMAND, 2)
                         | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
                 byte[] pattern = DmaSample.pattern(0x5a, top.address());
-                System.arraycopy(pattern, 0, edu.state().buffer, 0, pattern.length);
-                device.write(bar0 + EduDevice.REG_DMA_SRC, EduDevice.DMA_BUFFER_BASE, 8);
-                device.write(bar0 + EduDevice.REG_DMA_DST, page, 8);
-                device.write(bar0 + EduDevice.REG_DMA_COUNT, pattern.length, 8);
-                device.write(bar0 + EduDevice.REG_DMA_CMD, EduDevice.DMA_CMD_START | EduDevice.DMA_CMD_TO_RAM, 8);
-                nest.runAll(null);
+                DmaPort.Outcome r = eduDma(nest, edu, (off, v) -> device.write(bar0 + off, v, 8), page, pattern);
                 byte[] got = new byte[pattern.length];
                 k.machine().memory().readBytes(PhysAddr.of(page), got, 0, got.length);
-                DmaPort.Outcome r = edu.lastDma();
                 String hpa = null;
                 IntelIommu unit = nest.host().machine().iommu();
                 VfioPciDevice bottom = top;
@@ -683,14 +680,28 @@ public final class NestedRun {
         if (bar < 0 || bar == io.viommu.pci.Bar.UNMAPPED) {
             return null;
         }
-        System.arraycopy(pattern, 0, edu.state().buffer, 0, pattern.length);
         var mem = top.vmm().machine().memory();
         top.configWrite(PciRegs.COMMAND, top.configRead(PciRegs.COMMAND, 2) | PciRegs.COMMAND_MEMORY
                 | PciRegs.COMMAND_MASTER, 2);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_SRC), EduDevice.DMA_BUFFER_BASE, 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_DST), iova.value(), 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_COUNT), pattern.length, 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_CMD), EduDevice.DMA_CMD_START | EduDevice.DMA_CMD_TO_RAM, 8);
+        return eduDma(nest, edu, (off, v) -> mem.write(PhysAddr.of(bar + off), v, 8), iova.value(), pattern);
+    }
+
+    /** An 8-byte store to the edu's BAR0, by whoever drives it (the guest's MMIO, a process's VFIO device file). */
+    @FunctionalInterface
+    private interface EduBar0 {
+        void store8(int offset, long value);
+    }
+
+    /**
+     * {@code pattern} put in the physical edu's buffer, then the driver's stores through {@code
+     * bar0} (src = the buffer, dst, count, START|TO_RAM) and every level's main loop.
+     */
+    private static DmaPort.Outcome eduDma(Nest nest, EduDevice edu, EduBar0 bar0, long dst, byte[] pattern) {
+        System.arraycopy(pattern, 0, edu.state().buffer, 0, pattern.length);
+        bar0.store8(EduDevice.REG_DMA_SRC, EduDevice.DMA_BUFFER_BASE);
+        bar0.store8(EduDevice.REG_DMA_DST, dst);
+        bar0.store8(EduDevice.REG_DMA_COUNT, pattern.length);
+        bar0.store8(EduDevice.REG_DMA_CMD, EduDevice.DMA_CMD_START | EduDevice.DMA_CMD_TO_RAM);
         nest.runAll(null);
         return edu.lastDma();
     }
