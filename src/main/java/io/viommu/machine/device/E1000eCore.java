@@ -217,6 +217,7 @@ public final class E1000eCore {
     private boolean txSkip;
     private int msiCausesPending;
     private boolean receiveDisabled;
+    private boolean rxFaulted;
     private Consumer<byte[]> wire;
     private int rxDescBufSize = 2048;
     private int rxbufMinShift = 1 + 4;
@@ -673,10 +674,16 @@ public final class E1000eCore {
 
     /** A frame from the wire (a peer's transmit): delivered when the NIC can take it, else dropped. */
     public boolean receive(byte[] frame) {
+        rxFaulted = false;
         if (!canReceive()) {
             return false;
         }
         return receiveFrame(frame.clone());
+    }
+
+    /** Whether a DMA of the last {@link #receive} was refused (the IOMMU faulted it; QEMU completes it all the same). */
+    public boolean lastReceiveFaulted() {
+        return rxFaulted;
     }
 
     /** e1000e_can_receive (and the net layer's receive_disabled after an overrun). */
@@ -795,7 +802,7 @@ public final class E1000eCore {
                 int room = rxDescBufSize;
                 if (offset < size) {
                     int copy = Math.min(size - offset, room);
-                    port.write(new Iova(buffer), frame, offset, copy);
+                    rxFaulted |= !port.write(new Iova(buffer), frame, offset, copy).ok();
                     written += copy;
                     room -= copy;
                 }

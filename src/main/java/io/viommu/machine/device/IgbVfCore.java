@@ -91,6 +91,7 @@ public final class IgbVfCore {
     private final int[] regs = new int[BAR0_SIZE / 4];
     private final List<byte[]> txFragments = new ArrayList<>();
     private boolean txSkip;
+    private boolean rxFaulted;
     private byte[] mac;
 
     IgbVfCore(PciFunction function, Igb82576Switch fabric, byte[] mac) {
@@ -319,8 +320,12 @@ public final class IgbVfCore {
         return function.bus() != null && (reg(RXDCTL) & QUEUE_ENABLE) != 0 && busMaster() && reg(RDLEN) > 0 && !empty(RDH, RDT, RDLEN);
     }
 
-    /** Writes one frame (padded to 60 bytes; the CRC stripped) to the RX ring, then raises RX queue 0's vector. */
-    boolean receive(byte[] in) {
+    /**
+     * A frame to this VF (from the PF's switch, or from the wire): written (padded to 60 bytes;
+     * the CRC stripped) to the RX ring, then RX queue 0's vector raised; false when not taken.
+     */
+    public boolean receive(byte[] in) {
+        rxFaulted = false;
         if (!canReceive() || in.length > MAX_FRAME) {
             return false;
         }
@@ -337,7 +342,7 @@ public final class IgbVfCore {
             port.read(new Iova(at), d, 0, DESC_LEN);
             long buffer = le64(d, 0);
             int n = Math.min(bufSize, frame.length - offset);
-            port.write(new Iova(buffer), frame, offset, n);
+            rxFaulted |= !port.write(new Iova(buffer), frame, offset, n).ok();
             offset += n;
             byte[] wb = new byte[DESC_LEN];
             put32(wb, 8, STAT_DD | (offset >= frame.length ? RXD_STAT_EOP : 0));
@@ -351,6 +356,11 @@ public final class IgbVfCore {
             cause(1 << rx);
         }
         return true;
+    }
+
+    /** Whether a DMA of the last {@link #receive} was refused by the IOMMU. */
+    public boolean lastReceiveFaulted() {
+        return rxFaulted;
     }
 
     private static int le32(byte[] b, int off) {
