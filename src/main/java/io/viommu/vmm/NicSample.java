@@ -78,11 +78,7 @@ final class NicSample {
             byte[] dst = vf ? ((Endpoints.Igb82576Vf) nic).core().mac() : e1000eMac(mem, bar);
             byte[] frame = frame(dst, rid);
             mem.writeBytes(PhysAddr.of(buf.phys()), frame, 0, FRAME);
-            if (vf) {
-                igbVf(mem, bar, tx, rx, buf, rxIova);
-            } else {
-                e1000e(mem, bar, tx, rx, buf, rxIova);
-            }
+            oneFrame(mem, bar, tx, rx, buf, rxIova, vf);
             vmm.host().takeInterrupts();
             byte[] got = new byte[FRAME];
             mem.readBytes(PhysAddr.of(rxPage), got, 0, FRAME);
@@ -161,52 +157,33 @@ final class NicSample {
         mem.write(PhysAddr.of(bar + off), v & 0xffff_ffffL, 4);
     }
 
-    /** e1000e: legacy descriptors, MAC loopback, one RX descriptor; the queues stopped again after. */
-    private static void e1000e(AddressMap mem, long bar, Page2 tx, Page2 rx, Page2 buf, Iova rxIova) {
+    /**
+     * One frame through queue 0: the TX descriptor (e1000e legacy; 82576 VF advanced data with
+     * PAYLEN) and one RX descriptor, both rings programmed (8 descriptors, head and tail 0),
+     * reception and transmission enabled (e1000e: RCTL with MAC loopback and TCTL; VF: RXDCTL
+     * and TXDCTL), RDT then TDT moved past the descriptor, and the queues stopped again.
+     */
+    private static void oneFrame(AddressMap mem, long bar, Page2 tx, Page2 rx, Page2 buf, Iova rxIova, boolean vf) {
         mem.write(PhysAddr.of(tx.phys()), buf.dma(), 8);
-        mem.write(PhysAddr.of(tx.phys() + 8), 0x0b00_0000L | FRAME, 4); // EOP IFCS RS
-        mem.write(PhysAddr.of(tx.phys() + 12), 0, 4);
+        mem.write(PhysAddr.of(tx.phys() + 8), (vf ? 0x2b30_0000L : 0x0b00_0000L) | FRAME, 4); // EOP IFCS RS (DEXT DTYP)
+        mem.write(PhysAddr.of(tx.phys() + 12), vf ? (long) FRAME << 14 : 0, 4); // PAYLEN
         mem.write(PhysAddr.of(rx.phys()), rxIova.value(), 8);
         mem.write(PhysAddr.of(rx.phys() + 8), 0, 8);
-        reg(mem, bar, 0x3800, tx.dma());
-        reg(mem, bar, 0x3804, tx.dma() >>> 32);
-        reg(mem, bar, 0x3808, 0x80);
-        reg(mem, bar, 0x3810, 0);
-        reg(mem, bar, 0x3818, 0);
-        reg(mem, bar, 0x2800, rx.dma());
-        reg(mem, bar, 0x2804, rx.dma() >>> 32);
-        reg(mem, bar, 0x2808, 0x80);
-        reg(mem, bar, 0x2810, 0);
-        reg(mem, bar, 0x2818, 1);
-        reg(mem, bar, 0x100, 0x805a); // RCTL: EN UPE MPE MAC-loopback BAM, 2 KiB buffers
-        reg(mem, bar, 0x400, 0x2); // TCTL: EN
-        reg(mem, bar, 0x3818, 1); // TDT
-        reg(mem, bar, 0x100, 0);
-        reg(mem, bar, 0x400, 0);
-    }
-
-    /** 82576 VF: advanced descriptors, queue pair 0 enabled for the frame, disabled after. */
-    private static void igbVf(AddressMap mem, long bar, Page2 tx, Page2 rx, Page2 buf, Iova rxIova) {
-        mem.write(PhysAddr.of(tx.phys()), buf.dma(), 8);
-        mem.write(PhysAddr.of(tx.phys() + 8), 0x2b30_0000L | FRAME, 4); // data: EOP IFCS RS DEXT
-        mem.write(PhysAddr.of(tx.phys() + 12), (long) FRAME << 14, 4); // PAYLEN
-        mem.write(PhysAddr.of(rx.phys()), rxIova.value(), 8);
-        mem.write(PhysAddr.of(rx.phys() + 8), 0, 8);
-        reg(mem, bar, 0x3800, tx.dma());
-        reg(mem, bar, 0x3804, tx.dma() >>> 32);
-        reg(mem, bar, 0x3808, 0x80);
-        reg(mem, bar, 0x3810, 0);
-        reg(mem, bar, 0x3818, 0);
-        reg(mem, bar, 0x2800, rx.dma());
-        reg(mem, bar, 0x2804, rx.dma() >>> 32);
-        reg(mem, bar, 0x2808, 0x80);
-        reg(mem, bar, 0x2810, 0);
-        reg(mem, bar, 0x2818, 0);
-        reg(mem, bar, 0x3828, 1 << 25); // TXDCTL.ENABLE
-        reg(mem, bar, 0x2828, 1 << 25); // RXDCTL.ENABLE
+        for (int[] ring : new int[][] {{0x3800, 0}, {0x2800, 1}}) {
+            long dma = ring[1] == 0 ? tx.dma() : rx.dma();
+            reg(mem, bar, ring[0], dma);
+            reg(mem, bar, ring[0] + 4, dma >>> 32);
+            reg(mem, bar, ring[0] + 8, 0x80);
+            reg(mem, bar, ring[0] + 0x10, 0);
+            reg(mem, bar, ring[0] + 0x18, 0);
+        }
+        int[] enable = vf ? new int[] {0x3828, 1 << 25, 0x2828, 1 << 25} // TXDCTL, RXDCTL: ENABLE
+                : new int[] {0x100, 0x805a, 0x400, 0x2}; // RCTL: EN UPE MPE MAC-loopback BAM; TCTL: EN
+        reg(mem, bar, enable[0], enable[1]);
+        reg(mem, bar, enable[2], enable[3]);
         reg(mem, bar, 0x2818, 1); // RDT
         reg(mem, bar, 0x3818, 1); // TDT
-        reg(mem, bar, 0x3828, 0);
-        reg(mem, bar, 0x2828, 0);
+        reg(mem, bar, enable[0], 0);
+        reg(mem, bar, enable[2], 0);
     }
 }

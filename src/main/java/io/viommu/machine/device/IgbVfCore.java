@@ -82,13 +82,13 @@ public final class IgbVfCore {
     static final int ADVTXD_DTYP_CTXT = 0x2 << 20;
     static final int STAT_DD = 1;
     static final int RXD_STAT_EOP = 2;
-    static final int DESC_LEN = 16;
+    static final int DESC_LEN = QueueRegisters.DESC_LEN;
     static final int MIN_FRAME = 60;
     static final int MAX_FRAME = 9728;
 
     private final PciFunction function;
     private final Igb82576Switch fabric;
-    private final int[] regs = new int[BAR0_SIZE / 4];
+    private final QueueRegisters q = new QueueRegisters(BAR0_SIZE);
     private final List<byte[]> txFragments = new ArrayList<>();
     private boolean txSkip;
     private boolean rxFaulted;
@@ -111,7 +111,7 @@ public final class IgbVfCore {
     }
 
     private void reset() {
-        java.util.Arrays.fill(regs, 0);
+        q.clear();
         set(STATUS, STATUS_FD | STATUS_LU | STATUS_SPEED_1000);
         set(SRRCTL, 2 | 1 << 25); // 2 KiB buffers, advanced one-buffer descriptors
         txFragments.clear();
@@ -119,30 +119,15 @@ public final class IgbVfCore {
     }
 
     private int reg(int off) {
-        return regs[off >> 2];
+        return q.get(off);
     }
 
     private void set(int off, int v) {
-        regs[off >> 2] = v;
+        q.set(off, v);
     }
 
     Mmio bar0() {
-        return new Mmio() {
-            @Override
-            public long load(long offset, int size) {
-                if (offset < 0 || offset + size > BAR0_SIZE) {
-                    return 0;
-                }
-                return read((int) offset & ~3) & 0xffff_ffffL;
-            }
-
-            @Override
-            public void store(long offset, long value, int size) {
-                if (offset >= 0 && offset + size <= BAR0_SIZE) {
-                    write((int) offset & ~3, (int) value);
-                }
-            }
-        };
+        return q.bar(this::read, (v, off) -> write(off, v));
     }
 
     int read(int off) {
@@ -239,21 +224,6 @@ public final class IgbVfCore {
 
     // ---------------------------------------------------------------- transmit
 
-    private static long base(int lo, int hi) {
-        return (lo & 0xffff_ffffL) | (hi & 0xffff_ffffL) << 32;
-    }
-
-    private boolean empty(int dh, int dt, int dlen) {
-        return reg(dh) == reg(dt) || reg(dt) >= reg(dlen) / DESC_LEN;
-    }
-
-    private void advance(int dh, int dlen) {
-        set(dh, reg(dh) + 1);
-        if (reg(dh) * DESC_LEN >= reg(dlen)) {
-            set(dh, 0);
-        }
-    }
-
     private boolean busMaster() {
         return (function.command() & PciRegs.COMMAND_MASTER) != 0;
     }
@@ -265,27 +235,27 @@ public final class IgbVfCore {
             return;
         }
         boolean written = false;
-        while (!empty(TDH, TDT, TDLEN)) {
-            long at = base(reg(TDBAL), reg(TDBAH)) + (long) DESC_LEN * reg(TDH);
+        while (!q.empty(TDH, TDT, TDLEN)) {
+            long at = q.head(TDBAL, TDBAH, TDH);
             byte[] d = new byte[DESC_LEN];
             port.read(new Iova(at), d, 0, DESC_LEN);
-            int cmd = le32(d, 8);
+            int cmd = QueueRegisters.le32(d, 8);
             boolean advanced = (cmd & TXD_CMD_DEXT) != 0;
             if (!advanced || (cmd & ADVTXD_DTYP_MASK) != ADVTXD_DTYP_CTXT) {
-                fragment(port, le64(d, 0), cmd & 0xffff, (cmd & TXD_CMD_EOP) != 0);
+                fragment(port, QueueRegisters.le64(d, 0), cmd & 0xffff, (cmd & TXD_CMD_EOP) != 0);
             }
             if ((cmd & TXD_CMD_RS) != 0) {
                 byte[] wb = new byte[DESC_LEN];
                 if (advanced) {
-                    put32(wb, 12, STAT_DD); // advanced write-back: RSV, NXTSEQ_SEED, STA
+                    QueueRegisters.put32(wb, 12, STAT_DD); // advanced write-back: RSV, NXTSEQ_SEED, STA
                     port.write(new Iova(at), wb, 0, DESC_LEN);
                 } else {
-                    put32(wb, 0, le32(d, 12) | STAT_DD);
+                    QueueRegisters.put32(wb, 0, QueueRegisters.le32(d, 12) | STAT_DD);
                     port.write(new Iova(at + 12), wb, 0, 4);
                 }
                 written = true;
             }
-            advance(TDH, TDLEN);
+            q.advance(TDH, TDLEN);
         }
         int tx = vectorOf(8);
         if (written && tx >= 0) {
@@ -317,7 +287,7 @@ public final class IgbVfCore {
 
     /** Whether a frame to this VF is taken now: the VF exists (VF Enable), queue enabled, bus mastering on, a free descriptor. */
     public boolean canReceive() {
-        return function.bus() != null && (reg(RXDCTL) & QUEUE_ENABLE) != 0 && busMaster() && reg(RDLEN) > 0 && !empty(RDH, RDT, RDLEN);
+        return function.bus() != null && (reg(RXDCTL) & QUEUE_ENABLE) != 0 && busMaster() && reg(RDLEN) > 0 && !q.empty(RDH, RDT, RDLEN);
     }
 
     /**
@@ -334,22 +304,22 @@ public final class IgbVfCore {
         DmaPort port = function.dma();
         int offset = 0;
         while (offset < frame.length) {
-            if (empty(RDH, RDT, RDLEN)) {
+            if (q.empty(RDH, RDT, RDLEN)) {
                 break; // out of descriptors: the rest is dropped
             }
-            long at = base(reg(RDBAL), reg(RDBAH)) + (long) DESC_LEN * reg(RDH);
+            long at = q.head(RDBAL, RDBAH, RDH);
             byte[] d = new byte[DESC_LEN];
             port.read(new Iova(at), d, 0, DESC_LEN);
-            long buffer = le64(d, 0);
+            long buffer = QueueRegisters.le64(d, 0);
             int n = Math.min(bufSize, frame.length - offset);
             rxFaulted |= !port.write(new Iova(buffer), frame, offset, n).ok();
             offset += n;
             byte[] wb = new byte[DESC_LEN];
-            put32(wb, 8, STAT_DD | (offset >= frame.length ? RXD_STAT_EOP : 0));
+            QueueRegisters.put32(wb, 8, STAT_DD | (offset >= frame.length ? RXD_STAT_EOP : 0));
             wb[12] = (byte) n;
             wb[13] = (byte) (n >>> 8);
             port.write(new Iova(at), wb, 0, DESC_LEN);
-            advance(RDH, RDLEN);
+            q.advance(RDH, RDLEN);
         }
         int rx = vectorOf(0);
         if (rx >= 0) {
@@ -361,19 +331,5 @@ public final class IgbVfCore {
     /** Whether a DMA of the last {@link #receive} was refused by the IOMMU. */
     public boolean lastReceiveFaulted() {
         return rxFaulted;
-    }
-
-    private static int le32(byte[] b, int off) {
-        return (b[off] & 0xff) | (b[off + 1] & 0xff) << 8 | (b[off + 2] & 0xff) << 16 | (b[off + 3] & 0xff) << 24;
-    }
-
-    private static long le64(byte[] b, int off) {
-        return (le32(b, off) & 0xffff_ffffL) | (long) le32(b, off + 4) << 32;
-    }
-
-    private static void put32(byte[] b, int off, int v) {
-        for (int i = 0; i < 4; i++) {
-            b[off + i] = (byte) (v >>> (8 * i));
-        }
     }
 }
