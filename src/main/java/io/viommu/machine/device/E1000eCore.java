@@ -32,7 +32,10 @@ import java.util.function.Consumer;
  * </pre>
  * Legacy TX descriptor: buffer address (8), length 15:0 | CSO | CMD 31:24 (EOP 0, IFCS 1, RS 3,
  * DEXT 5), then STA (DD bit 0) | CSS | special. A frame is the buffers of the descriptors up to
- * EOP, read by DMA; with RS the upper dword is written back with DD. Legacy RX descriptor: buffer
+ * EOP, read by DMA; with RS the upper dword is written back with DD. A buffer the IOMMU refuses
+ * is still sent, as zeros, when it lies in one page (QEMU maps it through its one bounce
+ * buffer, which reads unassigned memory); a second such buffer, or one that crosses a page,
+ * drops the frame. Legacy RX descriptor: buffer
  * address (8), length (2), checksum (2), status (DD 0, EOP 1), errors, special; the frame and
  * QEMU's four zero FCS bytes (unless SECRC) go to the buffer, then the descriptor is written
  * with DD clear and the status byte once more with DD ({@code e1000e_pci_dma_write_rx_desc}).
@@ -215,6 +218,7 @@ public final class E1000eCore {
     private final List<byte[]> txFragments = new ArrayList<>();
     private int txLength;
     private boolean txSkip;
+    private boolean txBounced;
     private int msiCausesPending;
     private boolean receiveDisabled;
     private boolean rxFaulted;
@@ -245,6 +249,7 @@ public final class E1000eCore {
         txFragments.clear();
         txLength = 0;
         txSkip = false;
+        txBounced = false;
         msiCausesPending = 0;
         receiveDisabled = false;
     }
@@ -606,7 +611,15 @@ public final class E1000eCore {
             } else {
                 byte[] buf = new byte[len];
                 DmaPort.Outcome o = function.dma() == null ? null : function.dma().read(new Iova(addr), buf, 0, len);
-                if (o == null || !o.ok()) {
+                boolean onePage = (addr & 0xfff) + len <= 0x1000;
+                if (o != null && o.fault() != null && onePage && !txBounced) {
+                    // pci_dma_map of an address the IOMMU refuses: address_space_map's bounce buffer,
+                    // filled by a read of unassigned memory (zeros, as DmaPort gives for a faulted
+                    // page); one bounce buffer at a time (checked with QEMU 7.2: e1000e-txfault)
+                    txBounced = true;
+                    txFragments.add(buf);
+                    txLength += len;
+                } else if (o == null || !o.ok()) {
                     txSkip = true; // net_tx_pkt_add_raw_fragment: the buffer could not be mapped
                 } else {
                     txFragments.add(buf);
@@ -625,6 +638,7 @@ public final class E1000eCore {
             txFragments.clear();
             txLength = 0;
             txSkip = false;
+            txBounced = false; // net_tx_pkt_reset unmaps the fragments
         }
     }
 
