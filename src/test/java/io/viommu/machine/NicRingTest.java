@@ -99,6 +99,11 @@ class NicRingTest {
         assertThat(reg(m, 0x8)).isEqualTo(0x0008_0283L); // STATUS: LU, FD, 1000 Mb/s, GIO master enabled
         assertThat(reg(m, 0x5400)).isEqualTo(0x1200_5452L); // RAL0/RAH0: 52:54:00:12:34:56, address valid
         assertThat(reg(m, 0x5404)).isEqualTo(0x8000_5634L);
+        assertThat(reg(m, 0xc4)).isZero(); // ITR reads what the guest wrote (QEMU keeps 500 inside)
+        reg(m, 0xc4, 0x1_0010L);
+        assertThat(reg(m, 0xc4)).isEqualTo(0x10);
+        reg(m, 0xec, 0x20); // EITR(1)
+        assertThat(reg(m, 0xec)).isEqualTo(0x20);
         msixVector(m, 0, 0x41);
         msixVector(m, 1, 0x42);
         MachineTest.cf8Write(m, 1, 0, 0xa0 + MsixCapability.CONTROL, MsixCapability.CONTROL_ENABLE, 2);
@@ -245,6 +250,13 @@ class NicRingTest {
                 .containsExactly(org.assertj.core.groups.Tuple.tuple(0x51, b.address()));
         assertThat(rb.load(0x1580, 4)).isEqualTo(2); // EICR: vector 1, cleared by the read
         assertThat(rb.load(0x1580, 4)).isZero();
+        // a function-level reset of B: its queue and interrupt registers back to reset values
+        cfg.write(b.address(), 0xa0 + io.viommu.pci.PcieCapability.DEVCTL, io.viommu.pci.PcieCapability.DEVCTL_BCR_FLR, 2);
+        assertThat(rb.load(0x2810, 4)).isZero();
+        assertThat(rb.load(0x2828, 4)).isZero();
+        assertThat(rb.load(0x1524, 4)).isZero();
+        assertThat(rb.load(0x0008, 4)).isEqualTo(0x83); // STATUS: LU, FD, 1000
+        assertThat(ra.load(0x3810, 4)).isEqualTo(1); // A untouched
         // VF Enable cleared: the VFs are gone and B takes nothing more
         SriovTest.enableVfs(cfg, pf, 0x160, 2, 0);
         assertThat(b.core().canReceive()).isFalse();

@@ -70,6 +70,7 @@ public final class E1000eCore {
     static final int EIAC = 0x000dc;
     static final int IAM = 0x000e0;
     static final int IVAR = 0x000e4;
+    static final int EITR = 0x000e8;
     static final int RCTL = 0x00100;
     static final int TCTL = 0x00400;
     static final int RDBAL = 0x02800;
@@ -219,6 +220,8 @@ public final class E1000eCore {
     private int txLength;
     private boolean txSkip;
     private boolean txBounced;
+    /** The ITR and EITR(0..4) intervals as the guest wrote them (QEMU's itr/eitr_guest_value). */
+    private final int[] itrGuest = new int[1 + MSIX_VECTORS];
     private int msiCausesPending;
     private boolean receiveDisabled;
     private boolean rxFaulted;
@@ -250,6 +253,7 @@ public final class E1000eCore {
         txLength = 0;
         txSkip = false;
         txBounced = false;
+        java.util.Arrays.fill(itrGuest, 0);
         msiCausesPending = 0;
         receiveDisabled = false;
     }
@@ -298,13 +302,16 @@ public final class E1000eCore {
         if (off >= RAL0 && off < RAL0 + 8 * RA_ENTRIES) {
             return reg(off);
         }
+        if (off >= EITR && off < EITR + 4 * MSIX_VECTORS) {
+            return itrGuest[1 + (off - EITR) / 4]; // eitr_guest_value
+        }
         return switch (off) {
             case CTRL, CTRL_DUP, CTRL_EXT, MDIC, IMS, IVAR, RCTL, TCTL, RDBAL, RDLEN, RDH, RDT, TDBAL, TDLEN,
                  TDH, TDT, RFCTL -> reg(off);
             case STATUS -> status();
             case ICR -> readIcr();
             case ICS -> reg(ICS);
-            case ITR -> 0; // itr_guest_value: what the guest wrote (0 after reset)
+            case ITR -> itrGuest[0]; // itr_guest_value: what the guest wrote (0 after reset)
             case TARC0, 0x03940 -> reg(off) & ((1 << 11) - 1 | 0xf << 27);
             default -> isPlain(off) ? reg(off) : 0;
         };
@@ -323,6 +330,10 @@ public final class E1000eCore {
     void write(int off, int v) {
         if (off >= RAL0 && off < RAL0 + 8 * RA_ENTRIES) {
             set(off, v);
+            return;
+        }
+        if (off >= EITR && off < EITR + 4 * MSIX_VECTORS) {
+            itrGuest[1 + (off - EITR) / 4] = v & 0xffff;
             return;
         }
         switch (off) {
@@ -365,7 +376,10 @@ public final class E1000eCore {
                     startXmit();
                 }
             }
-            case ITR -> set(ITR, Math.max(v & 0xffff, 500));
+            case ITR -> {
+                itrGuest[0] = v & 0xffff; // the interval as written; the throttling itself is not modelled
+                set(ITR, Math.max(v & 0xffff, 500));
+            }
             default -> {
                 if (isPlain(off)) {
                     set(off, v);

@@ -426,6 +426,16 @@ public final class Endpoints {
             io.viommu.pci.AriCapability.declare(config, 0x100, 0);
         }
 
+        /** A function-level reset (DEVCTL.BCR_FLR) resets the VF's queues and interrupt registers. */
+        @Override
+        protected void afterConfigWrite(int offset, int len) {
+            int devctl = 0xa0 + io.viommu.pci.PcieCapability.DEVCTL;
+            if (offset <= devctl + 1 && offset + len > devctl + 1
+                    && (config.get(devctl, 2) & io.viommu.pci.PcieCapability.DEVCTL_BCR_FLR) != 0) {
+                core.reset();
+            }
+        }
+
         @Override
         protected io.viommu.memory.Mmio barRegion(int i) {
             return switch (i) {

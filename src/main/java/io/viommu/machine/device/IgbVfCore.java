@@ -110,7 +110,8 @@ public final class IgbVfCore {
         mac = m.clone();
     }
 
-    private void reset() {
+    /** The VF's registers to their reset values (CTRL.RST, or a function-level reset). */
+    void reset() {
         q.clear();
         set(STATUS, STATUS_FD | STATUS_LU | STATUS_SPEED_1000);
         set(SRRCTL, 2 | 1 << 25); // 2 KiB buffers, advanced one-buffer descriptors
