@@ -332,8 +332,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             case "-debugcon" -> "QEMU adds an isa-debugcon (an ISA port, no PCI function): no effect on the model";
             case "-cpu" -> "the CPU model has no effect (no CPU is emulated; the kernel model runs on the -smp CPUs)";
             case "-kernel", "-initrd" -> "not read: the kernel model boots in its place";
-            case "-netdev" -> arg.startsWith("tap") || arg.contains("vhost") ? "the backend (tap, vhost) has no"
-                    + " effect: no packet flows; the NIC it feeds is modelled"
+            case "-netdev" -> arg.startsWith("tap") || arg.contains("\"tap\"") || arg.contains("vhost")
+                    ? "the backend (tap, vhost" + (arg.contains("fd") ? "; the descriptor is not opened" : "")
+                    + ") has no effect: no packet flows to the host; the NIC it feeds is modelled"
                     : "the backend has no effect: no packet flows (hostfwd= included); the NIC it feeds is modelled";
             default -> null;
         };
