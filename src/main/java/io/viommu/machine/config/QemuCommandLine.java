@@ -334,8 +334,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             case "-kernel", "-initrd" -> "not read: the kernel model boots in its place";
             case "-netdev" -> arg.startsWith("tap") || arg.contains("\"tap\"") || arg.contains("vhost")
                     ? "the backend (tap, vhost" + (arg.contains("fd") ? "; the descriptor is not opened" : "")
-                    + ") has no effect: no packet flows to the host; the NIC it feeds is modelled"
-                    : "the backend has no effect: no packet flows (hostfwd= included); the NIC it feeds is modelled";
+                    + ") has no effect: no packet reaches the host; the NIC it feeds is modelled (a virtio-net-pci"
+                    + " loops what it sends back to itself)"
+                    : "the backend has no effect: no packet reaches the host or comes from it (hostfwd= included);"
+                    + " the NIC it feeds is modelled (a virtio-net-pci loops what it sends back to itself)";
             default -> null;
         };
     }
