@@ -56,6 +56,7 @@ final class Requests {
     private final List<long[]> pages = new ArrayList<>();       // phys, count
     private final List<Object[]> mappings = new ArrayList<>();  // dma, size, direction
     private boolean atsActive;
+    private boolean lazy;
 
     Requests(AddressSpace mem, long bar, DmaOps ops, RequesterId rid, boolean dmaApi, boolean viommu, VirtioModern q,
              Kernel kernel) {
@@ -247,9 +248,24 @@ final class Requests {
     private String stale(int mark, String what, boolean pageKept) {
         if (faulted(mark, what) && pageKept) {
             return "faulted in the vIOMMU" + (atsActive ? " (ATS: the device-TLB entry was invalidated, the"
-                    + " translation request got no permission)" : "") + "; the page kept its bytes";
+                    + " translation request got no permission)" : "") + "; the page kept its bytes"
+                    + (lazy ? " (lazy invalidation: probed once the flush queue's 10 ms timer had flushed the IOTLB"
+                    + (atsActive ? " and the device-TLB" : "") + "; before that the stale IOVA still translates)" : "");
         }
         return "NOT refused: " + q.accessesSince(mark);
+    }
+
+    /**
+     * dma_unmap_single in a lazy (DMA-FQ) domain queues the invalidation: the flush queue's
+     * timer (IOVA_FQ_TIMEOUT, 10 ms) flushes the IOTLB and device-TLB. The stale request is
+     * made after it, so that it shows the vIOMMU refusing, not the lazy window.
+     */
+    private void afterUnmap() {
+        kernel.takeInterrupts();
+        if (dmaApi && viommu && !kernel.strictInvalidation() && kernel.iommuDriver() != null) {
+            lazy = true;
+            kernel.iommuDriver().clock().advanceMillis(10);
+        }
     }
 
     /** Whether the function's ATS is enabled (set by the sample before the request). */
@@ -286,7 +302,7 @@ final class Requests {
         boolean matched = usedIdx(r) == 1 && e[0] == head && e[1] == len && Arrays.equals(moved(mark, "buffer", true), got);
         int requestAccesses = q.accessCount() - mark;
         unmap(addr);
-        kernel.takeInterrupts();
+        afterUnmap();
         String afterUnmap = null;
         if (dmaApi && viommu) {
             int mark2 = q.accessCount();
@@ -352,7 +368,7 @@ final class Requests {
         long tx2 = probe ? map(txPage, sent.length, DmaOps.Direction.TO_DEVICE) : 0; // before the unmaps (see blk)
         unmap(rxAddr);
         unmap(txAddr);
-        kernel.takeInterrupts();
+        afterUnmap();
         String afterUnmap = null;
         if (probe) {
             int mark2 = q.accessCount();
@@ -431,7 +447,7 @@ final class Requests {
         for (long a : List.of(hW, dW, sW, hR, dR, sR)) {
             unmap(a);
         }
-        kernel.takeInterrupts();
+        afterUnmap();
         String afterUnmap = null;
         if (probe) {
             // a read whose data buffer is the unmapped IOVA of the last one (fresh header and status)

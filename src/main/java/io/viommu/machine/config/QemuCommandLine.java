@@ -194,6 +194,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     if (p.containsKey("node-name")) {
                         blockNodes.add(p.get("node-name"));
                     }
+                    if (p.containsKey("filename")) {
+                        noEffect.add(opt + " " + arg + ": the image " + p.get("filename") + " is not read or written (a"
+                                + " virtio-blk-pci on it serves a disk of the model's own)");
+                    }
                 }
                 case "-drive" -> {
                     Map<String, String> p = splitProps(arg, "file");
@@ -215,8 +219,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                         blockNodes.add(driveId);
                     }
                     if (p.containsKey("file")) {
-                        noEffect.add(opt + " " + arg + ": the image " + p.get("file") + " is not read (no block I/O is"
-                                + " modelled)" + ("virtio".equals(p.get("if")) ? "; its virtio-blk-pci is modelled" : ""));
+                        noEffect.add(opt + " " + arg + ": the image " + p.get("file") + " is not read or written"
+                                + ("virtio".equals(p.get("if")) ? "; its virtio-blk-pci is modelled, on a"
+                                + " disk of the model's own" : ""));
                     }
                 }
                 case "-append" -> append = arg;
