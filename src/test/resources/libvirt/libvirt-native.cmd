@@ -24,3 +24,5 @@ virsh -q -c qemu:///system net-destroy viommu-br; ip link del br0
 flock /tmp/libvirt.lock /work/shared/lab/libvirt-native err-net-no-source.xml err-bridge-no-source.xml net-mixed.xml > ../libvirt-native-6.out 2>&1
 flock /tmp/libvirt.lock /work/shared/lab/libvirt-native err-net-source-empty.xml err-bridge-source-empty.xml >> ../libvirt-native-6.out 2>&1
 # The same net-network.xml gave fd 28 (libvirt-native-3.out) and fd 25 (a later run): tap descriptor numbers are libvirtd's.
+# libvirt-native-7.out (a type='network' virtio NIC and disk with iommu/ats behind an intel IOMMU; run by RunCommandTest):
+flock /tmp/libvirt.lock /work/shared/lab/libvirt-native net-network-viommu.xml > ../libvirt-native-7.out 2>&1

@@ -340,4 +340,35 @@ class RunCommandTest {
                 "its DMA goes through the vIOMMU", "the device's own DMA: ok: edu DMA", "RESULT  ok");
         assertThat(r.err()).doesNotContain("bypasses");
     }
+
+    /**
+     * A domain with {@code <interface type='network'>} (libvirt-native-7.out): the tap libvirt
+     * would open on the network is named as having no effect, with the start error libvirt gives
+     * when the network is not active; the virtio NIC and disk keep iommu_platform/ats, and their
+     * guest drivers' requests go through the vIOMMU's ATS path, every byte compared.
+     */
+    @Test
+    void aLibvirtDomainWithANetworkInterfaceRunsItsVirtioDevicesBehindTheViommu() throws Exception {
+        CliRun r = CliRun.of("run", "--host", HOST, "--json", "--domain",
+                "src/test/resources/libvirt/cases/net-network-viommu.xml");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.err()).contains("viommu: note: <interface type='network'> (line 20) on network 'default':"
+                + " libvirt opens a tap device on the network's bridge and passes it as fd=25",
+                "network 'default' is not active");
+        JsonNode doc = oneDocument(r.out());
+        assertThat(doc.get("noEffect").toString()).contains("the descriptor is not opened").contains("/var/lib/libvirt/images/viommu-test.img");
+        JsonNode virtio = doc.get("virtio");
+        assertThat(virtio).hasSize(2);
+        for (JsonNode v : virtio) {
+            assertThat(v.get("path").asText()).as(v.toString()).isEqualTo("vIOMMU (ATS)");
+            assertThat(v.get("bypassed").asInt()).isZero();
+            assertThat(v.get("bytesMatched").asBoolean()).isTrue();
+            assertThat(v.get("ok").asBoolean()).isTrue();
+        }
+        assertThat(virtio.findValuesAsText("device")).containsExactlyInAnyOrder("virtio-net-pci", "virtio-blk-pci");
+        // libvirt's balloon has no <driver iommu='on'/> here: its bypass is named, the NIC's and disk's are not
+        assertThat(doc.get("warnings").toString()).contains("virtio-balloon-pci at 04:00.0 has no iommu_platform=on")
+                .doesNotContain("virtio-net-pci at").doesNotContain("virtio-blk-pci at");
+        assertThat(doc.get("ok").asBoolean()).isTrue();
+    }
 }

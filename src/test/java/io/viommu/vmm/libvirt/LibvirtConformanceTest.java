@@ -181,7 +181,8 @@ class LibvirtConformanceTest {
      */
     @Test
     void networkAndBridgeInterfacesAreTapsAsLibvirtStartsThem() throws Exception {
-        for (String f : List.of("net-network.xml", "net-bridge.xml", "net-mixed.xml", "net-network-up.xml")) {
+        for (String f : List.of("net-network.xml", "net-bridge.xml", "net-mixed.xml", "net-network-up.xml",
+                "net-network-viommu.xml")) {
             LibvirtNative n = NATIVE.get(f);
             assertThat(n.rc()).as(f).isZero();
             Domain d = LibvirtDomain.parse(n.xml());

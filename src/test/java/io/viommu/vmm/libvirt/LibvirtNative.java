@@ -37,7 +37,7 @@ record LibvirtNative(String file, String nativeLine, List<String> error, int rc,
 
     /** In capture order: a file captured again later (net-bridge.xml, started with a br0) takes the later capture. */
     static final List<String> FILES = List.of("libvirt-native.out", "libvirt-native-2.out", "libvirt-native-3.out",
-            "libvirt-native-4.out", "libvirt-native-5.out", "libvirt-native-6.out");
+            "libvirt-native-4.out", "libvirt-native-5.out", "libvirt-native-6.out", "libvirt-native-7.out");
 
     static Map<String, LibvirtNative> load() {
         List<String> lines = new ArrayList<>();
