@@ -371,4 +371,43 @@ class RunCommandTest {
                 .doesNotContain("virtio-net-pci at").doesNotContain("virtio-blk-pci at");
         assertThat(doc.get("ok").asBoolean()).isTrue();
     }
+
+    /**
+     * A managed device whose group member is in use by another VM: libvirt detaches only what is
+     * not on vfio-pci yet (here nothing) and does not look at /dev/vfio, so QEMU's open of the
+     * group fails with its text; exit 1, the host's /sys as it was with the other VM running.
+     */
+    @Test
+    void aManagedDeviceWhoseGroupMemberIsInUseByAnotherVmFailsWithQemusText() throws Exception {
+        Kernel host = host();
+        io.viommu.vmm.ManagedBinding.prepare(host, List.of("0000:00:05.0"));
+        io.viommu.vmm.Vmm other = io.viommu.vmm.Vmm.start(host, List.of("-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:05.0"), io.viommu.machine.device.MachineLog.SILENT, l -> { });
+        assertThat(other).isNotNull();
+        Map<String, String> before = sysfs(host, "before");
+        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:05.1");
+        assertThat(r.rc()).as(r.out() + r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("qemu-system-x86_64: -device vfio-pci,host=0000:00:05.1: vfio 0000:00:05.1:"
+                + " failed to open /dev/vfio/");
+        assertThat(r.err()).contains("Device or resource busy");
+        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
+    }
+
+    /** --host-dmesg FILE gets every host kernel line of the run: the boot's and the VM's (vfio-pci, DMAR). */
+    @Test
+    void hostDmesgHoldsTheHostKernelsLinesOfTheRun() throws Exception {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe vfio-pci\n"
+                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        Path dmesg = tmp.resolve("host.dmesg");
+        CliRun r = CliRun.of("run", "--host", HOST, "--host-setup", setup.toString(), "--host-dmesg", dmesg.toString(),
+                "--managed", "-M", "q35", "-m", "128M", "-nodefaults", "-device", "intel-iommu,caching-mode=on",
+                "-device", "vfio-pci,host=0000:00:06.0");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        List<String> lines = Files.readAllLines(dmesg);
+        assertThat(lines).allMatch(l -> l.startsWith("[    0.000000] "));
+        assertThat(String.join("\n", lines)).contains("DMAR: IOMMU enabled", "VFIO - User Level meta-driver version: 0.3",
+                "DMAR: [DMA Write NO_PASID] Request device [00:06.0]"); // the after-unmap probe, logged by the host
+    }
 }
