@@ -110,12 +110,20 @@ public final class VirtioFunctions {
             return new int[] {256, 256, 64};
         }
 
+        /**
+         * struct virtio_net_config as QEMU 7.2 sizes it for the features offered: mac[6], then
+         * status (VIRTIO_NET_S_LINK_UP); beyond its 8 bytes a read is all ones
+         * (virtio_config_modern_read* past config_len). Captured: src/test/resources/vmm/virtio-regs.
+         */
         @Override
         public long config(int offset, int size) {
+            if (offset + size > 8) {
+                return size == 8 ? -1L : (1L << (8 * size)) - 1;
+            }
             long v = 0;
             for (int i = size - 1; i >= 0; i--) {
                 int o = offset + i;
-                v = v << 8 | (o < mac.length ? mac[o] & 0xff : 0); // mac[6], then status (not offered: 0)
+                v = v << 8 | (o < mac.length ? mac[o] & 0xff : o == 6 ? 1 : 0);
             }
             return v;
         }
@@ -262,11 +270,13 @@ public final class VirtioFunctions {
 
         @Override
         public long config(int offset, int size) {
-            // struct virtio_blk_config: le64 capacity (sectors) at 0; the rest needs features not offered
+            // struct virtio_blk_config: le64 capacity (sectors) at 0, seg_max (le32, queue size - 2) at 0x0c as
+            // QEMU 7.2 fills it; the other fields belong to features the model does not offer (read 0)
             long v = 0;
             for (int i = size - 1; i >= 0; i--) {
                 int o = offset + i;
-                v = v << 8 | (o < 8 ? (capacitySectors >>> (8 * o)) & 0xff : 0);
+                long b = o < 8 ? (capacitySectors >>> (8 * o)) & 0xff : o >= 0x0c && o < 0x10 ? (254L >>> (8 * (o - 0x0c))) & 0xff : 0;
+                v = v << 8 | b;
             }
             return v;
         }

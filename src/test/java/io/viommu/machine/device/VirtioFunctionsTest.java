@@ -118,7 +118,8 @@ class VirtioFunctionsTest {
         VirtioModern d = device(net, 0, 1);
         assertThat(d.load(VirtioModern.NUM_QUEUES, 2)).isEqualTo(3);
         assertThat(d.load(VirtioModern.DEVICE, 4)).isEqualTo(0x12005452L);
-        assertThat(d.load(VirtioModern.DEVICE + 4, 2)).isEqualTo(0x5634);
+        assertThat(d.load(VirtioModern.DEVICE + 4, 4)).isEqualTo(0x15634); // then status: LINK_UP
+        assertThat(d.load(VirtioModern.DEVICE + 8, 4)).isEqualTo(0xffffffffL); // past config_len
         assertThat(d.hostFeatures() & VirtioFunctions.Net.F_MAC).isNotZero();
         byte[] pkt = new byte[12 + 60];
         for (int i = 12; i < pkt.length; i++) {
