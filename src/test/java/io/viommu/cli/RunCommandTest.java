@@ -64,6 +64,14 @@ class RunCommandTest {
     static final String[] VIOMMU_VM = {"-M", "q35", "-m", "128M", "-nodefaults", "-device",
         "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:05.0", "-device", "vfio-pci,host=0000:00:06.0"};
 
+    /** A --host-setup file: vfio-pci loaded, VFIO allowed without interrupt remapping (the host has none). */
+    Path unsafeInterruptsSetup() throws IOException {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe vfio-pci\n"
+                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        return setup;
+    }
+
     /** Every file of the host's exported /sys and /proc, path to bytes. */
     Map<String, String> sysfs(Kernel k, String name) throws IOException {
         Path d = tmp.resolve(name);
@@ -313,9 +321,7 @@ class RunCommandTest {
 
     @Test
     void aLibvirtDomainRunsWithItsManagedHostdevOnARootPortBehindTheViommu() throws Exception {
-        Path setup = tmp.resolve("setup.sh");
-        Files.writeString(setup, "modprobe vfio-pci\n"
-                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        Path setup = unsafeInterruptsSetup();
         Path xml = tmp.resolve("vm.xml");
         Files.writeString(xml, """
                 <domain type='qemu'>
@@ -397,9 +403,7 @@ class RunCommandTest {
     /** --host-dmesg FILE gets every host kernel line of the run: the boot's and the VM's (vfio-pci, DMAR). */
     @Test
     void hostDmesgHoldsTheHostKernelsLinesOfTheRun() throws Exception {
-        Path setup = tmp.resolve("setup.sh");
-        Files.writeString(setup, "modprobe vfio-pci\n"
-                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        Path setup = unsafeInterruptsSetup();
         Path dmesg = tmp.resolve("host.dmesg");
         CliRun r = CliRun.of("run", "--host", HOST, "--host-setup", setup.toString(), "--host-dmesg", dmesg.toString(),
                 "--managed", "-M", "q35", "-m", "128M", "-nodefaults", "-device", "intel-iommu,caching-mode=on",
@@ -409,5 +413,35 @@ class RunCommandTest {
         assertThat(lines).allMatch(l -> l.startsWith("[    0.000000] "));
         assertThat(String.join("\n", lines)).contains("DMAR: IOMMU enabled", "VFIO - User Level meta-driver version: 0.3",
                 "DMAR: [DMA Write NO_PASID] Request device [00:06.0]"); // the after-unmap probe, logged by the host
+    }
+
+    /**
+     * A domain libvirt accepts and QEMU 7.2 refuses (aw_bits='40', captured in libvirt-native.out)
+     * with a managed='yes' hostdev: run binds its group as --domain does, QEMU's text, exit 1, the
+     * binding undone and the host's /sys as before, byte for byte.
+     */
+    @Test
+    void aDomainQemuRefusesGivesItsManagedGroupBack() throws Exception {
+        Kernel host = host();
+        Map<String, String> before = sysfs(host, "before");
+        io.viommu.vmm.libvirt.Domain d = io.viommu.vmm.libvirt.LibvirtDomain.parse("""
+                <domain type='qemu'>
+                  <name>aw40</name>
+                  <memory unit='MiB'>128</memory>
+                  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+                  <devices>
+                    <iommu model='intel'><driver caching_mode='on' aw_bits='40'/></iommu>
+                    <hostdev mode='subsystem' type='pci' managed='yes'>
+                      <source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source>
+                    </hostdev>
+                  </devices>
+                </domain>
+                """);
+        assertThat(d.managedHostdevs()).hasSize(1);
+        Out r = run(host, true, false, VmRun.Workload.NONE, d.toQemuArgv().toArray(String[]::new));
+        assertThat(r.rc()).as(r.out() + r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("Supported values for aw-bits are: 39, 48");
+        assertThat(r.out()).contains("0000:00:05.1  e1000 -> vfio-pci -> e1000", "RESULT  FAILED");
+        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
     }
 }
