@@ -107,33 +107,44 @@ final class StaticVfioRing {
         long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
         device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         long area = Page.alignUp((long) ringSize * NicRingScenario.BUFFER_BYTES);
-        VirtAddr vaddr = dpdk.mmapAnon(area);
-        Iova[] slots = new Iova[ringSize];
-        for (int i = 0; i < ringSize; i++) {
-            long off = (long) i * NicRingScenario.BUFFER_BYTES;
-            // no-IOMMU: the slot's physical address (a slot never crosses a page); else its fixed IOVA
-            slots[i] = noiommu ? new Iova((dpdk.pagemapPfn(vaddr.checkedAdd(off)) << 12) + (off & (Page.SIZE - 1)))
-                    : new Iova(AREA_IOVA + off);
-        }
+        boolean ringNic = RingNic.drives(nic.device());
+        // a NIC's RX descriptor ring sits in the same mapping, in the page after the buffers
+        long mapped = ringNic ? area + Page.SIZE : area;
+        VirtAddr vaddr = dpdk.mmapAnon(mapped);
         if (!noiommu) {
-            container.mapDma(vaddr, Iova.of(AREA_IOVA), area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+            container.mapDma(vaddr, Iova.of(AREA_IOVA), mapped, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
             meter.maps++;
         }
         NicRingCost afterSetup = meter.snapshot();
 
-        EduNic edu = new EduNic(nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
+        RxPath edu;
+        if (ringNic) {
+            VirtAddr ringVa = vaddr.checkedAdd(area);
+            edu = new RingNic(nic.device(), (off, v) -> device.write(BAR0 + off, v & 0xffff_ffffL, 4), new RingNic.Ring() {
+                @Override
+                public void write(int index, byte[] desc) {
+                    dpdk.write(ringVa.checkedAdd((long) RingNic.DESC * index), desc);
+                }
+
+                @Override
+                public byte[] read(int index) {
+                    return dpdk.read(ringVa.checkedAdd((long) RingNic.DESC * index), RingNic.DESC);
+                }
+            }, dmaAddress(dpdk, vaddr, area, noiommu));
+        } else {
+            edu = new EduNic((io.viommu.machine.device.EduDevice) nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
+        }
         long delivered = 0;
         long faults = 0;
         byte[] frame = new byte[NicRingScenario.FRAME_BYTES];
         for (int p = 0; p < packets; p++) {
-            int s = p % ringSize;
+            long off = (long) (p % ringSize) * NicRingScenario.BUFFER_BYTES;
             NicRingScenario.fillFrame(frame, p);
-            boolean ok = edu.receive(frame, slots[s]);
+            boolean ok = edu.receive(frame, dmaAddress(dpdk, vaddr, off, noiommu));
             // the poll-mode driver reads the packet in place: its memory, its IOVA, nothing to unmap
             if (!ok) {
                 faults++;
-            } else if (Arrays.equals(frame, dpdk.read(vaddr.checkedAdd((long) s * NicRingScenario.BUFFER_BYTES),
-                    frame.length))) {
+            } else if (Arrays.equals(frame, dpdk.read(vaddr.checkedAdd(off), frame.length))) {
                 delivered++;
             }
             if (driver != null) {
@@ -145,12 +156,25 @@ final class StaticVfioRing {
         }
         NicRingCost end = meter.snapshot();
         // the process ends: its device file, group and container closed (the mapping goes with them)
+        if (edu instanceof RingNic r) {
+            r.stop();
+        }
         device.close();
         group.unsetContainer();
         group.close();
         dpdk.munmap(vaddr);
         return new NicRingRun(Mapping.STATIC_VFIO, null, cachingMode, true, packets, ringSize,
                 afterSetup.minus(start), end.minus(afterSetup), shadowed, delivered, faults);
+    }
+
+    /**
+     * The address the device is given for byte {@code off} of the process's area: its fixed IOVA,
+     * or under the no-IOMMU mode the physical address pagemap shows (within one page: a slot and
+     * the descriptor ring never cross one).
+     */
+    private static Iova dmaAddress(UserProcess dpdk, VirtAddr area, long off, boolean noiommu) {
+        return noiommu ? new Iova((dpdk.pagemapPfn(area.checkedAdd(off)) << 12) + (off & (Page.SIZE - 1)))
+                : new Iova(AREA_IOVA + off);
     }
 
     private static void check(int rc, String what) {
