@@ -46,7 +46,8 @@ public final class MsixTable {
     private final long pbaOffset;
     private final byte[] table;
     private final boolean[] pending;
-    private final boolean[] used;
+    /** msix_entry_used: how many of the device's sources use each vector (a vector may be shared). */
+    private final int[] used;
     private final MessageSender sender;
     private boolean functionMasked = true;
     private boolean pbaEnabled = true;
@@ -65,7 +66,7 @@ public final class MsixTable {
         this.sender = sender;
         this.table = new byte[entries * ENTRY_SIZE];
         this.pending = new boolean[entries];
-        this.used = new boolean[entries];
+        this.used = new int[entries];
         MsixCapability.declare(config, cap, entries, tableBir, (int) tableOffset, pbaBir, (int) pbaOffset);
         for (int v = 0; v < entries; v++) {
             table[v * ENTRY_SIZE + ENTRY_VECTOR_CONTROL] = VECTOR_MASKED;
@@ -145,23 +146,39 @@ public final class MsixTable {
         return tableLoad((long) vector * ENTRY_SIZE + off);
     }
 
-    /** msix_vector_use / msix_vector_unuse: only used vectors send. */
-    public void use(int vector) {
-        if (vector >= 0 && vector < entries) {
-            used[vector] = true;
+    /**
+     * msix_vector_use: one more user of the vector (only used vectors send); false, and nothing
+     * changed, for a vector past the table (QEMU's -EFAULT).
+     */
+    public boolean use(int vector) {
+        if (vector < 0 || vector >= entries) {
+            return false;
         }
+        used[vector]++;
+        return true;
     }
 
+    /** msix_vector_unuse: one user fewer; the last one gone clears the pending bit. */
     public void unuse(int vector) {
-        if (vector >= 0 && vector < entries) {
-            used[vector] = false;
+        if (vector >= 0 && vector < entries && used[vector] > 0 && --used[vector] == 0) {
             pending[vector] = false;
         }
     }
 
+    /** msix_unuse_all_vectors (a device reset): no vector used, none pending. */
+    public void unuseAll() {
+        java.util.Arrays.fill(used, 0);
+        java.util.Arrays.fill(pending, false);
+    }
+
+    /** Whether some source of the device uses the vector. */
+    public boolean isUsed(int vector) {
+        return vector >= 0 && vector < entries && used[vector] > 0;
+    }
+
     /** msix_notify: the vector's message, or its pending bit while it is masked. */
     public void notify(int vector) {
-        if (vector < 0 || vector >= entries || !used[vector]) {
+        if (vector < 0 || vector >= entries || used[vector] == 0) {
             return;
         }
         if (isMasked(vector)) {

@@ -53,10 +53,13 @@ final class CapTables {
 
     /** virtio vendor capability (virtio 1.1 section 4.1.4): type, BAR, offset, length. */
     static void virtio(ConfigSpace c, int off, int len, int cfgType, int bar, int offset, int length) {
-        c.define(off, len, PciRegs.CAP_ID_VENDOR | len << 16 | cfgType << 24, 0, 0);
-        c.define(off + 4, 1, bar, 0, 0);
+        c.define(off, 4, PciRegs.CAP_ID_VENDOR | len << 16 | cfgType << 24, 0, 0);
+        c.define(off + 4, 4, bar, 0, 0);
         c.define(off + 8, 4, offset, 0, 0);
         c.define(off + 12, 4, length, 0, 0);
+        if (len > 16) {
+            c.define(off + 16, len - 16, 0, 0, 0); // notify_off_multiplier / pci_cfg_data: set by the caller
+        }
     }
 
     /** AER body after the header, reset values as QEMU's {@code pcie_aer_init} leaves them. */

@@ -136,7 +136,8 @@ public final class Endpoints {
     /**
      * virtio-pci (hw/virtio/virtio-pci.c). Transitional devices (legacy enabled) are 1af4:1000+n
      * rev 0 with subsystem 1af4:&lt;virtio id&gt; and a legacy I/O BAR0; modern-only ones are
-     * 1af4:1040+id rev 1, subsystem 1af4:1100. BAR1 MSI-X (4 KiB), BAR4 modern registers (16 KiB,
+     * 1af4:1040+id rev 1, subsystem 1af4:1100. BAR1 MSI-X table and PBA (4 KiB for up to 128 vectors;
+     * decoded, {@link io.viommu.pci.MsixTable}), BAR4 modern registers (16 KiB,
      * 64-bit prefetchable). Caps: MSI-X, then the virtio structures (pci cfg, notify, device, isr,
      * common), and below a PCIe port PM and an endpoint PCIe v2 capability, plus ATS with ats=on.
      */
@@ -146,6 +147,8 @@ public final class Endpoints {
 
         /** The modern registers with working virtqueues (virtio-rng, -net, -blk; null for balloon or legacy-only). */
         private final VirtioModern queue;
+        /** The MSI-X table and PBA in BAR1 (null with vectors=0). */
+        private final io.viommu.pci.MsixTable msixTable;
         private final AtsCapability atsCapability;
 
         public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats) {
@@ -176,9 +179,6 @@ public final class Endpoints {
                 registerBar(0, Bar.Kind.IO, kind.legacyIoSize, false, null, AccessRules.ANY);
             }
             setInterruptPin(1);
-            if (vectors > 0) {
-                registerBar(1, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
-            }
             queue = modern && function != null ? new VirtioModern(kind.typeName, iommuPlatform, function) : null;
             if (modern) {
                 registerBar(4, Bar.Kind.MEMORY64, 0x4000, true, queue, AccessRules.ANY);
@@ -186,8 +186,17 @@ public final class Endpoints {
             int base = pcie ? 0x84 : 0x40;
             AtsCapability atsCap = null;
             if (vectors > 0) {
-                addCapability(base + 0x58, MsixCapability.SIZE);
-                MsixCapability.declare(config, base + 0x58, vectors, 1, 0, 1, 0x800);
+                // msix_init_exclusive_bar(nvectors, bar 1): the table at 0, the PBA at half the
+                // 4 KiB BAR or right after a larger table, the BAR rounded up to a power of two
+                long pba = Math.max(0x800, 16L * vectors);
+                long barSize = Long.highestOneBit(Math.max(0x1000, pba + ((vectors + 63) / 64) * 8L) - 1) << 1;
+                msixTable = addMsix(base + 0x58, vectors, 1, 0, 1, pba, this::sendMessage);
+                registerBar(1, Bar.Kind.MEMORY32, barSize, false, msixTable.overlay(1, null), AccessRules.ANY);
+            } else {
+                msixTable = null;
+            }
+            if (queue != null) {
+                queue.attachInterrupts(new Wires());
             }
             if (modern) {
                 addCapability(base + 0x44, 0x14);
@@ -215,6 +224,52 @@ public final class Endpoints {
                 }
             }
             atsCapability = atsCap;
+        }
+
+        /** msi_send_message: a DWORD write of the data on the function's bus-master address space. */
+        private void sendMessage(long address, int data) {
+            io.viommu.pci.DmaPort port = dma();
+            if (port != null) {
+                byte[] le = {(byte) data, (byte) (data >>> 8), (byte) (data >>> 16), (byte) (data >>> 24)};
+                port.write(io.viommu.memory.Iova.of(address), le, 0, 4);
+            }
+        }
+
+        /** virtio-pci's interrupt wires: the MSI-X table in BAR1 and the INTx pin. */
+        private final class Wires implements VirtioModern.Irq {
+            @Override
+            public boolean use(int vector) {
+                return msixTable != null && msixTable.use(vector);
+            }
+
+            @Override
+            public void unuse(int vector) {
+                if (msixTable != null) {
+                    msixTable.unuse(vector);
+                }
+            }
+
+            @Override
+            public void unuseAll() {
+                if (msixTable != null) {
+                    msixTable.unuseAll();
+                }
+            }
+
+            @Override
+            public boolean msixEnabled() {
+                return msixTable != null && msixTable.enabled();
+            }
+
+            @Override
+            public void notify(int vector) {
+                msixTable.notify(vector);
+            }
+
+            @Override
+            public void intx(boolean level) {
+                setIntx(level);
+            }
         }
 
         /** The working virtqueues' registers, or null (a kind whose queues are not modelled, or legacy-only). */

@@ -44,6 +44,7 @@ public final class VirtioFunctions {
         @Override
         public void notified(VirtioModern t, int queue) {
             int avail = t.availIdx(queue);
+            boolean pushed = false;
             for (Chain c = t.pop(queue, avail); c != null; c = t.pop(queue, avail)) {
                 int written = 0;
                 for (Desc d : c.descs()) {
@@ -57,6 +58,10 @@ public final class VirtioFunctions {
                 if (!t.push(queue, c, written)) {
                     return;
                 }
+                pushed = true;
+            }
+            if (pushed) {
+                t.notifyQueue(queue); // chr_read: one notification for the batch
             }
         }
 
@@ -166,6 +171,7 @@ public final class VirtioFunctions {
                     if (!t.push(TX, c, 0)) {
                         return;
                     }
+                    t.notifyQueue(TX); // virtio_net_flush_tx: per frame
                     sent++;
                     if (pending.size() == MAX_PENDING) {
                         pending.removeFirst();
@@ -198,6 +204,7 @@ public final class VirtioFunctions {
                     if (!t.push(RX, c, 0)) {
                         return;
                     }
+                    t.notifyQueue(RX);
                     continue;
                 }
                 int off = 0;
@@ -214,6 +221,7 @@ public final class VirtioFunctions {
                 if (!t.push(RX, c, bytes.length)) {
                     return;
                 }
+                t.notifyQueue(RX); // virtio_net_receive_rcu: per frame
                 received++;
             }
         }
@@ -384,7 +392,11 @@ public final class VirtioFunctions {
             if (!t.dma("status", statusDesc.address() + statusDesc.length() - 1, new byte[] {(byte) status}, true)) {
                 return false;
             }
-            return t.push(queue, c, (int) inBytes); // virtio_blk_req_complete pushes in_len, whatever the status
+            if (!t.push(queue, c, (int) inBytes)) { // virtio_blk_req_complete pushes in_len, whatever the status
+                return false;
+            }
+            t.notifyQueue(queue); // and notifies per request
+            return true;
         }
 
         private boolean inRange(long sector, long bytes) {

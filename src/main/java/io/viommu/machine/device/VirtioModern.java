@@ -33,8 +33,17 @@ import java.util.List;
  * vIOMMU that covers it, through ATS when the function has ATS enabled); without it on system
  * memory at the address the driver gave, as QEMU's virtio sets {@code dma_as} to
  * {@code address_space_memory}: an explicit bypass, counted apart. A DMA that faults ends the
- * request and sets DEVICE_NEEDS_RESET (QEMU's virtio_error). No interrupt is sent on completion
- * (MSI-X is not modelled): the driver polls the used ring.
+ * request and sets DEVICE_NEEDS_RESET (QEMU's virtio_error), with a configuration interrupt.
+ *
+ * <p>Interrupts (virtio_pci_notify): {@code msix_config} and each queue's {@code queue_msix_vector}
+ * take a vector of the function's MSI-X table, or read back VIRTIO_MSI_NO_VECTOR (0xffff) when it
+ * is past the table (virtio_pci_common_write: "make it possible for guest to discover an error
+ * took place"); QEMU keeps a vector for every queue_select below VIRTIO_QUEUE_MAX, existing queue
+ * or not. A used-buffer notification ({@link #notifyQueue}, virtio_notify) is skipped when the
+ * driver set VRING_AVAIL_F_NO_INTERRUPT (the model offers neither EVENT_IDX nor NOTIFY_ON_EMPTY);
+ * otherwise ISR bit 0 is set and, with MSI-X enabled, the queue's vector fires (none for
+ * NO_VECTOR), without MSI-X INTx follows ISR bit 0. Reading the ISR clears it and lowers INTx.
+ * Captured: src/test/resources/vmm/virtio-msix.
  */
 public final class VirtioModern implements Mmio {
     public static final int COMMON = 0x0000;
@@ -70,6 +79,18 @@ public final class VirtioModern implements Mmio {
     public static final int DESC_F_NEXT = 1;
     public static final int DESC_F_WRITE = 2;
 
+    public static final int MSIX_CONFIG = 0x10;
+    public static final int QUEUE_MSIX_VECTOR = 0x1a;
+    /** VIRTIO_MSI_NO_VECTOR. */
+    public static final int NO_VECTOR = 0xffff;
+    /** VIRTIO_QUEUE_MAX: queue_select takes values below it, each with a vector. */
+    public static final int QUEUE_MAX = 1024;
+    /** VRING_AVAIL_F_NO_INTERRUPT. */
+    public static final int AVAIL_F_NO_INTERRUPT = 1;
+    /** ISR bits: a queue interrupt, a configuration change (VIRTIO_PCI_ISR_CONFIG). */
+    public static final int ISR_QUEUE = 1;
+    public static final int ISR_CONFIG = 2;
+
     /** virtio-rng's queue size (virtio_add_queue(vdev, 8, handle_input)). */
     public static final int RNG_QUEUE_SIZE = 8;
 
@@ -93,6 +114,61 @@ public final class VirtioModern implements Mmio {
             return String.format("%s %s %d B at 0x%x%s%s", what, write ? "write" : "read", length, address,
                     translated ? "" : " (system memory, bypassing the vIOMMU)", ok ? "" : " FAULTED");
         }
+    }
+
+    /**
+     * The function's interrupt wires as virtio-pci drives them: its MSI-X vectors (msix_vector_use,
+     * msix_notify) and its INTx pin.
+     */
+    public interface Irq {
+        /** msix_vector_use: false when the vector is past the table (or there is none). */
+        boolean use(int vector);
+
+        void unuse(int vector);
+
+        /** msix_unuse_all_vectors. */
+        void unuseAll();
+
+        boolean msixEnabled();
+
+        /** msix_notify. */
+        void notify(int vector);
+
+        /** pci_set_irq. */
+        void intx(boolean level);
+
+        /** A function without MSI-X and without a wired pin. */
+        Irq NONE = new Irq() {
+            @Override
+            public boolean use(int vector) {
+                return false;
+            }
+
+            @Override
+            public void unuse(int vector) {
+            }
+
+            @Override
+            public void unuseAll() {
+            }
+
+            @Override
+            public boolean msixEnabled() {
+                return false;
+            }
+
+            @Override
+            public void notify(int vector) {
+            }
+
+            @Override
+            public void intx(boolean level) {
+            }
+        };
+    }
+
+    /** One interrupt the device raised: for which queue (-1: configuration), its MSI-X vector, or INTx ({@code msix} false). */
+    public record Interrupt(int queue, int vector, boolean msix) {
     }
 
     /** One descriptor of a popped chain: the buffer's address (as the driver gave it), length, device-writable. */
@@ -142,7 +218,12 @@ public final class VirtioModern implements Mmio {
     private int status;
     private int queueSelect;
     private int isr;
+    private int generation;
+    private int configVector = NO_VECTOR;
+    private final int[] queueVectors = new int[QUEUE_MAX];
+    private Irq irq = Irq.NONE;
     private final List<Access> accesses = new ArrayList<>();
+    private final List<Interrupt> interrupts = new ArrayList<>();
 
     /**
      * @param owner          the device's type name (for messages)
@@ -167,11 +248,23 @@ public final class VirtioModern implements Mmio {
         this.systemMemory = systemMemory;
     }
 
+    /** Wires the function's MSI-X table and INTx pin. */
+    public void attachInterrupts(Irq wires) {
+        this.irq = wires;
+    }
+
+    /** virtio_reset then msix_unuse_all_vectors (virtio_pci_reset): every vector NO_VECTOR, INTx low. */
     private void reset() {
         driverFeatures = 0;
         status = 0;
         queueSelect = 0;
         isr = 0;
+        configVector = NO_VECTOR;
+        java.util.Arrays.fill(queueVectors, NO_VECTOR);
+        if (irq != null) {
+            irq.unuseAll();
+            irq.intx(false);
+        }
         for (Queue q : queues) {
             q.reset();
         }
@@ -218,7 +311,8 @@ public final class VirtioModern implements Mmio {
         }
         if (offset == ISR) {
             int v = isr;
-            isr = 0; // read to clear
+            isr = 0; // read to clear, and the pin lowered (virtio_pci_isr_read)
+            irq.intx(false);
             return v;
         }
         if (offset >= DEVICE && offset < NOTIFY) {
@@ -240,10 +334,11 @@ public final class VirtioModern implements Mmio {
             case DRIVER_FEATURE_SELECT -> driverSelect;
             case DRIVER_FEATURE -> driverSelect == 0 ? driverFeatures & 0xffff_ffffL
                     : driverSelect == 1 ? driverFeatures >>> 32 : 0;
-            case 0x10, 0x1a -> 0xffff; // VIRTIO_MSI_NO_VECTOR: MSI-X is not modelled
+            case MSIX_CONFIG -> configVector;
+            case QUEUE_MSIX_VECTOR -> queueVectors[queueSelect];
             case NUM_QUEUES -> queues.length;
             case DEVICE_STATUS -> status;
-            case 0x15 -> 0; // config_generation
+            case 0x15 -> generation & 0xff; // config_generation
             case QUEUE_SELECT -> queueSelect;
             case QUEUE_SIZE -> q == null ? 0 : q.size;
             case QUEUE_ENABLE -> q != null && q.enabled ? 1 : 0;
@@ -270,7 +365,6 @@ public final class VirtioModern implements Mmio {
             if (n < queues.length && queues[n].enabled && (status & STATUS_DRIVER_OK) != 0
                     && (status & STATUS_NEEDS_RESET) == 0) {
                 function.notified(this, n);
-                isr |= 1;
             }
             return;
         }
@@ -307,7 +401,25 @@ public final class VirtioModern implements Mmio {
                 }
                 status = v | (status & STATUS_NEEDS_RESET);
             }
-            case QUEUE_SELECT -> queueSelect = (int) value & 0xffff;
+            case QUEUE_SELECT -> {
+                if ((value & 0xffff) < QUEUE_MAX) {
+                    queueSelect = (int) value & 0xffff;
+                }
+            }
+            case MSIX_CONFIG -> {
+                if (configVector != NO_VECTOR) {
+                    irq.unuse(configVector);
+                }
+                int v = (int) value & 0xffff;
+                configVector = irq.use(v) ? v : NO_VECTOR;
+            }
+            case QUEUE_MSIX_VECTOR -> {
+                if (queueVectors[queueSelect] != NO_VECTOR) {
+                    irq.unuse(queueVectors[queueSelect]);
+                }
+                int v = (int) value & 0xffff;
+                queueVectors[queueSelect] = irq.use(v) ? v : NO_VECTOR;
+            }
             case QUEUE_SIZE -> {
                 int n = (int) value & 0xffff;
                 if (q != null && n > 0 && n <= q.max && Integer.bitCount(n) == 1) {
@@ -326,7 +438,7 @@ public final class VirtioModern implements Mmio {
             case QUEUE_DEVICE -> setRing(q, 2, low(q == null ? 0 : q.device, value, size));
             case QUEUE_DEVICE + 4 -> setRing(q, 2, high(q == null ? 0 : q.device, value));
             default -> {
-                // msix_config, queue_msix_vector: MSI-X is not modelled
+                // read-only or reserved
             }
         }
     }
@@ -396,9 +508,63 @@ public final class VirtioModern implements Mmio {
         return null;
     }
 
-    /** virtio_error: a malformed request; the device serves nothing more until it is reset (DEVICE_NEEDS_RESET). */
+    /**
+     * virtio_error: a malformed request; the device serves nothing more until it is reset
+     * (DEVICE_NEEDS_RESET), and the first error tells the driver with a configuration interrupt
+     * (VERSION_1 negotiated, as a modern driver does).
+     */
     public void deviceError() {
+        boolean first = !needsReset();
         status |= STATUS_NEEDS_RESET;
+        if (first && (driverFeatures & F_VERSION_1) != 0 && (status & STATUS_DRIVER_OK) != 0) {
+            isr |= ISR_QUEUE | ISR_CONFIG; // virtio_notify_config
+            generation++;
+            raise(-1, configVector);
+        }
+    }
+
+    /**
+     * virtio_notify: after the device put buffers in queue {@code n}'s used ring, the driver is
+     * interrupted unless it asked not to be (VRING_AVAIL_F_NO_INTERRUPT in the avail ring's flags,
+     * read by DMA); ISR bit 0 set, then the queue's vector (virtio_irq). A broken device sends nothing.
+     */
+    public void notifyQueue(int n) {
+        byte[] b = new byte[2];
+        if (!dma("avail flags", queues[n].driver, b, false) || (u16(b) & AVAIL_F_NO_INTERRUPT) != 0) {
+            return;
+        }
+        isr |= ISR_QUEUE;
+        if (!needsReset()) {
+            raise(n, queueVectors[n]);
+        }
+    }
+
+    /** virtio_pci_notify: the vector with MSI-X on (nothing for NO_VECTOR), else INTx at ISR bit 0. */
+    private void raise(int queue, int vector) {
+        if (irq.msixEnabled()) {
+            if (vector != NO_VECTOR) {
+                interrupts.add(new Interrupt(queue, vector, true));
+                irq.notify(vector);
+            }
+        } else {
+            interrupts.add(new Interrupt(queue, NO_VECTOR, false));
+            irq.intx((isr & ISR_QUEUE) != 0);
+        }
+    }
+
+    /** The interrupts raised so far, in order. */
+    public List<Interrupt> interrupts() {
+        return List.copyOf(interrupts);
+    }
+
+    /** msix_config. */
+    public int configVector() {
+        return configVector;
+    }
+
+    /** queue_msix_vector of queue {@code n}. */
+    public int queueVector(int n) {
+        return queueVectors[n];
     }
 
     /** Whether the device stopped after a fault or a malformed request. */
@@ -454,7 +620,7 @@ public final class VirtioModern implements Mmio {
         }
         accesses.add(new Access(what, address, data.length, write, translated, ok, data));
         if (!ok) {
-            status |= STATUS_NEEDS_RESET;
+            deviceError();
         }
         return ok;
     }
