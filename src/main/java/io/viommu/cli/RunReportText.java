@@ -1,6 +1,7 @@
 package io.viommu.cli;
 
 import io.viommu.vmm.RunReport;
+import io.viommu.vmm.VirtioSample;
 import java.util.List;
 import java.util.Locale;
 
@@ -149,6 +150,19 @@ final class RunReportText {
                 }
                 if (x.afterUnmap() != null) {
                     b.append("      the unmapped IOVA posted again: ").append(x.afterUnmap()).append('\n');
+                }
+                VirtioSample.Irq q = x.interrupts();
+                if (q != null) {
+                    irow(b, "interrupts", q.mode() + "; " + q.vectors());
+                    if (q.guestMsi() != null) {
+                        irow(b, "guest MSI-X", "queue 0's entry: " + q.guestMsi() + " (CPU vector " + String.format(Locale.ROOT, "0x%02x", q.guestVector()) + ")");
+                        irow(b, "vIOMMU IR", q.viommuIrte() == null
+                                ? "not remapped (compatibility format: no interrupt remapping in the VM)"
+                                : "IRTE " + q.viommuIrte() + " (remappable format, the guest's intel-iommu driver wrote it)");
+                        irow(b, "guest APIC", q.guestDelivery() == null ? "nothing received" : "first received: " + q.guestDelivery());
+                    }
+                    b.append(String.format(Locale.ROOT, "      used-buffer interrupts raised %d, received by the guest's APIC"
+                            + " %d, handled (vring_interrupt) %d%n", q.raised(), q.delivered(), q.handled()));
                 }
             }
         }

@@ -330,6 +330,10 @@ final class PciIrqs implements IrqCore {
 
     @Override
     public int msiCpuVector(PciDevice dev, int index) {
+        MsixBlock x = msix.get(dev.name());
+        if (x != null) {
+            return index < 0 || index >= x.vectors().length ? -1 : x.vectors()[index];
+        }
         MsiBlock b = msi.get(dev.name());
         return b == null || index < 0 || index >= b.count() ? -1 : b.vector() + index;
     }

@@ -157,7 +157,10 @@ public final class DmaPort {
                 phys = a;
                 chunkEnd = (a & -Page.SIZE) + Page.SIZE;
             } else {
-                TranslationResult r = ats == null ? null : ats.translate(new Iova(a), len - done, access);
+                // an interrupt message (0xFEEx_xxxx) is an untranslated request even with ATS enabled:
+                // the IOMMU's interrupt remapping takes it (VT-d 3.3 section 5.1.1), never the device-TLB
+                TranslationResult r = ats == null || MsiAddress.contains(a) ? null
+                        : ats.translate(new Iova(a), len - done, access);
                 if (r == null) {
                     r = remapper.translate(new DmaRequest(requester.get(), new Iova(a), len - done, access));
                 }

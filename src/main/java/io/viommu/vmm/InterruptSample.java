@@ -165,7 +165,7 @@ public record InterruptSample(String hostDevice, String guestBdf, String deviceM
     }
 
     /** Address and data, and which format the address is in. */
-    private static String msi(long address, int data) {
+    static String msi(long address, int data) {
         return String.format(Locale.ROOT, "address 0x%x data 0x%x (%s)", address, data,
                 InterruptRemapping.isRemappable(address)
                         ? "remappable format, handle " + InterruptRemapping.handle(address)
@@ -173,7 +173,7 @@ public record InterruptSample(String hostDevice, String guestBdf, String deviceM
                         (address >>> 12) & 0xff, data & 0xff));
     }
 
-    private static String delivery(LocalApicSink.ApicInterrupt a) {
+    static String delivery(LocalApicSink.ApicInterrupt a) {
         return String.format(Locale.ROOT, "vector 0x%02x to %s APIC %d, %s", a.vector(),
                 a.logical() ? "logical" : "physical", a.destination(), a.levelTriggered() ? "level" : "edge");
     }

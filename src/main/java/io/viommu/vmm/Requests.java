@@ -38,6 +38,8 @@ final class Requests {
         long usedAt;
         int availIdx;
         int nextDesc;
+        /** queue_msix_vector as read back (NO_VECTOR without MSI-X). */
+        int vector;
     }
 
     /** One descriptor to post: device address, length, device-writable. */
@@ -81,9 +83,10 @@ final class Requests {
 
     /**
      * vp_modern_setup_vq: queue {@code n} at the device's size, its ring in {@code probeMemory}
-     * (the coherent memory of the probe) or in a new coherent allocation; null when none is left.
+     * (the coherent memory of the probe) or in a new coherent allocation, its MSI-X vector
+     * written and read back (vp_modern_queue_vector); null when no memory is left.
      */
-    Ring queue(int n, DriverDma.Buffer probeMemory) {
+    Ring queue(int n, DriverDma.Buffer probeMemory, int vector) {
         mmio(mem, bar, VirtioModern.QUEUE_SELECT, n, 2);
         Ring r = new Ring();
         r.n = n;
@@ -112,9 +115,19 @@ final class Requests {
         mmio(mem, bar, VirtioModern.QUEUE_DESC, r.base, 8);
         mmio(mem, bar, VirtioModern.QUEUE_DRIVER, r.base + r.availAt, 8);
         mmio(mem, bar, VirtioModern.QUEUE_DEVICE, r.base + r.usedAt, 8);
+        r.vector = VirtioModern.NO_VECTOR;
+        if (vector != VirtioModern.NO_VECTOR) {
+            mmio(mem, bar, VirtioModern.QUEUE_MSIX_VECTOR, vector, 2);
+            r.vector = (int) mem.read(PhysAddr.of(bar + VirtioModern.QUEUE_MSIX_VECTOR), 2);
+        }
         mmio(mem, bar, VirtioModern.QUEUE_ENABLE, 1, 2);
         rings.add(r);
         return r;
+    }
+
+    /** queue_msix_vector of the {@code i}th queue set up, as read back. */
+    int vector(int i) {
+        return rings.get(i).vector;
     }
 
     /** The rings as the report shows them. */

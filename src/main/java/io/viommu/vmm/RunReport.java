@@ -95,12 +95,12 @@ public record RunReport(List<String> vmArgs, boolean ok, String failure, Host ho
                          String buffer, List<String> accesses, int translated, int bypassed, int faulted,
                          int bytesChecked, String compared, boolean bytesMatched, int usedLen,
                          long atsTranslationRequests, long deviceTlbHits, long deviceTlbInvalidations,
-                         String afterUnmap, String problem, boolean ok) {
+                         String afterUnmap, String problem, VirtioSample.Irq interrupts, boolean ok) {
         static Virtio of(VirtioSample s) {
             return new Virtio(s.device(), s.bdf(), s.path(), s.request(), s.features(), s.ring(), s.buffer(),
                     s.accesses(), s.translated(), s.bypassed(), s.faulted(), s.bytesChecked(), s.compared(),
                     s.bytesMatched(), s.usedLen(), s.atsTranslationRequests(), s.deviceTlbHits(),
-                    s.deviceTlbInvalidations(), s.afterUnmap(), s.problem(), s.ok());
+                    s.deviceTlbInvalidations(), s.afterUnmap(), s.problem(), s.irq(), s.ok());
         }
     }
 

@@ -2,9 +2,11 @@ package io.viommu.vmm;
 
 import io.viommu.linux.driver.DmaOps;
 import io.viommu.linux.driver.DriverDma;
+import io.viommu.linux.driver.IrqCore;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.machine.Machine;
 import io.viommu.machine.device.Endpoints;
+import io.viommu.machine.device.LocalApicSink;
 import io.viommu.machine.device.VirtioFunction;
 import io.viommu.machine.device.VirtioFunctions;
 import io.viommu.machine.device.VirtioModern;
@@ -66,19 +68,44 @@ import java.util.Locale;
  * @param deviceTlbInvalidations device-TLB invalidations the device received (the guest's unmap)
  * @param afterUnmap    what the stale request did (null: not probed)
  * @param problem       why the request did not complete, or null
+ * @param irq           the device's interrupts as the guest's virtio-pci set them up and received them
  */
 public record VirtioSample(String device, String bdf, String path, String request, String features, String ring,
                            String buffer, List<String> accesses, int translated, int bypassed, int faulted,
                            int bytesChecked, String compared, boolean bytesMatched, int usedLen,
                            long atsTranslationRequests, long deviceTlbHits, long deviceTlbInvalidations,
-                           String afterUnmap, String problem) {
+                           String afterUnmap, String problem, Irq irq) {
+
+    /**
+     * The interrupts of the request, set up as Linux's virtio_pci does (vp_find_vqs): MSI-X
+     * with one vector for configuration changes and one per queue (vp_find_vqs_msix), else one
+     * shared by the queues, else INTx; each vector's message in the compatibility format, or
+     * with the vIOMMU's interrupt remapping on, the remappable format with an IRTE the guest's
+     * intel-iommu driver wrote. The device's used-buffer notifications are MSI-X writes on its
+     * bus-master address space: through the vIOMMU's interrupt remapping to the guest's local APIC.
+     *
+     * @param mode          "MSI-X per queue", "MSI-X shared", "INTx" (and why)
+     * @param vectors       msix_config and each queue's queue_msix_vector as read back
+     * @param guestMsi      the first queue vector's table entry as the guest programmed it
+     * @param viommuIrte    the vIOMMU IRTE its message used (null: not remapped)
+     * @param guestDelivery what the guest CPU's local APIC received (vector, destination)
+     * @param guestVector   the CPU vector the guest allocated for that queue
+     * @param raised        interrupts the device raised during the request
+     * @param delivered     of those, received by the guest's local APIC at the vector and CPU programmed
+     * @param handled       the guest's handler runs (vring_interrupt)
+     */
+    public record Irq(String mode, String vectors, String guestMsi, Integer viommuIrte, String guestDelivery,
+                      int guestVector, int raised, int delivered, int handled) {
+    }
 
     /** Bytes virtio-rng's request asks for. */
     public static final int LENGTH = 64;
 
     /** The request completed and every byte the device moved is where it belongs. */
     public boolean ok() {
-        return problem == null && faulted == 0 && bytesMatched && (afterUnmap == null || afterUnmap.startsWith("faulted"));
+        return problem == null && faulted == 0 && bytesMatched && (afterUnmap == null || afterUnmap.startsWith("faulted"))
+                && (irq == null || irq.mode().startsWith("INTx") || irq.raised() > 0 && irq.delivered() == irq.raised()
+                && irq.handled() > 0);
     }
 
     /**
@@ -161,24 +188,37 @@ public record VirtioSample(String device, String bdf, String path, String reques
         long invBefore = tlb == null ? 0 : tlb.invalidations();
         Requests r = new Requests(mem, bar, ops, pd.rid(), dmaApi, viommu != null, q, kernel);
         r.ats(atsOn);
+        IrqCore irqs = kernel.drivers().irqCore();
+        int[] handled = {0};
+        int used = kind instanceof VirtioFunctions.Net ? 2 : 1;
+        int[] vectors = new int[used];
+        String mode = requestVectors(irqs, pd, mem, bar, vectors, () -> handled[0]++);
         try {
             // the queues the request uses: queue 0 in the probe's coherent memory, the others allocated now
-            int used = kind instanceof VirtioFunctions.Net ? 2 : 1;
             for (int n = 0; n < used; n++) {
                 DriverDma.Buffer mem0 = n == 0 ? bufs.get(0) : null;
-                if (r.queue(n, mem0) == null) {
+                if (r.queue(n, mem0, vectors[n]) == null) {
                     return failed(f, bdf, "the guest kernel could not allocate queue " + n + "'s ring");
+                }
+                if (vectors[n] != VirtioModern.NO_VECTOR && r.vector(n) == VirtioModern.NO_VECTOR) {
+                    return failed(f, bdf, "queue " + n + "'s MSI-X vector " + vectors[n]
+                            + " read back as VIRTIO_MSI_NO_VECTOR (vp_setup_vq: -EBUSY)");
                 }
             }
             Requests.mmio(mem, bar, VirtioModern.DEVICE_STATUS, VirtioModern.STATUS_ACKNOWLEDGE | VirtioModern.STATUS_DRIVER
                     | VirtioModern.STATUS_FEATURES_OK | VirtioModern.STATUS_DRIVER_OK, 1);
             // bus mastering (virtio_pci_probe: pci_set_master)
             f.configWrite(PciRegs.COMMAND, f.configRead(PciRegs.COMMAND, 2) | PciRegs.COMMAND_MASTER, 2);
+            LocalApicSink guestApic = vmm.machine().interrupts().apic();
+            int apicFrom = guestApic.log().size();
+            int raisedFrom = q.interrupts().size();
             Requests.Outcome o = switch (kind) {
                 case VirtioFunctions.Net net -> r.net(net);
                 case VirtioFunctions.Blk blk -> r.blk(blk);
                 default -> r.rng();
             };
+            kernel.takeInterrupts(); // the guest CPU takes what its local APIC received: vring_interrupt
+            Irq irq = irq(mode, q, raisedFrom, guestApic, apicFrom, pd, irqs, vmm, f.msix(), vectors, handled[0]);
             Requests.mmio(mem, bar, VirtioModern.DEVICE_STATUS, 0, 1); // the queues torn down (virtio reset)
             List<VirtioModern.Access> during = q.accessesSince(before).subList(0, o.requestAccesses());
             int translated = (int) during.stream().filter(VirtioModern.Access::translated).count();
@@ -189,14 +229,92 @@ public record VirtioSample(String device, String bdf, String path, String reques
                     (int) during.stream().filter(a -> !a.ok()).count(), o.bytesChecked(), o.compared(), o.matched(),
                     o.usedLen(), ats == null ? 0 : ats.translationRequests() - treqBefore,
                     tlb == null ? 0 : tlb.hits() - hitsBefore, tlb == null ? 0 : tlb.invalidations() - invBefore,
-                    o.afterUnmap(), o.problem());
+                    o.afterUnmap(), o.problem(), irq);
         } finally {
             r.release();
+            if (!mode.startsWith("INTx")) {
+                for (int i = 0; i <= (mode.equals(PER_QUEUE) ? used : 1); i++) {
+                    irqs.freeMsi(pd, i);
+                }
+                irqs.freeMsiVectors(pd);
+            }
         }
+    }
+
+    private static final String PER_QUEUE = "MSI-X, a vector per queue";
+    private static final String SHARED = "MSI-X, one vector shared by the queues";
+
+    /**
+     * vp_find_vqs: MSI-X with a configuration vector (entry 0, vp_config_changed) and one per
+     * queue, else one shared by the queues (entry 1, vp_vring_interrupt), else INTx; the
+     * configuration vector written to msix_config and read back (NO_VECTOR: -EBUSY, the next
+     * choice). {@code vectors} gets each queue's vector (NO_VECTOR with INTx).
+     */
+    private static String requestVectors(IrqCore irqs, PciDevice pd, AddressSpace mem, long bar, int[] vectors,
+                                         Runnable vringInterrupt) {
+        String why = "";
+        for (boolean perVq : new boolean[] {true, false}) {
+            int n = perVq ? 1 + vectors.length : 2;
+            int got = irqs.allocMsixVectors(pd, n); // pci_alloc_irq_vectors(n, n, PCI_IRQ_MSIX)
+            if (got != n) {
+                if (got > 0) {
+                    irqs.freeMsiVectors(pd);
+                }
+                why = got < 0 ? "pci_alloc_irq_vectors(PCI_IRQ_MSIX) returned " + got
+                        : "the device has fewer than " + n + " MSI-X vectors";
+                continue;
+            }
+            irqs.requestMsi(pd, 0, () -> { }); // vp_config_changed: the model's devices change no configuration
+            Requests.mmio(mem, bar, VirtioModern.MSIX_CONFIG, 0, 2);
+            if (mem.read(PhysAddr.of(bar + VirtioModern.MSIX_CONFIG), 2) == VirtioModern.NO_VECTOR) {
+                irqs.freeMsi(pd, 0);
+                irqs.freeMsiVectors(pd);
+                why = "msix_config read back VIRTIO_MSI_NO_VECTOR";
+                continue;
+            }
+            if (!perVq) {
+                irqs.requestMsi(pd, 1, vringInterrupt);
+            }
+            for (int i = 0; i < vectors.length; i++) {
+                vectors[i] = perVq ? 1 + i : 1;
+                if (perVq) {
+                    irqs.requestMsi(pd, 1 + i, vringInterrupt);
+                }
+            }
+            return perVq ? PER_QUEUE : SHARED;
+        }
+        java.util.Arrays.fill(vectors, VirtioModern.NO_VECTOR);
+        return "INTx (" + why + "): the model's driver reads the used ring";
+    }
+
+    /** The request's interrupts as the device raised them and the guest's local APIC received them. */
+    private static Irq irq(String mode, VirtioModern q, int raisedFrom, LocalApicSink apic, int apicFrom, PciDevice pd,
+                           IrqCore irqs, Vmm vmm, io.viommu.pci.MsixTable table, int[] vectors, int handled) {
+        StringBuilder v = new StringBuilder("msix_config ").append(q.configVector());
+        for (int i = 0; i < vectors.length; i++) {
+            v.append(", queue ").append(i).append(' ').append(q.queueVector(i));
+        }
+        int raised = (int) q.interrupts().subList(raisedFrom, q.interrupts().size()).stream()
+                .filter(i -> i.queue() >= 0).count();
+        if (mode.startsWith("INTx") || table == null) {
+            return new Irq(mode, v.toString(), null, null, null, -1, raised, 0, handled);
+        }
+        java.util.Set<Integer> cpuVectors = new java.util.HashSet<>();
+        for (int e : vectors) {
+            cpuVectors.add(irqs.msiCpuVector(pd, e));
+        }
+        int apicId = vmm.machine().smp().apicId(0);
+        List<LocalApicSink.ApicInterrupt> got = apic.log().subList(apicFrom, apic.log().size()).stream()
+                .filter(a -> pd.rid().equals(a.source()) && cpuVectors.contains(a.vector())).toList();
+        int delivered = (int) got.stream().filter(a -> !a.logical() && a.destination() == apicId).count();
+        Integer irte = got.isEmpty() || !got.get(0).remapped() ? null : got.get(0).irteIndex();
+        return new Irq(mode, v.toString(), InterruptSample.msi(table.address(vectors[0]), table.data(vectors[0])), irte,
+                got.isEmpty() ? null : InterruptSample.delivery(got.get(0)), irqs.msiCpuVector(pd, vectors[0]), raised,
+                delivered, handled);
     }
 
     private static VirtioSample failed(PciFunction f, String bdf, String why) {
         return new VirtioSample(f.typeName(), bdf, null, null, null, null, null, List.of(), 0, 0, 0, 0, null, false, 0,
-                0, 0, 0, null, why);
+                0, 0, 0, null, why, null);
     }
 }
