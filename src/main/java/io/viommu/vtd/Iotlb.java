@@ -165,10 +165,15 @@ final class Iotlb {
 
     void insert(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
-        if (cache.find(tg, gfnAt(addr, level)) == LruCache.NIL) {
+        long gfn = gfnAt(addr, level);
+        int i = cache.find(tg, gfn);
+        if (i == LruCache.NIL) {
             countInsert(level);
+            i = cache.putAbsent(tg, gfn, t, meta(did, pgtt, flags));
+        } else {
+            cache.replace(i, t, meta(did, pgtt, flags));
         }
-        remember(tg, addr, level, cache.put(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+        remember(tg, addr, level, i);
     }
 
     /**

@@ -9,18 +9,24 @@ import java.util.Arrays;
  * defines; each entry also carries 32 bits of metadata that invalidations select on (domain
  * id, PGTT, rights).
  *
- * <p>Storage is primitive: one {@code long[]} holding each entry's key, metadata and links side
- * by side (so an insert, an eviction or a hit touches one or two cache lines per entry, not one
- * per field), a chained hash over entry indices, and an intrusive doubly linked LRU list. Lookups,
- * hits and evictions allocate nothing and never box. When full, an insert evicts the
- * least-recently-used entry. Not thread-safe.
+ * <p>Storage is primitive, with no object per entry: one {@code long[]} holding each entry's
+ * key, metadata, hash and LRU links side by side (so an insert, an eviction or a hit touches
+ * one cache line per entry, not one per field), an open-addressing index over entry numbers,
+ * and an intrusive doubly linked LRU list. The index is linear probing at a load of at most
+ * one half; each slot holds the key's 32-bit hash beside the entry number, so a probe compares
+ * hashes in the index's own cache lines and reads an entry only when its hash matches, and a
+ * removal shifts the following slots back (no tombstones) knowing each one's home slot from the
+ * stored hash, without reading their entries. Lookups, hits and evictions allocate nothing and
+ * never box. When full, an insert evicts the least-recently-used entry. Not thread-safe.
  */
 final class LruCache<V> {
     static final int NIL = -1;
-    // Entry i occupies e[4i .. 4i+3]: key A, key B, meta << 32 | hash-chain link, prev << 32 | next.
+    // Entry i occupies e[4i .. 4i+3]: key A, key B, meta << 32 | hash, prev << 32 | next.
     private static final int STRIDE = 4;
     private static final long LOW = 0xFFFF_FFFFL;
     private static final long HIGH = ~LOW;
+    // Index slot: 0 empty, else hash << 32 | (entry + 1).
+    private static final long EMPTY = 0;
 
     /** Selects entries for {@link #removeIf}. */
     interface Selector<V> {
@@ -28,8 +34,9 @@ final class LruCache<V> {
     }
 
     private final int capacity;
-    private final int bucketMask;
-    private final int[] buckets;
+    private final int slotMask;
+    private final int homeShift;
+    private final long[] slots;
     private final long[] e;
     private final Object[] value;
     private int lruHead = NIL; // most recently used
@@ -43,9 +50,10 @@ final class LruCache<V> {
             throw new IllegalArgumentException("cache capacity must be positive: " + capacity);
         }
         this.capacity = capacity;
-        int b = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1;
-        buckets = new int[b];
-        bucketMask = b - 1;
+        int n = Integer.highestOneBit(Math.max(2, capacity * 2 - 1)) << 1; // >= 2 * capacity
+        slots = new long[n];
+        slotMask = n - 1;
+        homeShift = 32 - Integer.numberOfTrailingZeros(n);
         e = new long[capacity * STRIDE];
         value = new Object[capacity];
         clear();
@@ -64,10 +72,10 @@ final class LruCache<V> {
     }
 
     void clear() {
-        Arrays.fill(buckets, NIL);
+        Arrays.fill(slots, EMPTY);
         Arrays.fill(value, null);
         for (int i = 0; i < capacity; i++) {
-            e[i * STRIDE + 2] = LOW; // meta 0, chain NIL
+            e[i * STRIDE + 2] = 0;
             setLinks(i, NIL, i + 1 < capacity ? i + 1 : NIL);
         }
         freeHead = 0;
@@ -88,15 +96,6 @@ final class LruCache<V> {
 
     int meta(int i) {
         return (int) (e[i * STRIDE + 2] >>> 32);
-    }
-
-    private int chain(int i) {
-        return (int) e[i * STRIDE + 2];
-    }
-
-    private void setChain(int i, int c) {
-        int k = i * STRIDE + 2;
-        e[k] = (e[k] & HIGH) | (c & LOW);
     }
 
     private int prev(int i) {
@@ -126,23 +125,69 @@ final class LruCache<V> {
         return (V) value[i];
     }
 
-    // ---- lookups ----
+    // ---- the index ----
 
-    private int bucket(long a, long b) {
-        long h = (b * 0x9E3779B97F4A7C15L) ^ (a * 0xC2B2AE3D27D4EB4FL);
-        return (int) (h ^ (h >>> 29) ^ (h >>> 43)) & bucketMask;
+    /** The 32-bit hash of (a, b); its top bits are the home slot (Fibonacci hashing). */
+    static int hash(long a, long b) {
+        return (int) (((a * 0xC2B2AE3D27D4EB4FL) ^ b) * 0x9E3779B97F4A7C15L >>> 32);
+    }
+
+    private int home(int hash) {
+        return hash >>> homeShift;
     }
 
     /** Index of the entry with key (a, b), or {@link #NIL}; LRU order unchanged. */
     int find(long a, long b) {
-        for (int i = buckets[bucket(a, b)]; i != NIL; i = chain(i)) {
-            int k = i * STRIDE;
-            if (e[k + 1] == b && e[k] == a) {
-                return i;
+        int h = hash(a, b);
+        long[] s = slots;
+        for (int j = home(h); ; j = (j + 1) & slotMask) {
+            long v = s[j];
+            if (v == EMPTY) {
+                return NIL;
+            }
+            if ((int) (v >>> 32) == h) {
+                int i = (int) v - 1;
+                int k = i * STRIDE;
+                if (e[k + 1] == b && e[k] == a) {
+                    return i;
+                }
             }
         }
-        return NIL;
     }
+
+    /** Puts entry {@code i} of hash {@code h} into the first free slot of its probe sequence. */
+    private void index(int i, int h) {
+        int j = home(h);
+        while (slots[j] != EMPTY) {
+            j = (j + 1) & slotMask;
+        }
+        slots[j] = ((long) h << 32) | (i + 1);
+    }
+
+    /** Takes entry {@code i} of hash {@code h} out of the index, shifting later slots back. */
+    private void unindex(int i, int h) {
+        long mine = ((long) h << 32) | (i + 1);
+        int hole = home(h);
+        while (slots[hole] != mine) {
+            hole = (hole + 1) & slotMask;
+        }
+        for (int j = (hole + 1) & slotMask; ; j = (j + 1) & slotMask) {
+            long v = slots[j];
+            if (v == EMPTY) {
+                break;
+            }
+            // The slot may move back into the hole unless its home lies cyclically in (hole, j].
+            int home = home((int) (v >>> 32));
+            boolean stays = hole <= j ? hole < home && home <= j : hole < home || home <= j;
+            if (!stays) {
+                slots[hole] = v;
+                hole = j;
+            }
+        }
+        slots[hole] = EMPTY;
+    }
+
+    // ---- lookups ----
 
     /** The most recently used entry, or {@link #NIL} (for a one-compare fast path). */
     int mostRecent() {
@@ -176,10 +221,16 @@ final class LruCache<V> {
         if (i == NIL) {
             return putAbsent(a, b, v, m);
         }
-        touch(i);
-        e[i * STRIDE + 2] = ((long) m << 32) | (e[i * STRIDE + 2] & LOW);
-        value[i] = v;
+        replace(i, v, m);
         return i;
+    }
+
+    /** Gives entry {@code i} a new value and metadata and makes it the most recently used. */
+    void replace(int i, V v, int m) {
+        touch(i);
+        int k = i * STRIDE + 2;
+        e[k] = ((long) m << 32) | (e[k] & LOW);
+        value[i] = v;
     }
 
     /** Inserts (a, b), which the caller knows is absent, evicting the LRU entry when full. */
@@ -190,12 +241,12 @@ final class LruCache<V> {
         }
         int i = freeHead;
         freeHead = next(i);
-        int bk = bucket(a, b);
+        int h = hash(a, b);
         int k = i * STRIDE;
         e[k] = a;
         e[k + 1] = b;
-        e[k + 2] = ((long) m << 32) | (buckets[bk] & LOW);
-        buckets[bk] = i;
+        e[k + 2] = ((long) m << 32) | (h & LOW);
+        index(i, h);
         setLinks(i, NIL, lruHead);
         if (lruHead != NIL) {
             setPrev(lruHead, i);
@@ -228,17 +279,7 @@ final class LruCache<V> {
     }
 
     void remove(int i) {
-        int b = bucket(keyA(i), keyB(i));
-        if (buckets[b] == i) {
-            buckets[b] = chain(i);
-        } else {
-            for (int j = buckets[b]; j != NIL; j = chain(j)) {
-                if (chain(j) == i) {
-                    setChain(j, chain(i));
-                    break;
-                }
-            }
-        }
+        unindex(i, (int) e[i * STRIDE + 2]);
         int p = prev(i);
         int n = next(i);
         if (p != NIL) {
@@ -252,7 +293,6 @@ final class LruCache<V> {
             lruTail = p;
         }
         value[i] = null;
-        setChain(i, NIL);
         setLinks(i, NIL, freeHead);
         freeHead = i;
         size--;
