@@ -78,8 +78,9 @@ final class Iotlb {
         return ((long) (sid & 0xffff) << 40) | ((long) (pasid & 0xfffff) << 12) | level;
     }
 
-    private static int meta(int did, int pgtt, int flags) {
-        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xff) << 24;
+    /** Metadata: domain id 15:0, PGTT 23:16, flags 27:24, level 31:28 (for the per-level counts). */
+    private static int meta(int did, int pgtt, int flags, int level) {
+        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xf) << 24 | level << 28;
     }
 
     private static int domainOf(long meta) {
@@ -150,7 +151,7 @@ final class Iotlb {
     }
 
     int flags(int i) {
-        return (int) (cache.meta(i) >>> 24) & 0xff;
+        return (cache.meta(i) >>> 24) & 0xf;
     }
 
     /** Whether an entry for (sid, pasid, addr) exists, without changing LRU order (for tests). */
@@ -169,9 +170,9 @@ final class Iotlb {
         int i = cache.find(tg, gfn);
         if (i == LruCache.NIL) {
             countInsert(level);
-            i = cache.putAbsent(tg, gfn, t, meta(did, pgtt, flags));
+            i = cache.putAbsent(tg, gfn, t, meta(did, pgtt, flags, level));
         } else {
-            cache.replace(i, t, meta(did, pgtt, flags));
+            cache.replace(i, t, meta(did, pgtt, flags, level));
         }
         remember(tg, addr, level, i);
     }
@@ -183,14 +184,14 @@ final class Iotlb {
     void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
         countInsert(level);
-        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags, level)));
     }
 
     /** Counts a new entry at {@code level}, and the one it is about to evict. */
     private void countInsert(int level) {
         int victim = cache.evictionVictim();
         if (victim != LruCache.NIL) {
-            levelCount[level(cache.keyA(victim))]--;
+            levelCount[cache.meta(victim) >>> 28]--; // its level, without reading its key
         }
         levelCount[level]++;
     }

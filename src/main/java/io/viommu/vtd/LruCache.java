@@ -9,20 +9,19 @@ import java.util.Arrays;
  * defines; each entry also carries 32 bits of metadata that invalidations select on (domain
  * id, PGTT, rights).
  *
- * <p>Storage is primitive, with no object per entry: one {@code long[]} holding each entry's
- * key, metadata, hash and LRU links side by side (so an insert, an eviction or a hit touches
- * one cache line per entry, not one per field), an open-addressing index over entry numbers,
- * and an intrusive doubly linked LRU list. The index is linear probing at a load of at most
- * one half; each slot holds the key's 32-bit hash beside the entry number, so a probe compares
- * hashes in the index's own cache lines and reads an entry only when its hash matches, and a
+ * <p>Storage is primitive, with no object per entry: the keys in one {@code long[]}, each
+ * entry's metadata, hash and LRU links side by side in another (what an eviction and a
+ * reordering touch, 16 bytes an entry), an open-addressing index over entry numbers, and an
+ * intrusive doubly linked LRU list. The index is linear probing at a load of at most one half;
+ * each slot holds the key's 32-bit hash beside the entry number, so a probe compares hashes in
+ * the index's own cache lines and reads an entry's key only when its hash matches, and a
  * removal shifts the following slots back (no tombstones) knowing each one's home slot from the
  * stored hash, without reading their entries. Lookups, hits and evictions allocate nothing and
  * never box. When full, an insert evicts the least-recently-used entry. Not thread-safe.
  */
 final class LruCache<V> {
     static final int NIL = -1;
-    // Entry i occupies e[4i .. 4i+3]: key A, key B, meta << 32 | hash, prev << 32 | next.
-    private static final int STRIDE = 4;
+    // Entry i: key[2i] key A, key[2i + 1] key B; aux[2i] meta << 32 | hash, aux[2i + 1] prev << 32 | next.
     private static final long LOW = 0xFFFF_FFFFL;
     private static final long HIGH = ~LOW;
     // Index slot: 0 empty, else hash << 32 | (entry + 1).
@@ -37,7 +36,8 @@ final class LruCache<V> {
     private final int slotMask;
     private final int homeShift;
     private final long[] slots;
-    private final long[] e;
+    private final long[] key;
+    private final long[] aux;
     private final Object[] value;
     private int lruHead = NIL; // most recently used
     private int lruTail = NIL; // least recently used
@@ -54,7 +54,8 @@ final class LruCache<V> {
         slots = new long[n];
         slotMask = n - 1;
         homeShift = 32 - Integer.numberOfTrailingZeros(n);
-        e = new long[capacity * STRIDE];
+        key = new long[capacity * 2];
+        aux = new long[capacity * 2];
         value = new Object[capacity];
         clear();
     }
@@ -75,7 +76,7 @@ final class LruCache<V> {
         Arrays.fill(slots, EMPTY);
         Arrays.fill(value, null);
         for (int i = 0; i < capacity; i++) {
-            e[i * STRIDE + 2] = 0;
+            aux[2 * i] = 0;
             setLinks(i, NIL, i + 1 < capacity ? i + 1 : NIL);
         }
         freeHead = 0;
@@ -87,37 +88,37 @@ final class LruCache<V> {
     // ---- entry fields ----
 
     long keyA(int i) {
-        return e[i * STRIDE];
+        return key[2 * i];
     }
 
     long keyB(int i) {
-        return e[i * STRIDE + 1];
+        return key[2 * i + 1];
     }
 
     int meta(int i) {
-        return (int) (e[i * STRIDE + 2] >>> 32);
+        return (int) (aux[2 * i] >>> 32);
     }
 
     private int prev(int i) {
-        return (int) (e[i * STRIDE + 3] >>> 32);
+        return (int) (aux[2 * i + 1] >>> 32);
     }
 
     private int next(int i) {
-        return (int) e[i * STRIDE + 3];
+        return (int) aux[2 * i + 1];
     }
 
     private void setLinks(int i, int p, int n) {
-        e[i * STRIDE + 3] = ((long) p << 32) | (n & LOW);
+        aux[2 * i + 1] = ((long) p << 32) | (n & LOW);
     }
 
     private void setPrev(int i, int p) {
-        int k = i * STRIDE + 3;
-        e[k] = ((long) p << 32) | (e[k] & LOW);
+        int k = 2 * i + 1;
+        aux[k] = ((long) p << 32) | (aux[k] & LOW);
     }
 
     private void setNext(int i, int n) {
-        int k = i * STRIDE + 3;
-        e[k] = (e[k] & HIGH) | (n & LOW);
+        int k = 2 * i + 1;
+        aux[k] = (aux[k] & HIGH) | (n & LOW);
     }
 
     @SuppressWarnings("unchecked")
@@ -147,8 +148,7 @@ final class LruCache<V> {
             }
             if ((int) (v >>> 32) == h) {
                 int i = (int) v - 1;
-                int k = i * STRIDE;
-                if (e[k + 1] == b && e[k] == a) {
+                if (key[2 * i + 1] == b && key[2 * i] == a) {
                     return i;
                 }
             }
@@ -202,7 +202,7 @@ final class LruCache<V> {
     /** The value of (a, b), made most recent, or null. */
     V get(long a, long b) {
         int h = lruHead;
-        if (h != NIL && e[h * STRIDE + 1] == b && e[h * STRIDE] == a) {
+        if (h != NIL && key[2 * h + 1] == b && key[2 * h] == a) {
             return value(h);
         }
         int i = find(a, b);
@@ -228,8 +228,7 @@ final class LruCache<V> {
     /** Gives entry {@code i} a new value and metadata and makes it the most recently used. */
     void replace(int i, V v, int m) {
         touch(i);
-        int k = i * STRIDE + 2;
-        e[k] = ((long) m << 32) | (e[k] & LOW);
+        aux[2 * i] = ((long) m << 32) | (aux[2 * i] & LOW);
         value[i] = v;
     }
 
@@ -242,10 +241,9 @@ final class LruCache<V> {
         int i = freeHead;
         freeHead = next(i);
         int h = hash(a, b);
-        int k = i * STRIDE;
-        e[k] = a;
-        e[k + 1] = b;
-        e[k + 2] = ((long) m << 32) | (h & LOW);
+        key[2 * i] = a;
+        key[2 * i + 1] = b;
+        aux[2 * i] = ((long) m << 32) | (h & LOW);
         index(i, h);
         setLinks(i, NIL, lruHead);
         if (lruHead != NIL) {
@@ -279,7 +277,7 @@ final class LruCache<V> {
     }
 
     void remove(int i) {
-        unindex(i, (int) e[i * STRIDE + 2]);
+        unindex(i, (int) aux[2 * i]);
         int p = prev(i);
         int n = next(i);
         if (p != NIL) {
