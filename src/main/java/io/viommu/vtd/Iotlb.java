@@ -31,8 +31,6 @@ final class Iotlb {
     private long mruTag;
     private int mruIndex = LruCache.NIL;
     private Translation mruValue;
-    /** Entries per level (index 1..3): a miss looks up only levels that hold something. */
-    private final int[] levelCount = new int[MAX_LEAF_LEVEL + 1];
 
     Iotlb(int capacity) {
         cache = new LruCache<>(capacity);
@@ -53,7 +51,6 @@ final class Iotlb {
     void clear() {
         cache.clear();
         forgetMru();
-        java.util.Arrays.fill(levelCount, 0);
     }
 
     private void forgetMru() {
@@ -125,7 +122,7 @@ final class Iotlb {
     private int slowIndex(int sid, int pasid, long addr) {
         long t = tag(sid, pasid, 1);
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
-            if (levelCount[level] == 0) {
+            if (cache.count(level) == 0) { // a miss looks up only levels that hold something
                 continue;
             }
             int i = cache.find(t + level - 1, gfnAt(addr, level));
@@ -169,7 +166,6 @@ final class Iotlb {
         long gfn = gfnAt(addr, level);
         int i = cache.find(tg, gfn);
         if (i == LruCache.NIL) {
-            countInsert(level);
             i = cache.putAbsent(tg, gfn, t, meta(did, pgtt, flags, level));
         } else {
             cache.replace(i, t, meta(did, pgtt, flags, level));
@@ -183,29 +179,13 @@ final class Iotlb {
      */
     void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
-        countInsert(level);
         remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags, level)));
     }
 
-    /** Counts a new entry at {@code level}, and the one it is about to evict. */
-    private void countInsert(int level) {
-        int victim = cache.evictionVictim();
-        if (victim != LruCache.NIL) {
-            levelCount[cache.meta(victim) >>> 28]--; // its level, without reading its key
-        }
-        levelCount[level]++;
-    }
-
-    /** Removes what {@code s} selects, keeping the per-level counts. */
+    /** Removes what {@code s} selects (the cache keeps the per-level counts). */
     private void removeIf(LruCache.Selector<Translation> s) {
         forgetMru();
-        cache.removeIf((t, g, m, v) -> {
-            if (s.test(t, g, m, v)) {
-                levelCount[level(t)]--;
-                return true;
-            }
-            return false;
-        });
+        cache.removeIf(s);
     }
 
     private void remember(long tg, long addr, int level, int i) {

@@ -17,7 +17,11 @@ import java.util.Arrays;
  * the index's own cache lines and reads an entry's key only when its hash matches, and a
  * removal shifts the following slots back (no tombstones) knowing each one's home slot from the
  * stored hash, without reading their entries. Lookups, hits and evictions allocate nothing and
- * never box. When full, an insert evicts the least-recently-used entry. Not thread-safe.
+ * never box. When full, an insert evicts the least-recently-used entry.
+ *
+ * <p>The top 4 bits of the metadata are the entry's class; the cache counts its entries per
+ * class ({@link #count}) as it inserts, replaces and removes them, so a user can skip lookups
+ * of a class that has none (the IOTLB's levels) without bookkeeping of its own. Not thread-safe.
  */
 final class LruCache<V> {
     static final int NIL = -1;
@@ -44,6 +48,7 @@ final class LruCache<V> {
     private int freeHead;
     private int size;
     private long evictions;
+    private final int[] classCount = new int[16];
 
     LruCache(int capacity) {
         if (capacity < 1) {
@@ -83,6 +88,12 @@ final class LruCache<V> {
         lruHead = NIL;
         lruTail = NIL;
         size = 0;
+        Arrays.fill(classCount, 0);
+    }
+
+    /** Entries whose metadata's top 4 bits are {@code cls}. */
+    int count(int cls) {
+        return classCount[cls];
     }
 
     // ---- entry fields ----
@@ -228,7 +239,10 @@ final class LruCache<V> {
     /** Gives entry {@code i} a new value and metadata and makes it the most recently used. */
     void replace(int i, V v, int m) {
         touch(i);
-        aux[2 * i] = ((long) m << 32) | (aux[2 * i] & LOW);
+        long x = aux[2 * i];
+        classCount[(int) (x >>> 60)]--;
+        classCount[m >>> 28]++;
+        aux[2 * i] = ((long) m << 32) | (x & LOW);
         value[i] = v;
     }
 
@@ -244,6 +258,7 @@ final class LruCache<V> {
         key[2 * i] = a;
         key[2 * i + 1] = b;
         aux[2 * i] = ((long) m << 32) | (h & LOW);
+        classCount[m >>> 28]++;
         index(i, h);
         setLinks(i, NIL, lruHead);
         if (lruHead != NIL) {
@@ -277,7 +292,9 @@ final class LruCache<V> {
     }
 
     void remove(int i) {
-        unindex(i, (int) aux[2 * i]);
+        long x = aux[2 * i];
+        unindex(i, (int) x);
+        classCount[(int) (x >>> 60)]--;
         int p = prev(i);
         int n = next(i);
         if (p != NIL) {
