@@ -248,12 +248,26 @@ final class LruCache<V> {
 
     /** Inserts (a, b), which the caller knows is absent, evicting the LRU entry when full. */
     int putAbsent(long a, long b, V v, int m) {
+        int i;
         if (size == capacity) {
-            remove(lruTail);
+            // Evict the least recently used entry and reuse it in place (not through the free list).
+            i = lruTail;
+            long x = aux[2 * i];
+            unindex(i, (int) x);
+            classCount[(int) (x >>> 60)]--;
             evictions++;
+            int p = prev(i);
+            if (p == NIL) { // capacity 1: it was also the head
+                lruHead = NIL;
+            } else {
+                setNext(p, NIL);
+            }
+            lruTail = p;
+        } else {
+            i = freeHead;
+            freeHead = next(i);
+            size++;
         }
-        int i = freeHead;
-        freeHead = next(i);
         int h = hash(a, b);
         key[2 * i] = a;
         key[2 * i + 1] = b;
@@ -268,7 +282,6 @@ final class LruCache<V> {
         if (lruTail == NIL) {
             lruTail = i;
         }
-        size++;
         value[i] = v;
         return i;
     }
