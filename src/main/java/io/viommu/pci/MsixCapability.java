@@ -6,7 +6,8 @@ package io.viommu.pci;
  *  +2 message control: 10:0 table size - 1 (read-only), 14 function mask, 15 enable (writable)
  *  +4 table offset 31:3 / BIR 2:0      +8 PBA offset 31:3 / BIR 2:0   (read-only)
  * </pre>
- * The table and PBA themselves (in a BAR) are not modelled: vectors are not delivered.
+ * The table and PBA (in a BAR) and the delivery of vectors are {@link MsixTable}'s; a function that
+ * only declares the capability delivers nothing.
  */
 public final class MsixCapability {
     private MsixCapability() {

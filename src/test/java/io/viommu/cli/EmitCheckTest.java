@@ -215,7 +215,7 @@ class EmitCheckTest {
                 "1af4:1041  virtio-net-pci", "1af4:1042  virtio-blk-pci", "1af4:1044  virtio-rng-pci",
                 "assigned: host 0000:00:07.0 is", "its DMA goes through the vIOMMU",
                 "bytes: 64 written at the host-physical address, read back at the GPA in guest RAM: identical",
-                "DMAs 6 (through the vIOMMU 6, bypassing it 0), faults 0", "RESULT  ok");
+                "DMAs 7 (through the vIOMMU 7, bypassing it 0), faults 0", "RESULT  ok");
         assertThat(run.out()).doesNotContain("has no iommu_platform=on");
         // the host is not prepared (run --managed prepares it): check says so, and nothing else
         CliRun c = CliRun.of(with(List.of("check", "--host", host), args));

@@ -19,10 +19,10 @@ import java.util.List;
 /**
  * QEMU 7.2's endpoint devices as their configuration space shows them (IDs, class, BAR sizes,
  * capability lists and key register values read back from QEMU 7.2; see
- * src/test/resources/qemu-pci/*.golden). Most functions (display, USB, the e1000, virtio-net and
- * virtio-blk) are not modelled: their BARs size and program like QEMU's but decode nothing. The
- * e1000e ({@link E1000eCore}), the 82576's VFs ({@link IgbVfCore}), nvme ({@link NvmeController})
- * and virtio-rng ({@link VirtioModern}) decode their registers and DMA.
+ * src/test/resources/qemu-pci/*.golden). Most functions (display, USB, the e1000) are not
+ * modelled: their BARs size and program like QEMU's but decode nothing. The e1000e
+ * ({@link E1000eCore}), the 82576's VFs ({@link IgbVfCore}), nvme ({@link NvmeController}) and
+ * virtio-rng, -net and -blk ({@link VirtioModern}, with MSI-X) decode their registers and DMA.
  *
  * <p>Where QEMU puts a PCIe endpoint decides its shape ({@code do_pci_register_device},
  * {@code pcie_endpoint_cap_common_init}): on pcie.0 a PCIe endpoint is a root-complex integrated
