@@ -84,6 +84,15 @@ public final class ConfigSpace {
         return v;
     }
 
+    public long w1cMask(int offset, int len) {
+        checkRange(offset, len);
+        long v = 0;
+        for (int i = 0; i < len; i++) {
+            v |= (w1cmask[offset + i] & 0xffL) << (8 * i);
+        }
+        return v;
+    }
+
     /** Guest read: {@code len} (1..4) bytes; bytes outside the space read as 0xff. */
     public long read(int offset, int len) {
         long v = 0;

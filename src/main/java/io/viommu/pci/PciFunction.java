@@ -362,6 +362,40 @@ public class PciFunction {
         afterConfigWrite(offset, len);
     }
 
+    /**
+     * {@code pci_do_device_reset} (QEMU 7.2 hw/pci/pci.c, run for every function of a bus on a
+     * system reset, after the function's own reset): INTx deasserted; the writable and W1C bits of
+     * command and status and the interrupt line cleared, the cache line size zero, each BAR back to
+     * its type bits (so unmapped); then {@link MsiCapability#reset} and {@link MsixTable#reset}.
+     */
+    public void resetConfig() {
+        setIntx(false);
+        clearWritable(PciRegs.COMMAND, 2);
+        clearWritable(PciRegs.STATUS, 2);
+        clearWritable(PciRegs.INTERRUPT_LINE, 1);
+        config.set(PciRegs.CACHE_LINE_SIZE, 1, 0);
+        for (Bar bar : bars) {
+            if (bar == null) {
+                continue;
+            }
+            config.set(bar.configOffset(), 4, bar.typeBits());
+            if (bar.kind() == Bar.Kind.MEMORY64) {
+                config.set(bar.configOffset() + 4, 4, 0);
+            }
+        }
+        if (msi != null) {
+            msi.reset();
+        }
+        if (msix != null) {
+            msix.reset();
+        }
+    }
+
+    private void clearWritable(int offset, int len) {
+        long mask = config.writeMask(offset, len) | config.w1cMask(offset, len);
+        config.set(offset, len, config.get(offset, len) & ~mask);
+    }
+
     /** Hook for device registers with side effects (e.g. the MCH's PCIEXBAR). */
     protected void afterConfigWrite(int offset, int len) {
     }

@@ -243,6 +243,26 @@ public final class Vmm {
     }
 
     /**
+     * A system reset the guest requested (ICH9's RST_CNT, {@link Machine#takeResetRequest}), as
+     * QEMU 7.2's main loop carries it out after the access ({@code main_loop_should_exit} ->
+     * {@code qemu_system_reset}): vfio_reset_handler's bus resets, the vIOMMU's reset, each
+     * assigned device's vfio_pci_reset (its MSI-X vectors released, the host device reset), then
+     * every function's pci_do_device_reset, for vfio-pci QEMU's emulated copy: BARs, command,
+     * msi_reset and msix_reset (table zeroed, every vector masked, nothing pending, MSI-X off).
+     * False when no reset was requested.
+     */
+    public boolean handleResetRequest() {
+        if (!machine.takeResetRequest()) {
+            return false;
+        }
+        for (VfioPciDevice d : assigned.stream().filter(VfioPciDevice::needsReset).toList()) {
+            d.hotResetMulti();
+        }
+        machine.resetPlatform(() -> assigned.forEach(VfioPciDevice::reset));
+        return true;
+    }
+
+    /**
      * One turn of QEMU's main loop for the host's interrupts: each assigned device's signalled
      * eventfds (VFIO's INTx and MSI triggers) read and handled. Returns how many fired.
      */

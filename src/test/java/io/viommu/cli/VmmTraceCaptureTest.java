@@ -53,6 +53,11 @@ class VmmTraceCaptureTest {
         List<String> model = r.err().lines().toList();
         List<String> expected = modelledEvents(real);
         assertThat(expected).hasSizeGreaterThan(20);
+        // QEMU's notifier walks every entry of the guest's tables: four (vtd-dma) or more walks of
+        // about 1530 entries each, each entry a vtd_page_walk_one* line (QemuWalkTrace)
+        assertThat(expected.stream().filter(l -> l.startsWith("vtd_page_walk_one_skip_unmap ")).count())
+                .isGreaterThan(6000);
+        assertThat(expected).contains("vtd_page_walk_one domain 0x1 iova 0x2000 -> gpa 0x300000 mask 0xfff perm 3");
         assertThat(modelledEvents(model)).isEqualTo(expected);
         assertThat(r.out()).isEqualTo(Files.readString(DIR.resolve("vmm.out")));
         assertThat(model.stream().filter(l -> l.startsWith("qemu-system-x86_64: ")).toList())
