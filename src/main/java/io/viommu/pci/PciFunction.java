@@ -360,6 +360,36 @@ public class PciFunction {
             sriov.controlWritten(oldSriovControl);
         }
         afterConfigWrite(offset, len);
+        flrWritten(offset, len);
+    }
+
+    /**
+     * {@code pcie_cap_flr_write_config}: a write that leaves Initiate FLR set in Device Control
+     * (a function whose Device Capabilities offer FLR) resets the function ({@code
+     * pci_device_reset}: the device's own reset, {@link #resetDevice}, then {@link #resetConfig}),
+     * and the bit reads 0 again.
+     */
+    private void flrWritten(int offset, int len) {
+        int exp = findCapability(PciRegs.CAP_ID_EXP);
+        if (exp < 0) {
+            return;
+        }
+        int devctl = exp + PcieCapability.DEVCTL;
+        if (offset > devctl + 1 || offset + len <= devctl + 1
+                || (config.get(exp + PcieCapability.DEVCAP, 4) & PcieCapability.DEVCAP_FLR) == 0) {
+            return;
+        }
+        long v = config.get(devctl, 2);
+        if ((v & PcieCapability.DEVCTL_BCR_FLR) == 0) {
+            return;
+        }
+        resetDevice();
+        resetConfig();
+        config.set(devctl, 2, config.get(devctl, 2) & ~PcieCapability.DEVCTL_BCR_FLR);
+    }
+
+    /** The device model's own state back to its reset values (QEMU's DeviceClass reset); none here. */
+    protected void resetDevice() {
     }
 
     /**

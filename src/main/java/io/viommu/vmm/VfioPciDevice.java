@@ -474,6 +474,7 @@ public final class VfioPciDevice extends PciFunction {
                     vmm.hardwareError(message);
                 }
             });
+            listener.setSectionTrace(vmm.sectionTrace());
             try {
                 if (viommu == null) {
                     listener.mapGuestRam();

@@ -132,6 +132,18 @@ public final class MapNotifier {
      */
     public Registration register(java.util.function.Supplier<RequesterId> deviceId, IovaRange range,
                                  Set<NotifierFlag> flags, MappingListener listener) throws NotifierRefusedException {
+        return register(deviceId, range, flags, listener, section -> { });
+    }
+
+    /**
+     * As {@link #register(java.util.function.Supplier, IovaRange, Set, MappingListener)};
+     * {@code qemuSectionAdded} hears, while the unit traces QEMU events, each of the sections
+     * QEMU would register a notifier for (the range without the interrupt window) just before
+     * QEMU's replay of it ({@link QemuWalkTrace}), so a consumer can trace its own event there.
+     */
+    public Registration register(java.util.function.Supplier<RequesterId> deviceId, IovaRange range,
+                                 Set<NotifierFlag> flags, MappingListener listener,
+                                 java.util.function.Consumer<IovaRange> qemuSectionAdded) throws NotifierRefusedException {
         RequesterId device = deviceId.get();
         if (flags.isEmpty()) {
             throw new IllegalArgumentException("no notifier flags");
@@ -161,7 +173,7 @@ public final class MapNotifier {
         Registration r = new Registration(deviceId, range, EnumSet.copyOf(flags), listener);
         registrations.add(r);
         if (r.maps()) {
-            qemuWalks.registered(device, range);
+            qemuWalks.registered(device, range, qemuSectionAdded);
             sync(r, r.range, InvalidationCause.of(InvalidationCause.Kind.REGISTRATION, InvalidationOrigin.DIRECT));
         }
         return r;

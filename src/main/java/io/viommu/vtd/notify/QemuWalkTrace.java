@@ -86,7 +86,7 @@ final class QemuWalkTrace {
     }
 
     /** A MAP registration of {@code device} over {@code range}: each QEMU notifier added and replayed. */
-    void registered(RequesterId device, IovaRange range) {
+    void registered(RequesterId device, IovaRange range, java.util.function.Consumer<IovaRange> sectionAdded) {
         if (!on()) {
             return;
         }
@@ -102,6 +102,7 @@ final class QemuWalkTrace {
             spaces.putAll(reordered);
         }
         for (IovaRange n : qemuSections(range)) {
+            sectionAdded.accept(n);
             s.notifiers.add(n);
             replay(device, s, n);
         }
