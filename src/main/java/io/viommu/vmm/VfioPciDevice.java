@@ -606,6 +606,7 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
+        vmm.traceEvent("vfio_pci_reset", " (" + name + ")");
         preReset();
         if (!(resetWorks && (hasFlr || !hasPmReset) && tryReset()) && !hotReset() && resetWorks && hasPmReset) {
             tryReset();

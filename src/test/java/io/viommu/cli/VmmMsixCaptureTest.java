@@ -111,6 +111,25 @@ class VmmMsixCaptureTest {
     }
 
     /**
+     * {@code msix-reset/reset-trace}: the reset script again with {@code -trace 'vfio_msix*'
+     * -trace vfio_pci_reset -trace 'vfio_intx*'}: the vectors used, released by the reset
+     * (vfio_msix_disable after the notifiers went), INTx enabled, MSI-X used again, every line
+     * QEMU printed, in its order; the replies are those of {@code reset}.
+     */
+    @Test
+    void theResetsMsixTraceIsQemus() throws Exception {
+        Path d = VmmFixtureTest.DIR.resolve("msix-reset").resolve("reset-trace");
+        VmmFixtureTest.Run r = VmmFixtureTest.run(nvmeHost(), VmmFixtureTest.captureArgv(d),
+                Files.readString(d.resolve("vmm.qtest")));
+        List<String> real = Files.readAllLines(d.resolve("vmm.err"));
+        assertThat(real).contains("vfio_pci_reset  (0000:00:04.0)", "vfio_msix_disable  (0000:00:04.0)");
+        assertThat(VmmTraceCaptureTest.modelledEvents(real)).isEqualTo(real);
+        assertThat(r.err().lines().filter(l -> !l.startsWith("viommu: ")).toList()).isEqualTo(real);
+        assertThat(r.out()).isEqualTo(Files.readString(d.resolve("vmm.out")));
+        assertThat(r.out()).isEqualTo(Files.readString(d.resolveSibling("reset").resolve("vmm.out")));
+    }
+
+    /**
      * The same host with interrupt remapping on (Linux 6.1 panics with it under TCG: no capture):
      * VFIO needs no allow_unsafe_interrupts, the host kernel gives the nvme's MSI-X vector an
      * IRTE, each of the three completions' messages reaches the host CPU through it, and the VM

@@ -25,7 +25,7 @@ public final class QemuTrace {
             "vfio_msix_pba_disable", "vtd_page_walk_level", "vtd_page_walk_one", "vtd_page_walk_one_skip_map",
             "vtd_page_walk_one_skip_unmap", "vtd_page_walk_skip_read", "vtd_page_walk_skip_reserve",
             "vfio_listener_region_add_ram", "vfio_listener_region_add_iommu", "vfio_listener_region_add_skip",
-            "vfio_listener_region_del", "vfio_listener_region_del_skip");
+            "vfio_listener_region_del", "vfio_listener_region_del_skip", "vfio_pci_reset");
 
     /** Said once when -trace is given. */
     public static final String NOTE = "viommu: note: -trace: viommu prints only the QEMU 7.2 trace events it models ("
