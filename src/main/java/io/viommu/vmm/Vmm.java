@@ -106,6 +106,11 @@ public final class Vmm {
         };
     }
 
+    /** System memory's flat view now when -trace is on (null otherwise): see {@link #sectionTrace}. */
+    List<VfioListener.ViewSection> traceSystemView() {
+        return trace.any() && ram != null ? systemView() : null;
+    }
+
     private static final long PAM_ROM = 0xc0000L;
     private static final long PAM_BIOS = 0xe0000L;
     private static final long PAM_END = 0x100000L;
@@ -140,6 +145,9 @@ public final class Vmm {
         }
         v.add(new VfioListener.ViewSection(io.viommu.pci.MsiAddress.FIRST, io.viommu.pci.MsiAddress.LAST, skip, 0));
         v.add(new VfioListener.ViewSection((1L << 32) - BIOS_SIZE, (1L << 32) - 1, ramKind, biosHva));
+        for (VfioPciDevice d : assigned) {
+            v.addAll(d.barSections());
+        }
         v.sort(java.util.Comparator.comparing(VfioListener.ViewSection::first, Long::compareUnsigned));
         return v;
     }

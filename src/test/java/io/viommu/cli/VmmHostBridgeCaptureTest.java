@@ -65,6 +65,19 @@ class VmmHostBridgeCaptureTest {
     }
 
     /**
+     * {@code dma-fault}: the same, then the edu writes to 0xC000000, outside the VM's RAM and
+     * never mapped in the container: the host unit faults it, and the host kernel's DMAR line
+     * names the requester it saw, the bridge's alias 01:00.0, not the edu's 01:01.0.
+     */
+    @Test
+    void aFaultOfTheAssignedDeviceNamesTheBridgesAlias() throws Exception {
+        Kernel k = bridgeHost("host-setup.sh");
+        assertThat(VmmFixtureTest.assertCaptureDir(k, DIR.resolve("dma-fault"))).isEmpty();
+        assertThat(VmmFixtureTest.realDmesg(DIR.resolve("dma-fault"))).contains("DMAR: [DMA Write NO_PASID] Request "
+                + "device [01:00.0] fault addr 0xc000000 [fault reason 0x05] PTE Write access is not set");
+    }
+
+    /**
      * {@code nonviable}: only the edu on vfio-pci, the e1000 behind the same bridge still on
      * e1000: QEMU's "group 1 is not viable" and exit 1, the group being the bridge's.
      */

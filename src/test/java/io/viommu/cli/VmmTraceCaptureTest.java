@@ -68,6 +68,31 @@ class VmmTraceCaptureTest {
         assertThat(model.size()).isEqualTo(modelledEvents(model).size() + 2 + 1);
     }
 
+    /**
+     * listener-dma: no vIOMMU, the lab's c-dma script with {@code -trace 'vfio_listener*' -trace
+     * 'vfio_dma*' -trace 'vfio_region*'}: the listener's sections at realize (RAM below 4 GiB, the
+     * board's MMIO skipped, the BIOS), the first reset's PAM split, and the edu's BAR 0 added as a
+     * RAM device section when the guest turns memory decoding on; every line QEMU printed is an
+     * event the model has except vfio_region_mmaps_set_enabled (the INTx mmap switch), in order.
+     */
+    @org.junit.jupiter.api.Test
+    void theListenersSectionsWithoutAViommuAreQemus() throws Exception {
+        Path dir = TRACES.resolve("listener-dma");
+        List<String> argv = new ArrayList<>(List.of(Files.readString(dir.resolve("vmm.cmd")).trim().split(" ")));
+        argv.remove(0);
+        VmmFixtureTest.Run r = VmmFixtureTest.run(VmmFixtureTest.fixtureHost(), argv,
+                Files.readString(dir.resolve("vmm.qtest"), StandardCharsets.UTF_8));
+        List<String> real = Files.readAllLines(dir.resolve("vmm.err"));
+        List<String> expected = modelledEvents(real);
+        assertThat(expected).contains("vfio_listener_region_add_ram region_add [ram] 0xc0000000 - 0xc00fffff [HVA]",
+                "vfio_listener_region_del region_del 0x0 - 0x7ffffff");
+        assertThat(modelledEvents(r.err().lines().toList())).isEqualTo(expected);
+        assertThat(real.stream().filter(l -> !expected.contains(l.replaceFirst("\\[0x[0-9a-f]+\\]$", "[HVA]"))
+                && !l.startsWith("qemu-system-x86_64: ")).distinct().toList())
+                .containsExactly("vfio_region_mmaps_set_enabled Region 0000:00:04.0 BAR 0 mmaps enabled: 1");
+        assertThat(r.out()).isEqualTo(Files.readString(dir.resolve("vmm.out")));
+    }
+
     @org.junit.jupiter.api.Test
     void theVmmSaysWhatItIgnoresBeforeItStarts() throws Exception {
         List<String> argv = new ArrayList<>(VmmFixtureTest.vmArgs("a-config"));
