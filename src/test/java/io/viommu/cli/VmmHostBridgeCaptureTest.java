@@ -29,7 +29,11 @@ class VmmHostBridgeCaptureTest {
     static final Path DIR = VmmFixtureTest.DIR.resolve("bridge");
 
     static Kernel bridgeHost(String setup) throws Exception {
-        Kernel k = QtestHost.bootHost(Files.readString(DIR.resolve("host.args")).trim() + " -nodefaults");
+        return bridgeHost("host.args", setup);
+    }
+
+    static Kernel bridgeHost(String args, String setup) throws Exception {
+        Kernel k = QtestHost.bootHost(Files.readString(DIR.resolve(args)).trim() + " -nodefaults");
         ByteArrayOutputStream err = new ByteArrayOutputStream();
         assertThat(QtestHost.runSetup(k, DIR.resolve(setup), new PrintStream(err, true, StandardCharsets.UTF_8)))
                 .as(err.toString(StandardCharsets.UTF_8)).isZero();
@@ -75,6 +79,21 @@ class VmmHostBridgeCaptureTest {
         assertThat(VmmFixtureTest.assertCaptureDir(k, DIR.resolve("dma-fault"))).isEmpty();
         assertThat(VmmFixtureTest.realDmesg(DIR.resolve("dma-fault"))).contains("DMAR: [DMA Write NO_PASID] Request "
                 + "device [01:00.0] fault addr 0xc000000 [fault reason 0x05] PTE Write access is not set");
+    }
+
+    /**
+     * {@code pci-bridge-dma-fault}: the same with a conventional pci-bridge
+     * ({@code host-pci-bridge.args}): the same group, and the alias is now the bridge's own
+     * requester id 00:03.0 (a bridge without a PCIe capability takes its downstream requests as
+     * its own), which the host's DMAR line names.
+     */
+    @Test
+    void behindAConventionalPciBridgeTheAliasIsTheBridgeItself() throws Exception {
+        Kernel k = bridgeHost("host-pci-bridge.args", "host-setup.sh");
+        assertThat(BootReport.deviceLines(k)).isEqualTo(realDevLines("pci-bridge-dma-fault"));
+        assertThat(VmmFixtureTest.assertCaptureDir(k, DIR.resolve("pci-bridge-dma-fault"))).isEmpty();
+        assertThat(VmmFixtureTest.realDmesg(DIR.resolve("pci-bridge-dma-fault"))).contains("DMAR: [DMA Write NO_PASID] "
+                + "Request device [00:03.0] fault addr 0xc000000 [fault reason 0x05] PTE Write access is not set");
     }
 
     /**
