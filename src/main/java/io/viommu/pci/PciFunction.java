@@ -370,6 +370,9 @@ public class PciFunction {
      * and the bit reads 0 again.
      */
     private void flrWritten(int offset, int len) {
+        if (offset + len <= PciRegs.HEADER_SIZE) {
+            return; // Device Control is in the capability list, past the header
+        }
         int exp = findCapability(PciRegs.CAP_ID_EXP);
         if (exp < 0) {
             return;
