@@ -55,7 +55,9 @@ final class HostPlanCommand {
     /** Options shared by plan and apply: what the devices are for and how hard to push. */
     static final class PlanOptions {
         @Option(names = "--for", paramLabel = "USE", defaultValue = "qemu",
-                description = "What the devices are for: qemu (default), libvirt or dpdk.")
+                description = "What the devices are for: qemu (default) or libvirt, a VM that gets them (with --emit: one"
+                        + " without a vIOMMU), or dpdk, a DPDK process that takes them from vfio-pci (with --emit: DPDK"
+                        + " in the VM, which then gets the vIOMMU with interrupt remapping and caching mode).")
         String use;
 
         @Option(names = "--force", description = "Take members in use (a NIC with routes, a mounted disk) anyway,"
@@ -104,12 +106,13 @@ final class HostPlanCommand {
         @Option(names = "--emit", paramLabel = "qemu|libvirt", description = {"Print the VM configuration that goes"
                 + " with the plan instead of the plan, which then goes to stderr with every note: stdout holds only"
                 + " the configuration. qemu: the QEMU arguments, one a line, shell-quoted where needed:"
-                + " -machine q35,accel=kvm,kernel-irqchip=split, -m, -device intel-iommu,intremap=on,caching-mode=on"
-                + " before every other -device, and -device vfio-pci,host=BDF for each device asked (the VFs with"
-                + " --vfs).", "libvirt: the <features><ioapic driver='qemu'/></features> and <devices> elements"
-                + " (<iommu model='intel'> with intremap and caching_mode, a <hostdev> per device) to merge into a"
-                + " domain. What is printed runs unchanged with `viommu run` on the same host once the plan is applied"
-                + " (or with --managed / managed='yes'). Nothing is printed on stdout when the plan is refused."})
+                + " -machine q35,accel=kvm, -m and -device vfio-pci,host=BDF for each device asked (the VFs with"
+                + " --vfs); for a guest that uses VFIO itself (--for dpdk, --guest-vfio) or with --virtio, also"
+                + " kernel-irqchip=split and -device intel-iommu,intremap=on,caching-mode=on before every other -device.",
+                "libvirt: the same as <devices> elements to merge into a domain (a <hostdev> per device; with the vIOMMU"
+                + " also <features><ioapic driver='qemu'/></features> and <iommu model='intel'> with intremap and"
+                + " caching_mode). What is printed runs unchanged with `viommu run` on the same host once the plan is"
+                + " applied (or with --managed / managed='yes'). Nothing is printed on stdout when the plan is refused."})
         String emit;
 
         @Option(names = "--memory", paramLabel = "SIZE", description = "With --emit qemu: the VM's -m (e.g. 512M, 2G);"
@@ -117,10 +120,21 @@ final class HostPlanCommand {
                 + " unknown. VFIO pins all of it.")
         String memory;
 
-        @Option(names = "--virtio-net", description = "With --emit: also give the VM a virtio-net NIC (user networking)"
-                + " whose DMA goes through the vIOMMU: behind a pcie-root-port, disable-legacy=on, iommu_platform=on,"
-                + " ats=on, and device-iotlb=on on the vIOMMU (libvirt: <driver iommu='on' ats='on'/>, iotlb='on').")
-        boolean virtioNet;
+        @Option(names = "--guest-vfio", description = "With --emit: the guest hands the devices on through VFIO itself"
+                + " (a nested VM; --for dpdk implies it): give the VM the vIOMMU, with interrupt remapping and caching mode.")
+        boolean guestVfio;
+
+        @Option(names = "--virtio", paramLabel = "KIND", split = ",", description = "With --emit: also give the VM"
+                + " virtio devices whose DMA goes through the vIOMMU (implies it), KIND net (user networking), blk (the"
+                + " image --disk names) or rng, comma-separated or repeated: each behind a pcie-root-port of its own with"
+                + " disable-legacy=on,iommu_platform=on,ats=on, and device-iotlb=on on the vIOMMU (libvirt: <driver"
+                + " iommu='on' ats='on'/>, iotlb='on'; rng is for --emit qemu only: viommu's libvirt translator has no"
+                + " <rng>).")
+        List<String> virtio = new ArrayList<>();
+
+        @Option(names = "--disk", paramLabel = "FILE", description = "With --virtio blk: the guest's disk image (raw),"
+                + " as the VMM opens it (libvirt: made absolute). viommu run does not read it.")
+        String disk;
 
         @Mixin
         HostView view = new HostView();
@@ -135,8 +149,18 @@ final class HostPlanCommand {
             if (bad == null && emit != null && json) {
                 bad = "--emit and --json are alternatives: --emit prints the VM configuration, --json the plan";
             }
-            if (bad == null && emit == null && (memory != null || virtioNet)) {
-                bad = (memory != null ? "--memory" : "--virtio-net") + " shapes what --emit prints: give --emit qemu|libvirt";
+            if (bad == null && emit == null && (memory != null || guestVfio || !virtio.isEmpty() || disk != null)) {
+                bad = (memory != null ? "--memory" : guestVfio ? "--guest-vfio" : !virtio.isEmpty() ? "--virtio" : "--disk")
+                        + " shapes what --emit prints: give --emit qemu|libvirt";
+            }
+            java.util.Set<ConfigEmit.Virtio> kinds = java.util.EnumSet.noneOf(ConfigEmit.Virtio.class);
+            for (String k : virtio) {
+                if (bad == null) {
+                    bad = virtioKind(k, kinds);
+                }
+            }
+            if (bad == null) {
+                bad = diskCheck(kinds);
             }
             long mem = 0;
             if (bad == null && memory != null) {
@@ -158,22 +182,54 @@ final class HostPlanCommand {
             BindPlan p = BindPlanner.plan(fs, options.request(devices));
             PrintStream out = out();
             if (emit != null) {
-                return emit(p, fs, mem, out);
+                return emit(p, fs, new ConfigEmit.Options(mem, guestVfio, kinds, disk == null ? null
+                        : "libvirt".equals(emit) ? Path.of(disk).toAbsolutePath().normalize().toString() : disk), out);
             }
             out.print(json ? HostReportJson.mapper().writeValueAsString(p) + "\n" : BindPlanText.format(p));
             return p.ready() ? 0 : 1;
         }
 
         /** --emit: the plan and the notes on stderr, only the configuration on stdout (nothing when refused). */
-        private int emit(BindPlan p, HostSysfs fs, long mem, PrintStream out) {
+        /** One --virtio word into {@code kinds}; the refusal, or null. */
+        private String virtioKind(String k, java.util.Set<ConfigEmit.Virtio> kinds) {
+            ConfigEmit.Virtio v = java.util.Arrays.stream(ConfigEmit.Virtio.values()).filter(x -> x.word().equals(k))
+                    .findFirst().orElse(null);
+            if (v == null) {
+                return "--virtio " + k + ": expected net, blk or rng (the virtio devices the machine model has"
+                        + " with iommu_platform and ats: virtio-net-pci, virtio-blk-pci, virtio-rng-pci)";
+            }
+            if (v == ConfigEmit.Virtio.RNG && "libvirt".equals(emit)) {
+                return "--virtio rng is for --emit qemu: viommu's libvirt translator has no <rng> element, so `viommu run"
+                        + " --domain` could not run what would be printed";
+            }
+            kinds.add(v);
+            return null;
+        }
+
+        private String diskCheck(java.util.Set<ConfigEmit.Virtio> kinds) {
+            boolean blk = kinds.contains(ConfigEmit.Virtio.BLK);
+            if (blk && (disk == null || disk.isBlank())) {
+                return "--virtio blk: name the guest's disk image with --disk FILE";
+            }
+            if (!blk && disk != null) {
+                return "--disk is the image of --virtio blk: give --virtio blk too";
+            }
+            if (disk != null && (disk.contains(",") || disk.chars().anyMatch(c -> c < 0x20))) {
+                return "--disk " + disk + ": a comma or control character in the path (QEMU needs a comma"
+                        + " doubled, which viommu's command-line parser does not read): rename or link the image";
+            }
+            return null;
+        }
+
+        private int emit(BindPlan p, HostSysfs fs, ConfigEmit.Options o, PrintStream out) {
             PrintStream err = new PrintStream(System.err, true, StandardCharsets.UTF_8);
             err.print(BindPlanText.format(p));
             if (!p.ready()) {
                 err.println("viommu host plan: --emit " + emit + ": nothing emitted: the plan is refused (above)");
                 return 1;
             }
-            long size = mem > 0 ? mem : ConfigEmit.memoryFor(ConfigEmit.hostRam(fs));
-            ConfigEmit.Config c = ConfigEmit.of(p, new ConfigEmit.Options(size, virtioNet));
+            long size = o.memory() > 0 ? o.memory() : ConfigEmit.memoryFor(ConfigEmit.hostRam(fs));
+            ConfigEmit.Config c = ConfigEmit.of(p, new ConfigEmit.Options(size, o.guestVfio(), o.virtio(), o.disk()));
             c.notes().stream().filter(n -> emit.equals("libvirt") || !n.startsWith("libvirt: "))
                     .forEach(n -> err.println("viommu host plan: note: " + n));
             if (emit.equals("qemu")) {

@@ -70,6 +70,13 @@ final class NestedReportText {
             for (String e : l.stderr()) {
                 b.append("  stderr: ").append(e).append('\n');
             }
+            if (!l.setup().isEmpty()) {
+                b.append("  ").append(l.level()).append("'s root, before the next level's VMM (--nest-setup):\n");
+                for (NestedReport.SetupLine x : l.setup()) {
+                    b.append("    # ").append(x.command()).append(x.ok() ? "" : "   (failed)").append('\n');
+                    x.output().lines().forEach(o -> b.append("    ").append(o).append('\n'));
+                }
+            }
         }
         NestedReport.Dma d = r.dma();
         if (d != null) {
@@ -116,11 +123,14 @@ final class NestedReportText {
                     .append(w.delivered()).append(", DMA faults ").append(w.dmaFaults()).append('\n');
             b.append("  per packet, by the VMM of each level:\n");
             for (NestedReport.LevelCost c : w.levels()) {
-                b.append(String.format(Locale.ROOT, "    %-3s traps %.2f, VFIO MAP/UNMAP calls %.2f%n", c.level(),
-                        c.trapsPerPacket(), c.vfioCallsPerPacket()));
+                b.append(String.format(Locale.ROOT, "    %-3s traps %.2f, VFIO MAP/UNMAP calls %.2f (%.2f + %.2f)%n",
+                        c.level(), c.trapsPerPacket(), c.vfioCallsPerPacket(), c.mapCallsPerPacket(),
+                        c.unmapCallsPerPacket()));
             }
-            b.append(String.format(Locale.ROOT, "  host IOMMU (IOTLB) invalidations per packet: %.2f%n",
-                    w.hostIotlbInvalidationsPerPacket()));
+            b.append(String.format(Locale.ROOT, "  host IOMMU (IOTLB) invalidations per packet: %.2f (%s)%n",
+                    w.hostIotlbInvalidationsPerPacket(), w.hostCachingMode()
+                            ? "the host unit has caching mode: Linux invalidates on every map and unmap"
+                            : "the host unit has no caching mode: Linux invalidates on unmap only"));
         }
         RunReportText.list(b, "OPTIONS WITHOUT EFFECT ON THE MODEL", r.noEffect());
         RunReportText.list(b, "WARNINGS", r.warnings());

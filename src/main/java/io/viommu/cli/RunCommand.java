@@ -82,6 +82,11 @@ public final class RunCommand implements Callable<Integer> {
             + " the level below, whose kernel binds it to vfio-pci (with --managed) and whose VMM starts it.")
     List<String> nest = new ArrayList<>();
 
+    @Option(names = "--nest-setup", paramLabel = "FILE", description = "Commands the root of a VM level runs in its"
+            + " shell before the next level's VMM starts (as --host-setup; e.g. binding the device to its own"
+            + " vfio-pci by hand): the first --nest-setup runs in L1, the second in L2, ...")
+    List<Path> nestSetup = new ArrayList<>();
+
     @Option(names = "--json", description = "Print the report as one JSON document on stdout.")
     boolean json;
 
@@ -142,9 +147,9 @@ public final class RunCommand implements Callable<Integer> {
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
-        if (!nest.isEmpty() && w == VmRun.Workload.STATIC) {
-            err.println("viommu run: --workload static with --nest: only nic-ring runs in the innermost guest"
-                    + " of a nested run (or none)");
+        if (nestSetup.size() > nest.size()) {
+            err.println("viommu run: " + nestSetup.size() + " --nest-setup for " + nest.size() + " --nest: the i-th"
+                    + " --nest-setup runs in level i before level i+1 starts, so there is at most one per --nest");
             return 2;
         }
         for (String n : nest) {
@@ -176,7 +181,7 @@ public final class RunCommand implements Callable<Integer> {
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
         if (rc == 0 && !nest.isEmpty()) {
-            rc = runNested(host, w == VmRun.Workload.NIC_RING ? packets : 0, out, err);
+            rc = runNested(host, w, out, err);
         } else if (rc == 0) {
             rc = runOn(host, w, out, err);
         } else {
@@ -219,7 +224,7 @@ public final class RunCommand implements Callable<Integer> {
     }
 
     /** {@code --nest}: L1 from the VM arguments, each --nest one level deeper ({@link io.viommu.vmm.NestedRun}). */
-    int runNested(Kernel host, int workloadPackets, PrintStream out, PrintStream err) {
+    int runNested(Kernel host, VmRun.Workload w, PrintStream out, PrintStream err) {
         List<List<String>> levels = new ArrayList<>();
         levels.add(FirmwareFiles.withoutMissing(vmArgs));
         for (String n : nest) {
@@ -229,8 +234,17 @@ public final class RunCommand implements Callable<Integer> {
             }
             levels.add(FirmwareFiles.withoutMissing(a));
         }
+        List<List<String>> setups = new ArrayList<>();
+        for (Path f : nestSetup) {
+            try {
+                setups.add(java.nio.file.Files.readAllLines(f, java.nio.charset.StandardCharsets.UTF_8));
+            } catch (java.io.IOException e) {
+                err.println("viommu run: --nest-setup " + f + ": cannot read: " + e.getMessage());
+                return 2;
+            }
+        }
         io.viommu.vmm.NestedReport report = io.viommu.vmm.NestedRun.run(host,
-                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, workloadPackets, ring));
+                new io.viommu.vmm.NestedRun.Options(hostDescription(), levels, managed, w, packets, ring, setups));
         if (json) {
             out.println(toJson(report));
         } else {

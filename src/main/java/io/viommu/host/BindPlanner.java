@@ -190,6 +190,10 @@ public final class BindPlanner {
         if (message.contains("SR-IOV PF with")) {
             return "the plan writes 0 to sriov_numvfs first; VFs in use make that fail (EBUSY) and the plan is undone";
         }
+        if (message.startsWith("the group holds ")) {
+            return "none on this host: a group is assigned whole and this one cannot be made viable; use a device"
+                    + " whose group holds no chipset function (a slot behind a root port or switch port with ACS)";
+        }
         if (message.startsWith("no IOMMU group")) {
             return "enable the IOMMU (see the host findings)";
         }

@@ -220,11 +220,13 @@ public final class ConfigCheck {
 
     private void bypass(DeviceOption vfio, DeviceOption iommu) {
         boolean json = iommu.argument().startsWith("{") && !vfio.argument().startsWith("{");
-        add(Severity.ERROR, label(vfio), "created before -device intel-iommu: vfio-pci takes its DMA address space"
-                + " when it is realized, so it keeps system memory (all guest RAM mapped at its guest-physical"
-                + " address), while the guest, which sees the vIOMMU cover every device, gives its driver vIOMMU"
-                + " addresses: the device's DMA lands at the wrong guest page or faults in the host IOMMU (QEMU 7.2"
-                + " starts it without a word; an emulated device listed before intel-iommu is still translated)", null,
+        add(Severity.ERROR, label(vfio), "listed before -device intel-iommu: its DMA bypasses the vIOMMU (all guest"
+                + " RAM mapped at its guest-physical address); QEMU 7.2 does not warn and starts the VM."
+                + " vfio-pci takes its DMA address space when it is"
+                + " realized, so it keeps system memory, while the guest, which sees the vIOMMU cover every device,"
+                + " gives its driver vIOMMU addresses: the device's DMA lands at the wrong guest page or faults in the"
+                + " host IOMMU, as `viommu run` shows (an emulated device listed before intel-iommu is still"
+                + " translated)", null,
                 json ? "QEMU creates every key=value -device before every JSON one: write -device " + iommu.argument()
                         + " in the key=value form (-device intel-iommu," + keyValues(iommu) + ") before -device "
                         + vfio.argument()

@@ -131,7 +131,11 @@ public final class RealHost implements HostSysfs {
     /** Root or not, from /proc/self/status's effective uid (the JDK has no portable getuid). */
     @Override
     public Optional<String> writeRefusal() {
-        String status = read(Path.of("/proc/self/status")).orElse("");
+        return rootRefusal(read(Path.of("/proc/self/status")).orElse(""));
+    }
+
+    /** The refusal for a process whose /proc/self/status is {@code status}: empty when its effective uid is 0. */
+    static Optional<String> rootRefusal(String status) {
         for (String line : status.split("\n")) {
             if (line.startsWith("Uid:")) {
                 String[] w = line.substring(4).trim().split("\\s+");

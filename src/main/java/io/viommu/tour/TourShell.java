@@ -4,7 +4,6 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.shell.RootShell;
 import io.viommu.linux.sysfs.SysfsTree;
 import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.List;
 
 /**
@@ -12,8 +11,8 @@ import java.util.List;
  * {@code --host-setup} (echo into /sys, cat, ls, modprobe, ...), and the three read-only commands
  * the walkthroughs use to look around, answered from the same kernel:
  * {@code dmesg | grep [-e PATTERN]...} (fixed strings, dmesg's {@code [    0.000000] } prefix),
- * {@code find DIR -type l} (sysfs links under DIR; in the order of the group numbers, where
- * real find prints directory order) and {@code readlink PATH}.
+ * {@code find DIR -type l} (sysfs links under DIR in the order real find prints them: kernfs's
+ * readdir order, e.g. groups 5, 3, 1, 4, 2, 0) and {@code readlink PATH}.
  */
 public final class TourShell {
     private final Kernel kernel;
@@ -69,24 +68,22 @@ public final class TourShell {
         return out.toString();
     }
 
+    /** GNU find without sorting: depth first, each directory in readdir order (kernfs's), links not followed. */
     private String findLinks(String dir) {
         String base = dir.endsWith("/") ? dir.substring(0, dir.length() - 1) : dir;
-        SysfsTree sys = kernel.sysfs();
-        List<String> links = new ArrayList<>();
-        for (String p : sys.walk()) {
-            if (p.startsWith(base + "/") && sys.kind(p) == SysfsTree.Kind.SYMLINK) {
-                links.add(p);
-            }
-        }
-        links.sort(Comparator.comparing(TourShell::numericKey));
         StringBuilder out = new StringBuilder();
-        links.forEach(p -> out.append(p).append('\n'));
+        findLinks(kernel.sysfs(), base, out);
         return out.toString();
     }
 
-    /** Paths compared with their numbers as numbers (groups 2 before 10). */
-    private static String numericKey(String p) {
-        return java.util.regex.Pattern.compile("\\d+").matcher(p).replaceAll(m -> String.format("%08d", Long.parseLong(
-                m.group().length() > 9 ? m.group().substring(0, 9) : m.group())));
+    private static void findLinks(SysfsTree sys, String dir, StringBuilder out) {
+        for (String name : sys.readdir(dir).orElse(List.of())) {
+            String p = dir + "/" + name;
+            switch (sys.kind(p)) {
+                case SYMLINK -> out.append(p).append('\n');
+                case DIRECTORY -> findLinks(sys, p, out);
+                default -> { }
+            }
+        }
     }
 }

@@ -13,7 +13,7 @@ import java.util.List;
  * @param levels   L0 (the host) first
  * @param dma      the innermost guest's DMA followed down (null when the run failed before)
  * @param stray    the innermost device's DMA to an IOVA no level mapped (null when the run failed before)
- * @param workload the nic-ring workload in the innermost guest and what each level paid per packet (null: none asked)
+ * @param workload the nic-ring or static workload in the innermost guest and what each level paid per packet (null: none asked)
  */
 public record NestedReport(String hostArgs, boolean ok, String failure, String failedAt, List<Level> levels, Dma dma, Stray stray, Workload workload,
                            List<String> noEffect, List<String> warnings) {
@@ -31,9 +31,15 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      * @param log       this level's kernel lines naming the device (its binding, a probe failure, ...)
      * @param managed   devices the level below bound to vfio-pci for this level's VM (--managed)
      * @param stderr    what this level's VMM said on stderr (QEMU's text)
+     * @param setup     the commands this level's root ran before the next level's VMM started ({@code --nest-setup})
      */
     public record Level(String level, String args, Device device, RunReport.Viommu viommu, String iommu, VmmSide vmm,
-                        List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr) {
+                        List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr,
+                        List<SetupLine> setup) {
+    }
+
+    /** One command of a level's root shell: the line, what it printed (stdout and stderr), whether it succeeded. */
+    public record SetupLine(String command, String output, boolean ok) {
     }
 
     /** The assigned device in one level's kernel: BDF, ids, IOMMU group (and its members), driver. */
@@ -105,18 +111,26 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
     }
 
     /**
-     * The NIC ring (map per refill, unmap per completion, through the innermost guest's DMA API)
-     * and its cost per packet at every level.
+     * The NIC ring in the innermost guest ({@code nic-ring}: map per refill, unmap per completion,
+     * through its DMA API; {@code static}: one VFIO mapping by a DPDK-style process) and its cost
+     * per packet at every level.
      *
      * @param runsIn                    the level whose guest runs it
      * @param levels                    per VM level (L1 first): what its VMM did per packet
      * @param hostIotlbInvalidationsPerPacket IOTLB invalidations the host's unit processed per packet
+     * @param hostCachingMode           whether the host's unit reports caching mode: Linux then invalidates
+     *                                  on every map too, without it only on unmap (so the host's IOTLB
+     *                                  invalidations per packet are L1's VMM's UNMAP_DMA calls per packet)
      */
     public record Workload(String name, String runsIn, int packets, int ring, long delivered, long dmaFaults,
-                           List<LevelCost> levels, double hostIotlbInvalidationsPerPacket) {
+                           List<LevelCost> levels, double hostIotlbInvalidationsPerPacket, boolean hostCachingMode) {
     }
 
-    /** One level's VMM per packet: trapped invalidations of its VM's vIOMMU, VFIO MAP/UNMAP calls into the level below. */
-    public record LevelCost(String level, double trapsPerPacket, double vfioCallsPerPacket) {
+    /**
+     * One level's VMM per packet: trapped invalidations of its VM's vIOMMU, VFIO MAP/UNMAP calls into
+     * the level below (together, then MAP_DMA and UNMAP_DMA apart).
+     */
+    public record LevelCost(String level, double trapsPerPacket, double vfioCallsPerPacket, double mapCallsPerPacket,
+                            double unmapCallsPerPacket) {
     }
 }

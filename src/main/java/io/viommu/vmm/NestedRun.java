@@ -34,15 +34,38 @@ import java.util.OptionalInt;
  * <p>A tour or a test calls {@link #run(Kernel, Options)} with a booted host.
  */
 public final class NestedRun {
-    /** A run: the host's description, every level's QEMU arguments (L1 first), --managed (every level). */
-    public record Options(String hostArgs, List<List<String>> levels, boolean managed, int packets, int ring) {
+    /**
+     * A run: the host's description, every level's QEMU arguments (L1 first), --managed (every
+     * level), the workload of the innermost guest ({@link VmRun.Workload#NIC_RING}: its DMA API,
+     * {@link VmRun.Workload#STATIC}: a DPDK-style process of it through its own VFIO) and its size,
+     * and {@code setups}: element i the commands level i+1's root runs in its shell after its
+     * kernel booted and before the next level's VMM starts ({@code --nest-setup}, as {@code
+     * --via-setup}: e.g. binding the device to its own vfio-pci by hand instead of --managed).
+     */
+    public record Options(String hostArgs, List<List<String>> levels, boolean managed, VmRun.Workload workload,
+                          int packets, int ring, List<List<String>> setups) {
         public Options {
             levels = levels.stream().map(List::copyOf).toList();
+            setups = setups.stream().map(List::copyOf).toList();
+            if (workload == null || packets <= 0) {
+                workload = VmRun.Workload.NONE;
+            }
+        }
+
+        /** No setup commands in the levels. */
+        public Options(String hostArgs, List<List<String>> levels, boolean managed, VmRun.Workload workload,
+                       int packets, int ring) {
+            this(hostArgs, levels, managed, workload, packets, ring, List.of());
+        }
+
+        /** The nic-ring workload of {@code packets} packets (none when 0). */
+        public Options(String hostArgs, List<List<String>> levels, boolean managed, int packets, int ring) {
+            this(hostArgs, levels, managed, VmRun.Workload.NIC_RING, packets, ring);
         }
 
         /** No workload: the DMA sample and the stray DMA only. */
         public Options(String hostArgs, List<List<String>> levels, boolean managed) {
-            this(hostArgs, levels, managed, 0, 0);
+            this(hostArgs, levels, managed, VmRun.Workload.NONE, 0, 0);
         }
     }
 
@@ -57,6 +80,7 @@ public final class NestedRun {
         List<String> noEffect = new ArrayList<>();
         List<List<RunReport.Managed>> managed = new ArrayList<>();
         List<List<String>> stderr = new ArrayList<>();
+        List<List<NestedReport.SetupLine>> setupLogs = new ArrayList<>();
         java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped = new java.util.IdentityHashMap<>();
         NestedReport.Dma dma = null;
         NestedReport.Stray stray = null;
@@ -65,7 +89,18 @@ public final class NestedRun {
         String failure = null;
         try {
             for (List<String> args : o.levels()) {
+                int below = nest.levels().size();
+                if (below > 0 && below <= o.setups().size() && !o.setups().get(below - 1).isEmpty()) {
+                    List<NestedReport.SetupLine> log = setup(nest, o.setups().get(below - 1));
+                    setupLogs.set(below - 1, log);
+                    NestedReport.SetupLine last = log.get(log.size() - 1);
+                    if (!last.ok()) {
+                        throw new IllegalArgumentException("L" + below + "'s setup (--nest-setup) failed at: "
+                                + last.command());
+                    }
+                }
                 String name = "L" + (nest.levels().size() + 1);
+                setupLogs.add(List.of());
                 List<String> lines = new ArrayList<>();
                 stderr.add(lines);
                 managed.add(List.of());
@@ -91,8 +126,8 @@ public final class NestedRun {
                 }
             });
             stray = stray(nest, top);
-            if (o.packets() > 0) {
-                workload = workload(nest, top, o.packets(), o.ring());
+            if (o.workload() != VmRun.Workload.NONE) {
+                workload = workload(nest, top, o.workload(), o.packets(), o.ring());
             }
         } catch (ManagedBinding.ManagedException e) {
             failure = "error: " + e.getMessage();
@@ -103,7 +138,7 @@ public final class NestedRun {
         } catch (RuntimeException e) {
             failure = "viommu run: the model failed: " + e;
         } finally {
-            levels = levels(nest, hostLogStart, o, managed, stderr, whileMapped);
+            levels = levels(nest, hostLogStart, o, managed, stderr, setupLogs, whileMapped);
             warnings.addAll(nest.shutdown());
         }
         if (failure == null && !dma.ok()) {
@@ -117,6 +152,24 @@ public final class NestedRun {
         }
         return new NestedReport(o.hostArgs(), failure == null, failure, failedAt(failure, levels, o), levels, dma, stray,
                 workload, noEffect, warnings);
+    }
+
+    /** {@code lines} run by the innermost kernel's root shell, each with what it printed; up to the first that fails. */
+    private static List<NestedReport.SetupLine> setup(Nest nest, List<String> lines) {
+        io.viommu.linux.shell.RootShell.Run run = nest.setup(lines);
+        List<NestedReport.SetupLine> out = new ArrayList<>();
+        for (int i = 0; i < run.results().size(); i++) {
+            String line = run.lines().get(i);
+            var r = run.results().get(i);
+            String t = line.strip();
+            if (!t.isEmpty() && !t.startsWith("#")) {
+                out.add(new NestedReport.SetupLine(line, r.output(), r.ok()));
+            }
+        }
+        if (out.isEmpty()) {
+            out.add(new NestedReport.SetupLine("(only comments)", "", true));
+        }
+        return out;
     }
 
     /** The level whose start failed (the first listed level without a device view), or null. */
@@ -155,6 +208,7 @@ public final class NestedRun {
 
     private static List<NestedReport.Level> levels(Nest nest, int hostLogStart, Options o,
                                                    List<List<RunReport.Managed>> managed, List<List<String>> stderr,
+                                                   List<List<NestedReport.SetupLine>> setups,
                                                    java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped) {
         List<Object> chain = chain(nest);
         List<NestedReport.Level> out = new ArrayList<>();
@@ -173,15 +227,16 @@ public final class NestedRun {
                 hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()).stream()
                         .filter(VmRun::isFaultLine).toList(), hostDev == null ? List.of()
                         : naming(hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()), hostDev.name()),
-                List.of(), List.of()));
+                List.of(), List.of(), List.of()));
         for (int i = 0; i < o.levels().size(); i++) {
             String name = "L" + (i + 1);
             String args = String.join(" ", o.levels().get(i));
             List<RunReport.Managed> m = i < managed.size() ? managed.get(i) : List.of();
             List<String> err = i < stderr.size() ? stderr.get(i) : List.of();
+            List<NestedReport.SetupLine> setup = i < setups.size() ? setups.get(i) : List.of();
             if (i >= ls.size()) {
                 out.add(new NestedReport.Level(name, args, null, null, "never started", null, List.of(), List.of(), m,
-                        err));
+                        err, setup));
                 continue;
             }
             Nest.Level l = ls.get(i);
@@ -197,7 +252,7 @@ public final class NestedRun {
             }
             out.add(new NestedReport.Level(name, args, dev, VmRun.viommuOf(l.vmm().machine()), VmRun.guestIommu(k), side,
                     k.dmesg().stream().filter(VmRun::isFaultLine).toList(),
-                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err));
+                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err, setup));
         }
         return out;
     }
@@ -420,12 +475,19 @@ public final class NestedRun {
     /**
      * The NIC ring of {@code scenario nic-ring} in the innermost guest on its edu (the physical
      * edu's frames arrive through every level's shadow), and what it cost each level per packet.
+     * {@code nic-ring}: the guest kernel's DMA API maps each refill and unmaps each completion;
+     * {@code static}: the guest binds the device to its own vfio-pci and a DPDK-style process maps
+     * the whole buffer area once through that VFIO (a MAP_DMA that programs the innermost vIOMMU,
+     * trapped and shadowed level by level like any other mapping), then polls the ring with no
+     * further mapping. The host's IOTLB invalidations are counted as the host's unit receives
+     * them: Linux 6.1 invalidates on unmap, and on map only when the unit reports caching mode
+     * ({@code __mapping_notify_one}), so on a host unit without it they equal the host UNMAP_DMA calls.
      */
-    static NestedReport.Workload workload(Nest nest, VfioPciDevice top, int packets, int ring) {
+    static NestedReport.Workload workload(Nest nest, VfioPciDevice top, VmRun.Workload kind, int packets, int ring) {
         EduDevice edu = physicalEdu(nest, top);
         if (edu == null) {
-            throw new IllegalArgumentException("--workload nic-ring needs an edu at the bottom of the chain (the only"
-                    + " device with a DMA engine in the model)");
+            throw new IllegalArgumentException("--workload " + kind.label() + " needs an edu at the bottom of the chain"
+                    + " (the only device with a DMA engine in the model)");
         }
         List<VfioPciDevice> chain = new ArrayList<>();
         for (VfioPciDevice d = top; d != null; d = nest.under(d)) {
@@ -439,11 +501,16 @@ public final class NestedRun {
         }
         Guest guest = nest.levels().get(nest.levels().size() - 1).guest();
         boolean cm = top.vmm().machine().iommu() != null && top.vmm().machine().iommu().config().cachingMode();
+        io.viommu.linux.scenario.NicRingScenario.Nic nic = new io.viommu.linux.scenario.NicRingScenario.Nic(edu,
+                top.address(), top.barAddress(0));
         io.viommu.linux.scenario.NicRingRun r;
         try {
-            r = io.viommu.linux.scenario.NicRingScenario.dynamicOn(guest.kernel(),
-                    new io.viommu.linux.scenario.NicRingScenario.Nic(edu, top.address(), top.barAddress(0)), cm, packets,
-                    ring);
+            r = kind == VmRun.Workload.STATIC
+                    ? io.viommu.linux.scenario.NicRingScenario.staticVfioOn(guest.kernel(), nic, cm, packets, ring)
+                    : io.viommu.linux.scenario.NicRingScenario.dynamicOn(guest.kernel(), nic, cm, packets, ring);
+        } catch (IllegalStateException e) {
+            throw new IllegalArgumentException("--workload " + kind.label() + " in L" + nest.levels().size() + ": "
+                    + e.getMessage(), e);
         } finally {
             if (unit != null) {
                 unit.removeInvalidationListener(inv);
@@ -455,10 +522,11 @@ public final class NestedRun {
             VfioListener.Counters b = before.get(i);
             costs.add(new NestedReport.LevelCost("L" + (i + 1),
                     (a.invalidationsTrapped() - b.invalidationsTrapped()) / (double) packets,
-                    (a.mapCalls() - b.mapCalls() + a.unmapCalls() - b.unmapCalls()) / (double) packets));
+                    (a.mapCalls() - b.mapCalls() + a.unmapCalls() - b.unmapCalls()) / (double) packets,
+                    (a.mapCalls() - b.mapCalls()) / (double) packets, (a.unmapCalls() - b.unmapCalls()) / (double) packets));
         }
-        return new NestedReport.Workload("nic-ring", "L" + nest.levels().size(), r.packets(), r.ringSize(), r.delivered(),
-                r.dmaFaults(), costs, inv.count / (double) packets);
+        return new NestedReport.Workload(kind.label(), "L" + nest.levels().size(), r.packets(), r.ringSize(), r.delivered(),
+                r.dmaFaults(), costs, inv.count / (double) packets, unit != null && unit.config().cachingMode());
     }
 
     /** An IOVA the innermost VMM's container does not map, inside an edu's 28-bit reach. */

@@ -96,6 +96,23 @@ class HostPlanCommandTest {
     }
 
     @Test
+    void aSavedTreeIsPlannedAndDryRunButNeverWritten() {
+        String tree = "src/test/host-trees/intel-vtd";
+        CliRun plan = run("host", "plan", "02:00.0", "--sysfs", tree);
+        assertThat(plan.code()).as(plan.out()).isZero();
+        assertThat(plan.out()).contains("0000:02:00.0 (02:00.0)", "driver ixgbe", "Verdict: ready");
+        CliRun dry = run("host", "apply", "02:00.0", "--sysfs", tree);
+        assertThat(dry.code()).isZero();
+        assertThat(dry.out()).contains("the writes `--yes` would make, in order:",
+                "echo 0000:02:00.0 > /sys/bus/pci/devices/0000:02:00.0/driver/unbind",
+                "note: --yes would be refused here: saved tree ");
+        CliRun yes = run("host", "apply", "02:00.0", "--sysfs", tree, "--yes", "--journal", "/nonexistent/j.jsonl");
+        assertThat(yes.code()).isEqualTo(1);
+        assertThat(yes.err()).startsWith("viommu host apply: refused, nothing written: saved tree ")
+                .contains("is a saved record of a host, read-only");
+    }
+
+    @Test
     void usageErrorsAreClear(@TempDir Path dir) {
         assertThat(run("host", "plan", "00:05.0", "--for", "xen", "--model", HOST).err())
                 .isEqualTo("viommu host plan: --for xen: expected qemu, libvirt or dpdk\n");

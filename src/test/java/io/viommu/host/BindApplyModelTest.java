@@ -187,6 +187,31 @@ class BindApplyModelTest {
     }
 
     @Test
+    void aStepThatSucceedsButReadsBackWrongIsUndone(@TempDir Path dir) {
+        // drivers_probe succeeds even when no driver takes the device (Linux: bus_rescan_devices_helper
+        // returns 0), so only the read-back sees it: here the override names a driver that is not loaded
+        RecordingHost h = host();
+        Map<String, String> before = h.host.sysfsContents();
+        BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("00:07.0"), "qemu", true, null));
+        List<Step> steps = new ArrayList<>(plan.steps());
+        Step override = steps.stream().filter(s -> s.path() != null && s.path().endsWith("/driver_override")).findFirst()
+                .orElseThrow();
+        steps.set(override.n() - 1, new Step(override.n(), "write", override.device(), override.path(), "pci-stub",
+                override.before(), "pci-stub", "echo pci-stub > " + override.path()));
+        BindPlan edited = new BindPlan(plan.schema(), plan.host(), plan.source(), plan.use(), true, null, plan.requested(),
+                plan.targets(), plan.hostFindings(), steps, plan.commands(), plan.persistence(), true);
+        assertThat(BindApply.refusal(edited, h)).isNull();
+        BindApply.Result r = BindApply.apply(edited, h, journal(dir, "readback"), 0, l -> { });
+        assertThat(r.ok()).isFalse();
+        Step probe = steps.get(steps.size() - 1);
+        assertThat(r.failedStep()).isEqualTo(probe.n());
+        assertThat(r.error()).isEqualTo("step " + probe.n() + " read back wrong: 0000:00:07.0 driver is \"none\","
+                + " expected \"vfio-pci\"");
+        assertThat(r.restored()).isTrue();
+        assertSameTree(before, h.host.sysfsContents(), "after a wrong read-back");
+    }
+
+    @Test
     void theRollbackIsTheInverseWritesInReverseCountedByTheSeam(@TempDir Path dir) {
         RecordingHost h = host();
         BindPlan plan = BindPlanner.plan(h, new BindPlanner.Request(List.of("0000:00:05.0"), "qemu", false, null));

@@ -31,6 +31,16 @@ class RealHostTest {
     }
 
     @Test
+    void theLiveHostIsChangedByRootOnlyByItsEffectiveUid() {
+        assertThat(RealHost.rootRefusal("Name:\tjava\nUid:\t1000\t1000\t1000\t1000\n"))
+                .contains("the live host's sysfs can be changed by root only (effective uid 1000)");
+        // sudo-like: real uid 1000, effective 0
+        assertThat(RealHost.rootRefusal("Uid:\t1000\t0\t0\t0\n")).isEmpty();
+        assertThat(RealHost.rootRefusal("")).contains("cannot tell whether this process runs as root (/proc/self/status"
+                + " unreadable)");
+    }
+
+    @Test
     void aSavedTreeRefusesEveryEffectAndCountsNone(@TempDir Path dir) {
         SavedTree t = new SavedTree(dir);
         assertThat(t.write(Path.of("/sys/bus/pci/drivers_probe"), "0000:00:05.0").ok()).isFalse();

@@ -18,10 +18,15 @@ import org.junit.jupiter.api.Test;
  * followed through the vIOMMU, the VMM's listener, host VFIO and the host unit into guest RAM.
  */
 class GuestTest {
-    /** A host with edu at 00:04.0 and e1000 at 00:05.0, both bound to vfio-pci. */
+    /** A host with edu at 00:04.0 and e1000 at 00:05.0, both bound to vfio-pci; its unit in caching mode (a QEMU host). */
     static Kernel host() throws Exception {
+        return host(true);
+    }
+
+    /** The same host; without caching mode its unit is like a physical one. */
+    static Kernel host(boolean cachingMode) throws Exception {
         Kernel k = Kernel.boot(MachineBuilder.fromCommandLine(List.of("-machine", "q35", "-m", "2G", "-nodefaults",
-                "-append", "intel_iommu=on", "-device", "intel-iommu,intremap=off,caching-mode=on",
+                "-append", "intel_iommu=on", "-device", "intel-iommu,intremap=off,caching-mode=" + (cachingMode ? "on" : "off"),
                 "-device", "edu,addr=04.0", "-device", "e1000,addr=05.0"), MachineLog.SILENT));
         RootShell.Run r = new RootShell(k).runScript(List.of("modprobe vfio-pci",
                 "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts",

@@ -197,4 +197,93 @@ class NestedRunTest {
         assertThat(one.workload().levels().get(0).trapsPerPacket()).isEqualTo(traps);
         assertThat(one.workload().hostIotlbInvalidationsPerPacket()).isEqualTo(traps);
     }
+
+    /**
+     * The host's IOTLB invalidations per packet depend on the host unit, not on the nesting: Linux
+     * 6.1's intel-iommu invalidates after every unmap, and after a map only when the unit reports
+     * caching mode ({@code __mapping_notify_one}; a physical unit does not). So on a host without
+     * caching mode they are L1's VMM's UNMAP_DMA calls per packet (half its traps: one map and one
+     * unmap per packet), on a QEMU host with it its MAP_DMA and UNMAP_DMA calls together.
+     */
+    @Test
+    void theHostInvalidatesOnUnmapOnlyUnlessItsUnitHasCachingMode() throws Exception {
+        NestedReport plain = NestedRun.run(GuestTest.host(false), new NestedRun.Options("host", List.of(L1, L2), true, 128, 32));
+        assertThat(plain.ok()).as(plain.failure()).isTrue();
+        NestedReport.Workload w = plain.workload();
+        assertThat(w.hostCachingMode()).isFalse();
+        NestedReport.LevelCost l1 = w.levels().get(0);
+        assertThat(l1.mapCallsPerPacket()).isEqualTo(l1.unmapCallsPerPacket()).isPositive();
+        assertThat(l1.vfioCallsPerPacket()).isEqualTo(l1.mapCallsPerPacket() + l1.unmapCallsPerPacket());
+        assertThat(w.hostIotlbInvalidationsPerPacket()).isEqualTo(l1.unmapCallsPerPacket())
+                .isEqualTo(l1.trapsPerPacket() / 2);
+        NestedReport cm = NestedRun.run(GuestTest.host(true), new NestedRun.Options("host", List.of(L1, L2), true, 128, 32));
+        assertThat(cm.ok()).as(cm.failure()).isTrue();
+        assertThat(cm.workload().hostCachingMode()).isTrue();
+        NestedReport.LevelCost c1 = cm.workload().levels().get(0);
+        assertThat(cm.workload().hostIotlbInvalidationsPerPacket()).isEqualTo(c1.vfioCallsPerPacket())
+                .isEqualTo(c1.trapsPerPacket());
+        // the levels above pay the same whatever the host unit
+        assertThat(c1.trapsPerPacket()).isEqualTo(l1.trapsPerPacket());
+    }
+
+    /**
+     * {@code --workload static} in L2: L2's kernel binds the device to its own vfio-pci and a
+     * DPDK-style process maps its buffer area once through that VFIO; the one MAP_DMA programs
+     * L2's vIOMMU, is trapped by L2's VMM and mirrored into L1's VFIO, trapped again by L1's VMM
+     * and mirrored into the host's: every packet then arrives with no trap and no VFIO call at
+     * any level (the set-up's, spread over the packets, aside), all delivered.
+     */
+    @Test
+    void aStaticDpdkRingInL2IsShadowedOnceThroughEveryLevelAndCostsNothingPerPacket() throws Exception {
+        NestedReport dyn = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), true,
+                VmRun.Workload.NIC_RING, 256, 32));
+        NestedReport st = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), true,
+                VmRun.Workload.STATIC, 256, 32));
+        assertThat(st.ok()).as(st.failure()).isTrue();
+        NestedReport.Workload w = st.workload();
+        assertThat(w.name()).isEqualTo("static");
+        assertThat(w.delivered()).isEqualTo(256);
+        assertThat(w.dmaFaults()).isZero();
+        assertThat(w.levels()).extracting(NestedReport.LevelCost::level).containsExactly("L1", "L2");
+        for (NestedReport.LevelCost c : w.levels()) {
+            // the set-up: the area's MAP_DMA (and the teardown's UNMAP_DMA) only, well under one call per packet
+            assertThat(c.mapCallsPerPacket() * 256).as(c.level()).isBetween(1.0, 16.0);
+            assertThat(c.trapsPerPacket() * 256).as(c.level()).isBetween(1.0, 32.0);
+            assertThat(c.trapsPerPacket()).isLessThan(dyn.workload().levels().get(0).trapsPerPacket() / 8);
+        }
+        // the level below repeats what the level above did: one shadow per level
+        assertThat(w.levels().get(0).mapCallsPerPacket()).isEqualTo(w.levels().get(1).mapCallsPerPacket());
+        assertThat(w.hostIotlbInvalidationsPerPacket()).isLessThan(dyn.workload().hostIotlbInvalidationsPerPacket() / 8);
+        // the innermost guest's device is on its own vfio-pci now (the DPDK process bound it)
+        assertThat(st.levels().get(2).device().driver()).isEqualTo("vfio-pci");
+    }
+
+    /**
+     * Without --managed, L1's root binds the device by hand before L2 starts (--nest-setup): the
+     * lines run in L1's kernel, their output is kept in the report, and L2 runs; a failing line
+     * stops the run there, before L2's VMM, with the line named.
+     */
+    @Test
+    void l1sRootCanBindTheDeviceByHandBeforeL2Starts() throws Exception {
+        List<String> bind = List.of("# L1's root", "modprobe vfio-pci",
+                "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override",
+                "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe");
+        NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), false,
+                VmRun.Workload.NONE, 0, 0, List.of(bind)));
+        assertThat(r.ok()).as(r.failure()).isTrue();
+        assertThat(r.levels().get(1).setup()).extracting(NestedReport.SetupLine::command)
+                .containsExactly(bind.get(1), bind.get(2), bind.get(3));
+        assertThat(r.levels().get(1).setup()).allMatch(NestedReport.SetupLine::ok);
+        assertThat(r.levels().get(2).managed()).isEmpty();
+        assertThat(r.levels().get(1).device().driver()).isEqualTo("vfio-pci");
+        NestedReport bad = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(L1, L2), false,
+                VmRun.Workload.NONE, 0, 0, List.of(List.of("modprobe vfio-pci",
+                        "echo vfio-pci > /sys/bus/pci/devices/0000:00:09.0/driver_override"))));
+        assertThat(bad.ok()).isFalse();
+        assertThat(bad.failure()).isEqualTo("viommu run: L1's setup (--nest-setup) failed at: echo vfio-pci >"
+                + " /sys/bus/pci/devices/0000:00:09.0/driver_override");
+        assertThat(bad.levels().get(1).setup().get(1).ok()).isFalse();
+        assertThat(bad.levels().get(1).setup().get(1).output()).isNotEmpty();
+        assertThat(bad.levels().get(2).vmm()).isNull(); // L2 never started
+    }
 }

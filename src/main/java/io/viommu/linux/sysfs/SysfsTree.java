@@ -282,6 +282,40 @@ public final class SysfsTree {
         return Optional.of(List.copyOf(d.children.keySet()));
     }
 
+    /**
+     * The names in a directory in the order {@code getdents} returns them: kernfs keeps a
+     * directory's children in a red-black tree ordered by {@link #kernfsNameHash} and then by name
+     * ({@code kernfs_name_compare}) and readdir walks it in order, so {@code ls -f} and {@code
+     * find} list sysfs in this order (e.g. iommu_groups 5, 3, 1, 4, 2, 0), not sorted.
+     */
+    public Optional<List<String>> readdir(String dir) {
+        return list(dir).map(names -> names.stream()
+                .sorted(java.util.Comparator.comparingLong(SysfsTree::kernfsNameHash).thenComparing(n -> n))
+                .toList());
+    }
+
+    /**
+     * kernfs_name_hash (fs/kernfs/dir.c) of a name without a namespace: the dcache's
+     * partial_name_hash over its (signed) chars from 0, end_name_hash (hash_long to 32 bits, the
+     * 64-bit golden ratio multiply), then 31 bits with 0, 1 and INT_MAX kept for "." / ".." /
+     * the end marker.
+     */
+    static long kernfsNameHash(String name) {
+        long h = 0;
+        for (byte c : name.getBytes(java.nio.charset.StandardCharsets.UTF_8)) {
+            long ch = c; // char is signed on x86: sign-extended to unsigned long
+            h = (h + (ch << 4) + (ch >>> 4)) * 11; // unsigned long arithmetic: >>> and wrapping
+        }
+        long hash = ((h * 0x61C8_8646_80B5_83EBL) >>> 32) & 0x7fff_ffffL;
+        if (hash < 2) {
+            hash += 2;
+        }
+        if (hash >= 0x7fff_ffffL) {
+            hash = 0x7fff_ffffL - 1;
+        }
+        return hash;
+    }
+
     /** The errno {@code opendir} would fail with, or null when {@code dir} is a directory. */
     public Errno listError(String dir) {
         Resolved r = resolve(dir, true);

@@ -1,0 +1,1 @@
+qemu-system-x86_64 -display none -nodefaults -no-reboot -L /usr/share/qemu -serial stdio -serial file:/viares.ser -kernel /l2/vmlinuz -initrd /l2/initrd -M q35,kernel-irqchip=split -accel tcg -smp 1 -m 512M -device vfio-pci,host=0000:00:04.0,addr=04.0 -append console=ttyS0 loglevel=4 panic=-1 intel_iommu=on
