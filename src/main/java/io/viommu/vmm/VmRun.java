@@ -112,8 +112,7 @@ public final class VmRun {
                 warnings.add("viommu: warning: no -machine given: QEMU 7.2 then builds its default 'pc' (i440fx)"
                         + " machine, viommu models only q35 and builds q35, so BDFs differ from QEMU's; add -M q35");
             }
-            vmm = Vmm.start(host, o.vmArgs(), MachineLog.SILENT, warnings::add);
-            warnings.addAll(vmm.commandLine().warnings());
+            vmm = Vmm.start(host, o.vmArgs(), MachineLog.SILENT, warnings::add); // the command line's warnings too
             noEffect.addAll(vmm.commandLine().noEffect());
             guest = Guest.boot(vmm);
             for (Guest.AssignedView v : guest.assigned()) {
@@ -237,9 +236,12 @@ public final class VmRun {
     private static RunReport.Workload runWorkload(Guest guest, Options o) throws WorkloadException {
         Vmm vmm = guest.vmm();
         Guest.AssignedView nicView = null;
-        EduDevice physical = null;
+        PciFunction physical = null;
         for (Guest.AssignedView v : guest.assigned()) {
             physical = hostEdu(vmm, v.device());
+            if (physical == null) {
+                physical = NicSample.hostNic(vmm, v.device()); // an e1000e or 82576 VF: its own rings
+            }
             if (physical != null) {
                 nicView = v;
                 break;
@@ -251,8 +253,8 @@ public final class VmRun {
                     + " and this VM has none; run it without --workload, or assign a host edu");
         }
         if (nicView == null) {
-            throw new WorkloadException("--workload " + name + " needs an assigned edu (the only device with a DMA engine"
-                    + " in the model); the VM's assigned devices are " + guest.assigned().stream()
+            throw new WorkloadException("--workload " + name + " needs an assigned edu, e1000e or 82576 VF (the devices"
+                    + " with a DMA engine in the model); the VM's assigned devices are " + guest.assigned().stream()
                     .map(v -> v.device().hostName()).toList());
         }
         long bar0 = nicView.device().barAddress(0);
