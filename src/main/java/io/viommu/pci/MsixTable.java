@@ -181,14 +181,13 @@ public final class MsixTable {
     }
 
     /**
-     * {@code msix_reset} (from {@code pci_do_device_reset} on a system or bus reset): every
-     * vector unused and nothing pending ({@code msix_clear_all_vectors}), MSI-X enable and the
+     * {@code msix_reset} (from {@code pci_do_device_reset} on a system or bus reset): nothing
+     * pending ({@code msix_clear_all_vectors}; the vectors the device uses stay in use), MSI-X enable and the
      * function mask cleared, the table and the PBA zeroed, then every vector masked one by one
      * ({@code msix_mask_all}, each a mask update: a vector notifier still set hears its release).
      * As in QEMU the cached function mask is left as it was until the next control write.
      */
     public void reset() {
-        java.util.Arrays.fill(used, false);
         java.util.Arrays.fill(pending, false);
         int control = control();
         int writable = (int) config.writeMask(cap + MsixCapability.CONTROL, 2);

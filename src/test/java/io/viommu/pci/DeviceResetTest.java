@@ -66,13 +66,17 @@ class DeviceResetTest {
             assertThat(d.table.tableLoad(v * 16L + 12)).isEqualTo(1L);
         }
         assertThat(d.table.pbaLoad(0, 8)).isZero();
-        // vectors are unused after the reset: enabled and unmasked again, a notify sends nothing
-        d.configWrite(PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
-        d.configWrite(0x42, MsixCapability.CONTROL_ENABLE, 2);
-        d.table.tableStore(12, 0);
+        // the device's vectors stay in use (msix_clear_all_vectors clears only pending bits):
+        // masked, a notify only pends; programmed, enabled and unmasked again, it is sent
         d.sent.clear();
         d.table.notify(0);
         assertThat(d.sent).isEmpty();
+        d.configWrite(PciRegs.COMMAND, PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
+        d.table.tableStore(0, 0xfee0_1000L);
+        d.table.tableStore(8, 0x42);
+        d.configWrite(0x42, MsixCapability.CONTROL_ENABLE, 2);
+        d.table.tableStore(12, 0);
+        assertThat(d.sent).containsExactly("fee01000:66");
         assertThat(d.ownResets).isZero();
     }
 
