@@ -308,7 +308,12 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(prefix + "vfio " + sysfsdev + ": no such host device: No such file or directory");
         }
         String fail = prefix + "vfio " + name + ": ";
+        // the device's iommu_group link: its IOMMU group, or the one VFIO's no-IOMMU mode made for it
+        // (QEMU 7.2 knows no /dev/vfio/noiommu-N: it opens /dev/vfio/N, which that mode does not create)
         OptionalInt groupId = k.drivers().groupOf(dev);
+        if (groupId.isEmpty() && k.vfio().isPresent()) {
+            groupId = k.vfio().get().noiommuGroup(name);
+        }
         if (groupId.isEmpty()) {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
