@@ -57,12 +57,16 @@ import java.util.List;
  * unit's interrupt remapping when the device is behind it, straight otherwise; the unit's own
  * fault and completion events go straight to the APICs, as in QEMU.
  *
+ * <p>{@link #close} gives back the memory the machine owns (its RAM when it has its own, the
+ * firmware image): a process that builds many machines closes each when done with it. A
+ * machine that is never closed gives it back once unreachable.
+ *
  * <p>Every device's DMA goes through its {@link DmaPort}: translated by the IOMMU when the
  * machine has {@code -device intel-iommu}, wherever it is listed (QEMU sets bus-master address
  * spaces up at machine done), an explicit bypass otherwise. The order trap is vfio-pci's alone
  * (io.viommu.vmm.VfioPciDevice takes its address space at realize).
  */
-public final class Machine {
+public final class Machine implements AutoCloseable {
     public static final long ECAM_DEFAULT_BASE = Mch.PCIEXBAR_DEFAULT;
     public static final long BELOW_4G_LIMIT = 0xb000_0000L;
     public static final long PAM_HOLE_START = 0xc_0000L;
@@ -70,6 +74,8 @@ public final class Machine {
     public static final int ICH9_SLOT = 0x1f;
 
     private final PhysicalMemory ram;
+    /** Memory this machine allocated and gives back on {@link #close}: its RAM, firmware images. */
+    private final List<PhysicalMemory> owned = new ArrayList<>();
     private final io.viommu.memory.AddressSpace ramSpace;
     private final long ramSize;
     private final AddressMap memory = new AddressMap("memory", 0x00);
@@ -160,6 +166,9 @@ public final class Machine {
         this.guest = guest;
         this.ramSize = ramSize;
         this.ram = ramBacking == null ? new PhysicalMemory(ramSize) : null;
+        if (this.ram != null) {
+            owned.add(this.ram);
+        }
         io.viommu.memory.AddressSpace ram = ramBacking == null ? this.ram : ramBacking;
         this.ramSpace = ram;
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
@@ -288,6 +297,7 @@ public final class Machine {
             throw new IllegalArgumentException("firmware image of " + image.length + " bytes: not a multiple of 64 KiB");
         }
         PhysicalMemory rom = new PhysicalMemory(image.length);
+        owned.add(rom);
         rom.writeBytes(PhysAddr.of(0), image, 0, image.length);
         long size = image.length;
         int isaSize = Math.min(image.length, ISA_BIOS_MAX);
@@ -413,6 +423,18 @@ public final class Machine {
             throw new IllegalStateException("this machine's RAM is a VMM process's memory, not a PhysicalMemory");
         }
         return ram;
+    }
+
+    /**
+     * Gives back the memory this machine owns (its own RAM, firmware images); a VMM process's
+     * memory backing its RAM stays with the process. The machine must not be used afterwards:
+     * its RAM refuses every access. Idempotent.
+     */
+    @Override
+    public void close() {
+        for (PhysicalMemory m : owned) {
+            m.close();
+        }
     }
 
     /** The CPU's (and devices' post-translation) physical address space. */
