@@ -98,6 +98,63 @@ public final class Machine implements AutoCloseable {
     public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
     public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
+    /** ICH9's reset control register (RST_CNT), one byte over the CONFIG_ADDRESS port at a higher priority. */
+    public static final int RESET_CONTROL_PORT = 0xcf9;
+    /** RST_CNT bit 2: reset the CPU (a system reset request); bits 1 and 3 (SYS_RST, FULL_RST) are kept. */
+    public static final int RESET_CONTROL_RESET_CPU = 1 << 2;
+
+    private int resetControl;
+    private boolean resetRequested;
+
+    /**
+     * {@code ich9_rst_cnt_read/write} (hw/isa/lpc_ich9.c): a write with bit 2 set requests a
+     * system reset ({@code qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET)}), which the
+     * main loop carries out after the access ({@link #takeResetRequest}); otherwise the register
+     * keeps bits 1 and 3.
+     */
+    private final io.viommu.memory.Mmio resetControlPort = new io.viommu.memory.Mmio() {
+        @Override
+        public long load(long offset, int size) {
+            return resetControl;
+        }
+
+        @Override
+        public void store(long offset, long value, int size) {
+            if ((value & RESET_CONTROL_RESET_CPU) != 0) {
+                resetRequested = true;
+                return;
+            }
+            resetControl = (int) value & 0xa;
+        }
+    };
+
+    /** Whether the guest requested a system reset since the last call (and clears the request). */
+    public boolean takeResetRequest() {
+        boolean r = resetRequested;
+        resetRequested = false;
+        return r;
+    }
+
+    /**
+     * A system reset's platform part, in QEMU 7.2's order: RST_CNT cleared ({@code ich9_lpc_reset}),
+     * the VT-d unit ({@code vtd_reset}), the devices' own resets ({@code devicesOwnResets}, e.g.
+     * vfio-pci's), then {@code pci_do_device_reset} of every function on every bus
+     * ({@code pcibus_reset}, a bus's reset after its devices'). Device models' own state beyond
+     * their configuration space is not reset.
+     */
+    public void resetPlatform(Runnable devicesOwnResets) {
+        resetControl = 0;
+        if (iommu != null) {
+            iommu.reset();
+        }
+        devicesOwnResets.run();
+        for (PciBus b : rootBus.allBuses()) {
+            for (PciFunction f : b.functions()) {
+                f.resetConfig();
+            }
+        }
+    }
+
     private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
         this(ramSize, smp, guest, ramBacking, false);
     }
@@ -138,6 +195,7 @@ public final class Machine implements AutoCloseable {
         if (recordedBoard) {
             return; // the recorded host's own functions take 00:00.0 and 00:1f.x
         }
+        io.map("lpc-reset-control", RESET_CONTROL_PORT, 1, resetControlPort, new AccessRules(1, 1, false), 1);
         try {
             plugBoard(new Mch(host::placeEcam), 0);
             plugBoard(new Ich9Functions.Lpc(), ICH9_SLOT << 3);

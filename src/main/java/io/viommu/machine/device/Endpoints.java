@@ -371,6 +371,11 @@ public final class Endpoints {
             return controller;
         }
 
+        @Override
+        protected void resetDevice() {
+            controller.functionReset();
+        }
+
         /** A VF's capabilities: MSI-X declared only (its BAR decodes nothing), then the rest. */
         static void declareVf(PciFunction f, PortType type, int queues, int vectors) {
             long[] offs = new long[2];
