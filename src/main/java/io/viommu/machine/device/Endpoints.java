@@ -188,8 +188,9 @@ public final class Endpoints {
             if (vectors > 0) {
                 // msix_init_exclusive_bar(nvectors, bar 1): the table at 0, the PBA at half the
                 // 4 KiB BAR or right after a larger table, the BAR rounded up to a power of two
+                // (its PBA size there is (n / 8 + 1) * 8 bytes, more than the PBA's own)
                 long pba = Math.max(0x800, 16L * vectors);
-                long barSize = Long.highestOneBit(Math.max(0x1000, pba + ((vectors + 63) / 64) * 8L) - 1) << 1;
+                long barSize = Long.highestOneBit(Math.max(0x1000, pba + (vectors / 8 + 1) * 8L) - 1) << 1;
                 msixTable = addMsix(base + 0x58, vectors, 1, 0, 1, pba, this::sendMessage);
                 registerBar(1, Bar.Kind.MEMORY32, barSize, false, msixTable.overlay(1, null), AccessRules.ANY);
             } else {
