@@ -30,9 +30,13 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     /**
      * A direct-mapped cache of guest page -> host frame for pages already faulted in. An
      * anonymous page of the model never moves while it is mapped (no swap, no migration) and
-     * the VM's RAM stays mapped for the VM's life, so an entry never goes stale.
+     * the VM's RAM stays mapped for the VM's life, so an entry never goes stale. Indexed by a
+     * multiplicative hash of the page number ({@link #slot}): indexed by its low bits, pages
+     * a multiple of 256 pages apart (an L1 guest's page tables at 16 MiB, its invalidation
+     * queue at 96 MiB) shared slots and evicted each other on every nested map.
      */
-    private static final int CACHE = 256;
+    private static final int CACHE_BITS = 10;
+    private static final int CACHE = 1 << CACHE_BITS;
     private final long[] cachedPage = new long[CACHE];
     private final long[] cachedFrame = new long[CACHE];
 
@@ -100,6 +104,22 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         return null;
     }
 
+    /**
+     * The section holding all of {@code [gpa, gpa + size)}, or null (not RAM, or running off its
+     * section's end): one section look-up for both ends; {@code size} at least 1.
+     */
+    private Section sectionOf(long gpa, int size) {
+        for (int i = starts.length - 1; i >= 0; i--) {
+            if (Long.compareUnsigned(gpa, starts[i]) >= 0) {
+                Section s = sections.get(i);
+                long rel = gpa - starts[i];
+                return Long.compareUnsigned(rel, s.size()) < 0 && Long.compareUnsigned(rel + size - 1, s.size()) < 0
+                        ? s : null;
+            }
+        }
+        return null;
+    }
+
     @Override
     public VirtAddr vaddrOf(PhysAddr a) {
         Section s = sectionOf(a.value());
@@ -115,7 +135,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     /** The host frame of guest page {@code gpa} (in section {@code s}), or -1 while untouched. */
     private long frame(Section s, long gpa) {
         long page = gpa >>> 12;
-        int slot = (int) (page & (CACHE - 1));
+        int slot = slot(page);
         if (cachedPage[slot] == page) {
             return cachedFrame[slot];
         }
@@ -126,6 +146,11 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         cachedPage[slot] = page;
         cachedFrame[slot] = p.value();
         return p.value();
+    }
+
+    /** Fibonacci hashing: the top bits of page x 2^64/phi spread pages at any common stride. */
+    private static int slot(long page) {
+        return (int) ((page * 0x9E37_79B9_7F4A_7C15L) >>> (64 - CACHE_BITS));
     }
 
     private boolean withinPage(long addr, int size) {
@@ -141,8 +166,8 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     // see AddressSpace#readQuadOrOnes) calls them without wrapping each entry address.
 
     private long load(long addr, int size) {
-        Section s = sectionOf(addr);
-        if (s == null || sectionOf(addr + size - 1) != s) {
+        Section s = sectionOf(addr, size);
+        if (s == null) {
             return 0;
         }
         if (withinPage(addr, size)) {
@@ -165,8 +190,8 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     @Override
     public void write(PhysAddr pa, long value, int size) {
         long addr = pa.value();
-        Section s = sectionOf(addr);
-        if (s == null || sectionOf(addr + size - 1) != s) {
+        Section s = sectionOf(addr, size);
+        if (s == null) {
             return; // unassigned: the store is dropped
         }
         long f = withinPage(addr, size) ? frame(s, addr) : -1;
@@ -189,7 +214,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
 
     private boolean decodes(long addr, int size) {
         Section s = sectionOf(addr);
-        return s != null && sectionOf(addr + size - 1) == s;
+        return s != null && (size >= 1 ? sectionOf(addr, size) == s : sectionOf(addr + size - 1) == s);
     }
 
     @Override
