@@ -35,7 +35,7 @@ import picocli.CommandLine.Parameters;
                     + " translation; the bytes written there are read back in guest RAM), the counts at each level,"
                     + " every option without effect on the model and every warning.",
             "Workloads: none (boot, bind, one DMA sample per assigned device); nic-ring (a NIC ring through the"
-                    + " guest's DMA API on an assigned edu); static (the same ring mapped once by a DPDK-style process"
+                    + " guest's DMA API on an assigned edu, e1000e or 82576 VF); static (the same ring mapped once by a DPDK-style process"
                     + " through the guest's VFIO; needs a vIOMMU).",
             "Example:",
             "  viommu run --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\" --managed \\",

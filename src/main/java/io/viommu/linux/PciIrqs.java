@@ -146,7 +146,7 @@ final class PciIrqs implements IrqCore {
         long tableReg = cfg.read(dev.rid(), cap + MsixCapability.TABLE, 4);
         io.viommu.pci.Bar bar = f.bar((int) (tableReg & 7));
         if (f.msix() == null || bar == null || bar.region() == null) {
-            // the device model declares the capability but decodes no table (e1000e, igb,
+            // the device model declares the capability but decodes no table (the igb PF,
             // virtio): it could deliver no vector, so the model refuses what Linux would do
             return Errno.EOPNOTSUPP.negative();
         }

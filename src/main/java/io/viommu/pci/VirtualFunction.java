@@ -60,7 +60,12 @@ public class VirtualFunction extends PciFunction {
     public Bar bar(int i) {
         SriovCapability s = pf.sriov();
         SriovCapability.VfBar b = s == null ? null : s.vfBar(i);
-        return b == null ? null : new Bar(i, b.kind(), b.size(), b.prefetchable(), null, AccessRules.ANY);
+        return b == null ? null : new Bar(i, b.kind(), b.size(), b.prefetchable(), barRegion(i), AccessRules.ANY);
+    }
+
+    /** What VF BAR {@code i} decodes (a VF model's registers or MSI-X table); null: nothing. */
+    protected io.viommu.memory.Mmio barRegion(int i) {
+        return null;
     }
 
     @Override

@@ -30,7 +30,9 @@ import java.util.Arrays;
  * <li>The bytes: a pattern written at that host-physical address (what the device's write does
  *     after the host unit's translation), then read back at the GPA through the VM's memory.
  *     For an edu, the device itself then DMAs a second pattern from its buffer to the IOVA,
- *     driven through the guest's MMIO to its BAR (VM BAR → VFIO region → the host device).</li>
+ *     driven through the guest's MMIO to its BAR (VM BAR → VFIO region → the host device); for
+ *     an e1000e or an 82576 VF, the NIC moves a frame through its own descriptor rings into the
+ *     page ({@link NicSample}).</li>
  * <li>The page is unmapped again (in caching mode: one more trapped invalidation and a host
  *     UNMAP_DMA).</li>
  * </ol>
@@ -115,7 +117,7 @@ public record DmaSample(String hostDevice, RequesterId guestRid, RequesterId hos
             byte[] got = new byte[LENGTH];
             vmm.machine().memory().readBytes(PhysAddr.of(page), got, 0, LENGTH);
             boolean matched = Arrays.equals(pattern, got);
-            String deviceDma = edu ? eduDma(vmm, dev, iova, page) : null;
+            String deviceDma = edu ? eduDma(vmm, dev, iova, page) : NicSample.ringDma(guest, view, iova, page);
             ops.unmap(rid, dma, Page.SIZE, DmaOps.Direction.FROM_DEVICE);
             dma = DmaOps.MAPPING_ERROR;
             // the guest unmapped it: the device's same DMA, asked of the host unit again

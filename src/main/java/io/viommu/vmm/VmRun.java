@@ -237,9 +237,12 @@ public final class VmRun {
     private static RunReport.Workload runWorkload(Guest guest, Options o) throws WorkloadException {
         Vmm vmm = guest.vmm();
         Guest.AssignedView nicView = null;
-        EduDevice physical = null;
+        PciFunction physical = null;
         for (Guest.AssignedView v : guest.assigned()) {
             physical = hostEdu(vmm, v.device());
+            if (physical == null) {
+                physical = NicSample.hostNic(vmm, v.device()); // an e1000e or 82576 VF: its own rings
+            }
             if (physical != null) {
                 nicView = v;
                 break;
@@ -251,8 +254,8 @@ public final class VmRun {
                     + " and this VM has none; run it without --workload, or assign a host edu");
         }
         if (nicView == null) {
-            throw new WorkloadException("--workload " + name + " needs an assigned edu (the only device with a DMA engine"
-                    + " in the model); the VM's assigned devices are " + guest.assigned().stream()
+            throw new WorkloadException("--workload " + name + " needs an assigned edu, e1000e or 82576 VF (the devices"
+                    + " with a DMA engine in the model); the VM's assigned devices are " + guest.assigned().stream()
                     .map(v -> v.device().hostName()).toList());
         }
         long bar0 = nicView.device().barAddress(0);

@@ -14,7 +14,7 @@ import io.viommu.pci.DmaPort;
  * <p>The register stores go through whatever the driver has: the guest kernel's MMIO to BAR0,
  * or a user-space driver's VFIO device file.
  */
-final class EduNic {
+final class EduNic implements RxPath {
     /** An 8-byte store to edu's BAR0 at {@code offset}, by whoever drives the device. */
     @FunctionalInterface
     interface Registers {
@@ -33,7 +33,8 @@ final class EduNic {
      * {@code frame} arrives and is DMAed to {@code dst}. True when the device's DMA completed
      * (a translation fault moves nothing and is recorded by the unit).
      */
-    boolean receive(byte[] frame, Iova dst) {
+    @Override
+    public boolean receive(byte[] frame, Iova dst) {
         if (frame.length == 0 || frame.length >= EduDevice.DMA_BUFFER_SIZE) {
             throw new IllegalArgumentException("edu moves 1..4095 bytes, not " + frame.length);
         }

@@ -131,11 +131,22 @@ public final class NicRingScenario {
     }
 
     /**
-     * The NIC as the guest's driver drives it: the device that moves the bytes (an edu; for an
-     * assigned one the HOST's edu, whose buffer the frame arrives in and whose DMA the host unit
-     * translates), its requester id in the guest, and where the guest placed its BAR0.
+     * The NIC as the guest's driver drives it: the device that moves the bytes (an edu, an
+     * e1000e or an 82576 VF; for an assigned one the HOST's device, which the frame arrives at
+     * and whose DMA the host unit translates), its requester id in the guest, and where the
+     * guest placed its BAR0.
      */
-    public record Nic(EduDevice device, RequesterId guestRid, long bar0) {
+    public record Nic(io.viommu.pci.PciFunction device, RequesterId guestRid, long bar0) {
+        public Nic {
+            if (!(device instanceof EduDevice) && !RingNic.drives(device)) {
+                throw new IllegalArgumentException(device + " is not a NIC the scenario drives (edu, e1000e, 82576 VF)");
+            }
+        }
+
+        /** The DMA mask the device's driver sets: edu's 28-bit engine, 64 bits for the NICs. */
+        long dmaMask() {
+            return device instanceof EduDevice e ? e.dmaMask() : -1L;
+        }
     }
 
     /**
@@ -167,10 +178,40 @@ public final class NicRingScenario {
         IntelIommuDriver driver = kernel.iommuDriver();
         RequesterId rid = n.guestRid();
         DmaApi dma = DmaApi.of(driver);
-        dma.setDmaMask(rid, n.device().dmaMask());
-        EduNic nic = new EduNic(n.device(), (off, v) -> machine.memory().write(PhysAddr.of(n.bar0() + off), v, 8));
+        dma.setDmaMask(rid, n.dmaMask());
         var pages = kernel.drivers().dmaOps();
         NicRingCost start = meter.snapshot();
+        PhysAddr ringPage = null;
+        Iova ringIova = null;
+        RxPath nic;
+        if (n.device() instanceof EduDevice edu) {
+            nic = new EduNic(edu, (off, v) -> machine.memory().write(PhysAddr.of(n.bar0() + off), v, 8));
+        } else {
+            // the driver's open: its RX descriptor ring, one coherent page
+            long rp = pages.allocPages(1);
+            if (rp < 0) {
+                throw new IllegalStateException("the guest kernel ran out of pages for the descriptor ring");
+            }
+            ringPage = PhysAddr.of(rp);
+            ringIova = refill(dma, rid, ringPage, meter, DmaDirection.BIDIRECTIONAL);
+            PhysAddr ringBase = ringPage;
+            nic = new RingNic(n.device(), (off, v) -> machine.memory().write(PhysAddr.of(n.bar0() + off), v & 0xffff_ffffL, 4),
+                    new RingNic.Ring() {
+                        @Override
+                        public void write(int index, byte[] desc) {
+                            machine.memory().writeBytes(PhysAddr.of(ringBase.value() + (long) RingNic.DESC * index), desc, 0,
+                                    desc.length);
+                        }
+
+                        @Override
+                        public byte[] read(int index) {
+                            byte[] d = new byte[RingNic.DESC];
+                            machine.memory().readBytes(PhysAddr.of(ringBase.value() + (long) RingNic.DESC * index), d, 0,
+                                    d.length);
+                            return d;
+                        }
+                    }, ringIova);
+        }
         PhysAddr[] buffers = new PhysAddr[ringSize];
         Iova[] slots = new Iova[ringSize];
         for (int i = 0; i < ringSize; i++) {
@@ -213,12 +254,21 @@ public final class NicRingScenario {
             dma.unmapSingle(rid, slots[i], BUFFER_BYTES, DmaDirection.FROM_DEVICE); // the driver's remove
             pages.freePages(buffers[i].value(), 1);
         }
+        if (nic instanceof RingNic r) {
+            r.stop();
+            dma.unmapSingle(rid, ringIova, io.viommu.memory.Page.SIZE, DmaDirection.BIDIRECTIONAL);
+            pages.freePages(ringPage.value(), 1);
+        }
         return new NicRingRun(Mapping.DYNAMIC, policy, cachingMode, kernel.strictInvalidation(), packets, ringSize,
                 afterSetup.minus(start), end.minus(afterSetup), shadowed, delivered, faults);
     }
 
     private static Iova refill(DmaApi dma, RequesterId rid, PhysAddr buf, CostMeter meter) {
-        Iova iova = dma.mapSingle(rid, buf, BUFFER_BYTES, DmaDirection.FROM_DEVICE);
+        return refill(dma, rid, buf, meter, DmaDirection.FROM_DEVICE);
+    }
+
+    private static Iova refill(DmaApi dma, RequesterId rid, PhysAddr buf, CostMeter meter, DmaDirection dir) {
+        Iova iova = dma.mapSingle(rid, buf, dir == DmaDirection.FROM_DEVICE ? BUFFER_BYTES : io.viommu.memory.Page.SIZE, dir);
         meter.maps++;
         if (DmaApi.isError(iova)) {
             throw new IllegalStateException("dma_map_single failed for " + buf);

@@ -93,12 +93,31 @@ final class StaticVfioRing {
         long cmd = device.read(CONFIG + PciRegs.COMMAND, 2);
         device.write(CONFIG + PciRegs.COMMAND, cmd | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
         long area = Page.alignUp((long) ringSize * NicRingScenario.BUFFER_BYTES);
-        VirtAddr vaddr = dpdk.mmapAnon(area);
-        container.mapDma(vaddr, Iova.of(AREA_IOVA), area, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
+        boolean ringNic = RingNic.drives(nic.device());
+        // a NIC's RX descriptor ring sits in the same mapping, in the page after the buffers
+        long mapped = ringNic ? area + Page.SIZE : area;
+        VirtAddr vaddr = dpdk.mmapAnon(mapped);
+        container.mapDma(vaddr, Iova.of(AREA_IOVA), mapped, VfioContainer.MAP_READ | VfioContainer.MAP_WRITE);
         meter.maps++;
         NicRingCost afterSetup = meter.snapshot();
 
-        EduNic edu = new EduNic(nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
+        RxPath edu;
+        if (ringNic) {
+            VirtAddr ringVa = vaddr.checkedAdd(area);
+            edu = new RingNic(nic.device(), (off, v) -> device.write(BAR0 + off, v & 0xffff_ffffL, 4), new RingNic.Ring() {
+                @Override
+                public void write(int index, byte[] desc) {
+                    dpdk.write(ringVa.checkedAdd((long) RingNic.DESC * index), desc);
+                }
+
+                @Override
+                public byte[] read(int index) {
+                    return dpdk.read(ringVa.checkedAdd((long) RingNic.DESC * index), RingNic.DESC);
+                }
+            }, new Iova(AREA_IOVA + area));
+        } else {
+            edu = new EduNic((io.viommu.machine.device.EduDevice) nic.device(), (off, v) -> device.write(BAR0 + off, v, 8));
+        }
         long delivered = 0;
         long faults = 0;
         byte[] frame = new byte[NicRingScenario.FRAME_BYTES];
@@ -117,6 +136,9 @@ final class StaticVfioRing {
         driver.clock().advance(NicRingScenario.IDLE_AFTER_NANOS);
         NicRingCost end = meter.snapshot();
         // the process ends: its device file, group and container closed (the mapping goes with them)
+        if (edu instanceof RingNic r) {
+            r.stop();
+        }
         device.close();
         group.unsetContainer();
         group.close();

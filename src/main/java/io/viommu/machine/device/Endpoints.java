@@ -19,8 +19,10 @@ import java.util.List;
 /**
  * QEMU 7.2's endpoint devices as their configuration space shows them (IDs, class, BAR sizes,
  * capability lists and key register values read back from QEMU 7.2; see
- * src/test/resources/qemu-pci/*.golden). Their functions (NIC, disk, display engines) are not
- * modelled: BARs size and program like QEMU's but decode nothing.
+ * src/test/resources/qemu-pci/*.golden). Most functions (display, USB, the e1000, virtio-net and
+ * virtio-blk) are not modelled: their BARs size and program like QEMU's but decode nothing. The
+ * e1000e ({@link E1000eCore}), the 82576's VFs ({@link IgbVfCore}), nvme ({@link NvmeController})
+ * and virtio-rng ({@link VirtioModern}) decode their registers and DMA.
  *
  * <p>Where QEMU puts a PCIe endpoint decides its shape ({@code do_pci_register_device},
  * {@code pcie_endpoint_cap_common_init}): on pcie.0 a PCIe endpoint is a root-complex integrated
@@ -70,29 +72,39 @@ public final class Endpoints {
      * vectors); extended AER@100 and DSN@140 (the serial number is the MAC).
      */
     public static final class E1000e extends PciFunction {
+        private final E1000eCore core;
+
         public E1000e(Placement at, byte[] mac, int subsysVendor, int subsys) {
             super("e1000e", 0x8086, 0x10d3, 0x020000, 0, false, at.configSize());
             config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, subsysVendor, 0, 0);
             config.define(PciRegs.SUBSYSTEM_ID, 2, subsys, 0, 0);
             setInterruptPin(1);
-            registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
-            registerBar(1, Bar.Kind.MEMORY32, 0x20000, false, null, AccessRules.ANY);
+            core = new E1000eCore(this, mac);
+            registerBar(0, Bar.Kind.MEMORY32, 0x20000, false, core.bar0(), AccessRules.ANY);
+            registerBar(1, Bar.Kind.MEMORY32, 0x20000, false, E1000eCore.FLASH, AccessRules.ANY);
             registerBar(2, Bar.Kind.IO, 0x20, false, null, AccessRules.ANY);
-            registerBar(3, Bar.Kind.MEMORY32, 0x4000, false, null, AccessRules.ANY);
             addCapability(0xc8, PmCapability.SIZE);
             PmCapability.declare(config, 0xc8, 0x0022, 0);
             addMsi(0xd0, true);
             Layout l = Layout.endpoint(1, at.endpointType(), false);
             addCapability(0xe0, l.size());
             PcieCapability.declare(config, 0xe0, l);
-            addCapability(0xa0, MsixCapability.SIZE);
-            MsixCapability.declare(config, 0xa0, 5, 3, 0, 3, 0x2000);
+            io.viommu.pci.MsixTable msix = addMsix(0xa0, E1000eCore.MSIX_VECTORS, 3, 0, 3, 0x2000);
+            for (int v = 0; v < E1000eCore.MSIX_VECTORS; v++) {
+                msix.use(v); // e1000e_use_msix_vectors at realize
+            }
+            registerBar(3, Bar.Kind.MEMORY32, 0x4000, false, msix.overlay(3, null), AccessRules.ANY);
             if (at.expressBus()) {
                 addExtendedCapability(PciRegs.EXT_CAP_ID_AER, 2, 0x100, 0x40);
                 CapTables.aer(config, 0x100, false);
                 addExtendedCapability(PciRegs.EXT_CAP_ID_DSN, 1, 0x140, 12);
                 CapTables.dsn(config, 0x140, CapTables.dsnFromMac(mac));
             }
+        }
+
+        /** The MAC and its rings behind BAR0. */
+        public E1000eCore core() {
+            return core;
         }
     }
 
@@ -356,6 +368,8 @@ public final class Endpoints {
         static final int VF_OFFSET = 0x80;
         static final int VF_STRIDE = 2;
 
+        private final Igb82576Switch fabric = new Igb82576Switch();
+
         public Igb82576(String typeName, Placement at, byte[] mac) {
             super(typeName, 0x8086, PF_DEVICE, 0x020000, 1, false, at.configSize());
             config.define(PciRegs.SUBSYSTEM_VENDOR_ID, 2, 0x8086, 0, 0);
@@ -384,22 +398,68 @@ public final class Endpoints {
                         new SriovCapability.Params(TOTAL_VFS, TOTAL_VFS, VF_OFFSET, VF_STRIDE, VF_DEVICE, 0),
                         List.of(new SriovCapability.VfBar(0, Bar.Kind.MEMORY64, 0x4000, true),
                                 new SriovCapability.VfBar(3, Bar.Kind.MEMORY64, 0x4000, true)),
-                        (pf, i) -> new Igb82576Vf(pf, i, at));
+                        (pf, i) -> new Igb82576Vf(pf, i, at, fabric, vfMac(mac, i)));
             }
         }
     }
 
-    /** An 82576 VF: MSI-X@70 (3 vectors), PCIe v2@a0 (FLR), ARI@100. */
-    static final class Igb82576Vf extends VirtualFunction {
-        Igb82576Vf(PciFunction pf, int index, Placement at) {
+    /**
+     * An 82576 VF: MSI-X@70 (3 vectors, table and PBA in VF BAR3), PCIe v2@a0 (FLR), ARI@100;
+     * VF BAR0 decodes its queue pair and interrupt registers ({@link IgbVfCore}).
+     */
+    public static final class Igb82576Vf extends VirtualFunction {
+        private final IgbVfCore core;
+        private final io.viommu.pci.MsixTable msixTable;
+
+        Igb82576Vf(PciFunction pf, int index, Placement at, Igb82576Switch fabric, byte[] mac) {
             super(pf, index, 0x020000, 1, ConfigSpace.PCIE_SIZE);
-            addCapability(0x70, MsixCapability.SIZE);
-            MsixCapability.declare(config, 0x70, 3, 3, 0, 3, 0x2000);
+            core = new IgbVfCore(this, fabric, mac);
+            fabric.attach(core);
+            msixTable = addMsix(0x70, IgbVfCore.MSIX_VECTORS, 3, 0, 3, 0x2000);
+            for (int v = 0; v < IgbVfCore.MSIX_VECTORS; v++) {
+                msixTable.use(v);
+            }
             Layout l = Layout.endpoint(2, at.endpointType(), true);
             addCapability(0xa0, l.size());
             PcieCapability.declare(config, 0xa0, l);
             addExtendedCapability(PciRegs.EXT_CAP_ID_ARI, 1, 0x100, 8);
             io.viommu.pci.AriCapability.declare(config, 0x100, 0);
         }
+
+        /** A function-level reset (DEVCTL.BCR_FLR) resets the VF's queues and interrupt registers. */
+        @Override
+        protected void afterConfigWrite(int offset, int len) {
+            int devctl = 0xa0 + io.viommu.pci.PcieCapability.DEVCTL;
+            if (offset <= devctl + 1 && offset + len > devctl + 1
+                    && (config.get(devctl, 2) & io.viommu.pci.PcieCapability.DEVCTL_BCR_FLR) != 0) {
+                core.reset();
+            }
+        }
+
+        @Override
+        protected io.viommu.memory.Mmio barRegion(int i) {
+            return switch (i) {
+                case 0 -> core.bar0();
+                case 3 -> msixTable.overlay(3, null);
+                default -> null;
+            };
+        }
+
+        /** The queue pair and interrupt registers behind VF BAR0. */
+        public IgbVfCore core() {
+            return core;
+        }
+    }
+
+    /**
+     * The MAC a VF starts with: its PF's with the locally administered bit set and the last byte
+     * plus the VF number plus one (52:54:00:12:34:56 gives VF 0 52:54:00:12:34:57); on real
+     * hardware the PF's driver assigns one over the mailbox (README deviations).
+     */
+    static byte[] vfMac(byte[] pfMac, int index) {
+        byte[] m = pfMac.clone();
+        m[0] = (byte) ((m[0] & 0xfc) | 0x02);
+        m[5] = (byte) (m[5] + index + 1);
+        return m;
     }
 }
