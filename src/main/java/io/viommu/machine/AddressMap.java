@@ -169,6 +169,12 @@ public final class AddressMap implements AddressSpace {
         return (int) Long.highestOneBit(l);
     }
 
+    /** An access of 1, 2, 4 or 8 bytes lying wholly in the RAM region {@code h} (which takes it as one piece). */
+    private static boolean wholeInRam(Hit h, long addr, int size) {
+        return h != null && h.ram() != null && h.rules() == AccessRules.ANY && size > 0 && size <= 8
+                && (size & (size - 1)) == 0 && Long.compareUnsigned(addr - h.base() + size - 1, h.size()) < 0;
+    }
+
     private static long mask(int size) {
         return size >= 8 ? -1L : (1L << (8 * size)) - 1;
     }
@@ -176,6 +182,12 @@ public final class AddressMap implements AddressSpace {
     @Override
     public long read(PhysAddr pa, int size) {
         long addr = pa.value();
+        Hit first = decode(addr);
+        if (wholeInRam(first, addr, size)) {
+            // what the loop below does for it, without the RAM view's indirection: one piece
+            // (AccessRules.ANY takes any 1, 2, 4 or 8 bytes, aligned or not)
+            return first.ram().read(PhysAddr.of(first.ramOffset() + (addr - first.base())), size) & mask(size);
+        }
         long v = 0;
         int done = 0;
         while (done < size) {
@@ -201,6 +213,11 @@ public final class AddressMap implements AddressSpace {
     @Override
     public void write(PhysAddr pa, long value, int size) {
         long addr = pa.value();
+        Hit first = decode(addr);
+        if (wholeInRam(first, addr, size)) {
+            first.ram().write(PhysAddr.of(first.ramOffset() + (addr - first.base())), value & mask(size), size);
+            return;
+        }
         int done = 0;
         while (done < size) {
             long a = addr + done;
