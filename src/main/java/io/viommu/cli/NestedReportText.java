@@ -43,7 +43,12 @@ final class NestedReportText {
             if (d != null) {
                 b.append("  device ").append(d.bdf()).append("  ").append(RunReportText.nz(d.ids())).append("  IOMMU group ")
                         .append(d.group() == null ? "- (none)" : d.group() + " " + d.groupMembers()).append("  driver ")
-                        .append(d.driver() == null ? "none" : d.driver()).append('\n');
+                        .append(d.driver() == null ? "none" : d.driver())
+                        .append(d.vfioNode() == null || !d.vfioNode().contains("noiommu-") ? ""
+                                : "  (" + d.vfioNode() + ": VFIO's no-IOMMU mode)").append('\n');
+            }
+            if (l.noIommu() != null) {
+                b.append("  ").append(l.noIommu()).append('\n');
             }
             NestedReport.VmmSide v = l.vmm();
             if (v != null) {
@@ -71,7 +76,9 @@ final class NestedReportText {
                 b.append("  stderr: ").append(e).append('\n');
             }
             if (!l.setup().isEmpty()) {
-                b.append("  ").append(l.level()).append("'s root, before the next level's VMM (--nest-setup):\n");
+                boolean innermost = l == r.levels().get(r.levels().size() - 1);
+                b.append("  ").append(l.level()).append(innermost ? "'s root, before its DMA sample and workload (--nest-setup):\n"
+                        : "'s root, before the next level's VMM (--nest-setup):\n");
                 for (NestedReport.SetupLine x : l.setup()) {
                     b.append("    # ").append(x.command()).append(x.ok() ? "" : "   (failed)").append('\n');
                     x.output().lines().forEach(o -> b.append("    ").append(o).append('\n'));
@@ -103,7 +110,9 @@ final class NestedReportText {
             }
         }
         NestedReport.Stray s = r.stray();
-        if (s != null) {
+        if (s != null && s.iova() == null) {
+            b.append('\n').append("STRAY DMA  ").append(s.stoppedAt()).append('\n');
+        } else if (s != null) {
             b.append('\n').append("STRAY DMA  the device writes to IOVA ").append(s.iova())
                     .append(", which the innermost guest never mapped\n");
             for (String m : s.mappedAt()) {
@@ -115,6 +124,18 @@ final class NestedReportText {
             for (String l : s.hostLog()) {
                 b.append("  host log: ").append(l).append('\n');
             }
+        }
+        NestedReport.Unsafe u = r.unsafe();
+        if (u != null) {
+            b.append('\n').append("UNSAFE DMA  ").append(u.level()).append("'s user space has the device through VFIO's"
+                    + " no-IOMMU mode (").append(u.node()).append(", container type VFIO_NOIOMMU_IOMMU: no MAP_DMA)\n");
+            b.append("  it gives the device guest-physical ").append(u.gpa()).append(", a page ").append(u.level())
+                    .append("'s kernel allocated for itself: ").append(u.bytes()).append(" B DMAed there ")
+                    .append(u.landed() ? "landed (nothing in " + u.level() + " checks the address)" : "did NOT land")
+                    .append('\n');
+            b.append("  host-physical ").append(RunReportText.nz(u.hostPhysical()))
+                    .append(": the host's unit maps all of ").append(u.level())
+                    .append("'s RAM for its VMM, so it stops nothing inside it\n");
         }
         NestedReport.Workload w = r.workload();
         if (w != null) {

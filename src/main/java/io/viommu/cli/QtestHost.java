@@ -238,7 +238,14 @@ final class QtestHost {
             // or the assigned device's interrupt (vfio-pci's handler signals the VMM's eventfd),
             // then the VMM's main loop handles its eventfds (an INTx's IRQ raise line comes after
             // the reply of the command that caused it, as with QEMU)
-            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, pump.apply(vmm),
+            // a guest-requested system reset (ICH9 RST_CNT) is carried out first, as QEMU's main
+            // loop does after the iteration that ran the command
+            Runnable hostTurn = pump.apply(vmm);
+            Runnable afterCommand = () -> {
+                vmm.handleResetRequest();
+                hostTurn.run();
+            };
+            return QtestServer.serveMachine(vmm.machine(), in, out, err, explain, afterCommand,
                     () -> vmm.hardwareError().isPresent() ? 134 : -1);
         } finally {
             vmm.shutdown();

@@ -84,7 +84,8 @@ public final class RunCommand implements Callable<Integer> {
 
     @Option(names = "--nest-setup", paramLabel = "FILE", description = "Commands the root of a VM level runs in its"
             + " shell before the next level's VMM starts (as --host-setup; e.g. binding the device to its own"
-            + " vfio-pci by hand): the first --nest-setup runs in L1, the second in L2, ...")
+            + " vfio-pci by hand): the first --nest-setup runs in L1, the second in L2, ...; one more than --nest"
+            + " runs in the innermost VM before its workload (e.g. VFIO's no-IOMMU mode in a VM without a vIOMMU).")
     List<Path> nestSetup = new ArrayList<>();
 
     @Option(names = "--json", description = "Print the report as one JSON document on stdout.")
@@ -147,9 +148,10 @@ public final class RunCommand implements Callable<Integer> {
                     + " is given, e.g. --host \"-M q35 -m 2G -device intel-iommu,caching-mode=on -device edu,addr=04.0\"");
             return 2;
         }
-        if (nestSetup.size() > nest.size()) {
+        if (nestSetup.size() > nest.size() + 1) {
             err.println("viommu run: " + nestSetup.size() + " --nest-setup for " + nest.size() + " --nest: the i-th"
-                    + " --nest-setup runs in level i before level i+1 starts, so there is at most one per --nest");
+                    + " --nest-setup runs in level i before level i+1 starts (the last level's before its workload),"
+                    + " so there is at most one per level");
             return 2;
         }
         for (String n : nest) {
@@ -180,7 +182,7 @@ public final class RunCommand implements Callable<Integer> {
             }
         }
         int rc = QtestHost.runSetup(host, hostSetup, err);
-        if (rc == 0 && !nest.isEmpty()) {
+        if (rc == 0 && (!nest.isEmpty() || !nestSetup.isEmpty())) {
             rc = runNested(host, w, out, err);
         } else if (rc == 0) {
             rc = runOn(host, w, out, err);

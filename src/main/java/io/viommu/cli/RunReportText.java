@@ -115,8 +115,8 @@ final class RunReportText {
             }
         }
         if (!r.virtio().isEmpty()) {
-            b.append('\n').append("VIRTIO PATH  one request through each modelled virtqueue (virtio-rng: the guest's")
-                    .append(" driver posts a device-writable buffer), every DMA of the device followed\n");
+            b.append('\n').append("VIRTIO PATH  one request through each virtio device's queues as its guest driver")
+                    .append(" makes it, every DMA of the device followed\n");
             for (RunReport.Virtio x : r.virtio()) {
                 b.append("  ").append(x.device()).append(" at ").append(x.bdf()).append(":\n");
                 if (x.path() == null) {
@@ -131,6 +131,7 @@ final class RunReportText {
                     case "vIOMMU" -> "through the vIOMMU (each DMA translated by its page tables)";
                     default -> "no vIOMMU: guest-physical addresses";
                 });
+                irow(b, "request", x.request());
                 irow(b, "features", x.features());
                 irow(b, "ring", x.ring());
                 irow(b, "buffer", x.buffer());
@@ -138,8 +139,8 @@ final class RunReportText {
                     irow(b, "", a);
                 }
                 b.append(String.format(Locale.ROOT, "      DMAs %d (through the vIOMMU %d, bypassing it %d), faults %d;"
-                        + " used length %d; bytes: %d compared in guest RAM with what the device wrote: %s%n",
-                        x.accesses().size(), x.translated(), x.bypassed(), x.faulted(), x.usedLen(), x.bytesChecked(),
+                        + " used length %d; bytes: %s: %s%n",
+                        x.accesses().size(), x.translated(), x.bypassed(), x.faulted(), x.usedLen(), x.compared(),
                         x.bytesMatched() ? "identical" : "DIFFERENT"));
                 if (x.path().equals("vIOMMU (ATS)")) {
                     b.append(String.format(Locale.ROOT, "      ATS translation requests %d, device-TLB hits %d,"

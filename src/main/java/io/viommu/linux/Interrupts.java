@@ -21,9 +21,11 @@ import java.util.function.BooleanSupplier;
  * <p>Level-triggered I/O APIC lines (PCI INTx): while a line with actions is asserted, taking
  * interrupts runs its actions once ({@code handle_fasteoi_irq}: every action of a shared line,
  * then the EOI; a line still asserted after the EOI interrupts again, at the next
- * {@link #take}). The machine has no I/O APIC model of its own, so the line's level is read
- * from the platform and no redirection entry (nor, with interrupt remapping, an IRTE) is
- * programmed for it.
+ * {@link #take}). Without interrupt remapping the line's level is read from the platform and no
+ * redirection entry is programmed for it; with it, the kernel's IR I/O APIC path
+ * ({@link PciIrqs}) programs the pin's remappable redirection entry and IRTE, the interrupt
+ * arrives as a vector like an MSI, and the EOI to the I/O APIC is done at the next
+ * {@link #take} ({@link #deferEoi}).
  */
 final class Interrupts {
     private final int apicId;
@@ -31,6 +33,7 @@ final class Interrupts {
     private final Map<Integer, Runnable> handlers = new HashMap<>();
     private final TreeSet<Integer> pending = new TreeSet<>();
     private final Map<Integer, Map<Object, BooleanSupplier>> lines = new LinkedHashMap<>();
+    private final List<Runnable> eois = new ArrayList<>();
 
     Interrupts(PlatformInterrupts platform, int apicId) {
         this.apicId = apicId;
@@ -74,8 +77,17 @@ final class Interrupts {
         }
     }
 
+    /** An EOI to the I/O APIC, done when interrupts are next taken (the line may interrupt again then). */
+    void deferEoi(Runnable eoi) {
+        eois.add(eoi);
+    }
+
+    PlatformInterrupts platform() {
+        return platform;
+    }
+
     boolean anyPending() {
-        return !pending.isEmpty() || lines.keySet().stream().anyMatch(platform::lineLevel);
+        return !eois.isEmpty() || !pending.isEmpty() || lines.keySet().stream().anyMatch(platform::lineLevel);
     }
 
     /**
@@ -84,6 +96,11 @@ final class Interrupts {
      */
     int take() {
         int n = 0;
+        if (!eois.isEmpty()) {
+            List<Runnable> due = List.copyOf(eois);
+            eois.clear();
+            due.forEach(Runnable::run);
+        }
         while (!pending.isEmpty()) {
             int vector = pending.pollLast();
             handlers.get(vector).run();

@@ -68,14 +68,87 @@ final class PciIrqs implements IrqCore {
         return drivers.legacyGsi(dev);
     }
 
+    /** An I/O APIC pin set up under interrupt remapping: its vector, IRTE and actions. */
+    private record IoapicPin(int vector, int irte, Map<Object, java.util.function.BooleanSupplier> actions) {
+    }
+
+    private final Map<Integer, IoapicPin> pins = new HashMap<>();
+
+    /**
+     * request_irq on a legacy line. With interrupt remapping the first action sets the pin up as
+     * Linux's IR I/O APIC domain does (mp_irqdomain_alloc + intel_irq_remapping_alloc, then
+     * ioapic_configure_entry at startup): a CPU vector, an IRTE for it with the I/O APIC's source
+     * id ({@link IntelIommuDriver#allocateIoapicIrte}), and the pin's redirection entry in
+     * remappable format (index in bits 63:49 and 11, format bit 48, the pin as its vector field,
+     * level-triggered, unmasked); the vector's handler runs the line's actions
+     * (handle_fasteoi_irq) and the EOI goes to the I/O APIC with the pin (ioapic_ack_level's
+     * directed EOI). Without it the line is served by level ({@link Interrupts#requestLine}).
+     */
     @Override
     public void requestLine(int irq, Object owner, java.util.function.BooleanSupplier handler) {
+        IoapicPin pin = pins.get(irq);
+        IntelIommuDriver ir = iommu.get();
+        if (pin == null && ir != null && ir.hasInterruptRemapping()
+                && irq >= 0 && irq < io.viommu.machine.PlatformInterrupts.IOAPIC_PINS) {
+            int vector = freeVectors(1);
+            int irte = vector < 0 ? -1 : ir.allocateIoapicIrte(vector, apicId, IOAPIC_SID);
+            if (irte >= 0) {
+                pin = new IoapicPin(vector, irte, new java.util.LinkedHashMap<>());
+                pins.put(irq, pin);
+                Map<Object, java.util.function.BooleanSupplier> actions = pin.actions();
+                io.viommu.machine.PlatformInterrupts platform = cpu.platform();
+                cpu.request(vector, () -> {
+                    for (java.util.function.BooleanSupplier a : java.util.List.copyOf(actions.values())) {
+                        a.getAsBoolean();
+                    }
+                    cpu.deferEoi(() -> platform.eoi(irq));
+                });
+                pin.actions().put(owner, handler);
+                platform.writeRedirection(irq, ioapicEntry(irq, irte));
+                return;
+            }
+        }
+        if (pin != null) {
+            pin.actions().put(owner, handler);
+            return;
+        }
         cpu.requestLine(irq, owner, handler);
+    }
+
+    /** The I/O APIC's requester id in the DMAR table's I/O APIC scope (QEMU's q35: bus 0xFF, 00.0). */
+    static final int IOAPIC_SID = io.viommu.machine.acpi.DmarTable.IOAPIC_BUS << 8
+            | io.viommu.machine.acpi.DmarTable.IOAPIC_DEVFN;
+
+    /** A remappable-format redirection entry for {@code pin} pointing at IRTE {@code irte}. */
+    static long ioapicEntry(int pin, int irte) {
+        return (long) (irte & 0x7fff) << 49 | io.viommu.machine.PlatformInterrupts.RTE_REMAPPABLE
+                | (long) ((irte >>> 15) & 1) << 11 | io.viommu.machine.PlatformInterrupts.RTE_LEVEL | (pin & 0xff);
     }
 
     @Override
     public void freeLine(int irq, Object owner) {
-        cpu.freeLine(irq, owner);
+        IoapicPin pin = pins.get(irq);
+        if (pin == null) {
+            cpu.freeLine(irq, owner);
+            return;
+        }
+        pin.actions().remove(owner);
+        if (pin.actions().isEmpty()) {
+            // the last action gone: the pin masked, its IRTE and vector freed
+            cpu.platform().writeRedirection(irq, io.viommu.machine.PlatformInterrupts.RTE_MASKED);
+            IntelIommuDriver ir = iommu.get();
+            if (ir != null) {
+                ir.freeIrtes(pin.irte(), 1);
+            }
+            cpu.free(pin.vector());
+            pins.remove(irq);
+        }
+    }
+
+    /** The redirection entry and IRTE index of a legacy line set up under interrupt remapping, or -1. */
+    int ioapicIrte(int irq) {
+        IoapicPin pin = pins.get(irq);
+        return pin == null ? -1 : pin.irte();
     }
 
     @Override

@@ -57,12 +57,16 @@ import java.util.List;
  * unit's interrupt remapping when the device is behind it, straight otherwise; the unit's own
  * fault and completion events go straight to the APICs, as in QEMU.
  *
+ * <p>{@link #close} gives back the memory the machine owns (its RAM when it has its own, the
+ * firmware image): a process that builds many machines closes each when done with it. A
+ * machine that is never closed gives it back once unreachable.
+ *
  * <p>Every device's DMA goes through its {@link DmaPort}: translated by the IOMMU when the
  * machine has {@code -device intel-iommu}, wherever it is listed (QEMU sets bus-master address
  * spaces up at machine done), an explicit bypass otherwise. The order trap is vfio-pci's alone
  * (io.viommu.vmm.VfioPciDevice takes its address space at realize).
  */
-public final class Machine {
+public final class Machine implements AutoCloseable {
     public static final long ECAM_DEFAULT_BASE = Mch.PCIEXBAR_DEFAULT;
     public static final long BELOW_4G_LIMIT = 0xb000_0000L;
     public static final long PAM_HOLE_START = 0xc_0000L;
@@ -70,6 +74,8 @@ public final class Machine {
     public static final int ICH9_SLOT = 0x1f;
 
     private final PhysicalMemory ram;
+    /** Memory this machine allocated and gives back on {@link #close}: its RAM, firmware images. */
+    private final List<PhysicalMemory> owned = new ArrayList<>();
     private final io.viommu.memory.AddressSpace ramSpace;
     private final long ramSize;
     private final AddressMap memory = new AddressMap("memory", 0x00);
@@ -92,6 +98,63 @@ public final class Machine {
     public static final String ACPI_TABLES_FILE = "etc/acpi/tables";
     public static final String TABLE_LOADER_FILE = "etc/table-loader";
 
+    /** ICH9's reset control register (RST_CNT), one byte over the CONFIG_ADDRESS port at a higher priority. */
+    public static final int RESET_CONTROL_PORT = 0xcf9;
+    /** RST_CNT bit 2: reset the CPU (a system reset request); bits 1 and 3 (SYS_RST, FULL_RST) are kept. */
+    public static final int RESET_CONTROL_RESET_CPU = 1 << 2;
+
+    private int resetControl;
+    private boolean resetRequested;
+
+    /**
+     * {@code ich9_rst_cnt_read/write} (hw/isa/lpc_ich9.c): a write with bit 2 set requests a
+     * system reset ({@code qemu_system_reset_request(SHUTDOWN_CAUSE_GUEST_RESET)}), which the
+     * main loop carries out after the access ({@link #takeResetRequest}); otherwise the register
+     * keeps bits 1 and 3.
+     */
+    private final io.viommu.memory.Mmio resetControlPort = new io.viommu.memory.Mmio() {
+        @Override
+        public long load(long offset, int size) {
+            return resetControl;
+        }
+
+        @Override
+        public void store(long offset, long value, int size) {
+            if ((value & RESET_CONTROL_RESET_CPU) != 0) {
+                resetRequested = true;
+                return;
+            }
+            resetControl = (int) value & 0xa;
+        }
+    };
+
+    /** Whether the guest requested a system reset since the last call (and clears the request). */
+    public boolean takeResetRequest() {
+        boolean r = resetRequested;
+        resetRequested = false;
+        return r;
+    }
+
+    /**
+     * A system reset's platform part, in QEMU 7.2's order: RST_CNT cleared ({@code ich9_lpc_reset}),
+     * the VT-d unit ({@code vtd_reset}), the devices' own resets ({@code devicesOwnResets}, e.g.
+     * vfio-pci's), then {@code pci_do_device_reset} of every function on every bus
+     * ({@code pcibus_reset}, a bus's reset after its devices'). Device models' own state beyond
+     * their configuration space is not reset.
+     */
+    public void resetPlatform(Runnable devicesOwnResets) {
+        resetControl = 0;
+        if (iommu != null) {
+            iommu.reset();
+        }
+        devicesOwnResets.run();
+        for (PciBus b : rootBus.allBuses()) {
+            for (PciFunction f : b.functions()) {
+                f.resetConfig();
+            }
+        }
+    }
+
     private Machine(long ramSize, SmpTopology smp, GuestOptions guest, io.viommu.memory.AddressSpace ramBacking) {
         this(ramSize, smp, guest, ramBacking, false);
     }
@@ -103,6 +166,9 @@ public final class Machine {
         this.guest = guest;
         this.ramSize = ramSize;
         this.ram = ramBacking == null ? new PhysicalMemory(ramSize) : null;
+        if (this.ram != null) {
+            owned.add(this.ram);
+        }
         io.viommu.memory.AddressSpace ram = ramBacking == null ? this.ram : ramBacking;
         this.ramSpace = ram;
         this.rootBus = new PciBus("pcie.0", 0, this::intxChanged);
@@ -129,6 +195,7 @@ public final class Machine {
         if (recordedBoard) {
             return; // the recorded host's own functions take 00:00.0 and 00:1f.x
         }
+        io.map("lpc-reset-control", RESET_CONTROL_PORT, 1, resetControlPort, new AccessRules(1, 1, false), 1);
         try {
             plugBoard(new Mch(host::placeEcam), 0);
             plugBoard(new Ich9Functions.Lpc(), ICH9_SLOT << 3);
@@ -230,6 +297,7 @@ public final class Machine {
             throw new IllegalArgumentException("firmware image of " + image.length + " bytes: not a multiple of 64 KiB");
         }
         PhysicalMemory rom = new PhysicalMemory(image.length);
+        owned.add(rom);
         rom.writeBytes(PhysAddr.of(0), image, 0, image.length);
         long size = image.length;
         int isaSize = Math.min(image.length, ISA_BIOS_MAX);
@@ -355,6 +423,18 @@ public final class Machine {
             throw new IllegalStateException("this machine's RAM is a VMM process's memory, not a PhysicalMemory");
         }
         return ram;
+    }
+
+    /**
+     * Gives back the memory this machine owns (its own RAM, firmware images); a VMM process's
+     * memory backing its RAM stays with the process. The machine must not be used afterwards:
+     * its RAM refuses every access. Idempotent.
+     */
+    @Override
+    public void close() {
+        for (PhysicalMemory m : owned) {
+            m.close();
+        }
     }
 
     /** The CPU's (and devices' post-translation) physical address space. */

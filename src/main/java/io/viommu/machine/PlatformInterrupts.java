@@ -42,6 +42,25 @@ public final class PlatformInterrupts implements MsiSink {
     private InterruptRemapping remapping; // null: no VT-d unit on the platform
     private long blockedMsis;
 
+    /** RTE bit 16: masked (every entry's reset value). */
+    public static final long RTE_MASKED = 1L << 16;
+    /** RTE bit 15: level-triggered. */
+    public static final long RTE_LEVEL = 1L << 15;
+    /** RTE bit 14: remote IRR (read-only: set while a level interrupt awaits its EOI). */
+    public static final long RTE_REMOTE_IRR = 1L << 14;
+    /** RTE bit 48: remappable format (bits 63:49 and 11: the IRTE index), with interrupt remapping. */
+    public static final long RTE_REMAPPABLE = 1L << 48;
+    /** The requester id the I/O APIC's messages carry (QEMU: unspecified, so no source validation). */
+    public static final RequesterId IOAPIC_SOURCE = new RequesterId(0xffff);
+
+    private final long[] redirection = new long[IOAPIC_PINS];
+    private final boolean[] remoteIrr = new boolean[IOAPIC_PINS];
+    private long ioapicMessages;
+
+    {
+        java.util.Arrays.fill(redirection, RTE_MASKED);
+    }
+
     public void setListener(LineListener listener) {
         this.listener = listener == null ? (g, l) -> { } : listener;
     }
@@ -56,6 +75,81 @@ public final class PlatformInterrupts implements MsiSink {
         boolean after = assertCount[gsi] > 0;
         if (before != after) {
             listener.levelChanged(gsi, after);
+            if (after) {
+                service(gsi);
+            }
+        }
+    }
+
+    // ---- the I/O APIC's redirection table (QEMU hw/intc/ioapic.c) ----
+
+    /** A redirection entry as software reads it (remote IRR included). */
+    public long redirection(int pin) {
+        return redirection[pin] | (remoteIrr[pin] ? RTE_REMOTE_IRR : 0);
+    }
+
+    /** ioapic_mem_write of IOREDTBL: the entry (remote IRR is not writable), then ioapic_service. */
+    public void writeRedirection(int pin, long value) {
+        if (pin < 0 || pin >= IOAPIC_PINS) {
+            return;
+        }
+        redirection[pin] = value & ~RTE_REMOTE_IRR;
+        if ((value & RTE_LEVEL) == 0) {
+            remoteIrr[pin] = false;
+        }
+        service(pin);
+    }
+
+    /**
+     * ioapic_eoi_broadcast (an EOI for {@code vector}, or a write of the EOI register): each
+     * level-triggered entry of that vector drops its remote IRR and, its line still asserted,
+     * sends again.
+     */
+    public void eoi(int vector) {
+        for (int pin = 0; pin < IOAPIC_PINS; pin++) {
+            if (remoteIrr[pin] && (redirection[pin] & 0xff) == vector) {
+                remoteIrr[pin] = false;
+                service(pin);
+            }
+        }
+    }
+
+    /** Messages the I/O APIC sent (all entries). */
+    public long ioapicMessages() {
+        return ioapicMessages;
+    }
+
+    /**
+     * ioapic_service for one pin: an unmasked entry whose line is asserted sends its message
+     * (a level-triggered one once until its EOI) to the VT-d unit's interrupt window when there
+     * is one (QEMU's ioapic_as: remapped there, a compatibility-format message passed on), else
+     * to the local APICs. The message is ioapic_entry_parse's: address 0xFEE00000 | RTE[63:48]
+     * << 4 | DM << 2, data vector | delivery mode << 8 | trigger << 15.
+     */
+    private void service(int pin) {
+        long e = redirection[pin];
+        if ((e & RTE_MASKED) != 0 || assertCount[pin] == 0) {
+            return;
+        }
+        boolean level = (e & RTE_LEVEL) != 0;
+        if (level && remoteIrr[pin]) {
+            return;
+        }
+        if (level) {
+            remoteIrr[pin] = true;
+        }
+        long address = io.viommu.pci.MsiAddress.FIRST | ((e >>> 48) & 0xffff) << 4 | ((e >>> 11) & 1) << 2;
+        int data = (int) (e & 0xff) | (int) ((e >>> 8) & 7) << 8 | (level ? 1 << 15 : 0);
+        ioapicMessages++;
+        if (remapping == null) {
+            apic.deliverMessage(address, data, IOAPIC_SOURCE);
+            return;
+        }
+        int r = remapping.remap(address, data, InterruptRemapping.NO_SOURCE, apic);
+        if (r == InterruptRemapping.PASS_THROUGH) {
+            apic.deliverMessage(address, data, IOAPIC_SOURCE);
+        } else if (r != InterruptRemapping.DELIVERED) {
+            blockedMsis++;
         }
     }
 

@@ -3,6 +3,7 @@ package io.viommu.memory;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.Cleaner;
 import java.nio.ByteOrder;
 
 /**
@@ -14,8 +15,15 @@ import java.nio.ByteOrder;
  *
  * <p>The chunk directory is two-level (bits 51:36, then 35:21) so lookup is two array loads
  * with no boxing; the last chunk used is cached for the common case of locality.
+ *
+ * <p>The chunks live off the Java heap. {@link #close} gives them back at once (the machine that
+ * owns the RAM closes it with itself); RAM that is never closed gives them back when it becomes
+ * unreachable, so a process that builds many machines does not keep the RAM of finished ones.
+ * Closed RAM refuses every further access with {@link IllegalStateException}.
  */
-public final class PhysicalMemory implements AddressSpace {
+public final class PhysicalMemory implements AddressSpace, AutoCloseable {
+    private static final Cleaner CLEANER = Cleaner.create();
+
     public static final int CHUNK_SHIFT = 21;
     public static final long CHUNK_SIZE = 1L << CHUNK_SHIFT;
     private static final long CHUNK_MASK = CHUNK_SIZE - 1;
@@ -31,6 +39,8 @@ public final class PhysicalMemory implements AddressSpace {
 
     private final long size;
     private final Arena arena = Arena.ofShared();
+    private final Cleaner.Cleanable release;
+    private boolean closed;
     private final MemorySegment[][] directory = new MemorySegment[1 << L1_BITS][];
     private long cachedChunkIndex = -1;
     private MemorySegment cachedChunk;
@@ -42,6 +52,33 @@ public final class PhysicalMemory implements AddressSpace {
             throw new IllegalArgumentException("RAM size must be in (0, 2^52], got " + size);
         }
         this.size = size;
+        Arena a = arena; // the action must not reach this object, or it would never become unreachable
+        this.release = CLEANER.register(this, a::close);
+    }
+
+    /**
+     * Gives the backing memory back now; every later access throws {@link IllegalStateException}.
+     * Idempotent. Segments read before (none escape this class) must not be used afterwards.
+     */
+    @Override
+    public void close() {
+        if (closed) {
+            return;
+        }
+        closed = true;
+        cachedChunkIndex = -1;
+        cachedChunk = null;
+        java.util.Arrays.fill(directory, null);
+        release.clean();
+    }
+
+    /** Whether {@link #close} was called. */
+    public boolean isClosed() {
+        return closed;
+    }
+
+    private IllegalStateException closedError() {
+        return new IllegalStateException("guest RAM of " + size + " bytes was closed (released with its machine)");
     }
 
     public long size() {
@@ -73,6 +110,9 @@ public final class PhysicalMemory implements AddressSpace {
         }
         MemorySegment[] l2 = directory[(int) (idx >>> L2_BITS)];
         if (l2 == null) {
+            if (closed) {
+                throw closedError();
+            }
             return null;
         }
         MemorySegment c = l2[(int) (idx & ((1 << L2_BITS) - 1))];

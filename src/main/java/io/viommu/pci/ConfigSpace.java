@@ -67,19 +67,23 @@ public final class ConfigSpace {
 
     /** Device-side read of a value (no 0xff padding; the range must be inside the space). */
     public long get(int offset, int len) {
-        checkRange(offset, len);
-        long v = 0;
-        for (int i = 0; i < len; i++) {
-            v |= (value[offset + i] & 0xffL) << (8 * i);
-        }
-        return v;
+        return gather(value, offset, len);
     }
 
     public long writeMask(int offset, int len) {
+        return gather(wmask, offset, len);
+    }
+
+    public long w1cMask(int offset, int len) {
+        return gather(w1cmask, offset, len);
+    }
+
+    /** {@code len} bytes of {@code bytes} at {@code offset}, little-endian. */
+    private long gather(byte[] bytes, int offset, int len) {
         checkRange(offset, len);
         long v = 0;
         for (int i = 0; i < len; i++) {
-            v |= (wmask[offset + i] & 0xffL) << (8 * i);
+            v |= (bytes[offset + i] & 0xffL) << (8 * i);
         }
         return v;
     }

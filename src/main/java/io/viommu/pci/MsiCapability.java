@@ -19,6 +19,8 @@ public final class MsiCapability {
     public static final int ADDRESS_HI = 8;
     public static final int CONTROL_ENABLE = 1 << 0;
     public static final int CONTROL_64BIT = 1 << 7;
+    /** Multiple Message Enable (bits 6:4). */
+    public static final int CONTROL_QSIZE = 0x70;
 
     private final ConfigSpace config;
     private final int offset;
@@ -67,6 +69,20 @@ public final class MsiCapability {
 
     public int data() {
         return (int) config.get(dataOffset(), 2);
+    }
+
+    /**
+     * {@code msi_reset}: enable and the multiple-message size cleared, address and data zero
+     * (no per-vector masking here, so no mask or pending bits to clear).
+     */
+    public void reset() {
+        long flags = config.get(offset + CONTROL, 2) & ~(CONTROL_ENABLE | CONTROL_QSIZE);
+        config.set(offset + CONTROL, 2, flags);
+        config.set(offset + ADDRESS_LO, 4, 0);
+        if (is64) {
+            config.set(offset + ADDRESS_HI, 4, 0);
+        }
+        config.set(dataOffset(), 2, 0);
     }
 
     public boolean overlaps(int off, int len) {

@@ -180,6 +180,26 @@ public final class MsixTable {
         pending[vector] = false;
     }
 
+    /**
+     * {@code msix_reset} (from {@code pci_do_device_reset} on a system or bus reset): nothing
+     * pending ({@code msix_clear_all_vectors}; the vectors the device uses stay in use), MSI-X enable and the
+     * function mask cleared, the table and the PBA zeroed, then every vector masked one by one
+     * ({@code msix_mask_all}, each a mask update: a vector notifier still set hears its release).
+     * As in QEMU the cached function mask is left as it was until the next control write.
+     */
+    public void reset() {
+        java.util.Arrays.fill(pending, false);
+        int control = control();
+        int writable = (int) config.writeMask(cap + MsixCapability.CONTROL, 2);
+        config.set(cap + MsixCapability.CONTROL, 2, control & ~(writable & 0xff00));
+        java.util.Arrays.fill(table, (byte) 0);
+        for (int v = 0; v < entries; v++) {
+            boolean wasMasked = isMasked(v);
+            table[v * ENTRY_SIZE + ENTRY_VECTOR_CONTROL] |= VECTOR_MASKED;
+            maskUpdate(v, wasMasked);
+        }
+    }
+
     // ---------------------------------------------------------------- config space
 
     /** msix_write_config, after a config write reached the capability. */

@@ -360,6 +360,73 @@ public class PciFunction {
             sriov.controlWritten(oldSriovControl);
         }
         afterConfigWrite(offset, len);
+        flrWritten(offset, len);
+    }
+
+    /**
+     * {@code pcie_cap_flr_write_config}: a write that leaves Initiate FLR set in Device Control
+     * (a function whose Device Capabilities offer FLR) resets the function ({@code
+     * pci_device_reset}: the device's own reset, {@link #resetDevice}, then {@link #resetConfig}),
+     * and the bit reads 0 again.
+     */
+    private void flrWritten(int offset, int len) {
+        if (offset + len <= PciRegs.HEADER_SIZE) {
+            return; // Device Control is in the capability list, past the header
+        }
+        int exp = findCapability(PciRegs.CAP_ID_EXP);
+        if (exp < 0) {
+            return;
+        }
+        int devctl = exp + PcieCapability.DEVCTL;
+        if (offset > devctl + 1 || offset + len <= devctl + 1
+                || (config.get(exp + PcieCapability.DEVCAP, 4) & PcieCapability.DEVCAP_FLR) == 0) {
+            return;
+        }
+        long v = config.get(devctl, 2);
+        if ((v & PcieCapability.DEVCTL_BCR_FLR) == 0) {
+            return;
+        }
+        resetDevice();
+        resetConfig();
+        config.set(devctl, 2, config.get(devctl, 2) & ~PcieCapability.DEVCTL_BCR_FLR);
+    }
+
+    /** The device model's own state back to its reset values (QEMU's DeviceClass reset); none here. */
+    protected void resetDevice() {
+    }
+
+    /**
+     * {@code pci_do_device_reset} (QEMU 7.2 hw/pci/pci.c, run for every function of a bus on a
+     * system reset, after the function's own reset): INTx deasserted; the writable and W1C bits of
+     * command and status and the interrupt line cleared, the cache line size zero, each BAR back to
+     * its type bits (so unmapped); then {@link MsiCapability#reset} and {@link MsixTable#reset}.
+     */
+    public void resetConfig() {
+        setIntx(false);
+        clearWritable(PciRegs.COMMAND, 2);
+        clearWritable(PciRegs.STATUS, 2);
+        clearWritable(PciRegs.INTERRUPT_LINE, 1);
+        config.set(PciRegs.CACHE_LINE_SIZE, 1, 0);
+        for (Bar bar : bars) {
+            if (bar == null) {
+                continue;
+            }
+            config.set(bar.configOffset(), 4, bar.typeBits());
+            if (bar.kind() == Bar.Kind.MEMORY64) {
+                config.set(bar.configOffset() + 4, 4, 0);
+            }
+        }
+        if (msi != null) {
+            msi.reset();
+        }
+        if (msix != null) {
+            msix.reset();
+        }
+    }
+
+    private void clearWritable(int offset, int len) {
+        long mask = config.writeMask(offset, len) | config.w1cMask(offset, len);
+        config.set(offset, len, config.get(offset, len) & ~mask);
     }
 
     /** Hook for device registers with side effects (e.g. the MCH's PCIEXBAR). */

@@ -13,10 +13,12 @@ import java.util.List;
  * @param levels   L0 (the host) first
  * @param dma      the innermost guest's DMA followed down (null when the run failed before)
  * @param stray    the innermost device's DMA to an IOVA no level mapped (null when the run failed before)
+ * @param unsafe   when the innermost guest has the device through VFIO's no-IOMMU mode: its user space
+ *                 pointing the device at a page of that guest's kernel, and what landed (null otherwise)
  * @param workload the nic-ring or static workload in the innermost guest and what each level paid per packet (null: none asked)
  */
-public record NestedReport(String hostArgs, boolean ok, String failure, String failedAt, List<Level> levels, Dma dma, Stray stray, Workload workload,
-                           List<String> noEffect, List<String> warnings) {
+public record NestedReport(String hostArgs, boolean ok, String failure, String failedAt, List<Level> levels, Dma dma, Stray stray,
+                           Unsafe unsafe, Workload workload, List<String> noEffect, List<String> warnings) {
 
     /**
      * One level.
@@ -32,18 +34,23 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      * @param managed   devices the level below bound to vfio-pci for this level's VM (--managed)
      * @param stderr    what this level's VMM said on stderr (QEMU's text)
      * @param setup     the commands this level's root ran before the next level's VMM started ({@code --nest-setup})
+     * @param noIommu   the warning when this level's kernel has the device in VFIO's no-IOMMU mode (null otherwise)
      */
     public record Level(String level, String args, Device device, RunReport.Viommu viommu, String iommu, VmmSide vmm,
                         List<String> faults, List<String> log, List<RunReport.Managed> managed, List<String> stderr,
-                        List<SetupLine> setup) {
+                        List<SetupLine> setup, String noIommu) {
     }
 
     /** One command of a level's root shell: the line, what it printed (stdout and stderr), whether it succeeded. */
     public record SetupLine(String command, String output, boolean ok) {
     }
 
-    /** The assigned device in one level's kernel: BDF, ids, IOMMU group (and its members), driver. */
-    public record Device(String bdf, String ids, Integer group, List<String> groupMembers, String driver) {
+    /**
+     * The assigned device in one level's kernel: BDF, ids, IOMMU group (and its members), driver;
+     * {@code vfioNode} the /dev/vfio node of its group when it is on vfio-pci ({@code noiommu-N}
+     * for a group VFIO's no-IOMMU mode made, null otherwise).
+     */
+    public record Device(String bdf, String ids, Integer group, List<String> groupMembers, String driver, String vfioNode) {
     }
 
     /**
@@ -98,7 +105,8 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
     /**
      * A DMA of the innermost device to an IOVA its guest never mapped.
      *
-     * @param iova           the address
+     * @param iova           the address (null when there is none: the innermost VM has no vIOMMU and its
+     *                       VMM maps all its RAM, which covers the device's reach; {@code stoppedAt} says so)
      * @param mappedAt       per level (innermost first): whether its VMM's VFIO container maps it
      * @param firstUnmapped  the innermost level whose mapping is missing: where the chain is broken
      * @param stoppedAt      the level whose unit stopped the DMA (the host's, L0: the device is physical)
@@ -108,6 +116,21 @@ public record NestedReport(String hostArgs, boolean ok, String failure, String f
      */
     public record Stray(String iova, List<String> mappedAt, String firstUnmapped, String stoppedAt, String fault,
                         List<String> hostLog, boolean landed) {
+    }
+
+    /**
+     * The innermost guest's user space, holding the device through VFIO's no-IOMMU mode, points it
+     * at a page its kernel allocated for itself (never given to the process): nothing in that
+     * guest translates the address, the VMMs below map all of its RAM, so the bytes land.
+     *
+     * @param level     the innermost level
+     * @param node      the group's node the process opened ({@code /dev/vfio/noiommu-N})
+     * @param gpa       the kernel page's guest-physical address, given to the device as its DMA address
+     * @param hostPhysical where the host's unit put the DMA
+     * @param landed    the page now holds the device's bytes (it must: no IOMMU stops it)
+     */
+    public record Unsafe(String level, String bdf, String node, String gpa, String hostPhysical, int bytes,
+                         boolean landed) {
     }
 
     /**

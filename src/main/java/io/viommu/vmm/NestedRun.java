@@ -4,6 +4,11 @@ import io.viommu.linux.Kernel;
 import io.viommu.linux.driver.DmaOps;
 import io.viommu.linux.driver.PciDevice;
 import io.viommu.linux.vfio.DmaMapping;
+import io.viommu.linux.vfio.UserProcess;
+import io.viommu.linux.vfio.Vfio;
+import io.viommu.linux.vfio.VfioContainer;
+import io.viommu.linux.vfio.VfioDevice;
+import io.viommu.linux.vfio.VfioGroup;
 import io.viommu.machine.config.MachineConfigException;
 import io.viommu.machine.device.EduDevice;
 import io.viommu.memory.Iova;
@@ -84,21 +89,13 @@ public final class NestedRun {
         java.util.Map<VfioPciDevice, List<DmaMapping>> whileMapped = new java.util.IdentityHashMap<>();
         NestedReport.Dma dma = null;
         NestedReport.Stray stray = null;
+        NestedReport.Unsafe unsafe = null;
         NestedReport.Workload workload = null;
         List<NestedReport.Level> levels = List.of();
         String failure = null;
         try {
             for (List<String> args : o.levels()) {
-                int below = nest.levels().size();
-                if (below > 0 && below <= o.setups().size() && !o.setups().get(below - 1).isEmpty()) {
-                    List<NestedReport.SetupLine> log = setup(nest, o.setups().get(below - 1));
-                    setupLogs.set(below - 1, log);
-                    NestedReport.SetupLine last = log.get(log.size() - 1);
-                    if (!last.ok()) {
-                        throw new IllegalArgumentException("L" + below + "'s setup (--nest-setup) failed at: "
-                                + last.command());
-                    }
-                }
+                runSetup(nest, o, setupLogs);
                 String name = "L" + (nest.levels().size() + 1);
                 setupLogs.add(List.of());
                 List<String> lines = new ArrayList<>();
@@ -117,6 +114,7 @@ public final class NestedRun {
                             + " nothing to hand on" + (nest.levels().size() < o.levels().size() ? " to the next level" : ""));
                 }
             }
+            runSetup(nest, o, setupLogs); // the innermost level's, before its DMA sample and workload
             VfioPciDevice top = nest.levels().get(nest.levels().size() - 1).vmm().assignedDevices().get(0);
             dma = follow(nest, top, () -> {
                 for (Nest.Level l : nest.levels()) {
@@ -126,6 +124,11 @@ public final class NestedRun {
                 }
             });
             stray = stray(nest, top);
+            unsafe = unsafeDma(nest, top);
+            if (unsafe != null) {
+                warnings.add(unsafe.level() + ": " + noIommuWarning(unsafe.level(), unsafe.node(),
+                        nest.top().vfio().orElseThrow().tainted()));
+            }
             if (o.workload() != VmRun.Workload.NONE) {
                 workload = workload(nest, top, o.workload(), o.packets(), o.ring());
             }
@@ -144,6 +147,10 @@ public final class NestedRun {
         if (failure == null && !dma.ok()) {
             failure = "viommu run: the innermost guest's DMA did not land in its page (see the DMA path)";
         }
+        if (failure == null && unsafe != null && !unsafe.landed()) {
+            failure = "viommu run: the device's DMA to the innermost guest's kernel page did not land, though nothing"
+                    + " translates it (see the unsafe DMA)";
+        }
         if (failure == null && stray.landed()) {
             failure = "viommu run: a DMA to an IOVA nobody mapped reached memory (see the stray DMA)";
         }
@@ -151,7 +158,24 @@ public final class NestedRun {
             failure = "viommu run: the workload lost packets (see workload)";
         }
         return new NestedReport(o.hostArgs(), failure == null, failure, failedAt(failure, levels, o), levels, dma, stray,
-                workload, noEffect, warnings);
+                unsafe, workload, noEffect, warnings);
+    }
+
+    /**
+     * The setup of the innermost level started so far, if {@code --nest-setup} gave it one: before
+     * the next level's VMM, or for the last level before its DMA sample and workload. A failing
+     * line stops the run.
+     */
+    private static void runSetup(Nest nest, Options o, List<List<NestedReport.SetupLine>> setupLogs) {
+        int below = nest.levels().size();
+        if (below > 0 && below <= o.setups().size() && !o.setups().get(below - 1).isEmpty()) {
+            List<NestedReport.SetupLine> log = setup(nest, o.setups().get(below - 1));
+            setupLogs.set(below - 1, log);
+            NestedReport.SetupLine last = log.get(log.size() - 1);
+            if (!last.ok()) {
+                throw new IllegalArgumentException("L" + below + "'s setup (--nest-setup) failed at: " + last.command());
+            }
+        }
     }
 
     /** {@code lines} run by the innermost kernel's root shell, each with what it printed; up to the first that fails. */
@@ -227,7 +251,7 @@ public final class NestedRun {
                 hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()).stream()
                         .filter(VmRun::isFaultLine).toList(), hostDev == null ? List.of()
                         : naming(hostLog.subList(Math.min(hostLogStart, hostLog.size()), hostLog.size()), hostDev.name()),
-                List.of(), List.of(), List.of()));
+                List.of(), List.of(), List.of(), null));
         for (int i = 0; i < o.levels().size(); i++) {
             String name = "L" + (i + 1);
             String args = String.join(" ", o.levels().get(i));
@@ -236,7 +260,7 @@ public final class NestedRun {
             List<NestedReport.SetupLine> setup = i < setups.size() ? setups.get(i) : List.of();
             if (i >= ls.size()) {
                 out.add(new NestedReport.Level(name, args, null, null, "never started", null, List.of(), List.of(), m,
-                        err, setup));
+                        err, setup, null));
                 continue;
             }
             Nest.Level l = ls.get(i);
@@ -246,13 +270,15 @@ public final class NestedRun {
             NestedReport.VmmSide side = null;
             if (d != null) {
                 PciDevice pd = k.drivers().device("0000:" + d.address()).orElse(null);
-                dev = pd == null ? new NestedReport.Device("0000:" + d.address(), null, null, List.of(), null)
+                dev = pd == null ? new NestedReport.Device("0000:" + d.address(), null, null, List.of(), null, null)
                         : device(k, pd);
                 side = vmmSide("L" + i, d, whileMapped.getOrDefault(d, d.container().mappings()));
             }
             out.add(new NestedReport.Level(name, args, dev, VmRun.viommuOf(l.vmm().machine()), VmRun.guestIommu(k), side,
                     k.dmesg().stream().filter(VmRun::isFaultLine).toList(),
-                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err, setup));
+                    dev == null ? List.of() : naming(k.dmesg(), dev.bdf()), m, err, setup,
+                    dev == null || dev.vfioNode() == null || !dev.vfioNode().contains("noiommu-") ? null
+                            : noIommuWarning(name, dev.vfioNode(), k.vfio().orElseThrow().tainted())));
         }
         return out;
     }
@@ -269,8 +295,89 @@ public final class NestedRun {
         OptionalInt g = k.drivers().groupOf(pd);
         List<String> members = g.isEmpty() ? List.of()
                 : k.groups().group(g.getAsInt()).map(x -> x.memberBdfs()).orElse(List.of());
+        String node = null;
+        if (g.isPresent() && k.vfio().isPresent() && pd.driver() != null && pd.driver().name().equals("vfio-pci")) {
+            node = "/dev/vfio/" + g.getAsInt();
+        } else if (g.isEmpty() && k.vfio().isPresent()) {
+            g = k.vfio().get().noiommuGroup(pd.name()); // vfio_noiommu_group_alloc's group: the device alone
+            if (g.isPresent()) {
+                members = List.of(pd.name());
+                node = "/dev/vfio/noiommu-" + g.getAsInt();
+            }
+        }
         return new NestedReport.Device(pd.name(), String.format("%04x:%04x", id.vendor(), id.device()),
-                g.isPresent() ? g.getAsInt() : null, members, pd.driver() == null ? null : pd.driver().name());
+                g.isPresent() ? g.getAsInt() : null, members, pd.driver() == null ? null : pd.driver().name(), node);
+    }
+
+    /** What VFIO's no-IOMMU mode means for {@code level}: the kernel is tainted and the device's DMA unchecked. */
+    static String noIommuWarning(String level, String node, int tainted) {
+        return "UNSAFE: VFIO no-IOMMU mode (" + node + "): " + level + "'s kernel is tainted (/proc/sys/kernel/tainted "
+                + tainted + ") and nothing translates the device's DMA in " + level + ": whoever opens " + node
+                + " can make the device read and write any guest-physical address of " + level
+                + ", its kernel's memory included; no VM above it can be given the device (QEMU opens /dev/vfio/N)";
+    }
+
+    /**
+     * When the innermost kernel holds the device in a group VFIO's no-IOMMU mode made: a process of
+     * it (CAP_SYS_RAWIO) opens {@code /dev/vfio/noiommu-N}, a container of type VFIO_NOIOMMU_IOMMU
+     * (no MAP_DMA there) and the device, and drives the edu's DMA to the guest-physical address of
+     * a page its kernel allocated for itself; the bytes are looked for in that page. Null for any
+     * other device, or when the physical device is not an edu (no DMA engine to drive).
+     */
+    static NestedReport.Unsafe unsafeDma(Nest nest, VfioPciDevice top) {
+        Kernel k = nest.top();
+        String bdf = "0000:" + top.address();
+        EduDevice edu = physicalEdu(nest, top);
+        OptionalInt g = k.vfio().isPresent() ? k.vfio().get().noiommuGroup(bdf) : OptionalInt.empty();
+        if (g.isEmpty() || edu == null) {
+            return null;
+        }
+        String level = "L" + nest.levels().size();
+        String node = "/dev/vfio/noiommu-" + g.getAsInt();
+        Vfio vfio = k.vfio().get();
+        UserProcess process = UserProcess.root("dpdk", k.userMemory());
+        DmaOps ops = k.drivers().dmaOps();
+        long page = ops.allocPages(1);
+        if (page < 0) {
+            throw new IllegalStateException(level + "'s kernel has no free page");
+        }
+        VfioContainer container = vfio.openContainer(process);
+        VfioGroup group = vfio.openGroup(process, node);
+        try {
+            group.setContainer(container);
+            container.setIommu(Vfio.NOIOMMU_IOMMU);
+            VfioDevice device = group.deviceFd(bdf);
+            try {
+                long config = (long) VfioDevice.CONFIG_REGION << VfioDevice.OFFSET_SHIFT;
+                long bar0 = (long) VfioDevice.BAR0_REGION << VfioDevice.OFFSET_SHIFT;
+                device.write(config + PciRegs.COMMAND, device.read(config + PciRegs.COMMAND, 2)
+                        | PciRegs.COMMAND_MEMORY | PciRegs.COMMAND_MASTER, 2);
+                byte[] pattern = DmaSample.pattern(0x5a, top.address());
+                DmaPort.Outcome r = eduDma(nest, edu, (off, v) -> device.write(bar0 + off, v, 8), page, pattern);
+                byte[] got = new byte[pattern.length];
+                k.machine().memory().readBytes(PhysAddr.of(page), got, 0, got.length);
+                String hpa = null;
+                IntelIommu unit = nest.host().machine().iommu();
+                VfioPciDevice bottom = top;
+                while (nest.under(bottom) != null) {
+                    bottom = nest.under(bottom);
+                }
+                if (unit != null && unit.translate(new DmaRequest(bottom.vfioDevice().pciDevice().rid(), Iova.of(page),
+                        pattern.length, DmaAccess.WRITE)) instanceof Translation t) {
+                    hpa = hex(t.output(Iova.of(page)).value());
+                }
+                return new NestedReport.Unsafe(level, bdf, node, hex(page), hpa, pattern.length,
+                        r != null && r.ok() && Arrays.equals(pattern, got));
+            } finally {
+                device.close();
+            }
+        } finally {
+            if (group.container() != null) {
+                group.unsetContainer();
+            }
+            group.close();
+            ops.freePages(page, 1);
+        }
     }
 
     /** The VMM of a level: its mappings {@code maps} (held while the DMA's page was mapped), its counts over the run. */
@@ -423,6 +530,11 @@ public final class NestedRun {
      */
     static NestedReport.Stray stray(Nest nest, VfioPciDevice top) {
         Iova iova = unmappedIova(top);
+        if (iova == null) {
+            return new NestedReport.Stray(null, List.of(), null, "not issued: L" + nest.levels().size()
+                    + " has no vIOMMU and its VMM maps all its RAM, which covers every address the device reaches",
+                    "none", List.of(), false);
+        }
         List<String> mappedAt = new ArrayList<>();
         String firstUnmapped = null;
         VfioPciDevice d = top;
@@ -529,14 +641,17 @@ public final class NestedRun {
                 r.dmaFaults(), costs, inv.count / (double) packets, unit != null && unit.config().cachingMode());
     }
 
-    /** An IOVA the innermost VMM's container does not map, inside an edu's 28-bit reach. */
+    /**
+     * An IOVA the innermost VMM's container does not map, inside an edu's 28-bit reach; null when
+     * it maps them all (a VM without a vIOMMU whose RAM covers the reach: its VMM maps all of it).
+     */
     private static Iova unmappedIova(VfioPciDevice top) {
         for (long a : new long[] {0x0ff0_0000L, 0x0800_0000L, 0x5000L, 0x0fff_0000L}) {
             if (covering(top, Iova.of(a)) == null) {
                 return Iova.of(a);
             }
         }
-        return Iova.of(0x0ff0_0000L);
+        return null;
     }
 
     /** The edu at the bottom of the chain, or null when the physical device is not an edu. */
@@ -565,14 +680,28 @@ public final class NestedRun {
         if (bar < 0 || bar == io.viommu.pci.Bar.UNMAPPED) {
             return null;
         }
-        System.arraycopy(pattern, 0, edu.state().buffer, 0, pattern.length);
         var mem = top.vmm().machine().memory();
         top.configWrite(PciRegs.COMMAND, top.configRead(PciRegs.COMMAND, 2) | PciRegs.COMMAND_MEMORY
                 | PciRegs.COMMAND_MASTER, 2);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_SRC), EduDevice.DMA_BUFFER_BASE, 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_DST), iova.value(), 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_COUNT), pattern.length, 8);
-        mem.write(PhysAddr.of(bar + EduDevice.REG_DMA_CMD), EduDevice.DMA_CMD_START | EduDevice.DMA_CMD_TO_RAM, 8);
+        return eduDma(nest, edu, (off, v) -> mem.write(PhysAddr.of(bar + off), v, 8), iova.value(), pattern);
+    }
+
+    /** An 8-byte store to the edu's BAR0, by whoever drives it (the guest's MMIO, a process's VFIO device file). */
+    @FunctionalInterface
+    private interface EduBar0 {
+        void store8(int offset, long value);
+    }
+
+    /**
+     * {@code pattern} put in the physical edu's buffer, then the driver's stores through {@code
+     * bar0} (src = the buffer, dst, count, START|TO_RAM) and every level's main loop.
+     */
+    private static DmaPort.Outcome eduDma(Nest nest, EduDevice edu, EduBar0 bar0, long dst, byte[] pattern) {
+        System.arraycopy(pattern, 0, edu.state().buffer, 0, pattern.length);
+        bar0.store8(EduDevice.REG_DMA_SRC, EduDevice.DMA_BUFFER_BASE);
+        bar0.store8(EduDevice.REG_DMA_DST, dst);
+        bar0.store8(EduDevice.REG_DMA_COUNT, pattern.length);
+        bar0.store8(EduDevice.REG_DMA_CMD, EduDevice.DMA_CMD_START | EduDevice.DMA_CMD_TO_RAM);
         nest.runAll(null);
         return edu.lastDma();
     }

@@ -13,7 +13,7 @@ import java.util.List;
  * @param vm        the VM side (null when the VM did not start)
  * @param managed   devices moved to vfio-pci for the run and given back (empty without --managed)
  * @param samples   one DMA per assigned device, followed from guest IOVA to host-physical
- * @param virtio    one virtqueue request per virtio device with a modelled queue (virtio-rng), every DMA followed
+ * @param virtio    one request per virtio device with modelled queues (virtio-rng, -net, -blk), every DMA followed
  * @param interrupts one MSI path per assigned device with an interrupt source (an edu), device to guest APIC
  * @param workload  the workload's result (null for {@code none})
  * @param counts    what the run cost at each level
@@ -91,15 +91,16 @@ public record RunReport(List<String> vmArgs, boolean ok, String failure, Host ho
      * A virtio device's virtqueue request ({@link VirtioSample}): how its DMA went (through the
      * vIOMMU, its ATS path, or bypassing it), every DMA it made, the bytes checked in guest RAM.
      */
-    public record Virtio(String device, String bdf, String path, String features, String ring, String buffer,
-                         List<String> accesses, int translated, int bypassed, int faulted, int bytesChecked,
-                         boolean bytesMatched, int usedLen, long atsTranslationRequests, long deviceTlbHits,
-                         long deviceTlbInvalidations, String afterUnmap, String problem, boolean ok) {
+    public record Virtio(String device, String bdf, String path, String request, String features, String ring,
+                         String buffer, List<String> accesses, int translated, int bypassed, int faulted,
+                         int bytesChecked, String compared, boolean bytesMatched, int usedLen,
+                         long atsTranslationRequests, long deviceTlbHits, long deviceTlbInvalidations,
+                         String afterUnmap, String problem, boolean ok) {
         static Virtio of(VirtioSample s) {
-            return new Virtio(s.device(), s.bdf(), s.path(), s.features(), s.ring(), s.buffer(), s.accesses(),
-                    s.translated(), s.bypassed(), s.faulted(), s.bytesChecked(), s.bytesMatched(), s.usedLen(),
-                    s.atsTranslationRequests(), s.deviceTlbHits(), s.deviceTlbInvalidations(), s.afterUnmap(),
-                    s.problem(), s.ok());
+            return new Virtio(s.device(), s.bdf(), s.path(), s.request(), s.features(), s.ring(), s.buffer(),
+                    s.accesses(), s.translated(), s.bypassed(), s.faulted(), s.bytesChecked(), s.compared(),
+                    s.bytesMatched(), s.usedLen(), s.atsTranslationRequests(), s.deviceTlbHits(),
+                    s.deviceTlbInvalidations(), s.afterUnmap(), s.problem(), s.ok());
         }
     }
 

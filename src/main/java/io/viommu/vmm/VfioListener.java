@@ -87,6 +87,25 @@ public final class VfioListener {
                            long pagesUnmapped, long errors, long walksAborted) {
     }
 
+    /**
+     * One section of the flat view QEMU's listener meets (for its trace): RAM (mapped, with the
+     * process address {@code hva}), an IOMMU region, or anything else (MMIO: skipped).
+     */
+    public record ViewSection(long first, long last, Kind kind, long hva) {
+        public enum Kind { RAM, IOMMU, SKIP }
+    }
+
+    /**
+     * QEMU's trace of the listener ({@code vfio_listener_region_add_ram/_add_iommu/_add_skip},
+     * {@code vfio_listener_region_del/_del_skip}): where the events go, and system memory's flat
+     * view as QEMU has it now (RAM pieces, the board's MMIO, the BIOS), in ascending order.
+     */
+    public interface SectionTrace {
+        void event(String name, String args);
+
+        List<ViewSection> systemView();
+    }
+
     /** The container could not be set up: QEMU's container->error, composed. */
     public static final class InitFailure extends Exception {
         InitFailure(String message) {
@@ -113,6 +132,7 @@ public final class VfioListener {
     private MapNotifier.Registration registration;
     private final Trap trap = new Trap();
     private Mode mode = Mode.DETACHED;
+    private SectionTrace sectionTrace;
     private boolean initialized;
     private String hardwareError;
     private long invalidations;
@@ -127,6 +147,11 @@ public final class VfioListener {
         this.container = container;
         this.ram = ram;
         this.errors = errors;
+    }
+
+    /** Prints QEMU's listener trace events from now on (before {@link #mapGuestRam} or {@link #attach}). */
+    public void setSectionTrace(SectionTrace t) {
+        this.sectionTrace = t;
     }
 
     // ====================================================================================
@@ -247,7 +272,7 @@ public final class VfioListener {
             // vfio_listener_region_add for an IOMMU section: register (IOMMU_NOTIFIER_IOTLB_EVENTS)
             // and replay; MapNotifier.register replays at once.
             registration = notifier.register(deviceId, IovaRange.ALL, EnumSet.of(NotifierFlag.MAP, NotifierFlag.UNMAP),
-                    new Mirror());
+                    new Mirror(), this::traceIommuSectionAdded);
             return null;
         } catch (NotifierRefusedException e) {
             return "Region " + iommuRegionName() + ": " + e.qemuErrorText();
@@ -261,6 +286,12 @@ public final class VfioListener {
 
     /** region_del of the current view: the notifier goes, every host mapping is unmapped. */
     private void leave() {
+        if (sectionTrace != null) {
+            for (ViewSection v : mode == Mode.IOMMU ? iommuView() : mode == Mode.SYSTEM_MEMORY
+                    ? sectionTrace.systemView() : List.<ViewSection>of()) {
+                traceDel(v);
+            }
+        }
         if (registration != null) {
             registration.unregister();
             registration = null;
@@ -295,11 +326,90 @@ public final class VfioListener {
     }
 
     // ====================================================================================
+    // QEMU's trace of the listener
+    // ====================================================================================
+
+    /**
+     * The vIOMMU's view (QEMU's vtd address space with DMAR on): the IOMMU region on both sides
+     * of the interrupt window, which is MMIO (vtd_find_add_as: the IR region above the IOMMU one).
+     */
+    private static List<ViewSection> iommuView() {
+        return List.of(new ViewSection(0, io.viommu.pci.MsiAddress.FIRST - 1, ViewSection.Kind.IOMMU, 0),
+                new ViewSection(io.viommu.pci.MsiAddress.FIRST, io.viommu.pci.MsiAddress.LAST, ViewSection.Kind.SKIP, 0),
+                new ViewSection(io.viommu.pci.MsiAddress.LAST + 1, -1L, ViewSection.Kind.IOMMU, 0));
+    }
+
+    /**
+     * The notifier replays QEMU's notifier of one IOMMU section: vfio_listener_region_add of
+     * that section comes first, and before the one above the interrupt window, the window's skip.
+     */
+    private void traceIommuSectionAdded(IovaRange section) {
+        if (sectionTrace == null) {
+            return;
+        }
+        for (ViewSection v : iommuView()) {
+            if (v.kind() == ViewSection.Kind.SKIP && Long.compareUnsigned(section.first(), v.last()) > 0) {
+                traceAdd(v);
+            } else if (v.kind() == ViewSection.Kind.IOMMU && v.first() == section.first()) {
+                traceAdd(v);
+            }
+        }
+    }
+
+    private void traceAdd(ViewSection v) {
+        switch (v.kind()) {
+            case RAM -> sectionTrace.event("vfio_listener_region_add_ram", String.format("region_add [ram] 0x%x - 0x%x [0x%x]",
+                    v.first(), v.last(), v.hva()));
+            case IOMMU -> sectionTrace.event("vfio_listener_region_add_iommu", String.format("region_add [iommu] 0x%x - 0x%x",
+                    v.first(), v.last()));
+            default -> sectionTrace.event("vfio_listener_region_add_skip", String.format("SKIPPING region_add 0x%x - 0x%x",
+                    v.first(), v.last()));
+        }
+    }
+
+    private void traceDel(ViewSection v) {
+        if (v.kind() == ViewSection.Kind.SKIP) {
+            sectionTrace.event("vfio_listener_region_del_skip", String.format("SKIPPING region_del 0x%x - 0x%x",
+                    v.first(), v.last()));
+        } else {
+            sectionTrace.event("vfio_listener_region_del", String.format("region_del 0x%x - 0x%x", v.first(), v.last()));
+        }
+    }
+
+    /**
+     * System memory's flat view changed from {@code before} to what {@link SectionTrace#systemView}
+     * gives now (e.g. the reset's PAM registers putting ROM over 0xC0000-0xFFFFF): QEMU's
+     * listener hears region_del of each section that went, then region_add of each that came,
+     * while the device's address space is system memory. The model's host mappings stay.
+     */
+    public void systemViewChanged(List<ViewSection> before) {
+        if (sectionTrace == null || mode != Mode.SYSTEM_MEMORY) {
+            return;
+        }
+        List<ViewSection> after = sectionTrace.systemView();
+        for (ViewSection v : before) {
+            if (!after.contains(v)) {
+                traceDel(v);
+            }
+        }
+        for (ViewSection v : after) {
+            if (!before.contains(v)) {
+                traceAdd(v);
+            }
+        }
+    }
+
+    // ====================================================================================
     // System memory
     // ====================================================================================
 
     /** vfio_listener_region_add for each RAM section; the first failure's text, or null. */
     private String mapAllRam() {
+        if (sectionTrace != null) {
+            for (ViewSection v : sectionTrace.systemView()) {
+                traceAdd(v);
+            }
+        }
         String first = null;
         for (GuestRam.Section s : ram.sections()) {
             long iova = s.gpa().value();

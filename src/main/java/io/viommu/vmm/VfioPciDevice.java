@@ -16,6 +16,8 @@ import io.viommu.pci.Bar;
 import io.viommu.pci.ConfigSpace;
 import io.viommu.pci.PciFunction;
 import io.viommu.pci.PciRegs;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.OptionalInt;
@@ -53,6 +55,8 @@ public final class VfioPciDevice extends PciFunction {
     private final boolean hasPmReset;
     private final VfioPciInterrupts irq;
     private io.viommu.pci.MsixTable msixTable;
+    /** BARs whose region is the mmap of the device file (QEMU: a RAM device subregion). */
+    private final boolean[] mmapped = new boolean[6];
     private boolean closed;
 
     private VfioPciDevice(Vmm vmm, String name, VfioDevice device, Vmm.Group group, long[] hostConfig, int cfgSize,
@@ -145,6 +149,7 @@ public final class VfioPciDevice extends PciFunction {
         if (!noMmap && (info.flags() & RegionInfo.FLAG_MMAP) != 0) {
             try {
                 Mmio mmap = device.mmap(index);
+                mmapped[index] = true;
                 vmm.traceEvent("vfio_region_mmap", String.format("Region %s BAR %d mmaps[0] [0x0 - 0x%x]", name, index,
                         info.size() - 1));
                 // vfio_mmap_set_enabled: the mmap subregion is switched off while INTx is pending
@@ -303,7 +308,12 @@ public final class VfioPciDevice extends PciFunction {
             throw new MachineConfigException(prefix + "vfio " + sysfsdev + ": no such host device: No such file or directory");
         }
         String fail = prefix + "vfio " + name + ": ";
+        // the device's iommu_group link: its IOMMU group, or the one VFIO's no-IOMMU mode made for it
+        // (QEMU 7.2 knows no /dev/vfio/noiommu-N: it opens /dev/vfio/N, which that mode does not create)
         OptionalInt groupId = k.drivers().groupOf(dev);
+        if (groupId.isEmpty() && k.vfio().isPresent()) {
+            groupId = k.vfio().get().noiommuGroup(name);
+        }
         if (groupId.isEmpty()) {
             throw new MachineConfigException(fail + "no iommu_group found: No such file or directory");
         }
@@ -474,6 +484,7 @@ public final class VfioPciDevice extends PciFunction {
                     vmm.hardwareError(message);
                 }
             });
+            listener.setSectionTrace(vmm.sectionTrace());
             try {
                 if (viommu == null) {
                     listener.mapGuestRam();
@@ -567,6 +578,40 @@ public final class VfioPciDevice extends PciFunction {
      */
     @Override
     public void configWrite(int offset, long value, int len) {
+        List<VfioListener.ViewSection> viewBefore = offset < PciRegs.BAR0 + 24 && offset + len > PciRegs.COMMAND
+                ? vmm.traceSystemView() : null;
+        configWriteNow(offset, value, len);
+        if (viewBefore != null && !closed && group != null && group.listener() != null) {
+            group.listener().systemViewChanged(viewBefore);
+        }
+    }
+
+    /**
+     * The device's memory BARs in system memory's flat view (for the listener's trace): a BAR
+     * the guest enabled and placed is a RAM section while it is the mmap of the device file,
+     * MMIO otherwise (x-no-mmap); a BAR holding QEMU's MSI-X table or PBA is left out (QEMU
+     * splits it around them: not traced). The host address is a stand-in for QEMU's mmap.
+     */
+    List<VfioListener.ViewSection> barSections() {
+        List<VfioListener.ViewSection> out = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Bar b = bar(i);
+            long addr = barAddress(i);
+            if (b == null || b.kind() == Bar.Kind.IO || addr == Bar.UNMAPPED
+                    || (msixTable != null && (msixTable.tableBir() == i || msixTable.pbaBir() == i))) {
+                continue;
+            }
+            out.add(new VfioListener.ViewSection(addr, addr + b.size() - 1,
+                    mmapped[i] ? VfioListener.ViewSection.Kind.RAM : VfioListener.ViewSection.Kind.SKIP,
+                    BAR_MMAP_HVA + ((long) i << 32)));
+        }
+        return out;
+    }
+
+    /** Where the model says the BAR mmaps are (QEMU's are wherever mmap put them). */
+    private static final long BAR_MMAP_HVA = 0x7f10_0000_0000L;
+
+    private void configWriteNow(int offset, long value, int len) {
         boolean msiWrite = !closed && msi() != null && msi().overlaps(offset, len);
         boolean msiWas = msiEnabled();
         boolean msixWrite = !closed && msixTable != null && offset < msixTable.capability() + io.viommu.pci.MsixCapability.SIZE
@@ -605,6 +650,7 @@ public final class VfioPciDevice extends PciFunction {
         if (closed) {
             return;
         }
+        vmm.traceEvent("vfio_pci_reset", " (" + name + ")");
         preReset();
         if (!(resetWorks && (hasFlr || !hasPmReset) && tryReset()) && !hotReset() && resetWorks && hasPmReset) {
             tryReset();

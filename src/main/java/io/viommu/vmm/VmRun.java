@@ -112,8 +112,7 @@ public final class VmRun {
                 warnings.add("viommu: warning: no -machine given: QEMU 7.2 then builds its default 'pc' (i440fx)"
                         + " machine, viommu models only q35 and builds q35, so BDFs differ from QEMU's; add -M q35");
             }
-            vmm = Vmm.start(host, o.vmArgs(), MachineLog.SILENT, warnings::add);
-            warnings.addAll(vmm.commandLine().warnings());
+            vmm = Vmm.start(host, o.vmArgs(), MachineLog.SILENT, warnings::add); // the command line's warnings too
             noEffect.addAll(vmm.commandLine().noEffect());
             guest = Guest.boot(vmm);
             for (Guest.AssignedView v : guest.assigned()) {

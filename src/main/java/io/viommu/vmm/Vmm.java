@@ -74,6 +74,84 @@ public final class Vmm {
     private io.viommu.machine.config.QemuTrace trace = io.viommu.machine.config.QemuTrace.OFF;
     private io.viommu.machine.config.QemuCommandLine commandLine;
 
+    /** Whether the reset's PAM registers have put ROM over 0xC0000-0xFFFFF (the first system reset did). */
+    private boolean pamRom;
+    /** The machine while the builder realizes its devices (before {@link #machine} is set). */
+    private Machine building;
+
+    /**
+     * The listener trace of a vfio-pci container ({@link VfioListener.SectionTrace}), null
+     * without -trace: system memory's flat view as QEMU 7.2's q35 has it for the listener. RAM
+     * below 4 GiB is one section until the first system reset's PAM programming splits off
+     * 0xC0000-0xDFFFF (pc.rom) and 0xE0000-0xFFFFF (the BIOS's last 128 KiB, isa-bios); the
+     * I/O APIC, HPET, the VT-d unit's registers (with -device intel-iommu) and the MSI window are
+     * MMIO (skipped); the 256 KiB BIOS sits below 4 GiB; RAM above 4 GiB follows. The host
+     * addresses are the model process's for RAM; pc.rom and pc.bios, which the model does not
+     * hold, are shown where QEMU's allocator puts them relative to pc.ram (4 and 2 MiB below).
+     */
+    VfioListener.SectionTrace sectionTrace() {
+        if (!trace.any()) {
+            return null;
+        }
+        return new VfioListener.SectionTrace() {
+            @Override
+            public void event(String name, String args) {
+                trace.event(name, args);
+            }
+
+            @Override
+            public List<VfioListener.ViewSection> systemView() {
+                return Vmm.this.systemView();
+            }
+        };
+    }
+
+    /** System memory's flat view now when -trace is on (null otherwise): see {@link #sectionTrace}. */
+    List<VfioListener.ViewSection> traceSystemView() {
+        return trace.any() && ram != null ? systemView() : null;
+    }
+
+    private static final long PAM_ROM = 0xc0000L;
+    private static final long PAM_BIOS = 0xe0000L;
+    private static final long PAM_END = 0x100000L;
+    private static final long BIOS_SIZE = 0x40000L;
+
+    private List<VfioListener.ViewSection> systemView() {
+        List<VfioListener.ViewSection> v = new ArrayList<>();
+        VfioListener.ViewSection.Kind ramKind = VfioListener.ViewSection.Kind.RAM;
+        VfioListener.ViewSection.Kind skip = VfioListener.ViewSection.Kind.SKIP;
+        long base = ram.sections().get(0).vaddr().value();
+        long romHva = base - 0x400000L;
+        long biosHva = base - 0x200000L;
+        for (GuestRam.Section s : ram.sections()) {
+            long first = s.gpa().value();
+            long last = first + s.size() - 1;
+            long hva = s.vaddr().value();
+            if (first == 0 && pamRom && last >= PAM_END) {
+                v.add(new VfioListener.ViewSection(0, PAM_ROM - 1, ramKind, hva));
+                v.add(new VfioListener.ViewSection(PAM_ROM, PAM_BIOS - 1, ramKind, romHva));
+                v.add(new VfioListener.ViewSection(PAM_BIOS, PAM_END - 1, ramKind, biosHva + BIOS_SIZE - (PAM_END - PAM_BIOS)));
+                v.add(new VfioListener.ViewSection(PAM_END, last, ramKind, hva + PAM_END));
+            } else {
+                v.add(new VfioListener.ViewSection(first, last, ramKind, hva));
+            }
+        }
+        v.add(new VfioListener.ViewSection(0xfec00000L, 0xfec00fffL, skip, 0)); // ioapic
+        v.add(new VfioListener.ViewSection(0xfed00000L, 0xfed003ffL, skip, 0)); // hpet
+        Machine m = machine != null ? machine : building;
+        if (m != null && m.iommu() != null) {
+            long regs = io.viommu.vtd.IntelIommu.DEFAULT_BASE; // q35 (a VM is never a recorded host)
+            v.add(new VfioListener.ViewSection(regs, regs + 0x22f, skip, 0)); // intel_iommu's DMAR_REG_SIZE
+        }
+        v.add(new VfioListener.ViewSection(io.viommu.pci.MsiAddress.FIRST, io.viommu.pci.MsiAddress.LAST, skip, 0));
+        v.add(new VfioListener.ViewSection((1L << 32) - BIOS_SIZE, (1L << 32) - 1, ramKind, biosHva));
+        for (VfioPciDevice d : assigned) {
+            v.addAll(d.barSections());
+        }
+        v.sort(java.util.Comparator.comparing(VfioListener.ViewSection::first, Long::compareUnsigned));
+        return v;
+    }
+
     /** -trace: a QEMU trace event of the VMM (vfio_*), printed when enabled. */
     void traceEvent(String name, String args) {
         trace.event(name, args);
@@ -130,6 +208,7 @@ public final class Vmm {
                 Map.of(VfioPciDevice.DRIVER, (m, bus, devfn, prefix, id, props) -> {
                     VfioPciDevice d;
                     vmm.location = prefix; // error_report during realize carries the option's location
+                    vmm.building = m;
                     try {
                         d = VfioPciDevice.realize(vmm, m, bus, devfn, prefix, props);
                     } finally {
@@ -176,6 +255,7 @@ public final class Vmm {
             }
         }
         vmm.systemReset(); // qemu_machine_creation_done -> qemu_system_reset
+        vmm.pamReset();
         return vmm;
     }
 
@@ -200,6 +280,46 @@ public final class Vmm {
         for (VfioPciDevice d : assigned) {
             d.reset();
         }
+    }
+
+    /**
+     * The end of the first system reset: the MCH's PAM registers at their reset value put
+     * pc.rom and the BIOS over 0xC0000-0xFFFFF, which QEMU's listeners see as a change of system
+     * memory's flat view (for the trace; the model's RAM mapping stays as it was).
+     */
+    private void pamReset() {
+        if (pamRom) {
+            return;
+        }
+        List<VfioListener.ViewSection> before = trace.any() && ram != null ? systemView() : List.of();
+        pamRom = true;
+        if (trace.any() && ram != null) {
+            for (VfioListener l : assigned.stream().map(VfioPciDevice::listener).distinct().toList()) {
+                if (l != null) {
+                    l.systemViewChanged(before);
+                }
+            }
+        }
+    }
+
+    /**
+     * A system reset the guest requested (ICH9's RST_CNT, {@link Machine#takeResetRequest}), as
+     * QEMU 7.2's main loop carries it out after the access ({@code main_loop_should_exit} ->
+     * {@code qemu_system_reset}): vfio_reset_handler's bus resets, the vIOMMU's reset, each
+     * assigned device's vfio_pci_reset (its MSI-X vectors released, the host device reset), then
+     * every function's pci_do_device_reset, for vfio-pci QEMU's emulated copy: BARs, command,
+     * msi_reset and msix_reset (table zeroed, every vector masked, nothing pending, MSI-X off).
+     * False when no reset was requested.
+     */
+    public boolean handleResetRequest() {
+        if (!machine.takeResetRequest()) {
+            return false;
+        }
+        for (VfioPciDevice d : assigned.stream().filter(VfioPciDevice::needsReset).toList()) {
+            d.hotResetMulti();
+        }
+        machine.resetPlatform(() -> assigned.forEach(VfioPciDevice::reset));
+        return true;
     }
 
     /**

@@ -16,6 +16,13 @@ import io.viommu.memory.PhysAddr;
  * R/W unless WPE), XD only for execute requests when NXE (0x82: reads ignore XD). Nested
  * output goes through the second level with the request's access (0x78-0x7C, 0x83).
  *
+ * <p>Within one nested walk the last second-level leaf found is kept and reused for a later
+ * address in the same second-level page whose access that leaf's walk granted: a new walk would
+ * read the same entries and reach the same leaf (the walk is one call and nothing else runs
+ * meanwhile), and every A/D write drops it, in case it rewrote a second-level entry. Nothing is
+ * kept from one walk to the next. A reuse never hides a fault: an access the kept leaf does not
+ * grant walks again, and faults as before.
+ *
  * <p>Results are left in fields; {@link #walk} returns null on success. Not thread-safe.
  */
 final class FirstLevelWalk {
@@ -23,6 +30,15 @@ final class FirstLevelWalk {
     private final int aw;
     private final boolean oneGigPages;
     private final SecondLevelWalk stage2;
+
+    // The second-level leaf kept within one nested walk: the page of guest-physical s2Base of
+    // s2Size bytes maps to host page s2Out with the rights s2Reads / s2Writes.
+    private boolean s2Valid;
+    private long s2Base;
+    private long s2Size;
+    private long s2Out;
+    private boolean s2Reads;
+    private boolean s2Writes;
 
     /** Output page (host physical), its size and the rights that page grants. */
     long outputPage;
@@ -49,6 +65,7 @@ final class FirstLevelWalk {
             return ScalableFault.NOT_CANONICAL;
         }
         long table = PasidEntry.firstLevelTable(q2);
+        s2Valid = false;
         boolean rw = true;
         boolean us = true;
         boolean xd = false;
@@ -59,12 +76,11 @@ final class FirstLevelWalk {
             long entryGpa = SlPte.address(table, input, level);
             entryAddr = entryGpa;
             if (nested) {
-                ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
-                        PasidEntry.secondLevelAgaw(q0), entryGpa, false);
+                ScalableFault f = stage2(q0, entryGpa, false);
                 if (f != null) {
                     return nestedTableFault(f, level == levels);
                 }
-                entryAddr = stage2.output(entryGpa);
+                entryAddr = s2Output(entryGpa);
             }
             v = memory.readQuadOrOnes(entryAddr);
             if (v == -1L && memory.probe(PhysAddr.of(entryAddr), 8) != AddressSpace.Status.OK) {
@@ -116,16 +132,14 @@ final class FirstLevelWalk {
         boolean dirty = (v & FlPte.D) != 0;
         boolean readable = true;
         if (nested) {
-            ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
-                    PasidEntry.secondLevelAgaw(q0), out, write);
+            ScalableFault f = stage2(q0, out, write);
             if (f != null) {
                 return f;
             }
-            long s2size = SlPte.pageSize(stage2.level);
-            size = Math.min(size, s2size);
-            out = stage2.output(out);
-            readable = stage2.reads;
-            mayWrite &= stage2.writes;
+            size = Math.min(size, s2Size);
+            out = s2Output(out);
+            readable = s2Reads;
+            mayWrite &= s2Writes;
         }
         outputPage = out & ~(size - 1);
         pageSize = size;
@@ -140,14 +154,43 @@ final class FirstLevelWalk {
     /** Sets A or D in an entry; nested: the second level must allow writing the table. */
     private ScalableFault update(boolean nested, long q0, long entryGpa, long entryAddr, long value) {
         if (nested) {
-            ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
-                    PasidEntry.secondLevelAgaw(q0), entryGpa, true);
+            ScalableFault f = stage2(q0, entryGpa, true);
             if (f != null) {
                 return f == ScalableFault.SL_PERMISSION ? ScalableFault.NESTED_FL_WRITE : f;
             }
         }
         memory.write(PhysAddr.of(entryAddr), value, 8);
+        s2Valid = false; // the write may have changed a second-level entry
         return null;
+    }
+
+    /**
+     * The second-level translation of guest-physical {@code gpa} for a read or {@code write}:
+     * null with the leaf in the s2 fields, or the fault. Reuses the leaf kept in this walk when
+     * it covers {@code gpa} and grants the access (see the class comment).
+     */
+    private ScalableFault stage2(long q0, long gpa, boolean write) {
+        if (s2Valid && (gpa & -s2Size) == s2Base && (write ? s2Writes : s2Reads)) {
+            return null;
+        }
+        ScalableFault f = stage2.walk(PasidEntry.secondLevelTable(q0), PasidEntry.secondLevelLevels(q0),
+                PasidEntry.secondLevelAgaw(q0), gpa, write);
+        if (f != null) {
+            s2Valid = false;
+            return f;
+        }
+        s2Size = SlPte.pageSize(stage2.level);
+        s2Base = gpa & -s2Size;
+        s2Out = stage2.outputPage();
+        s2Reads = stage2.reads;
+        s2Writes = stage2.writes;
+        s2Valid = true;
+        return null;
+    }
+
+    /** The host-physical address of {@code gpa}, inside the kept second-level leaf. */
+    private long s2Output(long gpa) {
+        return s2Out | (gpa & (s2Size - 1));
     }
 
     private static ScalableFault nestedTableFault(ScalableFault f, boolean top) {

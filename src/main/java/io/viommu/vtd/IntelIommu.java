@@ -131,6 +131,11 @@ public final class IntelIommu implements Mmio, DmaRemapper {
         this.trace.set(trace);
     }
 
+    /** The unit's trace (whatever {@link #setTrace} set now), for the notifier's QEMU events. */
+    public VtdTrace trace() {
+        return trace;
+    }
+
     public TranslationState translationState() {
         return translation;
     }

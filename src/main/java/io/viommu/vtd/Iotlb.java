@@ -31,8 +31,6 @@ final class Iotlb {
     private long mruTag;
     private int mruIndex = LruCache.NIL;
     private Translation mruValue;
-    /** Entries per level (index 1..3): a miss looks up only levels that hold something. */
-    private final int[] levelCount = new int[MAX_LEAF_LEVEL + 1];
 
     Iotlb(int capacity) {
         cache = new LruCache<>(capacity);
@@ -53,7 +51,6 @@ final class Iotlb {
     void clear() {
         cache.clear();
         forgetMru();
-        java.util.Arrays.fill(levelCount, 0);
     }
 
     private void forgetMru() {
@@ -78,8 +75,9 @@ final class Iotlb {
         return ((long) (sid & 0xffff) << 40) | ((long) (pasid & 0xfffff) << 12) | level;
     }
 
-    private static int meta(int did, int pgtt, int flags) {
-        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xff) << 24;
+    /** Metadata: domain id 15:0, PGTT 23:16, flags 27:24, level 31:28 (for the per-level counts). */
+    private static int meta(int did, int pgtt, int flags, int level) {
+        return (did & 0xffff) | (pgtt & 0xff) << 16 | (flags & 0xf) << 24 | level << 28;
     }
 
     private static int domainOf(long meta) {
@@ -124,7 +122,7 @@ final class Iotlb {
     private int slowIndex(int sid, int pasid, long addr) {
         long t = tag(sid, pasid, 1);
         for (int level = 1; level <= MAX_LEAF_LEVEL; level++) {
-            if (levelCount[level] == 0) {
+            if (cache.count(level) == 0) { // a miss looks up only levels that hold something
                 continue;
             }
             int i = cache.find(t + level - 1, gfnAt(addr, level));
@@ -150,7 +148,7 @@ final class Iotlb {
     }
 
     int flags(int i) {
-        return (int) (cache.meta(i) >>> 24) & 0xff;
+        return (cache.meta(i) >>> 24) & 0xf;
     }
 
     /** Whether an entry for (sid, pasid, addr) exists, without changing LRU order (for tests). */
@@ -165,10 +163,14 @@ final class Iotlb {
 
     void insert(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
-        if (cache.find(tg, gfnAt(addr, level)) == LruCache.NIL) {
-            countInsert(level);
+        long gfn = gfnAt(addr, level);
+        int i = cache.find(tg, gfn);
+        if (i == LruCache.NIL) {
+            i = cache.putAbsent(tg, gfn, t, meta(did, pgtt, flags, level));
+        } else {
+            cache.replace(i, t, meta(did, pgtt, flags, level));
         }
-        remember(tg, addr, level, cache.put(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+        remember(tg, addr, level, i);
     }
 
     /**
@@ -177,29 +179,13 @@ final class Iotlb {
      */
     void insertAbsent(int sid, int pasid, int did, int pgtt, long addr, int level, int flags, Translation t) {
         long tg = tag(sid, pasid, level);
-        countInsert(level);
-        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags)));
+        remember(tg, addr, level, cache.putAbsent(tg, gfnAt(addr, level), t, meta(did, pgtt, flags, level)));
     }
 
-    /** Counts a new entry at {@code level}, and the one it is about to evict. */
-    private void countInsert(int level) {
-        int victim = cache.evictionVictim();
-        if (victim != LruCache.NIL) {
-            levelCount[level(cache.keyA(victim))]--;
-        }
-        levelCount[level]++;
-    }
-
-    /** Removes what {@code s} selects, keeping the per-level counts. */
+    /** Removes what {@code s} selects (the cache keeps the per-level counts). */
     private void removeIf(LruCache.Selector<Translation> s) {
         forgetMru();
-        cache.removeIf((t, g, m, v) -> {
-            if (s.test(t, g, m, v)) {
-                levelCount[level(t)]--;
-                return true;
-            }
-            return false;
-        });
+        cache.removeIf(s);
     }
 
     private void remember(long tg, long addr, int level, int i) {

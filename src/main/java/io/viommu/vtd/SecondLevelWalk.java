@@ -70,6 +70,21 @@ public final class SecondLevelWalk {
         return width >= 64 ? -1L : (1L << width) - 1;
     }
 
+    /** The host address width the walk masks output addresses to. */
+    public int awBits() {
+        return aw;
+    }
+
+    /** A paging entry as QEMU's {@code vtd_get_slpte} reads it: all ones when it cannot be read. */
+    public long readEntry(long addr) {
+        return read(addr);
+    }
+
+    /** {@code vtd_slpte_nonzero_rsvd}: reserved bits set in {@code v} at {@code level}. */
+    public boolean reservedBitsSet(long v, int level) {
+        return (v & ((v & SlPte.PS) != 0 ? reservedPs[level] : reservedNoPs[level])) != 0;
+    }
+
     /** One paging-entry read: QEMU reads an entry it cannot read as all ones. */
     private long read(long addr) {
         return memory.readQuadOrOnes(addr);

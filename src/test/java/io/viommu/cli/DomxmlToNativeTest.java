@@ -105,6 +105,26 @@ class DomxmlToNativeTest {
                 .containsExactly("0000:00:04.0");
     }
 
+    /**
+     * What domxml-to-native prints runs unchanged under {@code viommu run}: the domain with a
+     * {@code type='network'} virtio NIC and a virtio disk behind an intel IOMMU, its argv pasted
+     * as VM arguments; the guest's drivers' requests go through the vIOMMU, the tap libvirt would
+     * pass is named as having no effect.
+     */
+    @Test
+    void thePrintedArgvRunsUnchangedUnderViommuRun() throws Exception {
+        CliRun printed = CliRun.of("domxml-to-native", CASES.resolve("net-network-viommu.xml").toString());
+        assertThat(printed.code()).as(printed.err()).isZero();
+        List<String> run = new ArrayList<>(List.of("run", "--host", RunCommandTest.HOST));
+        run.addAll(vmArgs(printed.out()));
+        CliRun r = CliRun.of(run);
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.out()).contains("virtio-net-pci at 0000:01:00.0:", "virtio-blk-pci at 0000:03:00.0:",
+                "through the vIOMMU's ATS path", "-netdev {\"type\":\"tap\",\"fd\":\"25\",\"id\":\"hostnet0\"}: the"
+                        + " backend (tap, vhost; the descriptor is not opened) has no effect", "RESULT  ok");
+        assertThat(r.out()).doesNotContain("DIFFERENT").doesNotContain("NOT refused");
+    }
+
     @Test
     void refusalIsVirshsErrorLineAndExit1() {
         CliRun r = CliRun.of("domxml-to-native", CASES.resolve("err-eim-no-intremap.xml").toString());

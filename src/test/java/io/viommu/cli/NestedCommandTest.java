@@ -118,12 +118,53 @@ class NestedCommandTest {
         assertThat(r.out()).contains("  L1's root, before the next level's VMM (--nest-setup):\n    # modprobe vfio-pci\n",
                 "    # echo 0000:00:04.0 > /sys/bus/pci/drivers_probe\n", "\nRESULT  ok\n")
                 .doesNotContain("--managed: bound");
-        List<String> two = new ArrayList<>(List.of("run", "--host", HOST, "--nest-setup", l1Setup.toString(),
-                "--nest-setup", l1Setup.toString(), "--nest", L2));
-        two.addAll(L1);
-        CliRun tooMany = CliRun.of(two);
+        List<String> three = new ArrayList<>(List.of("run", "--host", HOST, "--nest-setup", l1Setup.toString(),
+                "--nest-setup", l1Setup.toString(), "--nest-setup", l1Setup.toString(), "--nest", L2));
+        three.addAll(L1);
+        CliRun tooMany = CliRun.of(three);
         assertThat(tooMany.code()).isEqualTo(2);
-        assertThat(tooMany.err()).startsWith("viommu run: 2 --nest-setup for 1 --nest:");
+        assertThat(tooMany.err()).startsWith("viommu run: 3 --nest-setup for 1 --nest:");
+    }
+
+    /**
+     * An L1 without a vIOMMU whose root turns on VFIO's no-IOMMU mode (a --nest-setup for the
+     * innermost level: it runs before the workload): the static ring runs in L1's user space, the
+     * text shows the fake group's node, the taint and the unsafe DMA into L1's kernel; with a
+     * --nest over it, L1's QEMU fails as QEMU 7.2 does, opening /dev/vfio/0.
+     */
+    @Test
+    void anL1InNoIommuModeRunsTheRingInItsUserSpaceButCannotHandTheDeviceOn(@TempDir Path dir) throws Exception {
+        Path noiommu = dir.resolve("l1-noiommu.sh");
+        Files.writeString(noiommu, "modprobe vfio enable_unsafe_noiommu_mode=1\nmodprobe vfio-pci\n"
+                + "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override\n"
+                + "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe\n");
+        List<String> plain = List.of("-M", "q35", "-m", "256M", "-nodefaults", "-device", "vfio-pci,host=0000:00:04.0,addr=04.0");
+        List<String> a = new ArrayList<>(List.of("run", "--host", HOST, "--host-setup", setup(dir, true).toString(),
+                "--nest-setup", noiommu.toString(), "--workload", "static", "--packets", "64", "--ring", "16"));
+        a.addAll(plain);
+        CliRun r = CliRun.of(a);
+        assertThat(r.code()).as(r.err()).isZero();
+        assertThat(r.out()).contains("  vIOMMU: none\n",
+                "  device 0000:00:04.0  1234:11e8  IOMMU group 0 [0000:00:04.0]  driver vfio-pci  (/dev/vfio/noiommu-0:"
+                        + " VFIO's no-IOMMU mode)\n",
+                "  UNSAFE: VFIO no-IOMMU mode (/dev/vfio/noiommu-0): L1's kernel is tainted (/proc/sys/kernel/tainted 64)",
+                "    vfio-pci 0000:00:04.0: Adding kernel taint for vfio-noiommu group on device\n",
+                "  L1's root, before its DMA sample and workload (--nest-setup):\n"
+                        + "    # modprobe vfio enable_unsafe_noiommu_mode=1\n",
+                "\nUNSAFE DMA  L1's user space has the device through VFIO's no-IOMMU mode (/dev/vfio/noiommu-0,",
+                "landed (nothing in L1 checks the address)",
+                "WORKLOAD  static in L1's guest: 64 packets into a ring of 16, delivered intact 64, DMA faults 0\n",
+                "    L1  traps 0.00, VFIO MAP/UNMAP calls 0.00 (0.00 + 0.00)\n", "\nRESULT  ok\n");
+
+        List<String> nested = new ArrayList<>(List.of("run", "--host", HOST, "--host-setup", setup(dir, true).toString(),
+                "--nest-setup", noiommu.toString(), "--nest", L2));
+        nested.addAll(plain);
+        CliRun l2 = CliRun.of(nested);
+        assertThat(l2.code()).isEqualTo(1);
+        assertThat(l2.err()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=0000:00:04.0: vfio 0000:00:04.0:"
+                + " failed to open /dev/vfio/0: No such file or directory\n");
+        assertThat(l2.out()).contains("  L1's root, before the next level's VMM (--nest-setup):\n",
+                "  UNSAFE: VFIO no-IOMMU mode (/dev/vfio/noiommu-0)", "\nRESULT  FAILED at L2: qemu-system-x86_64:");
     }
 
     @Test

@@ -64,6 +64,14 @@ class RunCommandTest {
     static final String[] VIOMMU_VM = {"-M", "q35", "-m", "128M", "-nodefaults", "-device",
         "intel-iommu,caching-mode=on", "-device", "vfio-pci,host=0000:00:05.0", "-device", "vfio-pci,host=0000:00:06.0"};
 
+    /** A --host-setup file: vfio-pci loaded, VFIO allowed without interrupt remapping (the host has none). */
+    Path unsafeInterruptsSetup() throws IOException {
+        Path setup = tmp.resolve("setup.sh");
+        Files.writeString(setup, "modprobe vfio-pci\n"
+                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        return setup;
+    }
+
     /** Every file of the host's exported /sys and /proc, path to bytes. */
     Map<String, String> sysfs(Kernel k, String name) throws IOException {
         Path d = tmp.resolve(name);
@@ -313,9 +321,7 @@ class RunCommandTest {
 
     @Test
     void aLibvirtDomainRunsWithItsManagedHostdevOnARootPortBehindTheViommu() throws Exception {
-        Path setup = tmp.resolve("setup.sh");
-        Files.writeString(setup, "modprobe vfio-pci\n"
-                + "echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts\n");
+        Path setup = unsafeInterruptsSetup();
         Path xml = tmp.resolve("vm.xml");
         Files.writeString(xml, """
                 <domain type='qemu'>
@@ -339,5 +345,103 @@ class RunCommandTest {
                 "assigned: host 0000:00:06.0 is 0000:02:00.0 in the VM", // after libvirt's qemu-xhci on bus 1
                 "its DMA goes through the vIOMMU", "the device's own DMA: ok: edu DMA", "RESULT  ok");
         assertThat(r.err()).doesNotContain("bypasses");
+    }
+
+    /**
+     * A domain with {@code <interface type='network'>} (libvirt-native-7.out): the tap libvirt
+     * would open on the network is named as having no effect, with the start error libvirt gives
+     * when the network is not active; the virtio NIC and disk keep iommu_platform/ats, and their
+     * guest drivers' requests go through the vIOMMU's ATS path, every byte compared.
+     */
+    @Test
+    void aLibvirtDomainWithANetworkInterfaceRunsItsVirtioDevicesBehindTheViommu() throws Exception {
+        CliRun r = CliRun.of("run", "--host", HOST, "--json", "--domain",
+                "src/test/resources/libvirt/cases/net-network-viommu.xml");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        assertThat(r.err()).contains("viommu: note: <interface type='network'> (line 20) on network 'default':"
+                + " libvirt opens a tap device on the network's bridge and passes it as fd=25",
+                "network 'default' is not active");
+        JsonNode doc = oneDocument(r.out());
+        assertThat(doc.get("noEffect").toString()).contains("the descriptor is not opened").contains("/var/lib/libvirt/images/viommu-test.img");
+        JsonNode virtio = doc.get("virtio");
+        assertThat(virtio).hasSize(2);
+        for (JsonNode v : virtio) {
+            assertThat(v.get("path").asText()).as(v.toString()).isEqualTo("vIOMMU (ATS)");
+            assertThat(v.get("bypassed").asInt()).isZero();
+            assertThat(v.get("bytesMatched").asBoolean()).isTrue();
+            assertThat(v.get("ok").asBoolean()).isTrue();
+        }
+        assertThat(virtio.findValuesAsText("device")).containsExactlyInAnyOrder("virtio-net-pci", "virtio-blk-pci");
+        // libvirt's balloon has no <driver iommu='on'/> here: its bypass is named, the NIC's and disk's are not
+        assertThat(doc.get("warnings").toString()).contains("virtio-balloon-pci at 04:00.0 has no iommu_platform=on")
+                .doesNotContain("virtio-net-pci at").doesNotContain("virtio-blk-pci at");
+        assertThat(doc.get("ok").asBoolean()).isTrue();
+    }
+
+    /**
+     * A managed device whose group member is in use by another VM: libvirt detaches only what is
+     * not on vfio-pci yet (here nothing) and does not look at /dev/vfio, so QEMU's open of the
+     * group fails with its text; exit 1, the host's /sys as it was with the other VM running.
+     */
+    @Test
+    void aManagedDeviceWhoseGroupMemberIsInUseByAnotherVmFailsWithQemusText() throws Exception {
+        Kernel host = host();
+        io.viommu.vmm.ManagedBinding.prepare(host, List.of("0000:00:05.0"));
+        io.viommu.vmm.Vmm other = io.viommu.vmm.Vmm.start(host, List.of("-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:05.0"), io.viommu.machine.device.MachineLog.SILENT, l -> { });
+        assertThat(other).isNotNull();
+        Map<String, String> before = sysfs(host, "before");
+        Out r = run(host, true, false, VmRun.Workload.NONE, "-M", "q35", "-m", "128M", "-nodefaults",
+                "-device", "vfio-pci,host=0000:00:05.1");
+        assertThat(r.rc()).as(r.out() + r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("qemu-system-x86_64: -device vfio-pci,host=0000:00:05.1: vfio 0000:00:05.1:"
+                + " failed to open /dev/vfio/");
+        assertThat(r.err()).contains("Device or resource busy");
+        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
+    }
+
+    /** --host-dmesg FILE gets every host kernel line of the run: the boot's and the VM's (vfio-pci, DMAR). */
+    @Test
+    void hostDmesgHoldsTheHostKernelsLinesOfTheRun() throws Exception {
+        Path setup = unsafeInterruptsSetup();
+        Path dmesg = tmp.resolve("host.dmesg");
+        CliRun r = CliRun.of("run", "--host", HOST, "--host-setup", setup.toString(), "--host-dmesg", dmesg.toString(),
+                "--managed", "-M", "q35", "-m", "128M", "-nodefaults", "-device", "intel-iommu,caching-mode=on",
+                "-device", "vfio-pci,host=0000:00:06.0");
+        assertThat(r.code()).as(r.out() + r.err()).isZero();
+        List<String> lines = Files.readAllLines(dmesg);
+        assertThat(lines).allMatch(l -> l.startsWith("[    0.000000] "));
+        assertThat(String.join("\n", lines)).contains("DMAR: IOMMU enabled", "VFIO - User Level meta-driver version: 0.3",
+                "DMAR: [DMA Write NO_PASID] Request device [00:06.0]"); // the after-unmap probe, logged by the host
+    }
+
+    /**
+     * A domain libvirt accepts and QEMU 7.2 refuses (aw_bits='40', captured in libvirt-native.out)
+     * with a managed='yes' hostdev: run binds its group as --domain does, QEMU's text, exit 1, the
+     * binding undone and the host's /sys as before, byte for byte.
+     */
+    @Test
+    void aDomainQemuRefusesGivesItsManagedGroupBack() throws Exception {
+        Kernel host = host();
+        Map<String, String> before = sysfs(host, "before");
+        io.viommu.vmm.libvirt.Domain d = io.viommu.vmm.libvirt.LibvirtDomain.parse("""
+                <domain type='qemu'>
+                  <name>aw40</name>
+                  <memory unit='MiB'>128</memory>
+                  <os><type arch='x86_64' machine='q35'>hvm</type></os>
+                  <devices>
+                    <iommu model='intel'><driver caching_mode='on' aw_bits='40'/></iommu>
+                    <hostdev mode='subsystem' type='pci' managed='yes'>
+                      <source><address domain='0x0000' bus='0x00' slot='0x05' function='0x0'/></source>
+                    </hostdev>
+                  </devices>
+                </domain>
+                """);
+        assertThat(d.managedHostdevs()).hasSize(1);
+        Out r = run(host, true, false, VmRun.Workload.NONE, d.toQemuArgv().toArray(String[]::new));
+        assertThat(r.rc()).as(r.out() + r.err()).isEqualTo(1);
+        assertThat(r.err()).contains("Supported values for aw-bits are: 39, 48");
+        assertThat(r.out()).contains("0000:00:05.1  e1000 -> vfio-pci -> e1000", "RESULT  FAILED");
+        assertThat(differences(before, sysfs(host, "after"))).isEmpty();
     }
 }

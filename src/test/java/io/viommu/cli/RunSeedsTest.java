@@ -106,6 +106,14 @@ class RunSeedsTest {
                 .extracting(w -> w.substring(0, w.indexOf(" has no")))
                 .containsExactly("viommu: warning: virtio-net-pci at 00:01.0", "viommu: warning: virtio-rng-pci at 00:02.0",
                         "viommu: warning: virtio-blk-pci at 00:04.0");
+        // and each of them really does its DMA on system memory: a frame, entropy, a disk write and read
+        JsonNode virtio = r.report().get("virtio");
+        assertThat(virtio.findValuesAsText("device")).containsExactly("virtio-net-pci", "virtio-rng-pci", "virtio-blk-pci");
+        for (JsonNode v : virtio) {
+            assertThat(v.get("path").asText()).isEqualTo("bypass");
+            assertThat(v.get("translated").asInt()).isZero();
+            assertThat(v.get("bytesMatched").asBoolean()).as(v.toString()).isTrue();
+        }
     }
 
     /** What seed 002's L1 printed, as the seed gives it (dmesg's timestamps and the page's collapsed spaces). */

@@ -8,6 +8,7 @@ import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 
 /**
@@ -79,6 +80,53 @@ class VmmMsixCaptureTest {
         assertThat(r.err().lines().filter(l -> !l.startsWith("viommu: ")).toList()).isEqualTo(real);
         assertThat(r.out()).isEqualTo(Files.readString(d.resolve("vmm.out")));
         assertThat(r.out()).isEqualTo(Files.readString(DIR.resolve("nvme").resolve("vmm.out")));
+    }
+
+    /**
+     * {@code msix-reset/reset} (src/test/resources/vmm/msix-reset: the same host, {@code
+     * msix-reset.qtest} the script): after the {@code nvme} script's first half (vector 0 masked
+     * with a message pending, entry 1 programmed and unmasked, MSI-X on) the guest resets the
+     * machine through ICH9's reset control register (port 0xCF9, 0x6). QEMU 7.2's reset releases
+     * the vectors (vfio_pci_reset), resets the host nvme by FLR through VFIO (the controller's CC
+     * and CSTS read 0 afterwards: the host kernel restored only the function's configuration
+     * header), and msix_reset clears QEMU's table (address and data 0, every vector masked), its
+     * PBA and the MSI-X enable bit, and the BAR and command register; programmed again, the
+     * controller's next completion's message lands at the new address and nothing at the old ones.
+     */
+    @Test
+    void aSystemResetClearsTheMsixStateAndResetsTheHostDevice() throws Exception {
+        Path d = VmmFixtureTest.DIR.resolve("msix-reset").resolve("reset");
+        assertThat(VmmFixtureTest.assertCaptureDir(nvmeHost(), d)).isEmpty();
+        List<String> out = Files.readAllLines(d.resolve("vmm.out"));
+        List<String> sent = Files.readAllLines(d.resolve("vmm.qtest"));
+        int reset = sent.indexOf("outb 0xcf9 0x6");
+        assertThat(reset).isPositive();
+        // what the capture shows and the model reproduces: BAR0 back to its type bits, MSI-X off,
+        // QEMU's table masked and zero after the reset
+        assertThat(out.get(reset + 2)).isEqualTo("OK 0x0004");
+        assertThat(out.get(reset + 6)).isEqualTo("OK 0x408011");
+        assertThat(out.subList(reset + 13, reset + 20)).containsExactly("OK 0x0000000000000000", "OK 0x0000000000000000",
+                "OK 0x0000000000000001", "OK 0x0000000000000000", "OK 0x0000000000000000", "OK 0x0000000000000001",
+                "OK 0x0000000000000000");
+    }
+
+    /**
+     * {@code msix-reset/reset-trace}: the reset script again with {@code -trace 'vfio_msix*'
+     * -trace vfio_pci_reset -trace 'vfio_intx*'}: the vectors used, released by the reset
+     * (vfio_msix_disable after the notifiers went), INTx enabled, MSI-X used again, every line
+     * QEMU printed, in its order; the replies are those of {@code reset}.
+     */
+    @Test
+    void theResetsMsixTraceIsQemus() throws Exception {
+        Path d = VmmFixtureTest.DIR.resolve("msix-reset").resolve("reset-trace");
+        VmmFixtureTest.Run r = VmmFixtureTest.run(nvmeHost(), VmmFixtureTest.captureArgv(d),
+                Files.readString(d.resolve("vmm.qtest")));
+        List<String> real = Files.readAllLines(d.resolve("vmm.err"));
+        assertThat(real).contains("vfio_pci_reset  (0000:00:04.0)", "vfio_msix_disable  (0000:00:04.0)");
+        assertThat(VmmTraceCaptureTest.modelledEvents(real)).isEqualTo(real);
+        assertThat(r.err().lines().filter(l -> !l.startsWith("viommu: ")).toList()).isEqualTo(real);
+        assertThat(r.out()).isEqualTo(Files.readString(d.resolve("vmm.out")));
+        assertThat(r.out()).isEqualTo(Files.readString(d.resolveSibling("reset").resolve("vmm.out")));
     }
 
     /**

@@ -70,4 +70,25 @@ class BiosRomTest {
         Files.write(small, new byte[1000]);
         assertThatThrownBy(() -> machine(small)).hasMessage("qemu: could not load PC BIOS '" + small + "'");
     }
+
+    @Test
+    void closingTheMachineGivesBackItsRamAndItsFirmwareImage() throws Exception {
+        Machine m = machine(image(256 << 10));
+        m.ram().writeLong(PhysAddr.of(0x1000), 7);
+        assertThat(m.memory().read(PhysAddr.of(0xfffc_0000L), 1)).isEqualTo(0x11);
+        m.close();
+        assertThat(m.ram().isClosed()).isTrue();
+        assertThatThrownBy(() -> m.memory().read(PhysAddr.of(0xfffc_0000L), 1)).isInstanceOf(IllegalStateException.class);
+        m.close(); // idempotent
+    }
+
+    @Test
+    void closingAMachineLeavesRamItDoesNotOwn() {
+        io.viommu.memory.PhysicalMemory backing = new io.viommu.memory.PhysicalMemory(256L << 20);
+        Machine m = Machine.q35(256L << 20, SmpTopology.SINGLE, GuestOptions.NONE, backing);
+        m.memory().write(PhysAddr.of(0x2000), 5, 8);
+        m.close();
+        assertThat(backing.isClosed()).isFalse();
+        assertThat(backing.readLong(PhysAddr.of(0x2000))).isEqualTo(5);
+    }
 }

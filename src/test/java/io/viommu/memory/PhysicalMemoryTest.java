@@ -1,6 +1,7 @@
 package io.viommu.memory;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import org.junit.jupiter.api.Test;
 
@@ -47,5 +48,24 @@ class PhysicalMemoryTest {
         m.fill(PhysAddr.of(PhysicalMemory.CHUNK_SIZE - 10), 20, (byte) 0xAB);
         assertThat(m.read(PhysAddr.of(PhysicalMemory.CHUNK_SIZE + 9), 1)).isEqualTo(0xAB);
         assertThat(m.read(PhysAddr.of(PhysicalMemory.CHUNK_SIZE + 10), 1)).isEqualTo(src[5010] & 0xff);
+    }
+
+    @Test
+    void closedRamRefusesEveryAccessAndClosingTwiceIsHarmless() {
+        PhysicalMemory m = new PhysicalMemory(1L << 30);
+        m.writeLong(PhysAddr.of(0x1000), 42);
+        assertThat(m.isClosed()).isFalse();
+        m.close();
+        assertThat(m.isClosed()).isTrue();
+        // the chunk that was backed and one that never was: both refused, not read as zero
+        assertThatThrownBy(() -> m.readLong(PhysAddr.of(0x1000))).isInstanceOf(IllegalStateException.class)
+                .hasMessageContaining("closed");
+        assertThatThrownBy(() -> m.read(PhysAddr.of(0x4000_0000L - 8), 8)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> m.readQuadOrOnes(0x1000)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> m.writeInt(PhysAddr.of(0x2000), 1)).isInstanceOf(IllegalStateException.class);
+        assertThatThrownBy(() -> m.readBytes(PhysAddr.of(0), new byte[16], 0, 16))
+                .isInstanceOf(IllegalStateException.class);
+        m.close();
+        assertThat(m.isClosed()).isTrue();
     }
 }

@@ -173,6 +173,89 @@ class NestedRunTest {
                 + " 0000:00:04.0: no iommu_group found: No such file or directory");
     }
 
+    /** An L1 without a vIOMMU, given the host's edu. */
+    static final List<String> PLAIN_L1 = List.of("-M", "q35", "-m", "256M", "-nodefaults", "-device",
+            "vfio-pci,host=0000:00:04.0,addr=04.0");
+    /** L1's root: VFIO's no-IOMMU mode, then the device on vfio-pci (the forum thread's way). */
+    static final List<String> NOIOMMU_SETUP = List.of("modprobe vfio enable_unsafe_noiommu_mode=1", "modprobe vfio-pci",
+            "echo vfio-pci > /sys/bus/pci/devices/0000:00:04.0/driver_override",
+            "echo 0000:00:04.0 > /sys/bus/pci/drivers_probe");
+
+    /**
+     * An L1 without a vIOMMU can give the device to its user space only through VFIO's no-IOMMU
+     * mode: L1's vfio-pci probe then succeeds with a fake group and taints L1's kernel (Linux's
+     * lines in L1's log), a DPDK-style process of L1 drives the ring through /dev/vfio/noiommu-0
+     * with physical addresses and no MAP_DMA at any level, and the same process can point the
+     * device at a page of L1's kernel: the bytes land there, and the report says so. Without the
+     * parameter the probe fails and the ring cannot have the device.
+     */
+    @Test
+    void anL1WithoutAVirtualIommuGivesTheDeviceToItsUserSpaceOnlyThroughTheTaintedNoIommuMode() throws Exception {
+        NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(PLAIN_L1), false,
+                VmRun.Workload.STATIC, 128, 16, List.of(NOIOMMU_SETUP)));
+        assertThat(r.ok()).as(r.failure()).isTrue();
+        NestedReport.Level l1 = r.levels().get(1);
+        assertThat(l1.setup()).extracting(NestedReport.SetupLine::command).containsExactlyElementsOf(NOIOMMU_SETUP);
+        assertThat(l1.device().driver()).isEqualTo("vfio-pci");
+        assertThat(l1.device().group()).isZero();
+        assertThat(l1.device().groupMembers()).containsExactly("0000:00:04.0");
+        assertThat(l1.device().vfioNode()).isEqualTo("/dev/vfio/noiommu-0");
+        assertThat(l1.log()).contains("vfio-pci 0000:00:04.0: Adding to iommu group 0",
+                        "vfio-pci 0000:00:04.0: Adding kernel taint for vfio-noiommu group on device")
+                .anyMatch(l -> l.matches("vfio-pci 0000:00:04\\.0: vfio-noiommu device opened by user \\(dpdk:\\d+\\)"));
+        assertThat(l1.noIommu()).startsWith("UNSAFE: VFIO no-IOMMU mode (/dev/vfio/noiommu-0): L1's kernel is tainted"
+                + " (/proc/sys/kernel/tainted 64)");
+        assertThat(r.warnings()).anyMatch(w -> w.startsWith("L1: UNSAFE: VFIO no-IOMMU mode"));
+        // the ring: every packet delivered to the physical addresses the process gave; L1's VMM (all L1 RAM
+        // mapped at its start) neither traps nor maps anything for it
+        NestedReport.Workload w = r.workload();
+        assertThat(w.delivered()).isEqualTo(128);
+        assertThat(w.dmaFaults()).isZero();
+        assertThat(w.levels()).singleElement().satisfies(c -> {
+            assertThat(c.trapsPerPacket()).isZero();
+            assertThat(c.vfioCallsPerPacket()).isZero();
+        });
+        // the unsafe DMA: into a page of L1's kernel, unchecked in L1, stopped nowhere below
+        NestedReport.Unsafe u = r.unsafe();
+        assertThat(u.node()).isEqualTo("/dev/vfio/noiommu-0");
+        assertThat(Long.decode(u.gpa())).isLessThan(Kernel.USER_MEMORY_BASE);
+        assertThat(u.landed()).isTrue();
+        assertThat(u.hostPhysical()).isNotNull();
+        // L1's RAM covers all the edu reaches: no unmapped address for a stray DMA
+        assertThat(r.stray().iova()).isNull();
+        assertThat(r.stray().landed()).isFalse();
+        assertThat(r.levels().get(0).faults()).isEmpty();
+
+        NestedReport without = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(PLAIN_L1), false,
+                VmRun.Workload.STATIC, 128, 16, List.of(NOIOMMU_SETUP.subList(1, 4))));
+        assertThat(without.ok()).isFalse();
+        assertThat(without.levels().get(1).log()).contains("vfio-pci: probe of 0000:00:04.0 failed with error -22");
+        assertThat(without.levels().get(1).noIommu()).isNull();
+        assertThat(without.unsafe()).isNull();
+        assertThat(without.failure()).startsWith("viommu run: --workload static in L1: VFIO in the guest needs the"
+                + " guest's intel-iommu driver");
+    }
+
+    /**
+     * Over that, L2 cannot have the device: L1's QEMU 7.2 reads the device's iommu_group link (the
+     * no-IOMMU group 0) and opens /dev/vfio/0, which that mode does not create (only noiommu-0).
+     */
+    @Test
+    void anL2CannotHaveTheDeviceOfAnL1InNoIommuMode() throws Exception {
+        NestedReport r = NestedRun.run(GuestTest.host(), new NestedRun.Options("host", List.of(PLAIN_L1, L2), false,
+                VmRun.Workload.NONE, 0, 0, List.of(NOIOMMU_SETUP)));
+        assertThat(r.ok()).isFalse();
+        assertThat(r.failedAt()).isEqualTo("L2");
+        assertThat(r.failure()).isEqualTo("qemu-system-x86_64: -device vfio-pci,host=0000:00:04.0,addr=03.0: vfio"
+                + " 0000:00:04.0: failed to open /dev/vfio/0: No such file or directory");
+        assertThat(r.levels().get(2).iommu()).isEqualTo("never started");
+        NestedReport.Level l1 = r.levels().get(1);
+        assertThat(l1.device().vfioNode()).isEqualTo("/dev/vfio/noiommu-0");
+        assertThat(l1.log()).contains("vfio-pci 0000:00:04.0: Adding kernel taint for vfio-noiommu group on device");
+        assertThat(l1.noIommu()).contains("no VM above it can be given the device");
+        assertThat(r.unsafe()).isNull();
+    }
+
     /**
      * The nic-ring workload in L2: every packet's map and unmap trap in L2's VMM, become VFIO calls
      * in L1, trap again in L1's VMM and become host VFIO calls and host IOTLB invalidations: the

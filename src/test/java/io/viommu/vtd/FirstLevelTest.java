@@ -255,4 +255,59 @@ class FirstLevelTest {
         s.submit(0x32 | (1L << 16), 0x200000);
         assertThat(ok(s.read(0x1000)).physPage().value()).isEqualTo(0x780000);
     }
+
+    // A nested walk keeps the second-level leaf it found and reuses it for later addresses of the
+    // same second-level page (FirstLevelWalk). These put the first-level tables and outputs in
+    // 2 MiB second-level pages, so that most of a walk's stage-2 translations are such reuses.
+
+    /** Nested bench whose stage 2 maps GPA 0..2 MiB 1:1 ({@code low}) and 2..4 MiB to 0x600000 ({@code high}), 2 MiB leaves. */
+    static ScalableBench nested2m(long low, long high) {
+        ScalableBench s = nested();
+        s.b.ram.writeLong(PhysAddr.of(SL2), 0 | SlPte.PS | low);
+        s.b.ram.writeLong(PhysAddr.of(SL2 + 8), 0x600000 | SlPte.PS | high);
+        return s;
+    }
+
+    @Test
+    void nestedWalkThroughLargeSecondLevelPagesTranslatesAndChecksEachStage2Access() {
+        ScalableBench s = nested2m(3, 1); // tables and low RAM read/write, 2..4 MiB read-only
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 40), 0x205000 | 7); // IOVA 0x5000 -> GPA 0x205000 (read-only)
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 48), 0x003000 | 7); // IOVA 0x6000 -> GPA 0x3000 (same page as the tables)
+        s.enable();
+        assertThat(ok(s.read(0x5008)).outputValue(0x5008)).isEqualTo(0x605008);
+        assertThat(fault(s.write(0x5008)).reason()).isEqualTo(5); // the final stage 2 refuses the write
+        Translation t = ok(s.write(0x6010));
+        assertThat(t.outputValue(0x6010)).isEqualTo(0x3010);
+        assertThat(t.writable()).isTrue();
+        for (long e : new long[] {FL4, FL3, FL2, FL1 + 48}) {
+            assertThat(s.b.ram.readLong(PhysAddr.of(e)) & FlPte.A).as("A set in %x", e).isNotZero();
+        }
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL1 + 48)) & FlPte.D).isNotZero();
+    }
+
+    @Test
+    void aSecondLevelLeafKeptForTableReadsDoesNotGrantTheWriteOfTheOutput() {
+        ScalableBench s = nested2m(1, 1); // everything read-only at stage 2
+        // A (and D in the leaf) already set: the walk writes nothing, every stage-2 lookup is a read
+        // of the same 2 MiB page until the output, which a write needs writable.
+        s.b.ram.writeLong(PhysAddr.of(FL4), FL3 | 7 | FlPte.A);
+        s.b.ram.writeLong(PhysAddr.of(FL3), FL2 | 7 | FlPte.A);
+        s.b.ram.writeLong(PhysAddr.of(FL2), FL1 | 7 | FlPte.A);
+        s.b.ram.writeLong(PhysAddr.of(FL1 + 56), 0x004000 | 7 | FlPte.A | FlPte.D);
+        s.enable();
+        assertThat(ok(s.read(0x7000)).outputValue(0x7000)).isEqualTo(0x4000);
+        assertThat(fault(s.write(0x7000)).reason()).isEqualTo(5);
+        ScalableBench rw = nested2m(3, 1);
+        rw.b.ram.writeLong(PhysAddr.of(FL1 + 56), 0x004000 | 7 | FlPte.A | FlPte.D);
+        rw.enable();
+        assertThat(ok(rw.write(0x7000)).writable()).isTrue();
+    }
+
+    @Test
+    void aReadOnlySecondLevelPageOfTheTablesStillBlocksTheAccessedUpdate() {
+        ScalableBench s = nested2m(1, 3); // tables in a read-only 2 MiB page: A cannot be set
+        s.enable();
+        assertThat(fault(s.read(0x1000)).reason()).isEqualTo(0x77);
+        assertThat(s.b.ram.readLong(PhysAddr.of(FL4)) & FlPte.A).isZero();
+    }
 }

@@ -79,6 +79,99 @@ class LruCacheProperties {
         assertThat(order.subList(0, evicted.size())).isEqualTo(evicted);
     }
 
+    /** One operation on a wider key space: 0 get, 1 put (meta class c), 2 removeIf(class == c), 3 replace via put. */
+    record WideOp(int kind, long a, long b, int cls) {
+    }
+
+    @Provide
+    Arbitrary<List<WideOp>> wideOps() {
+        // Keys from a small pool of arbitrary longs (so they repeat), classes 0..15.
+        Arbitrary<Long> keyPart = Arbitraries.oneOf(Arbitraries.longs().between(0, 40),
+                Arbitraries.of(-1L, Long.MIN_VALUE, Long.MAX_VALUE, 0x10000001L, 1L << 40, 0x40000L, 0x40001L));
+        Arbitrary<WideOp> op = net.jqwik.api.Combinators.combine(Arbitraries.integers().between(0, 3),
+                keyPart, keyPart, Arbitraries.integers().between(0, 15)).as(WideOp::new);
+        return op.list().ofMaxSize(600);
+    }
+
+    /**
+     * The open-addressing index (linear probing, backward-shift removal, wrap-around at the end
+     * of the slot array) and the per-class counts against the reference model, with capacities
+     * up to 70 and keys anywhere in the long range: after every operation every key of the model
+     * is found, nothing else is, and each class has the model's number of entries.
+     */
+    @Property(tries = 300)
+    void indexAndClassCountsAgreeWithTheModel(@ForAll("wideOps") List<WideOp> ops,
+                                              @ForAll @net.jqwik.api.constraints.IntRange(min = 1, max = 70) int capacity) {
+        LruCache<String> cache = new LruCache<>(capacity);
+        record Entry(String value, int meta) {
+        }
+        LinkedHashMap<List<Long>, Entry> model = new LinkedHashMap<>(16, 0.75f, true);
+        java.util.Set<List<Long>> seen = new java.util.HashSet<>();
+        long evictions = 0;
+        for (WideOp op : ops) {
+            List<Long> key = List.of(op.a(), op.b());
+            seen.add(key);
+            int meta = op.cls() << 28 | (op.kind() & 0xff);
+            switch (op.kind()) {
+                case 0 -> {
+                    Entry e = model.get(key);
+                    assertThat(cache.get(op.a(), op.b())).isEqualTo(e == null ? null : e.value());
+                }
+                case 1, 3 -> {
+                    String v = op.a() + ":" + op.b() + "#" + op.cls();
+                    if (!model.containsKey(key) && model.size() == capacity) {
+                        Iterator<List<Long>> it = model.keySet().iterator();
+                        it.next();
+                        it.remove();
+                        evictions++;
+                    }
+                    model.put(key, new Entry(v, meta));
+                    cache.put(op.a(), op.b(), v, meta);
+                }
+                default -> {
+                    model.values().removeIf(e -> e.meta() >>> 28 == op.cls());
+                    cache.removeIf((a, b, m, v) -> (int) m >>> 28 == op.cls());
+                }
+            }
+            assertThat(cache.size()).isEqualTo(model.size());
+            assertThat(cache.evictions()).isEqualTo(evictions);
+            Map<List<Long>, Entry> snapshot = new java.util.HashMap<>(model); // model.get would reorder it
+            for (List<Long> k : seen) {
+                int i = cache.find(k.get(0), k.get(1));
+                Entry e = snapshot.get(k);
+                assertThat(i == LruCache.NIL ? null : cache.value(i)).isEqualTo(e == null ? null : e.value());
+                if (e != null) {
+                    assertThat(cache.meta(i)).isEqualTo(e.meta());
+                    assertThat(cache.keyA(i)).isEqualTo(k.get(0));
+                    assertThat(cache.keyB(i)).isEqualTo(k.get(1));
+                }
+            }
+            for (int c = 0; c < 16; c++) {
+                int cls = c;
+                assertThat(cache.count(c)).isEqualTo(model.values().stream().filter(e -> e.meta() >>> 28 == cls).count());
+            }
+        }
+        // Same LRU order: inserting fresh keys into the full cache evicts the model's keys eldest first.
+        List<List<Long>> order = new ArrayList<>(model.keySet());
+        long fresh = 0;
+        while (cache.size() < capacity) {
+            cache.put(Long.MIN_VALUE + 1, fresh++, "fresh", 0);
+        }
+        java.util.Set<List<Long>> remaining = new java.util.LinkedHashSet<>(order);
+        List<List<Long>> evicted = new ArrayList<>();
+        for (int j = 0; j < order.size(); j++) {
+            cache.put(Long.MIN_VALUE + 1, fresh++, "fresh", 0);
+            for (Iterator<List<Long>> it = remaining.iterator(); it.hasNext(); ) {
+                List<Long> k = it.next();
+                if (cache.find(k.get(0), k.get(1)) == LruCache.NIL) {
+                    evicted.add(k);
+                    it.remove();
+                }
+            }
+        }
+        assertThat(evicted).isEqualTo(order);
+    }
+
     private static Translation page(long iova, long size) {
         return new Translation(new Iova(iova & -size), new PhysAddr(0x1000_0000L + (iova & -size)), size, true, true);
     }

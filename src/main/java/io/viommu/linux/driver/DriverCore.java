@@ -1006,6 +1006,10 @@ public final class DriverCore {
             return Errno.ENOTTY.negative();
         }
         long command = cfg.read(dev.rid(), PciRegs.COMMAND, 2);
+        long[] header = new long[16];
+        for (int i = 0; i < header.length; i++) {
+            header[i] = cfg.read(dev.rid(), 4 * i, 4); // pci_save_state: the header's 16 dwords
+        }
         int rc = Errno.ENOTTY.negative();
         for (ResetMethod m : dev.resetMethods()) {
             if (m.probe(this, dev) != 0 && m != ResetMethod.BUS) {
@@ -1016,8 +1020,27 @@ public final class DriverCore {
                 break;
             }
         }
+        restoreHeader(dev, header);
         cfg.write(dev.rid(), PciRegs.COMMAND, command, 2);
         return rc;
+    }
+
+    /**
+     * {@code pci_restore_config_space} of a type 0 header: dwords 15..10, 9..4, 3..0, each
+     * written back only where the reset changed it (a function reset put its BARs back to 0).
+     */
+    private void restoreHeader(PciDevice dev, long[] saved) {
+        if ((cfg.read(dev.rid(), PciRegs.HEADER_TYPE, 1) & 0x7f) != PciRegs.HEADER_TYPE_NORMAL) {
+            return;
+        }
+        int[][] ranges = {{15, 10}, {9, 4}, {3, 0}};
+        for (int[] r : ranges) {
+            for (int i = r[0]; i >= r[1]; i--) {
+                if (cfg.read(dev.rid(), 4 * i, 4) != saved[i]) {
+                    cfg.write(dev.rid(), 4 * i, saved[i], 4);
+                }
+            }
+        }
     }
 
     /**

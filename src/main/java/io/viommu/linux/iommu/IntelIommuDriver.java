@@ -514,6 +514,28 @@ public final class IntelIommuDriver {
         return index;
     }
 
+    /**
+     * intel_irq_remapping_alloc (X86_IRQ_ALLOC_TYPE_IOAPIC) + intel_irq_remapping_prepare_irte
+     * for an I/O APIC pin: one IRTE, present, fixed delivery, physical destination
+     * {@code apicId}, redirection hint, vector {@code vector}, trigger mode edge (prepare_irte:
+     * the pin's level trigger lives in its redirection entry), and source validation of the I/O
+     * APIC's requester id from the DMAR table's I/O APIC scope (set_ioapic_sid: SVT 01, SQ 00).
+     * Returns the index, or -1 (no interrupt remapping, or the table is full).
+     */
+    public int allocateIoapicIrte(int vector, int apicId, int ioapicSid) {
+        if (!hasInterruptRemapping()) {
+            return -1;
+        }
+        int index = unit.allocateIrtes(1);
+        if (index < 0) {
+            return -1;
+        }
+        long dest = x2apicRemapping ? apicId & 0xffff_ffffL : (long) (apicId & 0xff) << 8;
+        long hi = (long) io.viommu.vtd.Irte.SVT_REQUESTER_ID << 18 | ioapicSid & 0xffff;
+        unit.writeIrte(index, io.viommu.vtd.Irte.P | io.viommu.vtd.Irte.RH | (long) (vector & 0xff) << 16 | dest << 32, hi);
+        return index;
+    }
+
     /** free_irte: the entries cleared, invalidated and released. */
     public void freeIrtes(int index, int count) {
         unit.freeIrtes(index, count);

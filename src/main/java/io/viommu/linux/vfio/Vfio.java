@@ -133,6 +133,17 @@ public final class Vfio {
         return core.moduleFlag("vfio", "enable_unsafe_noiommu_mode");
     }
 
+    /**
+     * The IOMMU group VFIO's no-IOMMU mode made for {@code bdf} ({@code vfio_noiommu_group_alloc}:
+     * a real {@code iommu_group}, so the device's {@code iommu_group} link names it, but its VFIO
+     * node is {@code /dev/vfio/noiommu-N}, not {@code /dev/vfio/N}); empty for any other device.
+     */
+    public OptionalInt noiommuGroup(String bdf) {
+        refresh();
+        Integer g = noiommuGroupOf.get(bdf);
+        return g == null ? OptionalInt.empty() : OptionalInt.of(g);
+    }
+
     boolean allowUnsafeInterrupts() {
         return core.moduleFlag("vfio_iommu_type1", "allow_unsafe_interrupts");
     }

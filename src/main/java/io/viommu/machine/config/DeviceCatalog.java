@@ -2,6 +2,8 @@ package io.viommu.machine.config;
 
 import io.viommu.machine.device.Bridges;
 import io.viommu.machine.device.Endpoints;
+import io.viommu.machine.device.VirtioFunction;
+import io.viommu.machine.device.VirtioFunctions;
 import io.viommu.pci.PciBus;
 import io.viommu.pci.PciFunction;
 import java.util.HashSet;
@@ -210,9 +212,10 @@ final class DeviceCatalog {
             vectors = (int) p.unsigned("vectors", 32, 2); // virtio-rng-pci: vectors = 2 (QEMU 7.2 info qtree)
             return new Endpoints.VirtioPci(Endpoints.VirtioKind.RNG, at, legacy, modern, vectors, ats, iommuPlatform);
         }
+        VirtioFunction function;
         if (net) {
             m.claimNetdev(p, "virtio-net-device");
-            m.mac(p);
+            function = new VirtioFunctions.Net(m.mac(p));
             vectors = (int) p.unsigned("vectors", 32, 4);
         } else {
             String drive = p.string("drive", null);
@@ -227,8 +230,9 @@ final class DeviceCatalog {
                 queues = Math.min(m.guestCpus(), 1024); // virtio_pci_optimal_num_queues
             }
             vectors = (int) p.unsigned("vectors", 32, queues + 1);
+            function = new VirtioFunctions.Blk((int) queues, VirtioFunctions.Blk.MODEL_DISK_BYTES);
         }
         return new Endpoints.VirtioPci(net ? Endpoints.VirtioKind.NET : Endpoints.VirtioKind.BLK, at,
-                legacy, modern, vectors, ats);
+                legacy, modern, vectors, ats, iommuPlatform, function);
     }
 }

@@ -141,10 +141,8 @@ public final class MachineBuilder {
                     mac(props);
                     yield new Endpoints.E1000();
                 }
-                case "virtio", "virtio-net-pci" -> {
-                    mac(props);
-                    yield new Endpoints.VirtioPci(Endpoints.VirtioKind.NET, at, true, true, 4, false);
-                }
+                case "virtio", "virtio-net-pci" -> new Endpoints.VirtioPci(Endpoints.VirtioKind.NET, at, true, true, 4,
+                        false, false, new io.viommu.machine.device.VirtioFunctions.Net(mac(props)));
                 case "igb", "igb-82576" -> new Endpoints.Igb82576(nic.model(), at, mac(props));
                 default -> throw new MachineConfigException(prefix + "viommu models NIC models e1000e, e1000,"
                         + " virtio-net-pci and igb (got '" + nic.model() + "')");
@@ -158,6 +156,9 @@ public final class MachineBuilder {
             machine.plug(f, machine.rootBus(), -1);
         } catch (PciBus.PlugException e) {
             throw new MachineConfigException(prefix + e.getMessage());
+        }
+        if (f instanceof io.viommu.machine.device.Endpoints.VirtioPci v) {
+            v.attachMemory(machine.memory());
         }
     }
 

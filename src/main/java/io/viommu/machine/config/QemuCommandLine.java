@@ -194,6 +194,10 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                     if (p.containsKey("node-name")) {
                         blockNodes.add(p.get("node-name"));
                     }
+                    if (p.containsKey("filename")) {
+                        noEffect.add(opt + " " + arg + ": the image " + p.get("filename") + " is not read or written (a"
+                                + " virtio-blk-pci on it serves a disk of the model's own)");
+                    }
                 }
                 case "-drive" -> {
                     Map<String, String> p = splitProps(arg, "file");
@@ -215,8 +219,9 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
                         blockNodes.add(driveId);
                     }
                     if (p.containsKey("file")) {
-                        noEffect.add(opt + " " + arg + ": the image " + p.get("file") + " is not read (no block I/O is"
-                                + " modelled)" + ("virtio".equals(p.get("if")) ? "; its virtio-blk-pci is modelled" : ""));
+                        noEffect.add(opt + " " + arg + ": the image " + p.get("file") + " is not read or written"
+                                + ("virtio".equals(p.get("if")) ? "; its virtio-blk-pci is modelled, on a"
+                                + " disk of the model's own" : ""));
                     }
                 }
                 case "-append" -> append = arg;
@@ -332,9 +337,12 @@ public record QemuCommandLine(long ramSize, List<DeviceOption> devices, Defaults
             case "-debugcon" -> "QEMU adds an isa-debugcon (an ISA port, no PCI function): no effect on the model";
             case "-cpu" -> "the CPU model has no effect (no CPU is emulated; the kernel model runs on the -smp CPUs)";
             case "-kernel", "-initrd" -> "not read: the kernel model boots in its place";
-            case "-netdev" -> arg.startsWith("tap") || arg.contains("vhost") ? "the backend (tap, vhost) has no"
-                    + " effect: no packet flows; the NIC it feeds is modelled"
-                    : "the backend has no effect: no packet flows (hostfwd= included); the NIC it feeds is modelled";
+            case "-netdev" -> arg.startsWith("tap") || arg.contains("\"tap\"") || arg.contains("vhost")
+                    ? "the backend (tap, vhost" + (arg.contains("fd") ? "; the descriptor is not opened" : "")
+                    + ") has no effect: no packet reaches the host; the NIC it feeds is modelled (a virtio-net-pci"
+                    + " loops what it sends back to itself)"
+                    : "the backend has no effect: no packet reaches the host or comes from it (hostfwd= included);"
+                    + " the NIC it feeds is modelled (a virtio-net-pci loops what it sends back to itself)";
             default -> null;
         };
     }

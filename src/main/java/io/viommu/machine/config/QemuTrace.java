@@ -22,7 +22,10 @@ public final class QemuTrace {
             "vtd_inv_qi_head", "vtd_inv_desc", "vtd_inv_desc_iotlb_pages", "vtd_inv_desc_wait_sw",
             "vfio_intx_enable", "vfio_intx_disable", "vfio_msi_interrupt", "vfio_msix_early_setup", "vfio_msix_enable",
             "vfio_msix_disable", "vfio_msix_vector_do_use", "vfio_msix_vector_release", "vfio_msix_pba_enable",
-            "vfio_msix_pba_disable");
+            "vfio_msix_pba_disable", "vtd_page_walk_level", "vtd_page_walk_one", "vtd_page_walk_one_skip_map",
+            "vtd_page_walk_one_skip_unmap", "vtd_page_walk_skip_read", "vtd_page_walk_skip_reserve",
+            "vfio_listener_region_add_ram", "vfio_listener_region_add_iommu", "vfio_listener_region_add_skip",
+            "vfio_listener_region_del", "vfio_listener_region_del_skip", "vfio_pci_reset");
 
     /** Said once when -trace is given. */
     public static final String NOTE = "viommu: note: -trace: viommu prints only the QEMU 7.2 trace events it models ("

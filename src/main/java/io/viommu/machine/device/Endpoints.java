@@ -144,7 +144,7 @@ public final class Endpoints {
         final boolean modern;
         final boolean legacy;
 
-        /** The modern registers with a working virtqueue (virtio-rng only; null for the other kinds). */
+        /** The modern registers with working virtqueues (virtio-rng, -net, -blk; null for balloon or legacy-only). */
         private final VirtioModern queue;
         private final AtsCapability atsCapability;
 
@@ -152,9 +152,19 @@ public final class Endpoints {
             this(kind, at, legacy, modern, vectors, ats, false);
         }
 
-        /** {@code iommuPlatform}: VIRTIO_F_ACCESS_PLATFORM offered. */
+        /** {@code iommuPlatform}: VIRTIO_F_ACCESS_PLATFORM offered; virtio-rng's queue served. */
         public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats,
                          boolean iommuPlatform) {
+            this(kind, at, legacy, modern, vectors, ats, iommuPlatform,
+                    kind == VirtioKind.RNG ? new VirtioFunctions.Rng() : null);
+        }
+
+        /**
+         * {@code function}: what the device does with its queues' requests (null: config space
+         * only, no queue is served, as for virtio-balloon).
+         */
+        public VirtioPci(VirtioKind kind, Placement at, boolean legacy, boolean modern, int vectors, boolean ats,
+                         boolean iommuPlatform, VirtioFunction function) {
             super(kind.typeName, 0x1af4, legacy ? kind.legacyDeviceId : 0x1040 + kind.virtioId,
                     kind.classCode, legacy ? 0 : 1, false, at.expressBus() && !at.rootBus()
                             ? ConfigSpace.PCIE_SIZE : ConfigSpace.CONVENTIONAL_SIZE);
@@ -169,7 +179,7 @@ public final class Endpoints {
             if (vectors > 0) {
                 registerBar(1, Bar.Kind.MEMORY32, 0x1000, false, null, AccessRules.ANY);
             }
-            queue = modern && kind == VirtioKind.RNG ? new VirtioModern(kind.typeName, iommuPlatform) : null;
+            queue = modern && function != null ? new VirtioModern(kind.typeName, iommuPlatform, function) : null;
             if (modern) {
                 registerBar(4, Bar.Kind.MEMORY64, 0x4000, true, queue, AccessRules.ANY);
             }
@@ -207,7 +217,7 @@ public final class Endpoints {
             atsCapability = atsCap;
         }
 
-        /** The working virtqueue's registers, or null (a kind whose queues are not modelled, or legacy-only). */
+        /** The working virtqueues' registers, or null (a kind whose queues are not modelled, or legacy-only). */
         public VirtioModern queue() {
             return queue;
         }
@@ -304,6 +314,11 @@ public final class Endpoints {
         /** The controller behind BAR0 (tests). */
         public NvmeController controller() {
             return controller;
+        }
+
+        @Override
+        protected void resetDevice() {
+            controller.functionReset();
         }
 
         /** A VF's capabilities: MSI-X declared only (its BAR decodes nothing), then the rest. */

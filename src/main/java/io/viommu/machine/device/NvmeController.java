@@ -208,6 +208,18 @@ public final class NvmeController {
         return true;
     }
 
+    /**
+     * nvme_pci_reset (an FLR or a bus reset of the function): nvme_ctrl_reset, then CSTS, INTMS,
+     * INTMC and CC zero; the admin queue registers keep their values.
+     */
+    void functionReset() {
+        resetController();
+        put(REG_CSTS, 0, 4);
+        put(REG_INTMS, 0, 4);
+        put(REG_INTMC, 0, 4);
+        put(REG_CC, 0, 4);
+    }
+
     /** nvme_ctrl_reset: the queues gone, interrupts deasserted. */
     private void resetController() {
         if (cq != null && function.msix() != null) {

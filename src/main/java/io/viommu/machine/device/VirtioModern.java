@@ -6,17 +6,15 @@ import io.viommu.memory.Mmio;
 import io.viommu.memory.PhysAddr;
 import io.viommu.pci.DmaPort;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.List;
 
 /**
  * The modern virtio-pci register block of a virtio device (BAR4, virtio 1.2 section 4.1.4) with
- * one split virtqueue (section 2.7) that the device really processes: enough for a guest driver
- * to negotiate features, set up queue 0 and have requests served. The device kind decides what a
- * request does; modelled is virtio-rng's (hw/virtio/virtio-rng.c virtio_rng_process): every
- * device-writable buffer of a chain is filled with entropy and the chain returned in the used
- * ring with the bytes written. The entropy is a deterministic sequence (QEMU reads its rng
- * backend, /dev/urandom by default), recorded so that tests compare every byte.
+ * split virtqueues (section 2.7) that the device really processes. The transport is here: feature
+ * negotiation, the queues' registers, popping a chain from the avail ring and pushing it to the
+ * used ring, every access a DMA. What a request does is the device's ({@link VirtioFunction}:
+ * virtio-rng fills buffers, virtio-net sends and receives frames, virtio-blk reads and writes its
+ * disk).
  *
  * <p>Layout of BAR4 (virtio_pci_modern_regions_init): common configuration at 0x0000, ISR at
  * 0x1000, device configuration at 0x2000, notifications at 0x3000 with a multiplier of 4
@@ -34,8 +32,9 @@ import java.util.List;
  * VIRTIO_F_ACCESS_PLATFORM negotiated on the function's bus-master port (translated by the
  * vIOMMU that covers it, through ATS when the function has ATS enabled); without it on system
  * memory at the address the driver gave, as QEMU's virtio sets {@code dma_as} to
- * {@code address_space_memory}: an explicit bypass, counted apart. No interrupt is sent on
- * completion (MSI-X is not modelled): the driver polls the used ring.
+ * {@code address_space_memory}: an explicit bypass, counted apart. A DMA that faults ends the
+ * request and sets DEVICE_NEEDS_RESET (QEMU's virtio_error). No interrupt is sent on completion
+ * (MSI-X is not modelled): the driver polls the used ring.
  */
 public final class VirtioModern implements Mmio {
     public static final int COMMON = 0x0000;
@@ -62,6 +61,7 @@ public final class VirtioModern implements Mmio {
     public static final int STATUS_DRIVER = 2;
     public static final int STATUS_DRIVER_OK = 4;
     public static final int STATUS_FEATURES_OK = 8;
+    public static final int STATUS_NEEDS_RESET = 0x40;
 
     public static final long F_VERSION_1 = 1L << 32;
     public static final long F_ACCESS_PLATFORM = 1L << 33;
@@ -73,8 +73,21 @@ public final class VirtioModern implements Mmio {
     /** virtio-rng's queue size (virtio_add_queue(vdev, 8, handle_input)). */
     public static final int RNG_QUEUE_SIZE = 8;
 
-    /** One DMA the device made: what for, where, and whether it reached memory. */
-    public record Access(String what, long address, int length, boolean write, boolean translated, boolean ok) {
+    /**
+     * One DMA the device made: what for, where, whether it went through the bus-master port and
+     * reached memory, and the bytes moved (read from memory, or written to it).
+     */
+    public record Access(String what, long address, int length, boolean write, boolean translated, boolean ok,
+                         byte[] data) {
+        public Access {
+            data = data.clone();
+        }
+
+        @Override
+        public byte[] data() {
+            return data.clone();
+        }
+
         @Override
         public String toString() {
             return String.format("%s %s %d B at 0x%x%s%s", what, write ? "write" : "read", length, address,
@@ -82,9 +95,45 @@ public final class VirtioModern implements Mmio {
         }
     }
 
+    /** One descriptor of a popped chain: the buffer's address (as the driver gave it), length, device-writable. */
+    public record Desc(long address, int length, boolean writable) {
+    }
+
+    /** A chain popped from a queue's avail ring: its head and its descriptors in order. */
+    public record Chain(int head, List<Desc> descs) {
+    }
+
+    /** One queue's registers and the device's position in its rings. */
+    private static final class Queue {
+        final int max;
+        int size;
+        boolean enabled;
+        long desc;
+        long driver;
+        long device;
+        int lastAvail;
+        int usedIdx;
+
+        Queue(int max) {
+            this.max = max;
+            reset();
+        }
+
+        void reset() {
+            size = max;
+            enabled = false;
+            desc = 0;
+            driver = 0;
+            device = 0;
+            lastAvail = 0;
+            usedIdx = 0;
+        }
+    }
+
     private final long hostFeatures;
-    private final int queueMax;
     private final String owner;
+    private final VirtioFunction function;
+    private final Queue[] queues;
     private java.util.function.Supplier<DmaPort> port = () -> null;
     private AddressSpace systemMemory;
     private long featureSelect;
@@ -92,26 +141,23 @@ public final class VirtioModern implements Mmio {
     private long driverFeatures;
     private int status;
     private int queueSelect;
-    private int queueSize;
-    private boolean queueEnabled;
-    private long desc;
-    private long driver;
-    private long device;
-    private int lastAvail;
-    private int usedIdx;
     private int isr;
-    private long entropyCounter;
-    private byte[] lastFill = new byte[0];
     private final List<Access> accesses = new ArrayList<>();
 
     /**
-     * @param owner         the device's type name (for messages)
+     * @param owner          the device's type name (for messages)
      * @param accessPlatform whether VIRTIO_F_ACCESS_PLATFORM is offered ({@code iommu_platform=on})
+     * @param function       what the device does with its queues' requests
      */
-    public VirtioModern(String owner, boolean accessPlatform) {
+    public VirtioModern(String owner, boolean accessPlatform, VirtioFunction function) {
         this.owner = owner;
-        this.hostFeatures = F_VERSION_1 | (accessPlatform ? F_ACCESS_PLATFORM : 0);
-        this.queueMax = RNG_QUEUE_SIZE;
+        this.function = function;
+        this.hostFeatures = F_VERSION_1 | (accessPlatform ? F_ACCESS_PLATFORM : 0) | function.features();
+        int[] sizes = function.queueSizes();
+        this.queues = new Queue[sizes.length];
+        for (int i = 0; i < sizes.length; i++) {
+            queues[i] = new Queue(sizes[i]);
+        }
         reset();
     }
 
@@ -125,14 +171,11 @@ public final class VirtioModern implements Mmio {
         driverFeatures = 0;
         status = 0;
         queueSelect = 0;
-        queueSize = queueMax;
-        queueEnabled = false;
-        desc = 0;
-        driver = 0;
-        device = 0;
-        lastAvail = 0;
-        usedIdx = 0;
         isr = 0;
+        for (Queue q : queues) {
+            q.reset();
+        }
+        function.reset();
     }
 
     /** Whether the driver accepted VIRTIO_F_ACCESS_PLATFORM: the device's DMA is translated. */
@@ -148,14 +191,24 @@ public final class VirtioModern implements Mmio {
         return driverFeatures;
     }
 
-    /** The bytes the device wrote into the last buffer it filled. */
-    public byte[] lastFill() {
-        return lastFill.clone();
+    /** What the device does with requests (its kind's behaviour and state). */
+    public VirtioFunction function() {
+        return function;
     }
 
     /** Every DMA the device made, in order. */
     public List<Access> accesses() {
         return List.copyOf(accesses);
+    }
+
+    /** The number of accesses so far (a mark for {@link #accessesSince}). */
+    public int accessCount() {
+        return accesses.size();
+    }
+
+    /** The accesses after {@code mark}. */
+    public List<Access> accessesSince(int mark) {
+        return List.copyOf(accesses.subList(Math.min(mark, accesses.size()), accesses.size()));
     }
 
     @Override
@@ -168,10 +221,18 @@ public final class VirtioModern implements Mmio {
             isr = 0; // read to clear
             return v;
         }
-        return 0; // virtio-rng has no device configuration; notifications read 0
+        if (offset >= DEVICE && offset < NOTIFY) {
+            return function.config((int) (offset - DEVICE), size);
+        }
+        return 0; // notifications read 0
+    }
+
+    private Queue selected() {
+        return queueSelect < queues.length ? queues[queueSelect] : null;
     }
 
     private long common(int off, int size) {
+        Queue q = selected();
         return switch (off) {
             case DEVICE_FEATURE_SELECT -> featureSelect;
             case DEVICE_FEATURE -> featureSelect == 0 ? hostFeatures & 0xffff_ffffL
@@ -180,19 +241,19 @@ public final class VirtioModern implements Mmio {
             case DRIVER_FEATURE -> driverSelect == 0 ? driverFeatures & 0xffff_ffffL
                     : driverSelect == 1 ? driverFeatures >>> 32 : 0;
             case 0x10, 0x1a -> 0xffff; // VIRTIO_MSI_NO_VECTOR: MSI-X is not modelled
-            case NUM_QUEUES -> 1;
+            case NUM_QUEUES -> queues.length;
             case DEVICE_STATUS -> status;
             case 0x15 -> 0; // config_generation
             case QUEUE_SELECT -> queueSelect;
-            case QUEUE_SIZE -> queueSelect == 0 ? queueSize : 0;
-            case QUEUE_ENABLE -> queueSelect == 0 && queueEnabled ? 1 : 0;
+            case QUEUE_SIZE -> q == null ? 0 : q.size;
+            case QUEUE_ENABLE -> q != null && q.enabled ? 1 : 0;
             case QUEUE_NOTIFY_OFF -> queueSelect;
-            case QUEUE_DESC -> part(desc, size);
-            case QUEUE_DESC + 4 -> desc >>> 32;
-            case QUEUE_DRIVER -> part(driver, size);
-            case QUEUE_DRIVER + 4 -> driver >>> 32;
-            case QUEUE_DEVICE -> part(device, size);
-            case QUEUE_DEVICE + 4 -> device >>> 32;
+            case QUEUE_DESC -> q == null ? 0 : part(q.desc, size);
+            case QUEUE_DESC + 4 -> q == null ? 0 : q.desc >>> 32;
+            case QUEUE_DRIVER -> q == null ? 0 : part(q.driver, size);
+            case QUEUE_DRIVER + 4 -> q == null ? 0 : q.driver >>> 32;
+            case QUEUE_DEVICE -> q == null ? 0 : part(q.device, size);
+            case QUEUE_DEVICE + 4 -> q == null ? 0 : q.device >>> 32;
             default -> 0;
         };
     }
@@ -204,14 +265,22 @@ public final class VirtioModern implements Mmio {
     @Override
     public void store(long offset, long value, int size) {
         if (offset >= NOTIFY && offset < NOTIFY + 0x1000) {
-            if ((int) value == 0 && queueEnabled && (status & STATUS_DRIVER_OK) != 0) {
-                process();
+            // the notify offset of queue n is n (multiplier 4); the value written is the queue's index
+            int n = (int) ((offset - NOTIFY) / NOTIFY_MULTIPLIER);
+            if (n < queues.length && queues[n].enabled && (status & STATUS_DRIVER_OK) != 0
+                    && (status & STATUS_NEEDS_RESET) == 0) {
+                function.notified(this, n);
+                isr |= 1;
             }
             return;
+        }
+        if (offset >= DEVICE && offset < NOTIFY) {
+            return; // the device configurations modelled are read-only
         }
         if (offset < COMMON || offset >= ISR) {
             return;
         }
+        Queue q = selected();
         switch ((int) offset) {
             case DEVICE_FEATURE_SELECT -> featureSelect = value & 0xffff_ffffL;
             case DRIVER_FEATURE_SELECT -> driverSelect = value & 0xffff_ffffL;
@@ -236,25 +305,40 @@ public final class VirtioModern implements Mmio {
                         && (driverFeatures & ~hostFeatures) != 0) {
                     v &= ~STATUS_FEATURES_OK; // virtio_set_features refused: the bit does not stick
                 }
-                status = v;
+                status = v | (status & STATUS_NEEDS_RESET);
             }
             case QUEUE_SELECT -> queueSelect = (int) value & 0xffff;
             case QUEUE_SIZE -> {
                 int n = (int) value & 0xffff;
-                if (queueSelect == 0 && n > 0 && n <= queueMax && Integer.bitCount(n) == 1) {
-                    queueSize = n;
+                if (q != null && n > 0 && n <= q.max && Integer.bitCount(n) == 1) {
+                    q.size = n;
                 }
             }
-            case QUEUE_ENABLE -> queueEnabled = queueSelect == 0 && (value & 1) != 0;
-            case QUEUE_DESC -> desc = low(desc, value, size);
-            case QUEUE_DESC + 4 -> desc = high(desc, value);
-            case QUEUE_DRIVER -> driver = low(driver, value, size);
-            case QUEUE_DRIVER + 4 -> driver = high(driver, value);
-            case QUEUE_DEVICE -> device = low(device, value, size);
-            case QUEUE_DEVICE + 4 -> device = high(device, value);
+            case QUEUE_ENABLE -> {
+                if (q != null) {
+                    q.enabled = (value & 1) != 0;
+                }
+            }
+            case QUEUE_DESC -> setRing(q, 0, low(q == null ? 0 : q.desc, value, size));
+            case QUEUE_DESC + 4 -> setRing(q, 0, high(q == null ? 0 : q.desc, value));
+            case QUEUE_DRIVER -> setRing(q, 1, low(q == null ? 0 : q.driver, value, size));
+            case QUEUE_DRIVER + 4 -> setRing(q, 1, high(q == null ? 0 : q.driver, value));
+            case QUEUE_DEVICE -> setRing(q, 2, low(q == null ? 0 : q.device, value, size));
+            case QUEUE_DEVICE + 4 -> setRing(q, 2, high(q == null ? 0 : q.device, value));
             default -> {
                 // msix_config, queue_msix_vector: MSI-X is not modelled
             }
+        }
+    }
+
+    private static void setRing(Queue q, int which, long v) {
+        if (q == null) {
+            return;
+        }
+        switch (which) {
+            case 0 -> q.desc = v;
+            case 1 -> q.driver = v;
+            default -> q.device = v;
         }
     }
 
@@ -266,66 +350,87 @@ public final class VirtioModern implements Mmio {
         return (cur & 0xffff_ffffL) | (value & 0xffff_ffffL) << 32;
     }
 
-    /**
-     * virtqueue_pop for every new available entry, then virtqueue_push: the avail index and
-     * ring entry read, the chain's descriptors read, each device-writable buffer filled, the used
-     * element and used index written. A DMA that faults ends the request: no used entry is
-     * written for it (QEMU's virtqueue_pop marks the device broken on an unmappable descriptor).
-     */
-    private void process() {
+    /** The avail ring's index of queue {@code n} (one DMA), or -1 when it faulted. */
+    public int availIdx(int n) {
         byte[] b = new byte[2];
-        if (!dma("avail idx", driver + 2, b, false)) {
-            return;
-        }
-        int availIdx = u16(b);
-        int rounds = 0;
-        while (lastAvail != availIdx && rounds++ < queueSize) {
-            if (!dma("avail ring", driver + 4 + 2L * (lastAvail % queueSize), b, false)) {
-                return;
-            }
-            int head = u16(b);
-            int written = 0;
-            int i = head;
-            for (int n = 0; n < queueSize; n++) {
-                byte[] d = new byte[16];
-                if (i >= queueSize || !dma("descriptor " + i, desc + 16L * i, d, false)) {
-                    return;
-                }
-                long addr = le(d, 0, 8);
-                int len = (int) le(d, 8, 4);
-                int flags = (int) le(d, 12, 2);
-                if ((flags & DESC_F_WRITE) != 0 && len > 0 && len <= 1 << 16) {
-                    byte[] fill = entropy(len);
-                    if (!dma("buffer", addr, fill, true)) {
-                        return;
-                    }
-                    lastFill = fill;
-                    written += len;
-                }
-                if ((flags & DESC_F_NEXT) == 0) {
-                    break;
-                }
-                i = (int) le(d, 14, 2);
-            }
-            byte[] elem = new byte[8];
-            put(elem, 0, head, 4);
-            put(elem, 4, written, 4);
-            if (!dma("used elem", device + 4 + 8L * (usedIdx % queueSize), elem, true)) {
-                return;
-            }
-            usedIdx = (usedIdx + 1) & 0xffff;
-            byte[] idx = new byte[2];
-            put(idx, 0, usedIdx, 2);
-            if (!dma("used idx", device + 2, idx, true)) {
-                return;
-            }
-            lastAvail = (lastAvail + 1) & 0xffff;
-        }
-        isr |= 1;
+        return dma("avail idx", queues[n].driver + 2, b, false) ? u16(b) : -1;
     }
 
-    /** One DMA on the route the negotiated features select; recorded. */
-    private boolean dma(String what, long address, byte[] data, boolean write) {
+    /**
+     * virtqueue_pop: the next chain of queue {@code n} when the driver made one available up to
+     * {@code availIdx}: the avail ring's entry and each descriptor read by DMA. Null when there is
+     * none, or when a DMA faulted or the chain is malformed (then the device needs a reset, as
+     * QEMU's virtio_error marks it).
+     */
+    public Chain pop(int n, int availIdx) {
+        Queue q = queues[n];
+        if (availIdx < 0 || q.lastAvail == availIdx || (status & STATUS_NEEDS_RESET) != 0) {
+            return null;
+        }
+        byte[] b = new byte[2];
+        if (!dma("avail ring", q.driver + 4 + 2L * (q.lastAvail % q.size), b, false)) {
+            return broken();
+        }
+        int head = u16(b);
+        List<Desc> descs = new ArrayList<>();
+        int i = head;
+        for (int count = 0; ; count++) {
+            byte[] d = new byte[16];
+            if (i >= q.size || count >= q.size || !dma("descriptor " + i, q.desc + 16L * i, d, false)) {
+                return broken(); // "Desc index is %u > %u" / "Looped descriptor" / an unmappable descriptor
+            }
+            int len = (int) le(d, 8, 4);
+            int flags = (int) le(d, 12, 2);
+            descs.add(new Desc(le(d, 0, 8), len, (flags & DESC_F_WRITE) != 0));
+            if ((flags & DESC_F_NEXT) == 0) {
+                break;
+            }
+            i = (int) le(d, 14, 2);
+        }
+        q.lastAvail = (q.lastAvail + 1) & 0xffff;
+        return new Chain(head, List.copyOf(descs));
+    }
+
+    private Chain broken() {
+        deviceError();
+        return null;
+    }
+
+    /** virtio_error: a malformed request; the device serves nothing more until it is reset (DEVICE_NEEDS_RESET). */
+    public void deviceError() {
+        status |= STATUS_NEEDS_RESET;
+    }
+
+    /** Whether the device stopped after a fault or a malformed request. */
+    public boolean needsReset() {
+        return (status & STATUS_NEEDS_RESET) != 0;
+    }
+
+    /** virtqueue_push: the used element (head, bytes written) and the used index; false when a DMA faulted. */
+    public boolean push(int n, Chain c, int written) {
+        Queue q = queues[n];
+        byte[] elem = new byte[8];
+        put(elem, 0, c.head(), 4);
+        put(elem, 4, written, 4);
+        if (!dma("used elem", q.device + 4 + 8L * (q.usedIdx % q.size), elem, true)) {
+            broken();
+            return false;
+        }
+        q.usedIdx = (q.usedIdx + 1) & 0xffff;
+        byte[] idx = new byte[2];
+        put(idx, 0, q.usedIdx, 2);
+        if (!dma("used idx", q.device + 2, idx, true)) {
+            broken();
+            return false;
+        }
+        return true;
+    }
+
+    /**
+     * One DMA on the route the negotiated features select, recorded; a fault marks the device
+     * as needing a reset. {@code data} is filled on a read.
+     */
+    public boolean dma(String what, long address, byte[] data, boolean write) {
         boolean translated = accessPlatform();
         boolean ok;
         DmaPort bus = port.get();
@@ -347,25 +452,18 @@ public final class VirtioModern implements Mmio {
             }
             ok = true;
         }
-        accesses.add(new Access(what, address, data.length, write, translated, ok));
+        accesses.add(new Access(what, address, data.length, write, translated, ok, data));
+        if (!ok) {
+            status |= STATUS_NEEDS_RESET;
+        }
         return ok;
     }
 
-    /** The next {@code len} bytes of the device's entropy (a fixed sequence: tests can check every byte). */
-    private byte[] entropy(int len) {
-        byte[] out = new byte[len];
-        for (int i = 0; i < len; i++) {
-            long z = (entropyCounter++ + 0x9e3779b97f4a7c15L) * 0xbf58476d1ce4e5b9L;
-            out[i] = (byte) (z ^ (z >>> 31));
-        }
-        return out;
-    }
-
-    private static int u16(byte[] b) {
+    static int u16(byte[] b) {
         return (b[0] & 0xff) | (b[1] & 0xff) << 8;
     }
 
-    private static long le(byte[] b, int off, int len) {
+    static long le(byte[] b, int off, int len) {
         long v = 0;
         for (int i = len - 1; i >= 0; i--) {
             v = v << 8 | (b[off + i] & 0xff);
@@ -373,7 +471,7 @@ public final class VirtioModern implements Mmio {
         return v;
     }
 
-    private static void put(byte[] b, int off, long v, int len) {
+    static void put(byte[] b, int off, long v, int len) {
         for (int i = 0; i < len; i++) {
             b[off + i] = (byte) (v >>> (8 * i));
         }
@@ -381,7 +479,13 @@ public final class VirtioModern implements Mmio {
 
     @Override
     public String toString() {
-        return owner + " status 0x" + Integer.toHexString(status) + " features 0x" + Long.toHexString(driverFeatures)
-                + " " + Arrays.toString(new long[] {desc, driver, device});
+        StringBuilder b = new StringBuilder(owner).append(" status 0x").append(Integer.toHexString(status))
+                .append(" features 0x").append(Long.toHexString(driverFeatures));
+        for (int i = 0; i < queues.length; i++) {
+            Queue q = queues[i];
+            b.append(String.format(" q%d[size %d%s desc 0x%x avail 0x%x used 0x%x]", i, q.size,
+                    q.enabled ? " enabled" : "", q.desc, q.driver, q.device));
+        }
+        return b.toString();
     }
 }

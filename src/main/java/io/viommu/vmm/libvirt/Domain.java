@@ -52,8 +52,13 @@ public record Domain(String name, String uuid, boolean kvm, long memoryKiB, int 
     public record Hostdev(PciAddress source, boolean managed, Optional<PciAddress> guestAddress) {
     }
 
-    /** {@code <interface>}: type, model, MAC, {@code <driver iommu= ats=>}, guest address. */
-    public record Net(String type, String model, String mac, Boolean iommu, Boolean ats, Optional<PciAddress> guestAddress) {
+    /**
+     * {@code <interface>}: type ({@code user}, {@code network}, {@code bridge}), the network's or
+     * bridge's name ({@code <source network=>} / {@code <source bridge=>}; null for user), model,
+     * MAC, {@code <driver iommu= ats=>}, guest address.
+     */
+    public record Net(String type, String source, String model, String mac, Boolean iommu, Boolean ats,
+                      Optional<PciAddress> guestAddress) {
     }
 
     /** A virtio {@code <disk type='file'>}: image, format, target, {@code <driver iommu= ats=>}. */

@@ -413,9 +413,29 @@ public final class LibvirtDomain {
 
     private Net net(XmlElement n, int index) throws LibvirtException {
         String type = n.attr("type");
-        if (!"user".equals(type)) {
+        if (!Set.of("user", "network", "bridge").contains(type)) {
             throw new LibvirtException("viommu: <interface type='" + type + "'> (line " + n.line + ") is not translated:"
-                    + " viommu translates type='user' (a real libvirt start makes the others a tap of the host)");
+                    + " viommu translates type='user', 'network' and 'bridge'");
+        }
+        String source = null;
+        if (!type.equals("user")) {
+            // virDomainNetDefParseXML: the source element, then its attribute named for the type
+            XmlElement src = n.child("source");
+            if (src == null) {
+                throw new LibvirtException("XML error: interface type='" + type + "' requires a 'source' element");
+            }
+            source = src.attr(type);
+            if (source == null) {
+                throw new LibvirtException("XML error: Missing required attribute '" + type + "' in element 'source'");
+            }
+            int fd = NativeArgv.TAP_FD + index;
+            notes.add("viommu: note: <interface type='" + type + "'> (line " + n.line + ") on " + type + " '" + source
+                    + "': libvirt opens a tap device " + (type.equals("network") ? "on the network's bridge" : "on the bridge")
+                    + " and passes it as fd=" + fd + " (-netdev tap); the model has no host network: the tap has no effect"
+                    + " on the model, the NIC it feeds is modelled. A real start needs "
+                    + (type.equals("network") ? "the network active (libvirt: \"Requested operation is not valid: network '"
+                    + source + "' is not active\")" : "the bridge on the host (libvirt: \"Cannot get interface MTU on '"
+                    + source + "': No such device\")"));
         }
         XmlElement m = n.child("model");
         String model = m == null ? null : m.attr("type");
@@ -440,7 +460,7 @@ public final class LibvirtDomain {
             throw new LibvirtException("unsupported configuration: " + (io[0] != null ? "iommu" : "ats")
                     + " driver option is only supported for virtio devices");
         }
-        return new Net(type, model, address.toLowerCase(Locale.ROOT), io[0], io[1], guestAddress(n));
+        return new Net(type, source, model, address.toLowerCase(Locale.ROOT), io[0], io[1], guestAddress(n));
     }
 
     private static Disk disk(XmlElement k) throws LibvirtException {

@@ -19,13 +19,21 @@ import java.util.Map;
  *
  * <p>Host-specific parts take the values {@code virsh domxml-to-native} prints: domain id -1 in
  * the per-domain directory, the monitor socket path. Interfaces are written as a real start
- * writes them ({@code type='user'} is {@code -netdev '{"type":"user",...}'} with the device's
- * iommu_platform/ats kept); domxml-to-native instead rewrites every interface to a tap with a
- * file descriptor and drops {@code <driver iommu= ats=>}.
+ * writes them ({@code type='user'} is {@code -netdev '{"type":"user",...}'}, {@code type='network'}
+ * and {@code 'bridge'} a {@code -netdev '{"type":"tap","fd":"N",...}'} with the tap libvirt opened,
+ * the device's iommu_platform/ats kept); domxml-to-native instead rewrites every interface to a
+ * tap with a file descriptor and drops {@code <driver iommu= ats=>}.
  */
 final class NativeArgv {
     /** The PATH libvirtd's environment gives QEMU under systemd (host-specific: tests normalise it). */
     static final String PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /**
+     * The first tap descriptor: what domxml-to-native prints for a {@code type='qemu'} domain on an
+     * idle libvirtd (the numbers are libvirtd's open descriptors: host-specific, 25 to 31 in the
+     * captures); interface i gets {@code TAP_FD + i}.
+     */
+    static final int TAP_FD = 25;
 
     private NativeArgv() {
     }
@@ -102,7 +110,8 @@ final class NativeArgv {
         int bootNet = d.bootDevs().contains("network") ? d.bootDevs().indexOf("network") + 1 : 0;
         for (int i = 0; i < d.nets().size(); i++) {
             Net n = d.nets().get(i);
-            add(a, "-netdev", json("type", "user", "id", "hostnet" + i));
+            add(a, "-netdev", n.type().equals("user") ? json("type", "user", "id", "hostnet" + i)
+                    : json("type", "tap", "fd", Integer.toString(TAP_FD + i), "id", "hostnet" + i));
             String driver = n.model().equals("virtio") ? "virtio-net-pci" : n.model();
             List<Object> kv = n.model().equals("virtio") ? virtio(driver, n.iommu(), n.ats())
                     : new ArrayList<>(List.of("driver", driver));

@@ -150,8 +150,22 @@ public final class ScaleScenario {
         }
     }
 
-    /** Runs the scenario; never throws for what Linux or QEMU would refuse (it is in the report). */
+    /**
+     * Runs the scenario; never throws for what Linux or QEMU would refuse (it is in the report).
+     * The host's RAM (and with it every VM's) is given back before it returns.
+     */
     public static ScaleReport run(Options o, Progress progress) {
+        List<Kernel> booted = new ArrayList<>(1);
+        try {
+            return run(o, progress, booted::add);
+        } finally {
+            for (Kernel k : booted) {
+                k.machine().close();
+            }
+        }
+    }
+
+    private static ScaleReport run(Options o, Progress progress, java.util.function.Consumer<Kernel> booted) {
         ThreadMXBean cpu = ManagementFactory.getThreadMXBean();
         long perVmMax = (o.maps() + o.vms() - 1) / o.vms();
         int pagesPerVm = (int) Math.min(perVmMax, MAX_DISTINCT_PAGES / o.vms());
@@ -164,6 +178,7 @@ public final class ScaleScenario {
         Kernel host;
         try {
             host = Kernel.boot(MachineBuilder.build(hostArgs(hostGiB), MachineLog.SILENT).machine());
+            booted.accept(host);
         } catch (MachineConfigException e) {
             throw new IllegalStateException("the scale host's command line was refused: " + e.getMessage(), e);
         }

@@ -63,6 +63,8 @@ public final class MapNotifier {
     private final SecondLevelWalker walker;
     private final List<Registration> registrations = new CopyOnWriteArrayList<>();
     private final Hook hook = new Hook();
+    /** QEMU's own page walks, for its trace only (see {@link QemuWalkTrace}). */
+    private final QemuWalkTrace qemuWalks;
     private TranslationState lastTranslation;
     private long walkBudget = DEFAULT_WALK_BUDGET;
 
@@ -70,6 +72,7 @@ public final class MapNotifier {
         this.iommu = iommu;
         this.config = iommu.config();
         this.walker = new SecondLevelWalker(iommu);
+        this.qemuWalks = new QemuWalkTrace(iommu);
         this.lastTranslation = iommu.translationState();
     }
 
@@ -129,6 +132,18 @@ public final class MapNotifier {
      */
     public Registration register(java.util.function.Supplier<RequesterId> deviceId, IovaRange range,
                                  Set<NotifierFlag> flags, MappingListener listener) throws NotifierRefusedException {
+        return register(deviceId, range, flags, listener, section -> { });
+    }
+
+    /**
+     * As {@link #register(java.util.function.Supplier, IovaRange, Set, MappingListener)};
+     * {@code qemuSectionAdded} hears, while the unit traces QEMU events, each of the sections
+     * QEMU would register a notifier for (the range without the interrupt window) just before
+     * QEMU's replay of it ({@link QemuWalkTrace}), so a consumer can trace its own event there.
+     */
+    public Registration register(java.util.function.Supplier<RequesterId> deviceId, IovaRange range,
+                                 Set<NotifierFlag> flags, MappingListener listener,
+                                 java.util.function.Consumer<IovaRange> qemuSectionAdded) throws NotifierRefusedException {
         RequesterId device = deviceId.get();
         if (flags.isEmpty()) {
             throw new IllegalArgumentException("no notifier flags");
@@ -158,6 +173,7 @@ public final class MapNotifier {
         Registration r = new Registration(deviceId, range, EnumSet.copyOf(flags), listener);
         registrations.add(r);
         if (r.maps()) {
+            qemuWalks.registered(device, range, qemuSectionAdded);
             sync(r, r.range, InvalidationCause.of(InvalidationCause.Kind.REGISTRATION, InvalidationOrigin.DIRECT));
         }
         return r;
@@ -237,6 +253,9 @@ public final class MapNotifier {
         public void unregister() {
             active = false;
             registrations.remove(this);
+            if (maps()) {
+                qemuWalks.unregistered(device());
+            }
         }
 
         boolean maps() {
@@ -341,6 +360,7 @@ public final class MapNotifier {
                     : now == TranslationState.ENABLED ? InvalidationCause.Kind.TRANSLATION_ENABLED
                     : InvalidationCause.Kind.TRANSLATION_DISABLED;
             lastTranslation = now;
+            qemuWalks.unmapAll();
             InvalidationCause cause = InvalidationCause.of(kind, iommu.invalidationOrigin());
             for (Registration r : registrations) {
                 syncAll(r, cause);
@@ -349,6 +369,7 @@ public final class MapNotifier {
 
         @Override
         public void contextCacheGlobal() {
+            qemuWalks.contextGlobal();
             InvalidationCause cause = InvalidationCause.of(InvalidationCause.Kind.CONTEXT_GLOBAL,
                     iommu.invalidationOrigin());
             for (Registration r : registrations) {
@@ -359,6 +380,7 @@ public final class MapNotifier {
         @Override
         public void contextCacheDevice(RequesterId device, int fm) {
             int sid = device.value();
+            qemuWalks.contextDevice(sid, fm);
             InvalidationCause cause = InvalidationCause.contextDevice(iommu.invalidationOrigin(), sid, fm);
             for (Registration r : registrations) {
                 if (coveredByFunctionMask(r.device(), sid, fm)) {
@@ -369,6 +391,7 @@ public final class MapNotifier {
 
         @Override
         public void iotlbGlobal() {
+            qemuWalks.replayAll(-1);
             InvalidationCause cause = InvalidationCause.of(InvalidationCause.Kind.IOTLB_GLOBAL,
                     iommu.invalidationOrigin());
             for (Registration r : registrations) {
@@ -378,6 +401,7 @@ public final class MapNotifier {
 
         @Override
         public void iotlbDomain(int domainId) {
+            qemuWalks.replayAll(domainId);
             InvalidationCause cause = InvalidationCause.iotlbDomain(iommu.invalidationOrigin(), domainId);
             for (Registration r : registrations) {
                 if ((r.maps() || r.unmapOnly()) && inDomain(r, domainId)) {
@@ -393,6 +417,7 @@ public final class MapNotifier {
             // unaligned address. The range here is the architected one.
             long size = 4096L << am;
             long first = addr & -size;
+            qemuWalks.pages(domainId, addr, size);
             InvalidationCause cause = InvalidationCause.iotlbPages(iommu.invalidationOrigin(), domainId, new Iova(first), am);
             IovaRange region = new IovaRange(first, first + size - 1);
             for (Registration r : registrations) {

@@ -13,7 +13,7 @@ import java.util.Map;
 /**
  * What the real libvirt 9.0.0 (Debian 12) made of each XML of src/test/resources/libvirt/cases:
  * the output of {@code /work/shared/lab/libvirt-native --start cases/*.xml} kept unchanged in
- * libvirt-native.out, two later files in libvirt-native-2.out (the commands in libvirt-native.cmd). Per file: the domxml-to-native line or
+ * libvirt-native.out, later ones in libvirt-native-2.out to -6.out (the commands in libvirt-native.cmd). Per file: the domxml-to-native line or
  * {@code error: ...}, its {@code rc=N}, and for a file without {@code <hostdev>} the argv of a
  * real (paused) start.
  *
@@ -26,16 +26,23 @@ import java.util.Map;
  * <li>a real start passes the monitor socket as an inherited descriptor
  *     ({@code -chardev socket,id=charmonitor,fd=30,...}); domxml-to-native names the path,
  *     which viommu prints.</li>
+ * <li>the descriptor of a tap ({@code "type":"tap","fd":"28"}) is one libvirtd opened: its number
+ *     depends on libvirtd's other open descriptors (the same XML gave 25 and 28), so
+ *     {@link #tapFds} makes it {@code N} on both sides.</li>
  * </ul>
  * The uuids are fixed in the XML files, so they need none.
  */
 record LibvirtNative(String file, String nativeLine, List<String> error, int rc, String startedLine) {
     static final Path DIR = Path.of("src/test/resources/libvirt");
 
+    /** In capture order: a file captured again later (net-bridge.xml, started with a br0) takes the later capture. */
+    static final List<String> FILES = List.of("libvirt-native.out", "libvirt-native-2.out", "libvirt-native-3.out",
+            "libvirt-native-4.out", "libvirt-native-5.out", "libvirt-native-6.out", "libvirt-native-7.out");
+
     static Map<String, LibvirtNative> load() {
         List<String> lines = new ArrayList<>();
         try {
-            for (String f : List.of("libvirt-native.out", "libvirt-native-2.out")) {
+            for (String f : FILES) {
                 lines.addAll(Files.readAllLines(DIR.resolve(f), StandardCharsets.UTF_8));
             }
         } catch (IOException e) {
@@ -81,6 +88,11 @@ record LibvirtNative(String file, String nativeLine, List<String> error, int rc,
                 .replaceAll("/domain-\\d+-", "/domain--1-")
                 .replaceAll("-chardev socket,id=charmonitor,fd=\\d+,",
                         "-chardev socket,id=charmonitor,path=" + monitorDir(line) + "/monitor.sock,");
+    }
+
+    /** Every tap netdev's descriptor number made {@code N} (apply to both lines). */
+    static String tapFds(String line) {
+        return line.replaceAll("(\\{\"type\":\"tap\",\"fd\":\")\\d+\"", "$1N\"");
     }
 
     private static String monitorDir(String line) {

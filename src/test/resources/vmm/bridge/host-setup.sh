@@ -1,0 +1,9 @@
+# the edu (01:01.0) and the e1000 (01:02.0) behind the pcie-pci-bridge (00:03.0) both on vfio-pci
+modprobe vfio-pci
+modprobe e1000
+echo 1 > /sys/module/vfio_iommu_type1/parameters/allow_unsafe_interrupts
+echo vfio-pci > /sys/bus/pci/devices/0000:01:01.0/driver_override
+echo 0000:01:01.0 > /sys/bus/pci/drivers_probe
+echo vfio-pci > /sys/bus/pci/devices/0000:01:02.0/driver_override
+echo 0000:01:02.0 > /sys/bus/pci/devices/0000:01:02.0/driver/unbind
+echo 0000:01:02.0 > /sys/bus/pci/drivers_probe

@@ -1,0 +1,1 @@
+qemu-system-x86_64 -M q35 -accel tcg -S -display none -nodefaults -m 128M -L /usr/share/qemu -trace vfio_msix* -trace vfio_pci_reset -trace vfio_intx* -device vfio-pci,host=0000:00:04.0 -qtest stdio -qtest-log none

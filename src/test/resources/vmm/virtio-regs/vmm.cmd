@@ -1,0 +1,1 @@
+qemu-system-x86_64 -M q35 -accel tcg -S -display none -nodefaults -m 128M -smp 1 -netdev user,id=n0 -device virtio-net-pci,netdev=n0,disable-legacy=on,iommu_platform=on,addr=02.0,romfile= -blockdev driver=null-co,node-name=d0,size=1073741824 -device virtio-blk-pci,drive=d0,disable-legacy=on,iommu_platform=on,addr=03.0 -qtest stdio -qtest-log none
