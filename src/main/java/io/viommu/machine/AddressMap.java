@@ -39,12 +39,27 @@ public final class AddressMap implements AddressSpace {
         Hit lookup(long addr);
     }
 
-    private record Entry(int priority, int order, Window window) {
+    /**
+     * One region in decoding order. {@code fixed}: the hit of a static region (null for a
+     * window), checked without calling through the window. {@code cacheable}: a static region
+     * that nothing earlier in the order can decode any byte of (every earlier entry is static
+     * and disjoint from it), so any address inside it decodes to it for as long as the map is
+     * unchanged.
+     */
+    private record Entry(int priority, int order, Window window, Hit fixed, boolean cacheable) {
     }
 
     private final String name;
     private final int unassignedByte;
     private final List<Entry> entries = new ArrayList<>();
+    /** {@link #entries} as an array, for the per-access loop. */
+    private Entry[] order = new Entry[0];
+    /**
+     * The last cacheable hit (QEMU keeps the last section of a flat view for the same reason:
+     * consecutive accesses mostly stay in one RAM region). A Hit is immutable, so a racing
+     * reader sees either the old or the new one, both right.
+     */
+    private Hit lastHit;
 
     public AddressMap(String name, int unassignedByte) {
         this.name = name;
@@ -58,7 +73,7 @@ public final class AddressMap implements AddressSpace {
     /** Maps a register block at a fixed address. */
     public void map(String regionName, long base, long size, Mmio mmio, AccessRules rules, int priority) {
         Hit hit = new Hit(regionName, base, size, mmio, rules, null, 0);
-        add(priority, a -> hit.contains(a) ? hit : null);
+        add(priority, a -> hit.contains(a) ? hit : null, hit);
     }
 
     /** Maps {@code size} bytes of RAM (or any address space) at {@code base}, starting at {@code ramOffset}. */
@@ -75,7 +90,7 @@ public final class AddressMap implements AddressSpace {
             }
         };
         Hit hit = new Hit(regionName, base, size, view, AccessRules.ANY, ram, ramOffset);
-        add(priority, a -> hit.contains(a) ? hit : null);
+        add(priority, a -> hit.contains(a) ? hit : null, hit);
     }
 
     /**
@@ -92,12 +107,30 @@ public final class AddressMap implements AddressSpace {
     }
 
     public void addWindow(Window window, int priority) {
-        add(priority, window);
+        add(priority, window, null);
     }
 
-    private void add(int priority, Window w) {
-        entries.add(new Entry(priority, entries.size(), w));
+    private void add(int priority, Window w, Hit fixed) {
+        entries.add(new Entry(priority, entries.size(), w, fixed, false));
         entries.sort(Comparator.comparingInt((Entry e) -> -e.priority).thenComparingInt(Entry::order));
+        Entry[] sorted = new Entry[entries.size()];
+        boolean staticPrefix = true;
+        for (int i = 0; i < sorted.length; i++) {
+            Entry e = entries.get(i);
+            boolean cacheable = staticPrefix && e.fixed != null;
+            for (int j = 0; cacheable && j < i; j++) {
+                cacheable = !overlap(sorted[j].fixed, e.fixed);
+            }
+            sorted[i] = new Entry(e.priority, e.order, e.window, e.fixed, cacheable);
+            staticPrefix &= e.fixed != null;
+        }
+        order = sorted;
+        lastHit = null;
+    }
+
+    private static boolean overlap(Hit a, Hit b) {
+        return Long.compareUnsigned(b.base() - a.base(), a.size()) < 0
+                || Long.compareUnsigned(a.base() - b.base(), b.size()) < 0;
     }
 
     /** The region decoding {@code addr}, or null. */
@@ -107,9 +140,16 @@ public final class AddressMap implements AddressSpace {
 
     /** {@link #lookup} on the raw value: the dispatch loops below call it once per piece. */
     private Hit decode(long addr) {
-        for (Entry e : entries) {
-            Hit h = e.window.lookup(addr);
+        Hit last = lastHit;
+        if (last != null && last.contains(addr)) {
+            return last;
+        }
+        for (Entry e : order) {
+            Hit h = e.fixed != null ? (e.fixed.contains(addr) ? e.fixed : null) : e.window.lookup(addr);
             if (h != null) {
+                if (e.cacheable) {
+                    lastHit = h;
+                }
                 return h;
             }
         }
@@ -129,6 +169,12 @@ public final class AddressMap implements AddressSpace {
         return (int) Long.highestOneBit(l);
     }
 
+    /** An access of 1, 2, 4 or 8 bytes lying wholly in the RAM region {@code h} (which takes it as one piece). */
+    private static boolean wholeInRam(Hit h, long addr, int size) {
+        return h != null && h.ram() != null && h.rules() == AccessRules.ANY && size > 0 && size <= 8
+                && (size & (size - 1)) == 0 && Long.compareUnsigned(addr - h.base() + size - 1, h.size()) < 0;
+    }
+
     private static long mask(int size) {
         return size >= 8 ? -1L : (1L << (8 * size)) - 1;
     }
@@ -136,6 +182,12 @@ public final class AddressMap implements AddressSpace {
     @Override
     public long read(PhysAddr pa, int size) {
         long addr = pa.value();
+        Hit first = decode(addr);
+        if (wholeInRam(first, addr, size)) {
+            // what the loop below does for it, without the RAM view's indirection: one piece
+            // (AccessRules.ANY takes any 1, 2, 4 or 8 bytes, aligned or not)
+            return first.ram().read(PhysAddr.of(first.ramOffset() + (addr - first.base())), size) & mask(size);
+        }
         long v = 0;
         int done = 0;
         while (done < size) {
@@ -161,6 +213,11 @@ public final class AddressMap implements AddressSpace {
     @Override
     public void write(PhysAddr pa, long value, int size) {
         long addr = pa.value();
+        Hit first = decode(addr);
+        if (wholeInRam(first, addr, size)) {
+            first.ram().write(PhysAddr.of(first.ramOffset() + (addr - first.base())), value & mask(size), size);
+            return;
+        }
         int done = 0;
         while (done < size) {
             long a = addr + done;
@@ -182,10 +239,17 @@ public final class AddressMap implements AddressSpace {
     @Override
     public Status probe(PhysAddr pa, int size) {
         long addr = pa.value();
-        for (int i = 0; i < size; i++) {
-            if (decode(addr + i) == null) {
+        // every byte of a decoded region decodes (to it, or to a region above it): one
+        // decode per region crossed, not per byte
+        long done = 0;
+        while (done < size) {
+            long a = addr + done;
+            Hit h = decode(a);
+            if (h == null) {
                 return Status.DECODE_ERROR;
             }
+            long inRegion = h.size() - (a - h.base());
+            done = Long.compareUnsigned(inRegion, size - done) >= 0 ? size : done + inRegion;
         }
         return Status.OK;
     }

@@ -25,20 +25,33 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
 
     private final UserProcess process;
     private final AddressSpace hostRam;
+    /**
+     * Where the bytes finally are: {@code hostRam}, or, when that is the RAM block of a VM
+     * beneath (this VMM runs in a guest: its frames are that VM's RAM, {@link Block}), that
+     * VM's own bottom. The frame cache holds addresses in this space, so an L2 guest's access
+     * goes to the host's memory in one step instead of through every level's RAM.
+     */
+    private final AddressSpace bottomRam;
     private final List<Section> sections;
     private final long[] starts;
     /**
-     * A direct-mapped cache of guest page -> host frame for pages already faulted in. An
-     * anonymous page of the model never moves while it is mapped (no swap, no migration) and
-     * the VM's RAM stays mapped for the VM's life, so an entry never goes stale.
+     * A direct-mapped cache of guest page -> frame in {@link #bottomRam} for pages already
+     * faulted in, at this level and every level beneath. An anonymous page of the model never
+     * moves while it is mapped (no swap, no migration) and the VM's RAM stays mapped for the
+     * VM's life, so an entry never goes stale. Indexed by a
+     * multiplicative hash of the page number ({@link #slot}): indexed by its low bits, pages
+     * a multiple of 256 pages apart (an L1 guest's page tables at 16 MiB, its invalidation
+     * queue at 96 MiB) shared slots and evicted each other on every nested map.
      */
-    private static final int CACHE = 256;
+    private static final int CACHE_BITS = 10;
+    private static final int CACHE = 1 << CACHE_BITS;
     private final long[] cachedPage = new long[CACHE];
     private final long[] cachedFrame = new long[CACHE];
 
     private ProcessGuestRam(UserProcess process, AddressSpace hostRam, List<Section> sections) {
         this.process = process;
         this.hostRam = hostRam;
+        this.bottomRam = hostRam instanceof Block b ? b.ram.bottomRam : hostRam;
         this.sections = List.copyOf(sections);
         java.util.Arrays.fill(cachedPage, -1L);
         this.starts = new long[this.sections.size()];
@@ -100,6 +113,22 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         return null;
     }
 
+    /**
+     * The section holding all of {@code [gpa, gpa + size)}, or null (not RAM, or running off its
+     * section's end): one section look-up for both ends; {@code size} at least 1.
+     */
+    private Section sectionOf(long gpa, int size) {
+        for (int i = starts.length - 1; i >= 0; i--) {
+            if (Long.compareUnsigned(gpa, starts[i]) >= 0) {
+                Section s = sections.get(i);
+                long rel = gpa - starts[i];
+                return Long.compareUnsigned(rel, s.size()) < 0 && Long.compareUnsigned(rel + size - 1, s.size()) < 0
+                        ? s : null;
+            }
+        }
+        return null;
+    }
+
     @Override
     public VirtAddr vaddrOf(PhysAddr a) {
         Section s = sectionOf(a.value());
@@ -112,10 +141,14 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         return s == null ? null : process.physical(s.vaddrOf(new PhysAddr(gpa)));
     }
 
-    /** The host frame of guest page {@code gpa} (in section {@code s}), or -1 while untouched. */
+    /**
+     * The frame in {@link #bottomRam} of guest page {@code gpa} (in section {@code s}), or -1
+     * while it (or the page beneath it, in a VM beneath) is untouched: then the access takes
+     * the level-by-level path, which reads zero or faults the page in as each level does.
+     */
     private long frame(Section s, long gpa) {
         long page = gpa >>> 12;
-        int slot = (int) (page & (CACHE - 1));
+        int slot = slot(page);
         if (cachedPage[slot] == page) {
             return cachedFrame[slot];
         }
@@ -123,9 +156,91 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
         if (p == null) {
             return -1;
         }
+        long f = p.value();
+        if (hostRam instanceof Block b) {
+            f = b.ram.frameOfBlockOffset(f);
+            if (f < 0) {
+                return -1;
+            }
+        }
         cachedPage[slot] = page;
-        cachedFrame[slot] = p.value();
-        return p.value();
+        cachedFrame[slot] = f;
+        return f;
+    }
+
+    /** {@link #frame} of the page at RAM block offset {@code offset} (see {@link Block}), or -1. */
+    private long frameOfBlockOffset(long offset) {
+        long gpa = blockGpa(offset);
+        Section s = sectionOf(gpa);
+        return s == null ? -1 : frame(s, gpa);
+    }
+
+    /** The guest-physical address of RAM block offset {@code offset}: below-4G RAM, then above 4 GiB. */
+    private long blockGpa(long offset) {
+        long below = sections.get(0).size();
+        return offset < below ? offset : FOUR_GB + (offset - below);
+    }
+
+    /** The level-by-level path of an access to a page {@link #frame} did not resolve: the host frame now, or null. */
+    private PhysAddr untouchedOrBeneath(Section s, long addr) {
+        return process.physical(s.vaddrOf(new PhysAddr(addr)));
+    }
+
+    /**
+     * The machine's view of this RAM (QEMU's pc.ram block): addressed by offset in the block,
+     * below-4G RAM first, then the RAM above 4 GiB; what the VM's machine maps and, when a VMM
+     * runs inside this VM, its kernel's frames.
+     */
+    public AddressSpace block() {
+        return new Block(this);
+    }
+
+    private static final class Block implements AddressSpace {
+        private final ProcessGuestRam ram;
+        private final long below;
+
+        Block(ProcessGuestRam ram) {
+            this.ram = ram;
+            this.below = ram.sections().get(0).size();
+        }
+
+        @Override
+        public long read(PhysAddr addr, int size) {
+            return ram.read(PhysAddr.of(ram.blockGpa(addr.value())), size);
+        }
+
+        @Override
+        public void write(PhysAddr addr, long value, int size) {
+            ram.write(PhysAddr.of(ram.blockGpa(addr.value())), value, size);
+        }
+
+        @Override
+        public Status probe(PhysAddr addr, int size) {
+            return ram.probe(PhysAddr.of(ram.blockGpa(addr.value())), size);
+        }
+
+        @Override
+        public void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
+            if (addr.value() < below && addr.value() + len > below) {
+                AddressSpace.super.readBytes(addr, dst, off, len);
+            } else {
+                ram.readBytes(PhysAddr.of(ram.blockGpa(addr.value())), dst, off, len);
+            }
+        }
+
+        @Override
+        public void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
+            if (addr.value() < below && addr.value() + len > below) {
+                AddressSpace.super.writeBytes(addr, src, off, len);
+            } else {
+                ram.writeBytes(PhysAddr.of(ram.blockGpa(addr.value())), src, off, len);
+            }
+        }
+    }
+
+    /** Fibonacci hashing: the top bits of page x 2^64/phi spread pages at any common stride. */
+    private static int slot(long page) {
+        return (int) ((page * 0x9E37_79B9_7F4A_7C15L) >>> (64 - CACHE_BITS));
     }
 
     private boolean withinPage(long addr, int size) {
@@ -141,13 +256,17 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     // see AddressSpace#readQuadOrOnes) calls them without wrapping each entry address.
 
     private long load(long addr, int size) {
-        Section s = sectionOf(addr);
-        if (s == null || sectionOf(addr + size - 1) != s) {
+        Section s = sectionOf(addr, size);
+        if (s == null) {
             return 0;
         }
         if (withinPage(addr, size)) {
             long f = frame(s, addr);
-            return f < 0 ? 0 : hostRam.read(PhysAddr.of(f + (addr & (Page.SIZE - 1))), size);
+            if (f >= 0) {
+                return bottomRam.read(PhysAddr.of(f + (addr & (Page.SIZE - 1))), size);
+            }
+            PhysAddr p = untouchedOrBeneath(s, addr);
+            return p == null ? 0 : hostRam.read(p, size);
         }
         byte[] b = process.read(s.vaddrOf(new PhysAddr(addr)), size);
         long v = 0;
@@ -165,13 +284,18 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
     @Override
     public void write(PhysAddr pa, long value, int size) {
         long addr = pa.value();
-        Section s = sectionOf(addr);
-        if (s == null || sectionOf(addr + size - 1) != s) {
+        Section s = sectionOf(addr, size);
+        if (s == null) {
             return; // unassigned: the store is dropped
         }
         long f = withinPage(addr, size) ? frame(s, addr) : -1;
         if (f >= 0) {
-            hostRam.write(PhysAddr.of(f + (addr & (Page.SIZE - 1))), value, size);
+            bottomRam.write(PhysAddr.of(f + (addr & (Page.SIZE - 1))), value, size);
+            return;
+        }
+        PhysAddr p = withinPage(addr, size) ? untouchedOrBeneath(s, addr) : null;
+        if (p != null) {
+            hostRam.write(p, value, size); // touched here, not yet beneath: the level beneath faults it in
             return;
         }
         VirtAddr va = s.vaddrOf(new PhysAddr(addr));
@@ -189,7 +313,7 @@ public final class ProcessGuestRam implements GuestRam, AddressSpace {
 
     private boolean decodes(long addr, int size) {
         Section s = sectionOf(addr);
-        return s != null && sectionOf(addr + size - 1) == s;
+        return s != null && (size >= 1 ? sectionOf(addr, size) == s : sectionOf(addr + size - 1) == s);
     }
 
     @Override

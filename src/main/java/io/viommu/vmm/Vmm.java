@@ -262,47 +262,7 @@ public final class Vmm {
     /** QEMU's pc.ram: one mapping of the process, seen by the machine by RAM offset. */
     private AddressSpace allocateRam(long size) {
         ram = ProcessGuestRam.allocate(process, host.userMemory(), size);
-        long below = ram.sections().get(0).size();
-        ProcessGuestRam r = ram;
-        // the machine addresses its RAM by offset in the block: below-4G RAM, then above 4G
-        return new AddressSpace() {
-            private long gpa(long offset) {
-                return offset < below ? offset : (1L << 32) + (offset - below);
-            }
-
-            @Override
-            public long read(PhysAddr addr, int size) {
-                return r.read(PhysAddr.of(gpa(addr.value())), size);
-            }
-
-            @Override
-            public void write(PhysAddr addr, long value, int size) {
-                r.write(PhysAddr.of(gpa(addr.value())), value, size);
-            }
-
-            @Override
-            public Status probe(PhysAddr addr, int size) {
-                return r.probe(PhysAddr.of(gpa(addr.value())), size);
-            }
-
-            @Override
-            public void readBytes(PhysAddr addr, byte[] dst, int off, int len) {
-                if (addr.value() < below && addr.value() + len > below) {
-                    AddressSpace.super.readBytes(addr, dst, off, len);
-                } else {
-                    r.readBytes(PhysAddr.of(gpa(addr.value())), dst, off, len);
-                }
-            }
-
-            @Override
-            public void writeBytes(PhysAddr addr, byte[] src, int off, int len) {
-                if (addr.value() < below && addr.value() + len > below) {
-                    AddressSpace.super.writeBytes(addr, src, off, len);
-                } else {
-                    r.writeBytes(PhysAddr.of(gpa(addr.value())), src, off, len);
-                }
-            }
-        };
+        return ram.block();
     }
 
     /**
